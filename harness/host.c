@@ -1,0 +1,282 @@
+/* The fault-injecting host (harness/host.h). */
+#include "host.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Every block carries its size in front, so free() can account for it. The header is a whole
+ * number of max_align_t, so the block after it keeps malloc's alignment. */
+typedef union alloc_header {
+    max_align_t align;
+    size_t bytes;
+} alloc_header;
+
+/* Which host this thread is inside (vmbsave_host_enter), and how deep. Per thread, so a
+ * callback can tell it runs on the thread that made the call. */
+static _Thread_local const vmbsave_fault_host *tl_host;
+static _Thread_local int tl_depth;
+static _Thread_local char tl_marker; /* its address identifies the thread */
+
+static void *host_alloc(void *context, size_t bytes)
+{
+    vmbsave_fault_host *h = context;
+    h->alloc_calls++;
+    if (bytes > h->largest_request)
+        h->largest_request = bytes;
+
+    bool fail = false;
+    switch (h->fault_mode) {
+    case VMBSAVE_ALLOC_FAULT_ONCE: fail = h->alloc_calls == h->fault_at; break;
+    case VMBSAVE_ALLOC_FAULT_FROM: fail = h->fault_at != 0 && h->alloc_calls >= h->fault_at; break;
+    case VMBSAVE_ALLOC_FAULT_NONE: break;
+    }
+    if (fail) {
+        h->faults_injected++;
+        return NULL;
+    }
+    if (bytes > SIZE_MAX - sizeof(alloc_header))
+        return NULL; /* a real failure: no malloc can satisfy it */
+
+    alloc_header *hdr = malloc(sizeof(alloc_header) + bytes);
+    if (hdr == NULL)
+        return NULL;
+    hdr->bytes = bytes;
+    void *block = hdr + 1;
+    if (h->fill_byte >= 0)
+        memset(block, h->fill_byte & 0xFF, bytes);
+    h->live_allocations++;
+    h->live_bytes += bytes;
+    return block;
+}
+
+static void host_free(void *context, void *ptr)
+{
+    vmbsave_fault_host *h = context;
+    if (ptr == NULL)
+        return;
+    alloc_header *hdr = (alloc_header *)ptr - 1;
+    h->live_allocations--;
+    h->live_bytes -= hdr->bytes;
+    free(hdr);
+}
+
+static void host_log(void *context, vmbsave_log_level level, const char *message)
+{
+    (void)context;
+    /* Quiet unless asked: the implementation's log is diagnostic, not checked. */
+    if (getenv("VMBSAVE_HOST_LOG") != NULL)
+        fprintf(stderr, "[vmbsave log %d] %s\n", (int)level, message != NULL ? message : "(null)");
+}
+
+static bool on_calling_thread(const vmbsave_fault_host *h)
+{
+    return h->in_call_depth > 0 && tl_host == h && tl_depth > 0 &&
+           h->call_thread == (uintptr_t)&tl_marker;
+}
+
+static vmbsave_packet_call *log_call(vmbsave_fault_host *h, vmbsave_packet_call *calls,
+                                     uint32_t *count, const vmbsave_channel *channel,
+                                     uint64_t packet_id)
+{
+    vmbsave_packet_call *c = NULL;
+    if (*count < VMBSAVE_HOST_MAX_CALL_LOG) {
+        c = &calls[*count];
+        (*count)++;
+        memset(c, 0, sizeof(*c));
+        c->packet_id = packet_id;
+        c->channel = channel;
+        c->on_calling_thread = on_calling_thread(h);
+    }
+    return c;
+}
+
+uint32_t vmbsave_driver_state(uint64_t packet_id, uint8_t *out, uint32_t cap)
+{
+    /* Every fourth id has no state; the others 0..64 bytes, derived from the id alone. */
+    uint32_t len = (packet_id % 4u == 0u) ? 0u : (uint32_t)((packet_id * 7u) % 65u);
+    if (out != NULL) {
+        uint64_t x = packet_id * UINT64_C(0x9E3779B97F4A7C15) + UINT64_C(0xD1B54A32D192ED03);
+        for (uint32_t i = 0; i < len && i < cap; i++) {
+            x ^= x >> 29;
+            x *= UINT64_C(0xBF58476D1CE4E5B9);
+            x ^= x >> 32;
+            out[i] = (uint8_t)(x >> 24);
+        }
+    }
+    return len;
+}
+
+static vmbsave_save_packet_mode effective_mode(const vmbsave_fault_host *h, uint64_t packet_id)
+{
+    if (h->save_mode_packet_id != 0 && packet_id != h->save_mode_packet_id)
+        return VMBSAVE_SAVE_PACKET_STATE;
+    return h->save_mode;
+}
+
+/* The number of bytes the driver asks for on the first call in `mode`. The failing modes need
+ * a second call to exercise, so they ask for 16 bytes where the id itself has no state. */
+static uint32_t first_call_need(vmbsave_save_packet_mode mode, uint64_t packet_id)
+{
+    uint32_t n = vmbsave_driver_state(packet_id, NULL, 0);
+    switch (mode) {
+    case VMBSAVE_SAVE_PACKET_STATE: return n;
+    case VMBSAVE_SAVE_PACKET_NO_STATE: return 0;
+    case VMBSAVE_SAVE_PACKET_FAIL_FIRST_ZERO: return 0;
+    case VMBSAVE_SAVE_PACKET_OVER_LIMIT: return VMBSAVE_MAX_DRIVER_PACKET_STATE + 1u;
+    case VMBSAVE_SAVE_PACKET_FAIL_SECOND:
+    case VMBSAVE_SAVE_PACKET_ASKS_MORE:
+    case VMBSAVE_SAVE_PACKET_TOO_SMALL_SECOND: return n != 0 ? n : 16u;
+    }
+    return n;
+}
+
+static NTSTATUS host_save_packet(void *context, vmbsave_channel *channel, uint64_t packet_id,
+                                 void *save_buf, uint32_t save_buf_size, uint32_t *bytes_needed)
+{
+    vmbsave_fault_host *h = context;
+    vmbsave_packet_call *c =
+        log_call(h, h->save_calls, &h->save_call_count, channel, packet_id);
+    if (c != NULL)
+        c->buf_size = save_buf_size;
+
+    vmbsave_save_packet_mode mode = effective_mode(h, packet_id);
+    uint32_t need = first_call_need(mode, packet_id);
+
+    if (save_buf_size == 0) {
+        /* First call: the size query. */
+        if (bytes_needed == NULL)
+            return STATUS_INVALID_PARAMETER;
+        switch (mode) {
+        case VMBSAVE_SAVE_PACKET_NO_STATE:
+            *bytes_needed = 0;
+            return STATUS_SUCCESS;
+        case VMBSAVE_SAVE_PACKET_FAIL_FIRST_ZERO:
+            *bytes_needed = 0;
+            return STATUS_BUFFER_TOO_SMALL;
+        default:
+            *bytes_needed = need;
+            return need == 0 ? STATUS_SUCCESS : STATUS_BUFFER_TOO_SMALL;
+        }
+    }
+
+    /* Second call. */
+    if (c != NULL && save_buf != NULL) {
+        const uint8_t *p = save_buf;
+        bool zero = true;
+        for (uint32_t i = 0; i < save_buf_size; i++) {
+            if (p[i] != 0) {
+                zero = false;
+                break;
+            }
+        }
+        c->buf_was_zeroed = zero;
+    }
+    if (save_buf == NULL || bytes_needed == NULL)
+        return STATUS_INVALID_PARAMETER;
+    switch (mode) {
+    case VMBSAVE_SAVE_PACKET_STATE:
+        *bytes_needed = need;
+        if (save_buf_size < need)
+            return STATUS_BUFFER_TOO_SMALL;
+        vmbsave_driver_state(packet_id, save_buf, save_buf_size);
+        return STATUS_SUCCESS;
+    case VMBSAVE_SAVE_PACKET_FAIL_SECOND:
+        *bytes_needed = need;
+        return STATUS_UNSUCCESSFUL;
+    case VMBSAVE_SAVE_PACKET_ASKS_MORE:
+        *bytes_needed = need + 1u;
+        return STATUS_BUFFER_TOO_SMALL;
+    case VMBSAVE_SAVE_PACKET_TOO_SMALL_SECOND:
+        *bytes_needed = need;
+        return STATUS_BUFFER_TOO_SMALL;
+    case VMBSAVE_SAVE_PACKET_NO_STATE:
+    case VMBSAVE_SAVE_PACKET_FAIL_FIRST_ZERO:
+    case VMBSAVE_SAVE_PACKET_OVER_LIMIT:
+        /* No second call belongs to these modes; answer it as a refusal. */
+        *bytes_needed = 0;
+        return STATUS_UNSUCCESSFUL;
+    }
+    return STATUS_UNSUCCESSFUL;
+}
+
+static NTSTATUS host_restore_packet(void *context, vmbsave_channel *channel, uint64_t packet_id,
+                                    const void *lib_buf, uint32_t lib_buf_size,
+                                    const void *save_buf, uint32_t save_buf_size)
+{
+    vmbsave_fault_host *h = context;
+    (void)lib_buf;
+    vmbsave_packet_call *c =
+        log_call(h, h->restore_calls, &h->restore_call_count, channel, packet_id);
+    if (c != NULL) {
+        c->buf_size = save_buf_size;
+        c->lib_size = lib_buf_size;
+    }
+
+    /* What this driver saved for the packet: nothing in NO_STATE mode, else its state. */
+    uint8_t expected[64];
+    uint32_t n = effective_mode(h, packet_id) == VMBSAVE_SAVE_PACKET_NO_STATE
+                     ? 0u
+                     : vmbsave_driver_state(packet_id, expected, sizeof(expected));
+    bool ok;
+    if (n == 0)
+        ok = save_buf_size == 0 && save_buf == NULL; /* "NULL and 0 if none" */
+    else
+        ok = save_buf_size == n && save_buf != NULL && memcmp(save_buf, expected, n) == 0;
+    if (!ok)
+        h->restore_state_mismatches++;
+
+    if (h->restore_fail_at != 0 && h->restore_call_count == h->restore_fail_at)
+        return STATUS_UNSUCCESSFUL;
+    return STATUS_SUCCESS;
+}
+
+void vmbsave_fault_host_init(vmbsave_fault_host *h)
+{
+    memset(h, 0, sizeof(*h));
+    h->host.size = (uint32_t)sizeof(h->host);
+    h->host.abi_major = VMBSAVE_ABI_MAJOR;
+    h->host.context = h;
+    h->host.alloc = host_alloc;
+    h->host.free = host_free;
+    h->host.log = host_log;
+    h->fault_mode = VMBSAVE_ALLOC_FAULT_NONE;
+    h->fill_byte = -1;
+    h->save_mode = VMBSAVE_SAVE_PACKET_STATE;
+    h->enable_callbacks = true;
+    vmbsave_fault_host_apply(h);
+}
+
+void vmbsave_fault_host_apply(vmbsave_fault_host *h)
+{
+    h->host.save_packet = h->enable_callbacks ? host_save_packet : NULL;
+    h->host.restore_packet = h->enable_callbacks ? host_restore_packet : NULL;
+}
+
+void vmbsave_fault_host_clear_logs(vmbsave_fault_host *h)
+{
+    h->save_call_count = 0;
+    h->restore_call_count = 0;
+    h->restore_state_mismatches = 0;
+}
+
+void vmbsave_host_enter(vmbsave_fault_host *h)
+{
+    if (h->in_call_depth == 0)
+        h->call_thread = (uintptr_t)&tl_marker;
+    h->in_call_depth++;
+    tl_host = h;
+    tl_depth++;
+}
+
+void vmbsave_host_leave(vmbsave_fault_host *h)
+{
+    if (h->in_call_depth > 0)
+        h->in_call_depth--;
+    if (tl_depth > 0)
+        tl_depth--;
+    if (tl_depth == 0)
+        tl_host = NULL;
+    if (h->in_call_depth == 0)
+        h->call_thread = 0;
+}

@@ -1,0 +1,1912 @@
+/* Restore clauses (docs/SPEC.md section 8), driven only through the ABI table.
+ *
+ * Corruption tests edit saved images with the chunk editor of support/image_edit.h: an image
+ * is parsed into a list of chunks, edited, and written out again with every checksum
+ * recomputed and, on request, every derived field made consistent again (sequences, image ids,
+ * END totals and digest). So each corrupt image breaks exactly one validation step of
+ * FORMAT.md and a test can say which status, from which chunk, it expects. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "support/clause_test.h"
+#include "support/fixture.h"
+#include "support/image_edit.h"
+#include "support/util.h"
+
+/* ==== small helpers ========================================================================= */
+
+/* Frees a channel that is DISABLED (fresh, mid-restore or after a failed restore). */
+static void ch_cleanup(vt_env *e, vmbsave_channel *ch)
+{
+    vmbsave_host_enter(&e->host);
+    NTSTATUS s = e->v->channel_cleanup(ch);
+    vmbsave_host_leave(&e->host);
+    if (s != STATUS_SUCCESS)
+        fail_msg("channel_cleanup of a DISABLED channel returned %s", vt_status_str(s));
+}
+
+/* Where a chunk-by-chunk feed is expected to stop. */
+#define AT_ANY (-1L)
+#define AT_END (-2L)
+
+/* ==== feeding a restore ===================================================================== */
+
+/* Largest allocation request seen by the last expect_fail (both passes). */
+static uint64_t g_largest_request;
+
+/* Restores `b` into a fresh channel, one chunk per call and then all in one call, and expects
+ * the status `want` (or `alt`), from chunk `want_at` in the chunk-by-chunk pass. */
+static void expect_fail2(vt_env *e, const char *what, const vt_edit_bytes *b, NTSTATUS want,
+                         NTSTATUS alt, long want_at)
+{
+    g_largest_request = 0;
+    for (int pass = 0; pass < 2; pass++) {
+        size_t per_call = pass == 0 ? 1 : 0;
+        vmbsave_channel *ch = vt_channel_new(e);
+        e->host.largest_request = 0;
+        vt_edit_feed_out r = vt_edit_feed_n(e, ch, b, per_call);
+        if (e->host.largest_request > g_largest_request)
+            g_largest_request = e->host.largest_request;
+        if (r.status != want && r.status != alt)
+            fail_msg("%s (%s): restore returned %s at chunk %zu, expected %s", what,
+                     per_call ? "one chunk per call" : "one call", vt_status_str(r.status), r.first,
+                     vt_status_str(want));
+        long at = want_at == AT_END ? (long)b->count - 1 : want_at;
+        if (per_call == 1 && at >= 0 && r.first != (size_t)at)
+            fail_msg("%s: %s came from chunk %zu, expected chunk %ld (of %zu)", what,
+                     vt_status_str(r.status), r.first, at, b->count);
+        ch_cleanup(e, ch);
+    }
+}
+
+static void expect_fail(vt_env *e, const char *what, const vt_edit_bytes *b, NTSTATUS want,
+                        long want_at)
+{
+    expect_fail2(e, what, b, want, want, want_at);
+}
+
+static void expect_fail_ed(vt_env *e, const char *what, const vt_edit_image *ed, NTSTATUS want,
+                           long want_at)
+{
+    vt_edit_bytes b;
+    vt_edit_serialize(ed, &b);
+    expect_fail(e, what, &b, want, want_at);
+    vt_edit_bytes_free(&b);
+}
+
+/* ==== canonical images ====================================================================== */
+
+typedef struct base {
+    vt_edit_image ed;
+    vt_edit_bytes b; /* the image as saved (ed serialised unchanged) */
+    char *desc;      /* the saved channel's description */
+} base;
+
+static void base_make(vt_env *e, vt_canonical which, uint32_t salt, base *out)
+{
+    vmbsave_channel *ch = vt_make_channel(e, which, salt);
+    out->desc = vt_describe(e, ch);
+    vt_image img;
+    vt_save(e, ch, VMBSAVE_MAX_CHUNK_BYTES, &img);
+    vt_edit_parse(&out->ed, img.bytes, img.size);
+    vt_edit_serialize(&out->ed, &out->b);
+    /* The editor must reproduce the saved bytes exactly, or every edit below is suspect. */
+    if (out->b.size != img.size || memcmp(out->b.b, img.bytes, img.size) != 0)
+        fail_msg("re-serialising the saved %s image does not reproduce it: its checksums or "
+                 "layout are not FORMAT.md's (or the test's chunk editor is wrong)",
+                 vt_canonical_name(which));
+    vt_image_free(&img);
+    vt_destroy_channel(e, ch);
+}
+
+static void base_free(base *b)
+{
+    vt_edit_free(&b->ed);
+    vt_edit_bytes_free(&b->b);
+    free(b->desc);
+}
+
+static void assert_restored(vt_env *e, vmbsave_channel *ch, const char *saved_desc)
+{
+    char *d = vt_describe(e, ch);
+    vt_assert_same_state(saved_desc, d);
+    free(d);
+}
+
+/* ==== RESTORE.REQUIRES_FRESH ================================================================ */
+
+/* A refused restore: INVALID_DEVICE_STATE from the first call, the description and the
+ * allocation count unchanged. Tried chunk by chunk and in one call. */
+static void expect_refused(vt_env *e, vmbsave_channel *ch, const vt_edit_bytes *b, const char *what)
+{
+    char *before = vt_describe(e, ch);
+    for (int pass = 0; pass < 2; pass++) {
+        uint64_t live = e->host.live_allocations;
+        vt_edit_feed_out r = vt_edit_feed_n(e, ch, b, pass == 0 ? 1 : 0);
+        if (r.status != STATUS_INVALID_DEVICE_STATE || r.first != 0)
+            fail_msg("restore into a channel %s returned %s at chunk %zu, expected "
+                     "STATUS_INVALID_DEVICE_STATE at once",
+                     what, vt_status_str(r.status), r.first);
+        char *after = vt_describe(e, ch);
+        if (strcmp(before, after) != 0)
+            fail_msg("a refused restore into a channel %s changed its description:\n%s\n--\n%s",
+                     what, before, after);
+        free(after);
+        if (e->host.live_allocations != live)
+            fail_msg("a refused restore into a channel %s changed the live allocation count "
+                     "%llu -> %llu",
+                     what, (unsigned long long)live, (unsigned long long)e->host.live_allocations);
+    }
+    free(before);
+}
+
+static void restore_requires_fresh(void **state)
+{
+    (void)state;
+    vt_env *e = vt_env_new();
+    base bs;
+    base_make(e, VT_OPEN_GPADLS, 1, &bs);
+    vmbsave_offer offer;
+    vt_fill_offer(&offer, 9);
+
+    /* Not fresh: an offer was set; then enabled; then disabled again (DISABLED, not fresh). */
+    vmbsave_channel *ch = vt_channel_new(e);
+    assert_int_equal(e->v->init_set_offer(ch, &offer), STATUS_SUCCESS);
+    expect_refused(e, ch, &bs.b, "after init_set_offer");
+    assert_int_equal(e->v->enable(ch), STATUS_SUCCESS);
+    expect_refused(e, ch, &bs.b, "in ENABLED");
+    assert_int_equal(e->v->disable(ch), STATUS_SUCCESS);
+    expect_refused(e, ch, &bs.b, "disabled again after enable");
+    ch_cleanup(e, ch);
+
+    /* Restored successfully once: a second restore is refused. */
+    ch = vt_edit_restore_ok(e, &bs.b, 0, "first restore");
+    expect_refused(e, ch, &bs.b, "restored successfully before");
+    vt_destroy_channel(e, ch);
+
+    /* Fresh despite describe calls and failed restores: still accepted. */
+    ch = vt_channel_new(e);
+    free(vt_describe(e, ch));
+    vt_edit_bytes bad;
+    vt_edit_serialize(&bs.ed, &bad);
+    bad.b[bad.start[1] + VT_CHUNK_HEADER_BYTES] ^=
+        0x01u; /* a checksum failure in the second chunk */
+    vt_edit_feed_out r = vt_edit_feed_n(e, ch, &bad, 1);
+    assert_int_equal(r.status, STATUS_DATA_ERROR);
+    free(vt_describe(e, ch));
+    assert_int_equal(vt_call_restore(e, ch, bs.b.b, 20), STATUS_INVALID_BUFFER_SIZE);
+    r = vt_edit_feed_n(e, ch, &bs.b, 1);
+    if (r.status != STATUS_SUCCESS)
+        fail_msg("a fresh channel after failed restores refused a good restore: %s at chunk %zu",
+                 vt_status_str(r.status), r.first);
+    assert_restored(e, ch, bs.desc);
+    vt_destroy_channel(e, ch);
+
+    vt_edit_bytes_free(&bad);
+    base_free(&bs);
+    vt_env_free(e);
+}
+
+/* ==== RESTORE.PARAMS ======================================================================== */
+
+static void expect_params_refused(vt_env *e, vmbsave_channel *ch, const vt_edit_bytes *b,
+                                  const char *when)
+{
+    struct {
+        vmbsave_channel *ch;
+        const void *p;
+        uint32_t n;
+        const char *what;
+    } cases[] = {
+        {NULL, b->b, (uint32_t)b->size, "NULL channel"},
+        {ch, NULL, (uint32_t)b->size, "NULL buffer"},
+        {ch, b->b, 0, "zero size"},
+        {ch, NULL, 0, "NULL buffer and zero size"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        vmbsave_host_enter(&e->host);
+        NTSTATUS s = e->v->restore_from_buffer(cases[i].ch, cases[i].p, cases[i].n);
+        vmbsave_host_leave(&e->host);
+        if (s != STATUS_INVALID_PARAMETER)
+            fail_msg("restore_from_buffer with %s %s returned %s, expected "
+                     "STATUS_INVALID_PARAMETER",
+                     cases[i].what, when, vt_status_str(s));
+    }
+}
+
+static void restore_params(void **state)
+{
+    (void)state;
+    vt_env *e = vt_env_new();
+    base bs;
+    base_make(e, VT_PAUSED_PACKETS, 1, &bs);
+    assert_true(bs.b.count >= 4);
+    char *fresh = vt_describe_fresh(e);
+
+    /* On a fresh channel: refused, and the channel is still fresh. */
+    vmbsave_channel *ch = vt_channel_new(e);
+    uint64_t live = e->host.live_allocations;
+    expect_params_refused(e, ch, &bs.b, "on a fresh channel");
+    char *d = vt_describe(e, ch);
+    assert_string_equal(d, fresh);
+    free(d);
+    assert_int_equal(e->host.live_allocations, live);
+
+    /* Mid-restore: refused, and the restore continues from where it was. */
+    for (size_t i = 0; i < 2; i++) {
+        NTSTATUS s =
+            vt_call_restore(e, ch, bs.b.b + bs.b.start[i], bs.b.start[i + 1] - bs.b.start[i]);
+        assert_int_equal(s, STATUS_MORE_PROCESSING_REQUIRED);
+    }
+    expect_params_refused(e, ch, &bs.b, "with a restore in progress");
+    for (size_t i = 2; i < bs.b.count; i++) {
+        NTSTATUS s =
+            vt_call_restore(e, ch, bs.b.b + bs.b.start[i], bs.b.start[i + 1] - bs.b.start[i]);
+        NTSTATUS want = i + 1 == bs.b.count ? STATUS_SUCCESS : STATUS_MORE_PROCESSING_REQUIRED;
+        if (s != want)
+            fail_msg("chunk %zu after refused calls mid-restore: %s, expected %s (the refused "
+                     "calls disturbed the restore in progress)",
+                     i, vt_status_str(s), vt_status_str(want));
+    }
+    assert_restored(e, ch, bs.desc);
+    vt_destroy_channel(e, ch);
+
+    free(fresh);
+    base_free(&bs);
+    vt_env_free(e);
+}
+
+/* ==== RESTORE.WHOLE_CHUNKS ================================================================== */
+
+static void restore_whole_chunks(void **state)
+{
+    (void)state;
+    vt_env *e = vt_env_new();
+    static const size_t groupings[][3] = {{1}, {2}, {3}, {0}, {1, 3, 2}, {4, 1, 1}};
+    static const size_t ngroups[] = {1, 1, 1, 1, 3, 3};
+    for (int w = 0; w < VT_CANONICAL_COUNT; w++) {
+        base bs;
+        base_make(e, (vt_canonical)w, 3, &bs);
+        for (size_t g = 0; g < sizeof(ngroups) / sizeof(ngroups[0]); g++) {
+            vmbsave_channel *ch = vt_channel_new(e);
+            vt_edit_feed_out r = vt_edit_feed(e, ch, &bs.b, groupings[g], ngroups[g]);
+            if (r.status != STATUS_SUCCESS || r.next != bs.b.count)
+                fail_msg("%s, grouping #%zu: restore returned %s for chunks %zu..%zu of %zu",
+                         vt_canonical_name((vt_canonical)w), g, vt_status_str(r.status), r.first,
+                         r.next, bs.b.count);
+            assert_restored(e, ch, bs.desc);
+            vt_destroy_channel(e, ch);
+        }
+        base_free(&bs);
+    }
+    vt_env_free(e);
+}
+
+/* ==== RESTORE.PARTIAL_CHUNK ================================================================= */
+
+static void restore_partial_chunk(void **state)
+{
+    (void)state;
+    vt_env *e = vt_env_new();
+    base bs;
+    base_make(e, VT_PAUSED_PACKETS, 1, &bs);
+    const vt_edit_bytes *b = &bs.b;
+    size_t n = b->count;
+    size_t c1 = b->start[1], c1_payload = b->start[2] - b->start[1] - VT_CHUNK_HEADER_BYTES;
+    assert_true(c1_payload >= 2);
+
+    /* One call whose buffer ends inside a chunk, from the start of the image. */
+    struct {
+        size_t len;
+        const char *what;
+    } one_call[] = {
+        {1, "1 byte of the HEADER chunk's header"},
+        {20, "inside the HEADER chunk's header"},
+        {VT_CHUNK_HEADER_BYTES - 1, "1 byte short of the HEADER chunk's header"},
+        {VT_CHUNK_HEADER_BYTES + 10, "inside the HEADER payload"},
+        {b->start[1] - 1, "1 byte short of the HEADER chunk"},
+        {c1 + 20, "a whole HEADER chunk, then inside the next chunk's header"},
+        {c1 + VT_CHUNK_HEADER_BYTES + c1_payload / 2,
+         "a whole HEADER chunk, then inside the next payload"},
+        {b->size - 1, "the whole image but its last byte"},
+    };
+    for (size_t i = 0; i < sizeof(one_call) / sizeof(one_call[0]); i++) {
+        vmbsave_channel *ch = vt_channel_new(e);
+        NTSTATUS s = vt_call_restore(e, ch, b->b, one_call[i].len);
+        if (s != STATUS_INVALID_BUFFER_SIZE)
+            fail_msg("a buffer of %zu bytes (%s) returned %s, expected STATUS_INVALID_BUFFER_SIZE",
+                     one_call[i].len, one_call[i].what, vt_status_str(s));
+        ch_cleanup(e, ch);
+    }
+
+    /* Whole chunks in earlier calls, then a call ending inside a chunk. */
+    for (size_t k = 1; k < n; k++) {
+        size_t len = b->start[k + 1] - b->start[k];
+        size_t cuts[] = {VT_CHUNK_HEADER_BYTES / 2,
+                         VT_CHUNK_HEADER_BYTES + (len - VT_CHUNK_HEADER_BYTES) / 2};
+        for (size_t ci = 0; ci < 2; ci++) {
+            if (cuts[ci] >= len || cuts[ci] == 0)
+                continue;
+            vmbsave_channel *ch = vt_channel_new(e);
+            for (size_t i = 0; i < k; i++)
+                assert_int_equal(
+                    vt_call_restore(e, ch, b->b + b->start[i], b->start[i + 1] - b->start[i]),
+                    STATUS_MORE_PROCESSING_REQUIRED);
+            NTSTATUS s = vt_call_restore(e, ch, b->b + b->start[k], cuts[ci]);
+            if (s != STATUS_INVALID_BUFFER_SIZE)
+                fail_msg("chunk %zu cut after %zu of its %zu bytes (%s) returned %s, expected "
+                         "STATUS_INVALID_BUFFER_SIZE",
+                         k, cuts[ci], len, ci == 0 ? "inside its header" : "inside its payload",
+                         vt_status_str(s));
+            ch_cleanup(e, ch);
+        }
+    }
+    base_free(&bs);
+    vt_env_free(e);
+}
+
+/* ==== RESTORE.MORE_PROCESSING =============================================================== */
+
+static void restore_more_processing(void **state)
+{
+    (void)state;
+    vt_env *e = vt_env_new();
+    static const vt_canonical shapes[] = {VT_EMPTY_OFFER, VT_PAUSED_PACKETS, VT_LARGE_RING};
+    for (size_t w = 0; w < 3; w++) {
+        base bs;
+        base_make(e, shapes[w], 2, &bs);
+        const vt_edit_bytes *b = &bs.b;
+
+        /* Every call short of END: MORE_PROCESSING_REQUIRED; the END call: SUCCESS. */
+        for (size_t per = 1; per <= 2; per++) {
+            vmbsave_channel *ch = vt_channel_new(e);
+            for (size_t i = 0; i < b->count; i += per) {
+                size_t j = i + per > b->count ? b->count : i + per;
+                NTSTATUS s = vt_call_restore(e, ch, b->b + b->start[i], b->start[j] - b->start[i]);
+                NTSTATUS want = j == b->count ? STATUS_SUCCESS : STATUS_MORE_PROCESSING_REQUIRED;
+                if (s != want)
+                    fail_msg("%s: the call with chunks %zu..%zu of %zu returned %s, expected %s",
+                             vt_canonical_name(shapes[w]), i, j, b->count, vt_status_str(s),
+                             vt_status_str(want));
+            }
+            assert_restored(e, ch, bs.desc);
+            vt_destroy_channel(e, ch);
+        }
+
+        /* Bytes after END in the same buffer. */
+        size_t end_len = b->size - b->start[b->count - 1];
+        size_t hdr_len = b->start[1];
+        struct {
+            const uint8_t *extra;
+            size_t n;
+            const char *what;
+        } tails[] = {
+            {b->b, hdr_len, "a copy of the HEADER chunk"},
+            {b->b + b->start[b->count - 1], end_len, "a copy of the END chunk"},
+            {b->b, 1, "one byte"},
+            {b->b + 8, 8, "8 bytes"},
+        };
+        for (size_t t = 0; t < sizeof(tails) / sizeof(tails[0]); t++) {
+            for (int whole = 0; whole < 2; whole++) {
+                /* whole: the image and the tail in one call; else END and the tail in the last. */
+                size_t from = whole ? 0 : b->start[b->count - 1];
+                size_t len = b->size - from + tails[t].n;
+                uint8_t *buf = vt_xmalloc(len);
+                memcpy(buf, b->b + from, b->size - from);
+                memcpy(buf + b->size - from, tails[t].extra, tails[t].n);
+                vmbsave_channel *ch = vt_channel_new(e);
+                if (!whole)
+                    for (size_t i = 0; i + 1 < b->count; i++)
+                        assert_int_equal(vt_call_restore(e, ch, b->b + b->start[i],
+                                                         b->start[i + 1] - b->start[i]),
+                                         STATUS_MORE_PROCESSING_REQUIRED);
+                NTSTATUS s = vt_call_restore(e, ch, buf, len);
+                free(buf);
+                if (s != STATUS_REQUEST_OUT_OF_SEQUENCE)
+                    fail_msg("%s: %s after END in the same buffer (%s) returned %s, expected "
+                             "STATUS_REQUEST_OUT_OF_SEQUENCE",
+                             vt_canonical_name(shapes[w]), tails[t].what,
+                             whole ? "whole image in one call" : "END in its own call",
+                             vt_status_str(s));
+                ch_cleanup(e, ch);
+            }
+        }
+        base_free(&bs);
+    }
+    vt_env_free(e);
+}
+
+/* ==== RESTORE.ATOMIC ======================================================================== */
+
+/* One failed restore into `ch`: it fails, and leaves a fresh channel holding no memory. */
+static void atomic_case(vt_env *e, vmbsave_channel *ch, const char *fresh, const char *what,
+                        const vt_edit_bytes *b, size_t per_call)
+{
+    uint64_t live = e->host.live_allocations;
+    vt_edit_feed_out r = vt_edit_feed_n(e, ch, b, per_call);
+    if (r.status == STATUS_SUCCESS || r.status == STATUS_MORE_PROCESSING_REQUIRED)
+        fail_msg("%s: the restore did not fail (%s after chunks %zu..%zu)", what,
+                 vt_status_str(r.status), r.first, r.next);
+    char *d = vt_describe(e, ch);
+    if (strcmp(d, fresh) != 0)
+        fail_msg("%s: after the failed restore (%s at chunk %zu) the description is not a fresh "
+                 "channel's:\n%s",
+                 what, vt_status_str(r.status), r.first, d);
+    free(d);
+    if (e->host.live_allocations != live)
+        fail_msg("%s: the failed restore (%s at chunk %zu) left %lld allocations live", what,
+                 vt_status_str(r.status), r.first, (long long)(e->host.live_allocations - live));
+}
+
+static void restore_atomic(void **state)
+{
+    (void)state;
+    vt_env *e = vt_env_new();
+    base bs;
+    base_make(e, VT_PAUSED_PACKETS, 1, &bs);
+    char *fresh = vt_describe_fresh(e);
+    vmbsave_channel *ch = vt_channel_new(e);
+    char what[160];
+
+    /* A checksum failure in each chunk in turn, END included: staged state of every depth. */
+    for (size_t k = 0; k < bs.b.count; k++) {
+        vt_edit_bytes b;
+        vt_edit_serialize(&bs.ed, &b);
+        b.b[b.start[k] + VT_CHUNK_HEADER_BYTES +
+            (b.start[k + 1] - b.start[k] - VT_CHUNK_HEADER_BYTES) / 2] ^= 0x10u;
+        snprintf(what, sizeof(what), "checksum failure in chunk %zu", k);
+        atomic_case(e, ch, fresh, what, &b, 1);
+        atomic_case(e, ch, fresh, what, &b, 0);
+        vt_edit_bytes_free(&b);
+    }
+
+    /* Failures at END, after everything else has been staged. */
+    {
+        vt_edit_image ed;
+        size_t end = bs.ed.count - 1;
+        vt_edit_bytes b;
+
+        vt_edit_copy(&ed, &bs.ed);
+        vt_put32(ed.c[end].p + VT_END_COUNT, (uint32_t)bs.ed.count + 1u);
+        vt_edit_serialize(&ed, &b);
+        atomic_case(e, ch, fresh, "END chunk_count wrong", &b, 1);
+        vt_edit_bytes_free(&b);
+        vt_edit_free(&ed);
+
+        vt_edit_copy(&ed, &bs.ed);
+        vt_put64(ed.c[end].p + VT_END_DIGEST, vt_get64(ed.c[end].p + VT_END_DIGEST) ^ 1u);
+        vt_edit_serialize(&ed, &b);
+        atomic_case(e, ch, fresh, "END digest wrong", &b, 1);
+        vt_edit_bytes_free(&b);
+        vt_edit_free(&ed);
+
+        /* A packet naming a GPADL the image lacks: resolves (fails) at END. */
+        vt_edit_copy(&ed, &bs.ed);
+        vt_edit_chunk *pk = &ed.c[vt_edit_find(&ed, VT_TYPE_PACKETS, 0)];
+        vt_put32(pk->p + vt_edit_rec_off(pk, 0) + VT_PACKET_GPADL, 0xABCDu);
+        vt_edit_fix(&ed);
+        vt_edit_serialize(&ed, &b);
+        atomic_case(e, ch, fresh, "unresolved GPADL reference", &b, 1);
+        atomic_case(e, ch, fresh, "unresolved GPADL reference", &b, 0);
+        vt_edit_bytes_free(&b);
+        vt_edit_free(&ed);
+    }
+
+    /* A partial chunk mid-image, and bytes after END. */
+    {
+        /* Two whole chunks, then half of the third chunk's header. */
+        size_t starts3[4] = {bs.b.start[0], bs.b.start[1], bs.b.start[2],
+                             bs.b.start[2] + VT_CHUNK_HEADER_BYTES / 2};
+        vt_edit_bytes b = {bs.b.b, starts3[3], starts3, 3};
+        atomic_case(e, ch, fresh, "partial third chunk", &b, 1);
+
+        uint8_t *buf = vt_xmalloc(bs.b.size + 8);
+        memcpy(buf, bs.b.b, bs.b.size);
+        memcpy(buf + bs.b.size, bs.b.b, 8);
+        size_t starts[2] = {0, bs.b.size + 8};
+        vt_edit_bytes t = {buf, bs.b.size + 8, starts, 1};
+        atomic_case(e, ch, fresh, "bytes after END", &t, 1);
+        free(buf);
+    }
+
+    /* The driver's restore_packet fails: provisional packets are rolled back. */
+    vmbsave_fault_host_clear_logs(&e->host);
+    e->host.restore_fail_at = 3;
+    atomic_case(e, ch, fresh, "restore_packet failing on its third call", &bs.b, 1);
+    e->host.restore_fail_at = 0;
+
+    /* An allocation failure at each allocation a restore makes, then from some point on. */
+    uint64_t allocs;
+    {
+        vmbsave_channel *probe = vt_channel_new(e);
+        uint64_t a0 = e->host.alloc_calls;
+        vt_edit_feed_out r = vt_edit_feed_n(e, probe, &bs.b, 1);
+        assert_int_equal(r.status, STATUS_SUCCESS);
+        allocs = e->host.alloc_calls - a0;
+        vt_destroy_channel(e, probe);
+    }
+    for (uint64_t k = 1; k <= allocs && k <= 300; k++) {
+        for (int mode = 0; mode < 2; mode++) {
+            if (mode == 1 && k % 4 != 1)
+                continue; /* FROM mode at a sample of points */
+            e->host.fault_mode = mode == 0 ? VMBSAVE_ALLOC_FAULT_ONCE : VMBSAVE_ALLOC_FAULT_FROM;
+            e->host.fault_at = e->host.alloc_calls + k;
+            uint64_t injected = e->host.faults_injected;
+            uint64_t live = e->host.live_allocations;
+            vt_edit_feed_out r = vt_edit_feed_n(e, ch, &bs.b, 1);
+            e->host.fault_mode = VMBSAVE_ALLOC_FAULT_NONE;
+            if (e->host.faults_injected == injected) {
+                /* This restore happened to allocate less: it must have worked; start over. */
+                if (r.status != STATUS_SUCCESS)
+                    fail_msg("a restore with no allocation failure returned %s",
+                             vt_status_str(r.status));
+                vt_destroy_channel(e, ch);
+                ch = vt_channel_new(e);
+                continue;
+            }
+            if (r.status == STATUS_SUCCESS || r.status == STATUS_MORE_PROCESSING_REQUIRED)
+                fail_msg("allocation %llu of a restore failed (%s) but the restore returned %s",
+                         (unsigned long long)k, mode ? "from then on" : "once",
+                         vt_status_str(r.status));
+            char *d = vt_describe(e, ch);
+            if (strcmp(d, fresh) != 0)
+                fail_msg("after allocation %llu of a restore failed (%s at chunk %zu) the "
+                         "description is not a fresh channel's:\n%s",
+                         (unsigned long long)k, vt_status_str(r.status), r.first, d);
+            free(d);
+            if (e->host.live_allocations != live)
+                fail_msg("after allocation %llu of a restore failed (%s at chunk %zu), %lld "
+                         "allocations stayed live",
+                         (unsigned long long)k, vt_status_str(r.status), r.first,
+                         (long long)(e->host.live_allocations - live));
+        }
+    }
+
+    /* After all that, the same channel takes a full, correct restore. */
+    vmbsave_fault_host_clear_logs(&e->host);
+    vt_edit_feed_out r = vt_edit_feed_n(e, ch, &bs.b, 1);
+    if (r.status != STATUS_SUCCESS)
+        fail_msg("a correct restore after the failed ones returned %s at chunk %zu",
+                 vt_status_str(r.status), r.first);
+    assert_restored(e, ch, bs.desc);
+    vt_destroy_channel(e, ch);
+
+    free(fresh);
+    base_free(&bs);
+    vt_env_free(e);
+}
+
+/* ==== RESTORE.CORRUPT.CHECKSUM ============================================================== */
+
+static void restore_corrupt_checksum(void **state)
+{
+    (void)state;
+    vt_env *e = vt_env_new();
+    base bs;
+    base_make(e, VT_PAUSED_PACKETS, 1, &bs);
+    char what[160];
+    for (size_t k = 0; k < bs.b.count; k++) {
+        size_t len = bs.b.start[k + 1] - bs.b.start[k];
+        size_t payload = len - VT_CHUNK_HEADER_BYTES;
+        /* Payload bytes: first, middle, last; header bytes the checksum covers (minor, type,
+         * flags, sequence, reserved, image id) and the checksum itself. The checksum is step 6,
+         * before the reserved-field, image-id and sequence checks, so every flip gives
+         * DATA_ERROR. */
+        size_t offs[] = {VT_CHUNK_HEADER_BYTES,
+                         VT_CHUNK_HEADER_BYTES + payload / 2,
+                         len - 1,
+                         6,
+                         8,
+                         10,
+                         12,
+                         20,
+                         24,
+                         32,
+                         39};
+        for (size_t i = 0; i < sizeof(offs) / sizeof(offs[0]); i++) {
+            if (offs[i] >= len)
+                continue;
+            vt_edit_bytes b;
+            vt_edit_serialize(&bs.ed, &b);
+            b.b[b.start[k] + offs[i]] ^= (uint8_t)(1u << ((k + i) % 8));
+            snprintf(what, sizeof(what), "a bit flipped at byte %zu of chunk %zu (type 0x%x)",
+                     offs[i], k, bs.ed.c[k].type);
+            expect_fail(e, what, &b, STATUS_DATA_ERROR, (long)k);
+            vt_edit_bytes_free(&b);
+        }
+    }
+    base_free(&bs);
+    vt_env_free(e);
+}
+
+/* ==== RESTORE.CORRUPT.MAGIC ================================================================= */
+
+static void restore_corrupt_magic(void **state)
+{
+    (void)state;
+    vt_env *e = vt_env_new();
+    base bs;
+    base_make(e, VT_PAUSED_PACKETS, 1, &bs);
+    static const uint32_t bad[] = {VT_CHUNK_MAGIC ^ 1u, 0x564D4253u /* byte-swapped */, 0};
+    char what[160];
+    for (size_t k = 0; k < bs.b.count; k++) {
+        for (size_t m = 0; m < sizeof(bad) / sizeof(bad[0]); m++) {
+            for (int variant = 0; variant < 3; variant++) {
+                vt_edit_bytes b;
+                vt_edit_serialize(&bs.ed, &b);
+                uint8_t *c = b.b + b.start[k];
+                vt_put32(c, bad[m]);
+                if (variant == 1) {
+                    vt_chunk_reseal(c); /* checksum right: only the magic is wrong */
+                } else if (variant == 2) {
+                    /* Magic is checked before the size: an absurd size changes nothing. */
+                    vt_put32(c + 16, 0xFFFFFF00u);
+                }
+                snprintf(what, sizeof(what), "magic 0x%08x in chunk %zu (%s)", bad[m], k,
+                         variant == 0   ? "checksum stale"
+                         : variant == 1 ? "resealed"
+                                        : "payload_bytes absurd too");
+                expect_fail(e, what, &b, STATUS_FILE_CORRUPT_ERROR, (long)k);
+                vt_edit_bytes_free(&b);
+            }
+        }
+    }
+    base_free(&bs);
+    vt_env_free(e);
+}
+
+/* ==== RESTORE.CORRUPT.MALFORMED ============================================================= */
+
+/* One malformed image: `ed` was edited; vt_edit_fix() makes every derived field consistent, so only
+ * the content check can catch the edit. */
+static void malformed(vt_env *e, const char *what, vt_edit_image *ed, long at)
+{
+    vt_edit_fix(ed);
+    expect_fail_ed(e, what, ed, STATUS_FILE_CORRUPT_ERROR, at);
+}
+
+static void restore_corrupt_malformed(void **state)
+{
+    (void)state;
+    vt_env *e = vt_env_new();
+    base bs;
+    base_make(e, VT_PAUSED_PACKETS, 1, &bs);
+    vt_edit_image ed;
+    char what[160];
+    const size_t gi = vt_edit_find(&bs.ed, VT_TYPE_GPADLS, 0);
+    const size_t pi = vt_edit_find(&bs.ed, VT_TYPE_PACKETS, 0);
+    const size_t ri = vt_edit_find_ring(&bs.ed, VMBSAVE_RING_INCOMING);
+    const size_t ro = vt_edit_find_ring(&bs.ed, VMBSAVE_RING_OUTGOING);
+    const size_t end = bs.ed.count - 1;
+
+    /* Step 7: reserved header field, unknown flag bits; in every chunk. */
+    for (size_t k = 0; k < bs.ed.count; k++) {
+        static const uint16_t flags[] = {0x2u, 0x8000u, 0x3u};
+        vt_edit_copy(&ed, &bs.ed);
+        ed.c[k].reserved = 1;
+        snprintf(what, sizeof(what), "reserved header field 1 in chunk %zu", k);
+        malformed(e, what, &ed, (long)k);
+        vt_edit_free(&ed);
+        for (size_t f = 0; f < sizeof(flags) / sizeof(flags[0]); f++) {
+            vt_edit_copy(&ed, &bs.ed);
+            ed.c[k].flags = flags[f];
+            snprintf(what, sizeof(what), "flags 0x%x in chunk %zu", flags[f], k);
+            malformed(e, what, &ed, (long)k);
+            vt_edit_free(&ed);
+        }
+    }
+
+    /* Step 8: a HEADER whose image id is not the hash of its payload (every chunk agrees). */
+    vt_edit_copy(&ed, &bs.ed);
+    vt_edit_fix(&ed);
+    for (size_t k = 0; k < ed.count; k++)
+        ed.c[k].image_id ^= 0x8000u;
+    expect_fail_ed(e, "HEADER image id not its own hash", &ed, STATUS_FILE_CORRUPT_ERROR, 0);
+    vt_edit_free(&ed);
+
+    /* Step 11, HEADER: bad enum, short payload, an offer or open parameters lifecycle
+     * operations would refuse. */
+    static const uint32_t bad_states[] = {0, 3, 4, 0xFFFFFFFFu};
+    for (size_t i = 0; i < 4; i++) {
+        vt_edit_copy(&ed, &bs.ed);
+        vt_put32(ed.c[0].p + VT_HEADER_STATE, bad_states[i]);
+        snprintf(what, sizeof(what), "HEADER lifecycle state %u", bad_states[i]);
+        malformed(e, what, &ed, 0);
+        vt_edit_free(&ed);
+    }
+    /* On an ENABLED image too: nothing else in it (open fields 0, no packets, no ring bytes)
+     * disagrees with DISABLED or OPEN_RUNNING, so only the enum check can refuse them. */
+    {
+        base en;
+        base_make(e, VT_EMPTY_OFFER, 1, &en);
+        static const uint32_t en_states[] = {0, 3, 4};
+        for (size_t i = 0; i < 3; i++) {
+            vt_edit_copy(&ed, &en.ed);
+            vt_put32(ed.c[0].p + VT_HEADER_STATE, en_states[i]);
+            snprintf(what, sizeof(what), "HEADER lifecycle state %u in an ENABLED image",
+                     en_states[i]);
+            malformed(e, what, &ed, 0);
+            vt_edit_free(&ed);
+        }
+        base_free(&en);
+    }
+    vt_edit_copy(&ed, &bs.ed);
+    vt_edit_splice(&ed.c[0], VT_HEADER_PAYLOAD_BYTES - 8, 8, NULL, 0);
+    malformed(e, "HEADER payload 200 bytes (shorter than 1.0's 208)", &ed, 0);
+    vt_edit_free(&ed);
+    vt_edit_copy(&ed, &bs.ed);
+    vt_put32(ed.c[0].p + VT_HEADER_OFFER_FLAGS,
+             vt_get32(ed.c[0].p + VT_HEADER_OFFER_FLAGS) | 0x20u);
+    malformed(e, "HEADER offer flag 0x20 outside VMBSAVE_OFFER_FLAGS_VALID", &ed, 0);
+    vt_edit_free(&ed);
+    vt_edit_copy(&ed, &bs.ed);
+    vt_put32(ed.c[0].p + VT_HEADER_CONNECTION, 0);
+    malformed(e, "HEADER open connection id 0", &ed, 0);
+    vt_edit_free(&ed);
+    vt_edit_copy(&ed, &bs.ed);
+    vt_put32(ed.c[0].p + VT_HEADER_IN_RING, vt_get32(ed.c[0].p + VT_HEADER_IN_RING) + 1u);
+    malformed(e, "HEADER incoming ring size not a page multiple", &ed, 0);
+    vt_edit_free(&ed);
+    vt_edit_copy(&ed, &bs.ed);
+    vt_put32(ed.c[0].p + VT_HEADER_OUT_RING, VMBSAVE_PAGE_BYTES);
+    malformed(e, "HEADER outgoing ring size one page (below the minimum)", &ed, 0);
+    vt_edit_free(&ed);
+
+    /* Step 11, GPADLS records. */
+    {
+        vt_edit_copy(&ed, &bs.ed);
+        vt_edit_chunk *g = &ed.c[gi];
+        uint32_t last = vt_edit_rec_off(g, vt_edit_rec_count(g) - 1);
+        vt_put32(g->p + last, g->n - last + 1u);
+        malformed(e, "GPADL record_bytes running 1 byte past its chunk", &ed, (long)gi);
+        vt_edit_free(&ed);
+
+        vt_edit_copy(&ed, &bs.ed);
+        g = &ed.c[gi];
+        vt_put32(g->p, vt_edit_rec_count(g) + 1u);
+        malformed(e, "GPADLS record_count one more than the records present", &ed, (long)gi);
+        vt_edit_free(&ed);
+
+        vt_edit_copy(&ed, &bs.ed);
+        g = &ed.c[gi];
+        vt_put32(g->p + 4, 8);
+        malformed(e, "GPADL record_bytes 8 (shorter than the 16-byte record head)", &ed, (long)gi);
+        vt_edit_free(&ed);
+
+        vt_edit_copy(&ed, &bs.ed);
+        g = &ed.c[gi];
+        vt_put32(g->p + 4, vt_get32(g->p + 4) - 8u);
+        malformed(e, "GPADL record_bytes one pfn shorter than pfn_count needs", &ed, (long)gi);
+        vt_edit_free(&ed);
+
+        static const uint32_t bad_gstates[] = {0, 3, 0x100u};
+        for (size_t i = 0; i < 3; i++) {
+            vt_edit_copy(&ed, &bs.ed);
+            g = &ed.c[gi];
+            vt_put32(g->p + 4 + VT_GPADL_STATE, bad_gstates[i]);
+            snprintf(what, sizeof(what), "GPADL state %u", bad_gstates[i]);
+            malformed(e, what, &ed, (long)gi);
+            vt_edit_free(&ed);
+        }
+
+        vt_edit_copy(&ed, &bs.ed);
+        g = &ed.c[gi];
+        vt_put32(g->p + 4 + VT_GPADL_ID, 0);
+        malformed(e, "GPADL id 0", &ed, (long)gi);
+        vt_edit_free(&ed);
+
+        /* pfn_count 0 with a consistent record_bytes of 16. */
+        vt_edit_copy(&ed, &bs.ed);
+        g = &ed.c[gi];
+        uint32_t rb = vt_get32(g->p + 4);
+        vt_edit_splice(g, 4 + VT_GPADL_FIXED, rb - VT_GPADL_FIXED, NULL, 0);
+        vt_put32(g->p + 4, VT_GPADL_FIXED);
+        vt_put32(g->p + 4 + VT_GPADL_PFNS, 0);
+        malformed(e, "GPADL pfn_count 0", &ed, (long)gi);
+        vt_edit_free(&ed);
+    }
+
+    /* Step 11, PACKETS records. */
+    {
+        vt_edit_copy(&ed, &bs.ed);
+        vt_edit_chunk *p = &ed.c[pi];
+        uint32_t last = vt_edit_rec_off(p, vt_edit_rec_count(p) - 1);
+        vt_put32(p->p + last, p->n - last + 1u);
+        malformed(e, "packet record_bytes running 1 byte past its chunk", &ed, (long)pi);
+        vt_edit_free(&ed);
+
+        vt_edit_copy(&ed, &bs.ed);
+        p = &ed.c[pi];
+        vt_put32(p->p, vt_edit_rec_count(p) + 1u);
+        malformed(e, "PACKETS record_count one more than the records present", &ed, (long)pi);
+        vt_edit_free(&ed);
+
+        vt_edit_copy(&ed, &bs.ed);
+        p = &ed.c[pi];
+        uint32_t r1 = vt_edit_rec_off(p, 1);
+        vt_put32(p->p + r1 + VT_PACKET_PAYLOAD, vt_get32(p->p + r1 + VT_PACKET_PAYLOAD) + 1u);
+        malformed(e, "packet payload_bytes one more than its record holds", &ed, (long)pi);
+        vt_edit_free(&ed);
+
+        vt_edit_copy(&ed, &bs.ed);
+        p = &ed.c[pi];
+        vt_put32(p->p + r1 + VT_PACKET_DSTATE, vt_get32(p->p + r1 + VT_PACKET_DSTATE) + 1u);
+        malformed(e, "packet driver_state_bytes one more than its record holds", &ed, (long)pi);
+        vt_edit_free(&ed);
+
+        vt_edit_copy(&ed, &bs.ed);
+        p = &ed.c[pi];
+        vt_put32(p->p + 4, 20);
+        malformed(e, "packet record_bytes 20 (shorter than the 32-byte record head)", &ed,
+                  (long)pi);
+        vt_edit_free(&ed);
+    }
+
+    /* Step 11, RING pieces. */
+    {
+        vt_edit_copy(&ed, &bs.ed);
+        vt_put32(ed.c[ri].p + VT_RING_DIR, 2);
+        malformed(e, "RING direction 2", &ed, (long)ri);
+        vt_edit_free(&ed);
+
+        vt_edit_copy(&ed, &bs.ed);
+        vt_put32(ed.c[ri].p + VT_RING_OFFSET, 1);
+        malformed(e, "first incoming RING piece at offset 1 (a gap)", &ed, (long)ri);
+        vt_edit_free(&ed);
+
+        vt_edit_copy(&ed, &bs.ed);
+        vt_put32(ed.c[ro].p + VT_RING_OFFSET, 5);
+        malformed(e, "first outgoing RING piece at offset 5 (a gap)", &ed, (long)ro);
+        vt_edit_free(&ed);
+
+        vt_edit_copy(&ed, &bs.ed);
+        vt_edit_splice(&ed.c[ri], 4, ed.c[ri].n - 4, NULL, 0);
+        malformed(e, "RING payload of 4 bytes (shorter than its 8-byte head)", &ed, (long)ri);
+        vt_edit_free(&ed);
+
+        vt_edit_copy(&ed, &bs.ed);
+        vt_edit_splice(&ed.c[ri], VT_RING_FIXED, ed.c[ri].n - VT_RING_FIXED, NULL, 0);
+        malformed(e, "RING piece with no bytes", &ed, AT_ANY);
+        vt_edit_free(&ed);
+    }
+
+    /* RING contiguity across several pieces of one direction. */
+    {
+        base lr;
+        base_make(e, VT_LARGE_RING, 1, &lr);
+        size_t second = vt_edit_find_ring(&lr.ed, VMBSAVE_RING_INCOMING) + 1;
+        assert_int_equal(lr.ed.c[second].type, VT_TYPE_RING);
+        assert_int_equal(vt_get32(lr.ed.c[second].p + VT_RING_DIR), VMBSAVE_RING_INCOMING);
+        for (int delta = -1; delta <= 1; delta += 2) {
+            vt_edit_copy(&ed, &lr.ed);
+            uint8_t *off = ed.c[second].p + VT_RING_OFFSET;
+            vt_put32(off, (uint32_t)((int64_t)vt_get32(off) + delta));
+            snprintf(what, sizeof(what), "second incoming RING piece offset %+d (%s)", delta,
+                     delta < 0 ? "overlap" : "gap");
+            malformed(e, what, &ed, (long)second);
+            vt_edit_free(&ed);
+        }
+        size_t out0 = vt_edit_find_ring(&lr.ed, VMBSAVE_RING_OUTGOING);
+        vt_edit_copy(&ed, &lr.ed);
+        vt_put32(ed.c[out0].p + VT_RING_OFFSET,
+                 vt_get32(ed.c[out0 - 1].p + VT_RING_OFFSET) + ed.c[out0 - 1].n - VT_RING_FIXED);
+        malformed(e, "first outgoing RING piece continuing the incoming offsets", &ed, (long)out0);
+        vt_edit_free(&ed);
+        base_free(&lr);
+    }
+
+    /* Step 12: END totals, and HEADER counts that disagree with what was read. */
+    {
+        struct {
+            uint32_t off;
+            int width;
+            int64_t delta;
+            const char *what;
+        } ends[] = {
+            {VT_END_COUNT, 32, 1, "END chunk_count one more"},
+            {VT_END_COUNT, 32, -1, "END chunk_count one less"},
+            {VT_END_TOTAL, 64, 1, "END total_bytes one more"},
+            {VT_END_TOTAL, 64, -40, "END total_bytes 40 less"},
+            {VT_END_RESERVED, 32, 1, "END reserved field 1"},
+        };
+        for (size_t i = 0; i < sizeof(ends) / sizeof(ends[0]); i++) {
+            vt_edit_copy(&ed, &bs.ed);
+            uint8_t *f = ed.c[end].p + ends[i].off;
+            if (ends[i].width == 32)
+                vt_put32(f, (uint32_t)((int64_t)vt_get32(f) + ends[i].delta));
+            else
+                vt_put64(f, (uint64_t)((int64_t)vt_get64(f) + ends[i].delta));
+            /* Resealed, not vt_edit_fix()ed: that would restore the totals. */
+            expect_fail_ed(e, ends[i].what, &ed, STATUS_FILE_CORRUPT_ERROR, AT_END);
+            vt_edit_free(&ed);
+        }
+        vt_edit_copy(&ed, &bs.ed);
+        vt_edit_splice(&ed.c[end], 16, 8, NULL, 0);
+        expect_fail_ed(e, "END payload of 16 bytes (shorter than 1.0's 24)", &ed,
+                       STATUS_FILE_CORRUPT_ERROR, AT_END);
+        vt_edit_free(&ed);
+
+        struct {
+            uint32_t off;
+            int32_t delta;
+            const char *what;
+        } counts[] = {
+            {VT_HEADER_GPADLS, 1, "HEADER GPADL count one more than the records"},
+            {VT_HEADER_GPADLS, -1, "HEADER GPADL count one less than the records"},
+            {VT_HEADER_PACKETS, 1, "HEADER packet count one more than the records"},
+            {VT_HEADER_PACKETS, -1, "HEADER packet count one less than the records"},
+            {VT_HEADER_IN_PENDING, 1, "HEADER incoming pending one more than the RING bytes"},
+            {VT_HEADER_IN_PENDING, -1, "HEADER incoming pending one less than the RING bytes"},
+            {VT_HEADER_OUT_PENDING, 1, "HEADER outgoing pending one more than the RING bytes"},
+            {VT_HEADER_OUT_PENDING, -1, "HEADER outgoing pending one less than the RING bytes"},
+        };
+        for (size_t i = 0; i < sizeof(counts) / sizeof(counts[0]); i++) {
+            vt_edit_copy(&ed, &bs.ed);
+            uint8_t *f = ed.c[0].p + counts[i].off;
+            vt_put32(f, (uint32_t)((int64_t)vt_get32(f) + counts[i].delta));
+            malformed(e, counts[i].what, &ed, AT_ANY);
+            vt_edit_free(&ed);
+        }
+    }
+
+    base_free(&bs);
+    vt_env_free(e);
+}
+
+/* ==== RESTORE.VERSION.MAJOR ================================================================= */
+
+static void restore_version_major(void **state)
+{
+    (void)state;
+    vt_env *e = vt_env_new();
+    base bs;
+    base_make(e, VT_PAUSED_PACKETS, 1, &bs);
+    static const uint16_t majors[] = {2, 0, 0xFFFFu};
+    char what[160];
+    for (size_t k = 0; k < bs.ed.count; k++) {
+        for (size_t m = 0; m < 3; m++) {
+            for (int resealed = 0; resealed < 2; resealed++) {
+                vt_edit_bytes b;
+                vt_edit_serialize(&bs.ed, &b);
+                vt_put16(b.b + b.start[k] + 4, majors[m]);
+                if (resealed)
+                    vt_chunk_reseal(b.b + b.start[k]);
+                snprintf(what, sizeof(what), "major %u in chunk %zu (%s)", majors[m], k,
+                         resealed ? "resealed" : "checksum stale");
+                expect_fail(e, what, &b, STATUS_UNKNOWN_REVISION, (long)k);
+                vt_edit_bytes_free(&b);
+            }
+        }
+    }
+
+    /* Not interpreted further: an absurd size behind major 2 is not looked at (steps 4, 5). */
+    uint8_t h[VT_CHUNK_HEADER_BYTES];
+    memcpy(h, bs.b.b, VT_CHUNK_HEADER_BYTES);
+    vt_put16(h + 4, 2);
+    vt_put32(h + 16, 0xFFFFFF00u);
+    size_t starts[2] = {0, VT_CHUNK_HEADER_BYTES};
+    vt_edit_bytes b = {h, VT_CHUNK_HEADER_BYTES, starts, 1};
+    expect_fail(e, "a major-2 chunk header claiming a 4 GiB payload", &b, STATUS_UNKNOWN_REVISION,
+                0);
+    vt_put32(h + 16, 1000);
+    expect_fail(e, "a major-2 chunk header whose payload is not in the buffer", &b,
+                STATUS_UNKNOWN_REVISION, 0);
+
+    base_free(&bs);
+    vt_env_free(e);
+}
+
+/* ==== RESTORE.SEQUENCE ====================================================================== */
+
+static void restore_sequence(void **state)
+{
+    (void)state;
+    vt_env *e = vt_env_new();
+    base bs;
+    base_make(e, VT_PAUSED_PACKETS, 1, &bs);
+    vt_edit_image ed;
+    const size_t gi = vt_edit_find(&bs.ed, VT_TYPE_GPADLS, 0);
+    const size_t pi = vt_edit_find(&bs.ed, VT_TYPE_PACKETS, 0);
+    const size_t ri = vt_edit_find_ring(&bs.ed, VMBSAVE_RING_INCOMING);
+    assert_int_equal(pi, gi + 1);
+
+    /* Swapped: sequence numbers out of order. */
+    vt_edit_copy(&ed, &bs.ed);
+    vt_edit_swap(&ed, gi, pi);
+    expect_fail_ed(e, "GPADLS and PACKETS swapped", &ed, STATUS_REQUEST_OUT_OF_SEQUENCE, (long)gi);
+    /* Renumbered: sequence numbers fine, only the type order broken (GPADLS after PACKETS). */
+    vt_edit_fix(&ed);
+    expect_fail_ed(e, "GPADLS and PACKETS swapped and renumbered", &ed,
+                   STATUS_REQUEST_OUT_OF_SEQUENCE, (long)pi);
+    vt_edit_free(&ed);
+
+    /* Duplicated: the same sequence number twice. */
+    vt_edit_copy(&ed, &bs.ed);
+    vt_edit_insert(&ed, pi + 1, &bs.ed.c[pi]);
+    expect_fail_ed(e, "PACKETS chunk duplicated", &ed, STATUS_REQUEST_OUT_OF_SEQUENCE,
+                   (long)pi + 1);
+    vt_edit_free(&ed);
+    vt_edit_copy(&ed, &bs.ed);
+    vt_edit_insert(&ed, ri + 1, &bs.ed.c[ri]);
+    expect_fail_ed(e, "RING chunk duplicated", &ed, STATUS_REQUEST_OUT_OF_SEQUENCE, (long)ri + 1);
+    vt_edit_free(&ed);
+    /* A second HEADER, renumbered: only the type order is broken. */
+    vt_edit_copy(&ed, &bs.ed);
+    vt_edit_insert(&ed, 1, &bs.ed.c[0]);
+    vt_edit_fix(&ed);
+    expect_fail_ed(e, "HEADER duplicated and renumbered", &ed, STATUS_REQUEST_OUT_OF_SEQUENCE, 1);
+    vt_edit_free(&ed);
+
+    /* Dropped: the next chunk's sequence number is not the expected one. */
+    for (size_t k = 0; k + 1 < bs.ed.count; k++) {
+        char what[96];
+        vt_edit_copy(&ed, &bs.ed);
+        vt_edit_remove(&ed, k);
+        snprintf(what, sizeof(what), "chunk %zu dropped", k);
+        expect_fail_ed(e, what, &ed, STATUS_REQUEST_OUT_OF_SEQUENCE, (long)k);
+        vt_edit_free(&ed);
+    }
+
+    /* Sequence numbers not starting at 0, and one wild sequence number. */
+    vt_edit_copy(&ed, &bs.ed);
+    for (size_t k = 0; k < ed.count; k++)
+        ed.c[k].sequence++;
+    expect_fail_ed(e, "every sequence number one more", &ed, STATUS_REQUEST_OUT_OF_SEQUENCE, 0);
+    vt_edit_free(&ed);
+    vt_edit_copy(&ed, &bs.ed);
+    ed.c[pi].sequence = 0xFFFFFFFFu;
+    expect_fail_ed(e, "PACKETS sequence number 0xFFFFFFFF", &ed, STATUS_REQUEST_OUT_OF_SEQUENCE,
+                   (long)pi);
+    vt_edit_free(&ed);
+
+    base_free(&bs);
+    vt_env_free(e);
+}
+
+/* ==== RESTORE.FOREIGN_CHUNK ================================================================= */
+
+/* Puts chunk `from` of `src` at index `at` of a copy of `dst`, with the sequence number of the
+ * position and a valid checksum, and nothing else changed. */
+static void splice_foreign(vt_edit_image *out, const vt_edit_image *dst, size_t at,
+                           const vt_edit_image *src, size_t from)
+{
+    vt_edit_copy(out, dst);
+    free(out->c[at].p);
+    vt_edit_chunk_copy(&out->c[at], &src->c[from]);
+    out->c[at].sequence = (uint32_t)at;
+}
+
+static void restore_foreign_chunk(void **state)
+{
+    (void)state;
+    vt_env *e = vt_env_new();
+    vt_edit_image ed;
+
+    /* Another image id: REVISION_MISMATCH at the foreign chunk, at once. */
+    {
+        base a, b;
+        base_make(e, VT_PAUSED_PACKETS, 1, &a);
+        base_make(e, VT_OPEN_GPADLS, 1, &b);
+        if (a.ed.c[0].image_id == b.ed.c[0].image_id)
+            fail_msg("precondition: two channels of different shapes share an image id");
+        size_t ag = vt_edit_find(&a.ed, VT_TYPE_GPADLS, 0),
+               bg = vt_edit_find(&b.ed, VT_TYPE_GPADLS, 0);
+        splice_foreign(&ed, &a.ed, ag, &b.ed, bg);
+        expect_fail_ed(e, "GPADLS chunk of another image", &ed, STATUS_REVISION_MISMATCH, (long)ag);
+        vt_edit_free(&ed);
+        splice_foreign(&ed, &a.ed, a.ed.count - 1, &b.ed, b.ed.count - 1);
+        expect_fail_ed(e, "END chunk of another image", &ed, STATUS_REVISION_MISMATCH, AT_END);
+        vt_edit_free(&ed);
+        base_free(&a);
+        base_free(&b);
+    }
+
+    /* Same image id (same HEADER), different bulk content: only END's digest can tell. */
+    static const vt_canonical shapes[] = {VT_PAUSED_PACKETS, VT_LARGE_RING};
+    for (size_t w = 0; w < 2; w++) {
+        base a, b;
+        base_make(e, shapes[w], 1, &a);
+        base_make(e, shapes[w], 2, &b);
+        if (a.ed.count != b.ed.count || a.ed.c[0].n != b.ed.c[0].n ||
+            memcmp(a.ed.c[0].p, b.ed.c[0].p, a.ed.c[0].n) != 0)
+            fail_msg("precondition: %s channels with salts 1 and 2 should share their HEADER",
+                     vt_canonical_name(shapes[w]));
+        size_t spliced = 0;
+        for (size_t k = 1; k + 1 < a.ed.count; k++) {
+            if (a.ed.c[k].n == b.ed.c[k].n && memcmp(a.ed.c[k].p, b.ed.c[k].p, a.ed.c[k].n) == 0)
+                continue; /* identical content: nothing foreign to detect */
+            if (a.ed.c[k].n != b.ed.c[k].n)
+                continue; /* a different size would change END's total_bytes */
+            char what[128];
+            splice_foreign(&ed, &a.ed, k, &b.ed, k);
+            snprintf(what, sizeof(what), "%s: chunk %zu (type 0x%x) from a same-shape image",
+                     vt_canonical_name(shapes[w]), k, a.ed.c[k].type);
+            expect_fail_ed(e, what, &ed, STATUS_REVISION_MISMATCH, AT_END);
+            vt_edit_free(&ed);
+            spliced++;
+        }
+        if (spliced == 0)
+            fail_msg("precondition: %s channels with salts 1 and 2 have no same-size chunk "
+                     "with different content",
+                     vt_canonical_name(shapes[w]));
+        base_free(&a);
+        base_free(&b);
+    }
+    vt_env_free(e);
+}
+
+/* ==== RESTORE.UNKNOWN_CHUNK ================================================================= */
+
+static void restore_unknown_chunk(void **state)
+{
+    (void)state;
+    vt_env *e = vt_env_new();
+    base bs;
+    base_make(e, VT_PAUSED_PACKETS, 1, &bs);
+    static const uint16_t types[] = {0x0100u, 0x0005u, 0xFFFEu};
+    /* After HEADER, between GPADLS and PACKETS, between the two ring directions, before END. */
+    const size_t positions[] = {1, vt_edit_find(&bs.ed, VT_TYPE_GPADLS, 0) + 1,
+                                vt_edit_find_ring(&bs.ed, VMBSAVE_RING_INCOMING) + 1,
+                                bs.ed.count - 1};
+    uint8_t body[24];
+    for (size_t i = 0; i < sizeof(body); i++)
+        body[i] = (uint8_t)(0xC0u + i);
+    char what[128];
+    for (size_t t = 0; t < 3; t++) {
+        for (size_t p = 0; p < sizeof(positions) / sizeof(positions[0]); p++) {
+            for (int optional = 0; optional < 2; optional++) {
+                vt_edit_chunk u = bs.ed.c[0];
+                u.type = types[t];
+                u.flags = optional ? VT_FLAG_OPTIONAL : 0;
+                u.p = body;
+                u.n = (p == 0) ? 0 : sizeof(body); /* an empty payload once */
+                vt_edit_image ed;
+                vt_edit_copy(&ed, &bs.ed);
+                vt_edit_insert(&ed, positions[p], &u);
+                vt_edit_fix(&ed);
+                snprintf(what, sizeof(what), "%s chunk of unknown type 0x%04x at position %zu",
+                         optional ? "OPTIONAL" : "non-optional", types[t], positions[p]);
+                if (!optional) {
+                    expect_fail_ed(e, what, &ed, STATUS_NOT_SUPPORTED, (long)positions[p]);
+                } else {
+                    vt_edit_bytes b;
+                    vt_edit_serialize(&ed, &b);
+                    for (size_t per = 0; per <= 1; per++) {
+                        vmbsave_channel *ch = vt_edit_restore_ok(e, &b, per, what);
+                        assert_restored(e, ch, bs.desc);
+                        vt_destroy_channel(e, ch);
+                    }
+                    vt_edit_bytes_free(&b);
+                }
+                vt_edit_free(&ed);
+            }
+        }
+    }
+    base_free(&bs);
+    vt_env_free(e);
+}
+
+/* ==== RESTORE.LIMITS.BEFORE_ALLOC =========================================================== */
+
+/* No legitimate allocation exceeds two maximal rings and some slack. */
+#define ALLOC_BOUND (2ull * VMBSAVE_MAX_RING_BYTES + (1ull << 20))
+
+static void limit_case(vt_env *e, const char *what, vt_edit_image *ed, NTSTATUS alt)
+{
+    vt_edit_fix(ed);
+    vt_edit_bytes b;
+    vt_edit_serialize(ed, &b);
+    expect_fail2(e, what, &b, STATUS_IMPLEMENTATION_LIMIT, alt, AT_ANY);
+    vt_edit_bytes_free(&b);
+    if (g_largest_request >= ALLOC_BOUND)
+        fail_msg("%s: the restore asked the host for %llu bytes at once", what,
+                 (unsigned long long)g_largest_request);
+}
+
+static void restore_limits_before_alloc(void **state)
+{
+    (void)state;
+    vt_env *e = vt_env_new();
+    base bs;
+    base_make(e, VT_PAUSED_PACKETS, 1, &bs);
+    vt_edit_image ed;
+    char what[128];
+    const size_t gi = vt_edit_find(&bs.ed, VT_TYPE_GPADLS, 0);
+    const size_t pi = vt_edit_find(&bs.ed, VT_TYPE_PACKETS, 0);
+    const uint32_t in_ring = vt_get32(bs.ed.c[0].p + VT_HEADER_IN_RING);
+    const uint32_t out_ring = vt_get32(bs.ed.c[0].p + VT_HEADER_OUT_RING);
+
+    /* HEADER declarations. */
+    struct {
+        uint32_t off;
+        uint32_t value;
+        const char *what;
+    } hdr[] = {
+        {VT_HEADER_GPADLS, VMBSAVE_MAX_GPADLS + 1u, "HEADER GPADL count 65"},
+        {VT_HEADER_GPADLS, 0xFFFFFFFFu, "HEADER GPADL count 0xFFFFFFFF"},
+        {VT_HEADER_PACKETS, VMBSAVE_MAX_PACKETS + 1u, "HEADER packet count 4097"},
+        {VT_HEADER_PACKETS, 0xFFFFFFFFu, "HEADER packet count 0xFFFFFFFF"},
+        {VT_HEADER_IN_PENDING, in_ring + 1u, "HEADER incoming pending one above the ring size"},
+        {VT_HEADER_OUT_PENDING, out_ring + 1u, "HEADER outgoing pending one above the ring size"},
+        {VT_HEADER_IN_PENDING, 0xFFFFFFFFu, "HEADER incoming pending 0xFFFFFFFF"},
+        {VT_HEADER_OUT_PENDING, VMBSAVE_MAX_RING_BYTES + 1u,
+         "HEADER outgoing pending above 32 MiB"},
+        {VT_HEADER_IN_RING, VMBSAVE_MAX_RING_BYTES + VMBSAVE_PAGE_BYTES,
+         "HEADER incoming ring size 32 MiB + 1 page"},
+        {VT_HEADER_OUT_RING, 0xFFFFF000u, "HEADER outgoing ring size 0xFFFFF000"},
+    };
+    for (size_t i = 0; i < sizeof(hdr) / sizeof(hdr[0]); i++) {
+        vt_edit_copy(&ed, &bs.ed);
+        vt_put32(ed.c[0].p + hdr[i].off, hdr[i].value);
+        limit_case(e, hdr[i].what, &ed, STATUS_IMPLEMENTATION_LIMIT);
+        vt_edit_free(&ed);
+    }
+
+    /* A well-formed GPADL record of 4097 pfns in place of the first one. */
+    {
+        vt_edit_copy(&ed, &bs.ed);
+        vt_edit_chunk *g = &ed.c[gi];
+        uint32_t rb = vt_get32(g->p + 4);
+        uint32_t nrb = VT_GPADL_FIXED + 8u * (VMBSAVE_MAX_GPADL_PFNS + 1u);
+        uint8_t *rec = vt_xmalloc(nrb);
+        memcpy(rec, g->p + 4, VT_GPADL_FIXED);
+        vt_put32(rec, nrb);
+        vt_put32(rec + VT_GPADL_PFNS, VMBSAVE_MAX_GPADL_PFNS + 1u);
+        for (uint32_t i = 0; i <= VMBSAVE_MAX_GPADL_PFNS; i++)
+            vt_put64(rec + VT_GPADL_FIXED + 8u * i, 0x1000u + i);
+        vt_edit_splice(g, 4, rb, rec, nrb);
+        free(rec);
+        assert_true(VT_CHUNK_HEADER_BYTES + g->n <= VMBSAVE_MAX_CHUNK_BYTES);
+        limit_case(e, "GPADL record with pfn_count 4097", &ed, STATUS_IMPLEMENTATION_LIMIT);
+        vt_edit_free(&ed);
+    }
+
+    /* Well-formed packet records with a 16385-byte payload / 4097 bytes of driver state. */
+    for (int which = 0; which < 2; which++) {
+        vt_edit_copy(&ed, &bs.ed);
+        vt_edit_chunk *p = &ed.c[pi];
+        uint32_t off = vt_edit_rec_off(p, 1);
+        uint32_t rb = vt_get32(p->p + off);
+        uint32_t pl = which == 0 ? VMBSAVE_MAX_PACKET_PAYLOAD + 1u : 16u;
+        uint32_t ds = which == 0 ? 0u : VMBSAVE_MAX_DRIVER_PACKET_STATE + 1u;
+        uint32_t nrb = VT_PACKET_FIXED + pl + ds;
+        uint8_t *rec = vt_xmalloc(nrb);
+        memcpy(rec, p->p + off, VT_PACKET_FIXED);
+        vt_put32(rec, nrb);
+        vt_put32(rec + VT_PACKET_PAYLOAD, pl);
+        vt_put32(rec + VT_PACKET_DSTATE, ds);
+        for (uint32_t i = VT_PACKET_FIXED; i < nrb; i++)
+            rec[i] = (uint8_t)(i * 31u);
+        vt_edit_splice(p, off, rb, rec, nrb);
+        free(rec);
+        assert_true(VT_CHUNK_HEADER_BYTES + p->n <= VMBSAVE_MAX_CHUNK_BYTES);
+        limit_case(e,
+                   which == 0 ? "packet with a 16385-byte payload"
+                              : "packet with 4097 bytes of driver state",
+                   &ed, STATUS_IMPLEMENTATION_LIMIT);
+        vt_edit_free(&ed);
+    }
+
+    /* A chunk above 65,536 bytes (step 4), whole in the buffer and resealed; and a chunk
+     * header declaring an absurd payload the buffer does not hold (step 4 before step 5). */
+    {
+        vt_edit_copy(&ed, &bs.ed);
+        size_t ri = vt_edit_find_ring(&ed, VMBSAVE_RING_INCOMING);
+        vt_edit_chunk *c = &ed.c[ri];
+        vt_edit_splice(c, c->n, 0, NULL,
+                       VMBSAVE_MAX_CHUNK_BYTES - VT_CHUNK_HEADER_BYTES + 1u - c->n);
+        assert_int_equal(VT_CHUNK_HEADER_BYTES + c->n, VMBSAVE_MAX_CHUNK_BYTES + 1u);
+        vt_edit_fix(&ed);
+        vt_edit_bytes b;
+        vt_edit_serialize(&ed, &b);
+        expect_fail(e, "a RING chunk of 65,537 bytes", &b, STATUS_IMPLEMENTATION_LIMIT, (long)ri);
+        if (g_largest_request >= ALLOC_BOUND)
+            fail_msg("a 65,537-byte chunk made the restore ask for %llu bytes at once",
+                     (unsigned long long)g_largest_request);
+        vt_edit_bytes_free(&b);
+        vt_edit_free(&ed);
+
+        uint8_t h[VT_CHUNK_HEADER_BYTES];
+        memcpy(h, bs.b.b, VT_CHUNK_HEADER_BYTES);
+        vt_put32(h + 16, 0xFFFFFFF0u); /* no reseal: step 4 comes before the checksum */
+        size_t starts[2] = {0, VT_CHUNK_HEADER_BYTES};
+        vt_edit_bytes hb = {h, VT_CHUNK_HEADER_BYTES, starts, 1};
+        expect_fail(e, "a HEADER chunk header declaring a 4 GiB payload", &hb,
+                    STATUS_IMPLEMENTATION_LIMIT, 0);
+        if (g_largest_request >= ALLOC_BOUND)
+            fail_msg("a chunk declaring 4 GiB made the restore ask for %llu bytes at once",
+                     (unsigned long long)g_largest_request);
+    }
+
+    /* A record count far above the limit: above the limit and running past the chunk, so
+     * FILE_CORRUPT is as right as IMPLEMENTATION_LIMIT; what matters is no huge allocation. */
+    for (int which = 0; which < 2; which++) {
+        size_t k = which == 0 ? gi : pi;
+        vt_edit_copy(&ed, &bs.ed);
+        vt_put32(ed.c[k].p, 0xFFFFFFFFu);
+        snprintf(what, sizeof(what), "%s record_count 0xFFFFFFFF",
+                 which == 0 ? "GPADLS" : "PACKETS");
+        limit_case(e, what, &ed, STATUS_FILE_CORRUPT_ERROR);
+        vt_edit_free(&ed);
+    }
+
+    base_free(&bs);
+    vt_env_free(e);
+}
+
+/* ==== RESTORE.REFERENCES.* ================================================================== */
+
+typedef struct gpadl_info {
+    uint32_t id, state;
+} gpadl_info;
+
+/* GPADLs of an image in order; returns the count (at most cap). */
+static size_t image_gpadls(const vt_edit_image *ed, gpadl_info *out, size_t cap)
+{
+    size_t n = 0;
+    for (size_t k = 0; k < ed->count; k++) {
+        if (ed->c[k].type != VT_TYPE_GPADLS)
+            continue;
+        for (uint32_t r = 0; r < vt_edit_rec_count(&ed->c[k]); r++) {
+            uint32_t off = vt_edit_rec_off(&ed->c[k], r);
+            if (n < cap) {
+                out[n].id = vt_get32(ed->c[k].p + off + VT_GPADL_ID);
+                out[n].state = vt_get32(ed->c[k].p + off + VT_GPADL_STATE);
+            }
+            n++;
+        }
+    }
+    return n;
+}
+
+static bool gpadl_referenced(const vt_edit_image *ed, uint32_t id)
+{
+    if (vt_get32(ed->c[0].p + VT_HEADER_RING_GPADL) == id)
+        return true;
+    for (size_t k = 0; k < ed->count; k++) {
+        if (ed->c[k].type != VT_TYPE_PACKETS)
+            continue;
+        for (uint32_t r = 0; r < vt_edit_rec_count(&ed->c[k]); r++)
+            if (vt_get32(ed->c[k].p + vt_edit_rec_off(&ed->c[k], r) + VT_PACKET_GPADL) == id)
+                return true;
+    }
+    return false;
+}
+
+/* Sets the id of the GPADL record with id `from` to `to`, wherever it is. */
+static void set_gpadl_id(vt_edit_image *ed, uint32_t from, uint32_t to)
+{
+    for (size_t k = 0; k < ed->count; k++) {
+        if (ed->c[k].type != VT_TYPE_GPADLS)
+            continue;
+        for (uint32_t r = 0; r < vt_edit_rec_count(&ed->c[k]); r++) {
+            uint8_t *id = ed->c[k].p + vt_edit_rec_off(&ed->c[k], r) + VT_GPADL_ID;
+            if (vt_get32(id) == from) {
+                vt_put32(id, to);
+                return;
+            }
+        }
+    }
+    fail_msg("no GPADL record with id %u", from);
+}
+
+static uint32_t absent_gpadl_id(const gpadl_info *g, size_t n)
+{
+    uint32_t id = 0xABCD00u;
+    for (bool clash = true; clash;) {
+        clash = false;
+        for (size_t i = 0; i < n; i++)
+            if (g[i].id == id) {
+                id++;
+                clash = true;
+            }
+    }
+    return id;
+}
+
+static void restore_references_unresolved(void **state)
+{
+    (void)state;
+    vt_env *e = vt_env_new();
+    static const vt_canonical shapes[] = {VT_OPEN_GPADLS, VT_PAUSED_PACKETS};
+    char what[160];
+    for (size_t w = 0; w < 2; w++) {
+        base bs;
+        base_make(e, shapes[w], 1, &bs);
+        const char *name = vt_canonical_name(shapes[w]);
+        gpadl_info g[VMBSAVE_MAX_GPADLS];
+        size_t ng = image_gpadls(&bs.ed, g, VMBSAVE_MAX_GPADLS);
+        uint32_t absent = absent_gpadl_id(g, ng);
+        uint32_t tearing = 0;
+        for (size_t i = 0; i < ng; i++)
+            if (g[i].state == 2)
+                tearing = g[i].id;
+        if (tearing == 0)
+            fail_msg("precondition: %s has no TEARING_DOWN GPADL", name);
+        vt_edit_image ed;
+
+        /* The ring GPADL missing, or being torn down. */
+        vt_edit_copy(&ed, &bs.ed);
+        vt_put32(ed.c[0].p + VT_HEADER_RING_GPADL, absent);
+        vt_edit_fix(&ed);
+        snprintf(what, sizeof(what), "%s: ring GPADL id %u not in the image", name, absent);
+        expect_fail_ed(e, what, &ed, STATUS_NOT_FOUND, AT_END);
+        vt_edit_free(&ed);
+
+        vt_edit_copy(&ed, &bs.ed);
+        vt_put32(ed.c[0].p + VT_HEADER_RING_GPADL, tearing);
+        vt_edit_fix(&ed);
+        snprintf(what, sizeof(what), "%s: ring GPADL %u is TEARING_DOWN", name, tearing);
+        expect_fail_ed(e, what, &ed, STATUS_NOT_FOUND, AT_END);
+        vt_edit_free(&ed);
+
+        /* The ring GPADL's record renamed (the ring names an id the image lacks). The new id
+         * keeps the records in ascending order, so only the reference is broken. Not with
+         * packets: some of them name the ring GPADL too. */
+        uint32_t ring = vt_get32(bs.ed.c[0].p + VT_HEADER_RING_GPADL);
+        if (shapes[w] != VT_PAUSED_PACKETS) {
+            uint32_t renamed = 0;
+            for (size_t i = 0; i < ng; i++) {
+                if (g[i].id != ring)
+                    continue;
+                uint32_t lo = i > 0 ? g[i - 1].id : 0, hi = i + 1 < ng ? g[i + 1].id : 0;
+                if (ring - 1u > lo)
+                    renamed = ring - 1u;
+                else if (hi == 0 || ring + 1u < hi)
+                    renamed = ring + 1u;
+            }
+            if (renamed == 0)
+                fail_msg("precondition: no free id next to the ring GPADL %u", ring);
+            vt_edit_copy(&ed, &bs.ed);
+            set_gpadl_id(&ed, ring, renamed);
+            vt_edit_fix(&ed);
+            snprintf(what, sizeof(what), "%s: the ring GPADL's record renamed %u -> %u", name, ring,
+                     renamed);
+            expect_fail_ed(e, what, &ed, STATUS_NOT_FOUND, AT_END);
+            vt_edit_free(&ed);
+        }
+
+        /* A packet naming a GPADL the image does not hold. */
+        if (shapes[w] == VT_PAUSED_PACKETS) {
+            size_t pk = vt_edit_find(&bs.ed, VT_TYPE_PACKETS, 0);
+            for (uint32_t r = 0; r < vt_edit_rec_count(&bs.ed.c[pk]); r++) {
+                vt_edit_copy(&ed, &bs.ed);
+                vt_put32(ed.c[pk].p + vt_edit_rec_off(&ed.c[pk], r) + VT_PACKET_GPADL, absent);
+                vt_edit_fix(&ed);
+                snprintf(what, sizeof(what), "packet record %u names GPADL %u, not in the image", r,
+                         absent);
+                expect_fail_ed(e, what, &ed, STATUS_NOT_FOUND, AT_END);
+                vt_edit_free(&ed);
+            }
+        }
+        base_free(&bs);
+    }
+    vt_env_free(e);
+}
+
+static void restore_references_duplicate(void **state)
+{
+    (void)state;
+    vt_env *e = vt_env_new();
+    static const vt_canonical shapes[] = {VT_OPEN_GPADLS, VT_PAUSED_PACKETS};
+    char what[160];
+    for (size_t w = 0; w < 2; w++) {
+        base bs;
+        base_make(e, shapes[w], 1, &bs);
+        const char *name = vt_canonical_name(shapes[w]);
+        gpadl_info g[VMBSAVE_MAX_GPADLS];
+        size_t ng = image_gpadls(&bs.ed, g, VMBSAVE_MAX_GPADLS);
+        vt_edit_image ed;
+
+        /* A GPADL nothing references takes the id of another one (the order stays ascending
+         * when it takes its predecessor's id). */
+        bool done = false;
+        for (size_t i = 1; i < ng; i++) {
+            if (gpadl_referenced(&bs.ed, g[i].id))
+                continue;
+            vt_edit_copy(&ed, &bs.ed);
+            set_gpadl_id(&ed, g[i].id, g[i - 1].id);
+            vt_edit_fix(&ed);
+            snprintf(what, sizeof(what), "%s: GPADL id %u twice", name, g[i - 1].id);
+            expect_fail_ed(e, what, &ed, STATUS_DUPLICATE_OBJECTID, AT_END);
+            vt_edit_free(&ed);
+            done = true;
+        }
+        if (!done)
+            fail_msg("precondition: %s has no unreferenced GPADL after the first", name);
+
+        /* A packet id twice. */
+        if (shapes[w] == VT_PAUSED_PACKETS) {
+            size_t pk = vt_edit_find(&bs.ed, VT_TYPE_PACKETS, 0);
+            const vt_edit_chunk *c = &bs.ed.c[pk];
+            uint32_t n = vt_edit_rec_count(c);
+            assert_true(n >= 3);
+            uint32_t pairs[][2] = {{0, 1}, {1, n - 1}, {n - 1, 0}};
+            for (size_t i = 0; i < 3; i++) {
+                vt_edit_copy(&ed, &bs.ed);
+                vt_edit_chunk *m = &ed.c[pk];
+                uint64_t id = vt_get64(m->p + vt_edit_rec_off(m, pairs[i][0]) + VT_PACKET_ID);
+                vt_put64(m->p + vt_edit_rec_off(m, pairs[i][1]) + VT_PACKET_ID, id);
+                vt_edit_fix(&ed);
+                snprintf(what, sizeof(what), "packet id %llu in records %u and %u",
+                         (unsigned long long)id, pairs[i][0], pairs[i][1]);
+                expect_fail_ed(e, what, &ed, STATUS_DUPLICATE_OBJECTID, AT_END);
+                vt_edit_free(&ed);
+            }
+        }
+        base_free(&bs);
+    }
+    vt_env_free(e);
+}
+
+/* ==== RESTORE.RESULT.SAVED_STATE ============================================================ */
+
+/* The pending ring bytes an image holds for one direction, in order. */
+static uint8_t *image_ring(const vt_edit_image *ed, uint32_t dir, size_t *len)
+{
+    size_t n = 0;
+    for (size_t k = 0; k < ed->count; k++)
+        if (ed->c[k].type == VT_TYPE_RING && vt_get32(ed->c[k].p + VT_RING_DIR) == dir)
+            n += ed->c[k].n - VT_RING_FIXED;
+    uint8_t *out = vt_xmalloc(n);
+    size_t at = 0;
+    for (size_t k = 0; k < ed->count; k++)
+        if (ed->c[k].type == VT_TYPE_RING && vt_get32(ed->c[k].p + VT_RING_DIR) == dir) {
+            memcpy(out + at, ed->c[k].p + VT_RING_FIXED, ed->c[k].n - VT_RING_FIXED);
+            at += ed->c[k].n - VT_RING_FIXED;
+        }
+    *len = n;
+    return out;
+}
+
+/* Packet ids of an image, in send order; returns the count. */
+static size_t image_packets(const vt_edit_image *ed, uint64_t *ids, size_t cap)
+{
+    size_t n = 0;
+    for (size_t k = 0; k < ed->count; k++) {
+        if (ed->c[k].type != VT_TYPE_PACKETS)
+            continue;
+        for (uint32_t r = 0; r < vt_edit_rec_count(&ed->c[k]); r++) {
+            if (n < cap)
+                ids[n] = vt_get64(ed->c[k].p + vt_edit_rec_off(&ed->c[k], r) + VT_PACKET_ID);
+            n++;
+        }
+    }
+    return n;
+}
+
+/* The same operation on the saved channel `a` and the restored `b`: both give `want` and
+ * their descriptions stay equal. */
+static void both(vt_env *e, vmbsave_channel *a, vmbsave_channel *b, NTSTATUS sa, NTSTATUS sb,
+                 NTSTATUS want, const char *what)
+{
+    if (sa != want || sb != want)
+        fail_msg("%s: the saved channel gave %s, the restored one %s, expected %s", what,
+                 vt_status_str(sa), vt_status_str(sb), vt_status_str(want));
+    char *da = vt_describe(e, a), *db = vt_describe(e, b);
+    vt_assert_same_state(da, db);
+    free(da);
+    free(db);
+}
+
+static void drain_ring(vt_env *e, vmbsave_channel *ch, uint32_t dir, const uint8_t *want,
+                       size_t want_len, const char *who)
+{
+    uint8_t buf[50];
+    size_t at = 0;
+    for (;;) {
+        uint32_t got = 0xFFFFFFFFu;
+        NTSTATUS s = e->v->ring_read(ch, (vmbsave_ring_direction)dir, buf, sizeof(buf), &got);
+        if (s != STATUS_SUCCESS)
+            fail_msg("%s: ring_read(%u) returned %s", who, dir, vt_status_str(s));
+        if (got == 0)
+            break;
+        if (got > sizeof(buf) || at + got > want_len || memcmp(buf, want + at, got) != 0)
+            fail_msg("%s: ring_read(%u) returned bytes other than the saved ones at offset %zu",
+                     who, dir, at);
+        at += got;
+    }
+    if (at != want_len)
+        fail_msg("%s: ring %u gave %zu bytes, the image saved %zu", who, dir, at, want_len);
+}
+
+static void restore_result_saved_state(void **state)
+{
+    (void)state;
+    vt_env *e = vt_env_new();
+
+    /* OPEN_PAUSED with packets, GPADLs and ring bytes. */
+    {
+        vmbsave_channel *a = vt_make_channel(e, VT_PAUSED_PACKETS, 4);
+        char *desc = vt_describe(e, a);
+        vt_image img;
+        vt_save(e, a, VMBSAVE_MAX_CHUNK_BYTES, &img);
+        vt_edit_image ed;
+        vt_edit_parse(&ed, img.bytes, img.size);
+        vmbsave_channel *b = vt_restore_new(e, &img);
+        char *rd = vt_describe(e, b);
+        vt_assert_same_state(desc, rd);
+        if (strstr(rd, "state=OPEN_PAUSED\n") != rd || strstr(rd, "\nfresh=0\n") == NULL)
+            fail_msg("the restored channel is not OPEN_PAUSED and not fresh:\n%s", rd);
+        free(rd);
+
+        uint64_t ids[64];
+        size_t np = image_packets(&ed, ids, 64);
+        assert_true(np > 0 && np <= 64);
+        gpadl_info g[VMBSAVE_MAX_GPADLS];
+        size_t ng = image_gpadls(&ed, g, VMBSAVE_MAX_GPADLS);
+        uint32_t tearing = 0, created = 0;
+        for (size_t i = 0; i < ng; i++) {
+            if (g[i].state == 2)
+                tearing = g[i].id;
+            else if (created == 0)
+                created = g[i].id;
+        }
+        assert_true(tearing != 0 && created != 0);
+
+        uint8_t sink[8];
+        uint32_t got;
+        both(e, a, b, e->v->ring_read(a, VMBSAVE_RING_INCOMING, sink, 8, &got),
+             e->v->ring_read(b, VMBSAVE_RING_INCOMING, sink, 8, &got), STATUS_INVALID_DEVICE_STATE,
+             "ring_read while paused");
+        both(e, a, b, e->v->start(a), e->v->start(b), STATUS_SUCCESS, "start");
+
+        /* The ring bytes come back in order, as saved (and as the saved channel gives them). */
+        for (uint32_t dir = 0; dir < 2; dir++) {
+            size_t len;
+            uint8_t *want = image_ring(&ed, dir, &len);
+            assert_true(len > 0);
+            drain_ring(e, a, dir, want, len, "saved channel");
+            drain_ring(e, b, dir, want, len, "restored channel");
+            free(want);
+        }
+        both(e, a, b, STATUS_SUCCESS, STATUS_SUCCESS, STATUS_SUCCESS, "rings drained");
+
+        /* A new packet takes the next send sequence; packets complete by id. */
+        static const uint8_t payload[10] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10};
+        both(e, a, b, e->v->packet_send(a, 4242u, created, payload, sizeof(payload)),
+             e->v->packet_send(b, 4242u, created, payload, sizeof(payload)), STATUS_SUCCESS,
+             "packet_send of a new packet");
+        both(e, a, b, e->v->packet_send(a, ids[0], 0, payload, 1),
+             e->v->packet_send(b, ids[0], 0, payload, 1), STATUS_DUPLICATE_OBJECTID,
+             "packet_send reusing a restored packet's id");
+        for (size_t i = 0; i < np; i++)
+            both(e, a, b, e->v->packet_complete(a, ids[i]), e->v->packet_complete(b, ids[i]),
+                 STATUS_SUCCESS, "packet_complete of a restored packet");
+        both(e, a, b, e->v->packet_complete(a, ids[0]), e->v->packet_complete(b, ids[0]),
+             STATUS_NOT_FOUND, "packet_complete of a packet already completed");
+
+        /* The pending teardown completes; a CREATED GPADL can be torn down. */
+        both(e, a, b, e->v->gpadl_teardown_begin(a, tearing),
+             e->v->gpadl_teardown_begin(b, tearing), STATUS_INVALID_DEVICE_STATE,
+             "gpadl_teardown_begin of a GPADL already being torn down");
+        both(e, a, b, e->v->gpadl_teardown_complete(a, tearing),
+             e->v->gpadl_teardown_complete(b, tearing), STATUS_SUCCESS,
+             "gpadl_teardown_complete of the restored TEARING_DOWN GPADL");
+
+        /* Traffic, pause, and the two channels save to the same image. */
+        static const uint8_t bytes[33] = {0x42};
+        both(e, a, b, e->v->ring_write(a, VMBSAVE_RING_OUTGOING, bytes, sizeof(bytes)),
+             e->v->ring_write(b, VMBSAVE_RING_OUTGOING, bytes, sizeof(bytes)), STATUS_SUCCESS,
+             "ring_write");
+        both(e, a, b, e->v->pause(a), e->v->pause(b), STATUS_SUCCESS, "pause");
+        vt_image ia, ib;
+        vt_save(e, a, VMBSAVE_MAX_CHUNK_BYTES, &ia);
+        vt_save(e, b, VMBSAVE_MAX_CHUNK_BYTES, &ib);
+        if (ia.size != ib.size || memcmp(ia.bytes, ib.bytes, ia.size) != 0)
+            fail_msg("after the same operations the saved and the restored channel save "
+                     "different images");
+        vt_image_free(&ia);
+        vt_image_free(&ib);
+        both(e, a, b, e->v->guest_close(a), e->v->guest_close(b), STATUS_SUCCESS, "guest_close");
+        both(e, a, b, e->v->disable(a), e->v->disable(b), STATUS_SUCCESS, "disable");
+        assert_int_equal(e->v->channel_cleanup(a), STATUS_SUCCESS);
+        assert_int_equal(e->v->channel_cleanup(b), STATUS_SUCCESS);
+        vt_edit_free(&ed);
+        vt_image_free(&img);
+        free(desc);
+    }
+
+    /* ENABLED: offered, takes GPADLs and a guest open; no longer in its Init phase. */
+    {
+        vmbsave_channel *a = vt_make_channel(e, VT_EMPTY_OFFER, 4);
+        vt_image img;
+        vt_save(e, a, VMBSAVE_MAX_CHUNK_BYTES, &img);
+        vmbsave_channel *b = vt_restore_new(e, &img);
+        both(e, a, b, STATUS_SUCCESS, STATUS_SUCCESS, STATUS_SUCCESS, "restore");
+        char *rd = vt_describe(e, b);
+        if (strstr(rd, "state=ENABLED\n") != rd || strstr(rd, "\nfresh=0\n") == NULL)
+            fail_msg("the restored channel is not ENABLED and not fresh:\n%s", rd);
+        free(rd);
+        vmbsave_offer offer;
+        vt_fill_offer(&offer, 5);
+        both(e, a, b, e->v->init_set_offer(a, &offer), e->v->init_set_offer(b, &offer),
+             STATUS_INVALID_DEVICE_STATE, "init_set_offer after enable / restore");
+        uint64_t pfns[2] = {0x111, 0x222};
+        both(e, a, b, e->v->gpadl_create(a, 3, pfns, 2), e->v->gpadl_create(b, 3, pfns, 2),
+             STATUS_SUCCESS, "gpadl_create");
+        vmbsave_open_params open;
+        vt_fill_open(&open, 3);
+        both(e, a, b, e->v->guest_open(a, &open), e->v->guest_open(b, &open), STATUS_SUCCESS,
+             "guest_open");
+        vt_image_free(&img);
+        vt_destroy_channel(e, a);
+        vt_destroy_channel(e, b);
+    }
+    vt_env_free(e);
+}
+
+/* ==== RESTORE.FIXED_POINT =================================================================== */
+
+static void restore_fixed_point(void **state)
+{
+    (void)state;
+    vt_env *e = vt_env_new();
+    for (int w = 0; w < VT_CANONICAL_COUNT; w++) {
+        vmbsave_channel *a = vt_make_channel(e, (vt_canonical)w, 6);
+        char *da = vt_describe(e, a);
+        vt_image i1, i2;
+        vt_save(e, a, VMBSAVE_MAX_CHUNK_BYTES, &i1);
+        vmbsave_channel *b = vt_restore_new(e, &i1);
+        char *db = vt_describe(e, b);
+        vt_assert_same_state(da, db);
+        vt_save(e, b, VMBSAVE_MAX_CHUNK_BYTES, &i2);
+        if (i1.size != i2.size || memcmp(i1.bytes, i2.bytes, i1.size) != 0) {
+            size_t at = 0;
+            while (at < i1.size && at < i2.size && i1.bytes[at] == i2.bytes[at])
+                at++;
+            fail_msg("%s: save -> restore -> save gave a different image (%zu vs %zu bytes, "
+                     "first difference at byte %zu)",
+                     vt_canonical_name((vt_canonical)w), i1.size, i2.size, at);
+        }
+        vt_image_free(&i1);
+        vt_image_free(&i2);
+        free(da);
+        free(db);
+        vt_destroy_channel(e, a);
+        vt_destroy_channel(e, b);
+    }
+    vt_env_free(e);
+}
+
+/* ==== RESTORE.NO_REPLAY ===================================================================== */
+
+static void restore_no_replay(void **state)
+{
+    (void)state;
+    vt_env *e = vt_env_new();
+    base bs;
+    base_make(e, VT_PAUSED_PACKETS, 1, &bs);
+    uint64_t ids[64];
+    size_t np = image_packets(&bs.ed, ids, 64);
+    assert_true(np > 1 && np <= 64);
+
+    /* A restore that fails in the driver first: its provisional calls do not count later. */
+    vmbsave_channel *ch = vt_channel_new(e);
+    vmbsave_fault_host_clear_logs(&e->host);
+    e->host.restore_fail_at = 2;
+    vt_edit_feed_out r = vt_edit_feed_n(e, ch, &bs.b, 0);
+    e->host.restore_fail_at = 0;
+    assert_int_equal(r.status, STATUS_UNSUCCESSFUL);
+
+    /* One restore: one restore_packet call per packet, in send order, all from the END call. */
+    vmbsave_fault_host_clear_logs(&e->host);
+    for (size_t i = 0; i < bs.b.count; i++) {
+        NTSTATUS s =
+            vt_call_restore(e, ch, bs.b.b + bs.b.start[i], bs.b.start[i + 1] - bs.b.start[i]);
+        assert_int_equal(s, i + 1 == bs.b.count ? STATUS_SUCCESS : STATUS_MORE_PROCESSING_REQUIRED);
+        if (i + 1 < bs.b.count && e->host.restore_call_count != 0)
+            fail_msg("restore_packet was called before the END chunk (after chunk %zu)", i);
+    }
+    if (e->host.restore_call_count != np)
+        fail_msg("one restore made %u restore_packet calls for %zu packets",
+                 e->host.restore_call_count, np);
+    for (size_t i = 0; i < np; i++)
+        if (e->host.restore_calls[i].packet_id != ids[i])
+            fail_msg("restore_packet call %zu was for packet %llu, expected %llu", i,
+                     (unsigned long long)e->host.restore_calls[i].packet_id,
+                     (unsigned long long)ids[i]);
+    assert_int_equal(e->host.restore_state_mismatches, 0);
+
+    /* A second restore into the restored channel is refused and calls the driver no more. */
+    char *before = vt_describe(e, ch);
+    for (size_t per = 0; per <= 1; per++) {
+        r = vt_edit_feed_n(e, ch, &bs.b, per);
+        if (r.status != STATUS_INVALID_DEVICE_STATE)
+            fail_msg("a second restore into a restored channel returned %s",
+                     vt_status_str(r.status));
+    }
+    if (e->host.restore_call_count != np)
+        fail_msg("a refused second restore made restore_packet calls (%u in all)",
+                 e->host.restore_call_count);
+    char *after = vt_describe(e, ch);
+    assert_string_equal(before, after);
+    free(before);
+    free(after);
+
+    /* The restored pending GPADL teardown completes once, and is then gone. */
+    gpadl_info g[VMBSAVE_MAX_GPADLS];
+    size_t ng = image_gpadls(&bs.ed, g, VMBSAVE_MAX_GPADLS);
+    uint32_t tearing = 0;
+    for (size_t i = 0; i < ng; i++)
+        if (g[i].state == 2)
+            tearing = g[i].id;
+    assert_true(tearing != 0);
+    assert_int_equal(e->v->gpadl_teardown_complete(ch, tearing), STATUS_SUCCESS);
+    assert_int_equal(e->v->gpadl_teardown_complete(ch, tearing), STATUS_NOT_FOUND);
+
+    vt_destroy_channel(e, ch);
+    base_free(&bs);
+    vt_env_free(e);
+}
+
+/* ==== RESTORE.CLEANUP_MID_RESTORE =========================================================== */
+
+static void restore_cleanup_mid_restore(void **state)
+{
+    (void)state;
+    vt_env *e = vt_env_new();
+    static const vt_canonical shapes[] = {VT_PAUSED_PACKETS, VT_LARGE_RING};
+    for (size_t w = 0; w < 2; w++) {
+        base bs;
+        base_make(e, shapes[w], 1, &bs);
+        for (size_t k = 1; k < bs.b.count; k++) {
+            for (int one_call = 0; one_call < 2; one_call++) {
+                uint64_t live = e->host.live_allocations;
+                vmbsave_channel *ch = vt_channel_new(e);
+                if (one_call) {
+                    assert_int_equal(vt_call_restore(e, ch, bs.b.b, bs.b.start[k]),
+                                     STATUS_MORE_PROCESSING_REQUIRED);
+                } else {
+                    for (size_t i = 0; i < k; i++)
+                        assert_int_equal(vt_call_restore(e, ch, bs.b.b + bs.b.start[i],
+                                                         bs.b.start[i + 1] - bs.b.start[i]),
+                                         STATUS_MORE_PROCESSING_REQUIRED);
+                }
+                vmbsave_host_enter(&e->host);
+                NTSTATUS s = e->v->channel_cleanup(ch);
+                vmbsave_host_leave(&e->host);
+                if (s != STATUS_SUCCESS)
+                    fail_msg("%s: channel_cleanup after %zu of %zu chunks returned %s",
+                             vt_canonical_name(shapes[w]), k, bs.b.count, vt_status_str(s));
+                if (e->host.live_allocations != live)
+                    fail_msg("%s: channel_cleanup after %zu of %zu chunks left %lld allocations",
+                             vt_canonical_name(shapes[w]), k, bs.b.count,
+                             (long long)(e->host.live_allocations - live));
+            }
+        }
+        base_free(&bs);
+    }
+    vt_env_free(e); /* asserts the live count is 0 after release */
+}
+
+static const struct CMUnitTest tests[] = {
+    CLAUSE_TEST("RESTORE.REQUIRES_FRESH", restore_requires_fresh),
+    CLAUSE_TEST("RESTORE.PARAMS", restore_params),
+    CLAUSE_TEST("RESTORE.WHOLE_CHUNKS", restore_whole_chunks),
+    CLAUSE_TEST("RESTORE.PARTIAL_CHUNK", restore_partial_chunk),
+    CLAUSE_TEST("RESTORE.MORE_PROCESSING", restore_more_processing),
+    CLAUSE_TEST("RESTORE.ATOMIC", restore_atomic),
+    CLAUSE_TEST("RESTORE.CORRUPT.CHECKSUM", restore_corrupt_checksum),
+    CLAUSE_TEST("RESTORE.CORRUPT.MAGIC", restore_corrupt_magic),
+    CLAUSE_TEST("RESTORE.CORRUPT.MALFORMED", restore_corrupt_malformed),
+    CLAUSE_TEST("RESTORE.VERSION.MAJOR", restore_version_major),
+    CLAUSE_TEST("RESTORE.SEQUENCE", restore_sequence),
+    CLAUSE_TEST("RESTORE.FOREIGN_CHUNK", restore_foreign_chunk),
+    CLAUSE_TEST("RESTORE.UNKNOWN_CHUNK", restore_unknown_chunk),
+    CLAUSE_TEST("RESTORE.LIMITS.BEFORE_ALLOC", restore_limits_before_alloc),
+    CLAUSE_TEST("RESTORE.REFERENCES.UNRESOLVED", restore_references_unresolved),
+    CLAUSE_TEST("RESTORE.REFERENCES.DUPLICATE", restore_references_duplicate),
+    CLAUSE_TEST("RESTORE.RESULT.SAVED_STATE", restore_result_saved_state),
+    CLAUSE_TEST("RESTORE.FIXED_POINT", restore_fixed_point),
+    CLAUSE_TEST("RESTORE.NO_REPLAY", restore_no_replay),
+    CLAUSE_TEST("RESTORE.CLEANUP_MID_RESTORE", restore_cleanup_mid_restore),
+};
+
+CLAUSE_TEST_MAIN("restore", tests)
