@@ -1,0 +1,49 @@
+# Sourced by ci/test.sh and ci/main.sh: installs, with apt-get, whatever the build needs and
+# this machine lacks, so both work on a fresh Debian machine. A machine that has everything
+# never touches the network.
+
+vmbsave_missing=()
+
+vmbsave_need_cmd() { # COMMAND PACKAGE
+    command -v "$1" >/dev/null 2>&1 || vmbsave_missing+=("$2")
+}
+
+vmbsave_need_pkg() { # PACKAGE [ALTERNATIVE...]: satisfied if any of them is installed
+    local p
+    for p in "$@"; do
+        if dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+            return 0
+        fi
+    done
+    vmbsave_missing+=("$1")
+}
+
+vmbsave_install_deps() {
+    export DEBIAN_FRONTEND=noninteractive
+    vmbsave_missing=()
+    vmbsave_need_cmd cmake cmake
+    vmbsave_need_cmd make make
+    vmbsave_need_cmd gcc gcc
+    vmbsave_need_cmd clang clang
+    vmbsave_need_cmd pkg-config pkg-config
+    vmbsave_need_cmd nm binutils
+    vmbsave_need_pkg libc6-dev
+    vmbsave_need_pkg libcmocka-dev
+    vmbsave_need_pkg libxxhash-dev
+    vmbsave_need_pkg libjansson-dev
+    vmbsave_need_pkg libclang-rt-dev libclang-rt-14-dev # clang's ASan/UBSan runtimes
+
+    if [ "${#vmbsave_missing[@]}" -ne 0 ]; then
+        if [ "$(id -u)" -ne 0 ]; then
+            echo "missing packages: ${vmbsave_missing[*]} (run as root, or install them)" >&2
+            exit 2
+        fi
+        echo "installing: ${vmbsave_missing[*]}"
+        apt-get update -qq
+        apt-get install -y -qq --no-install-recommends "${vmbsave_missing[@]}" >/dev/null
+    else
+        echo "all present"
+    fi
+    echo "cmake $(cmake --version | head -n1 | awk '{print $3}'), $(gcc --version | head -n1)," \
+        "$(clang --version | head -n1)"
+}

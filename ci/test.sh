@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# CI entry point (run by .ci/run): install what is missing, prove gcc and clang build the tree
+# warning-free, then build with ASan/UBSan and run every test. ctest's summary is the last
+# thing printed.
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+section() {
+    printf '\n==== %s ====\n' "$*"
+}
+
+jobs=$(nproc 2>/dev/null || echo 2)
+export DEBIAN_FRONTEND=noninteractive
+
+# ---- Toolchain and libraries ---------------------------------------------------------------
+section "dependencies"
+# shellcheck source=ci/lib/deps.sh
+. ci/lib/deps.sh
+vmbsave_install_deps
+
+# ---- gcc, no sanitizer: build only ---------------------------------------------------------
+section "debug (gcc, -Werror): configure + build"
+cmake --preset debug >/dev/null
+cmake --build --preset debug --parallel "$jobs"
+
+# ---- clang + sanitizers: build only (clang -Werror check) ----------------------------------
+section "clang-asan (clang, -Werror): configure + build"
+cmake --preset clang-asan >/dev/null
+cmake --build --preset clang-asan --parallel "$jobs"
+
+# ---- release (-O2): build only; some warnings only appear with optimisation ---------------
+section "release (gcc -O2, -Werror): configure + build"
+cmake --preset release >/dev/null
+cmake --build --preset release --parallel "$jobs"
+
+# ---- asan: build and test ------------------------------------------------------------------
+section "asan (ASan + UBSan): configure + build"
+cmake --preset asan >/dev/null
+cmake --build --preset asan --parallel "$jobs"
+
+section "asan: ctest"
+exec ctest --preset asan --output-on-failure --no-label-summary --parallel "$jobs"
