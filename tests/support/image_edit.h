@@ -38,7 +38,7 @@ enum {
 #define VT_HEADER_IN_PENDING 200u
 #define VT_HEADER_OUT_PENDING 204u
 #define VT_HEADER_PAYLOAD_BYTES 208u
-/* GPADL record (offsets from the record's record_bytes field; FIXED: before the pfns). */
+/* GPADL record (offsets from the record's start; FIXED: before the pfns). */
 #define VT_GPADL_ID 4u
 #define VT_GPADL_STATE 8u
 #define VT_GPADL_PFNS 12u
