@@ -135,8 +135,7 @@ static NTSTATUS host_save_packet(void *context, vmbsave_channel *channel, uint64
                                  void *save_buf, uint32_t save_buf_size, uint32_t *bytes_needed)
 {
     vmbsave_fault_host *h = context;
-    vmbsave_packet_call *c =
-        log_call(h, h->save_calls, &h->save_call_count, channel, packet_id);
+    vmbsave_packet_call *c = log_call(h, h->save_calls, &h->save_call_count, channel, packet_id);
     if (c != NULL)
         c->buf_size = save_buf_size;
 
@@ -148,15 +147,9 @@ static NTSTATUS host_save_packet(void *context, vmbsave_channel *channel, uint64
         if (bytes_needed == NULL)
             return STATUS_INVALID_PARAMETER;
         switch (mode) {
-        case VMBSAVE_SAVE_PACKET_NO_STATE:
-            *bytes_needed = 0;
-            return STATUS_SUCCESS;
-        case VMBSAVE_SAVE_PACKET_FAIL_FIRST_ZERO:
-            *bytes_needed = 0;
-            return STATUS_BUFFER_TOO_SMALL;
-        default:
-            *bytes_needed = need;
-            return need == 0 ? STATUS_SUCCESS : STATUS_BUFFER_TOO_SMALL;
+        case VMBSAVE_SAVE_PACKET_NO_STATE: *bytes_needed = 0; return STATUS_SUCCESS;
+        case VMBSAVE_SAVE_PACKET_FAIL_FIRST_ZERO: *bytes_needed = 0; return STATUS_BUFFER_TOO_SMALL;
+        default: *bytes_needed = need; return need == 0 ? STATUS_SUCCESS : STATUS_BUFFER_TOO_SMALL;
         }
     }
 
@@ -181,15 +174,9 @@ static NTSTATUS host_save_packet(void *context, vmbsave_channel *channel, uint64
             return STATUS_BUFFER_TOO_SMALL;
         vmbsave_driver_state(packet_id, save_buf, save_buf_size);
         return STATUS_SUCCESS;
-    case VMBSAVE_SAVE_PACKET_FAIL_SECOND:
-        *bytes_needed = need;
-        return STATUS_UNSUCCESSFUL;
-    case VMBSAVE_SAVE_PACKET_ASKS_MORE:
-        *bytes_needed = need + 1u;
-        return STATUS_BUFFER_TOO_SMALL;
-    case VMBSAVE_SAVE_PACKET_TOO_SMALL_SECOND:
-        *bytes_needed = need;
-        return STATUS_BUFFER_TOO_SMALL;
+    case VMBSAVE_SAVE_PACKET_FAIL_SECOND: *bytes_needed = need; return STATUS_UNSUCCESSFUL;
+    case VMBSAVE_SAVE_PACKET_ASKS_MORE: *bytes_needed = need + 1u; return STATUS_BUFFER_TOO_SMALL;
+    case VMBSAVE_SAVE_PACKET_TOO_SMALL_SECOND: *bytes_needed = need; return STATUS_BUFFER_TOO_SMALL;
     case VMBSAVE_SAVE_PACKET_NO_STATE:
     case VMBSAVE_SAVE_PACKET_FAIL_FIRST_ZERO:
     case VMBSAVE_SAVE_PACKET_OVER_LIMIT:

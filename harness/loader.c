@@ -44,12 +44,12 @@ static int verify_table(const vmbsave_interface_v1 *t, char *err, size_t err_siz
         set_err(err, err_size, "interface has no impl_name or impl_version");
         return -1;
     }
-#define VMBSAVE_CHECK_OP(op)                                                   \
-    do {                                                                       \
-        if (t->op == NULL) {                                                   \
-            set_err(err, err_size, "interface operation %s is NULL", #op);    \
-            return -1;                                                         \
-        }                                                                      \
+#define VMBSAVE_CHECK_OP(op)                                                                       \
+    do {                                                                                           \
+        if (t->op == NULL) {                                                                       \
+            set_err(err, err_size, "interface operation %s is NULL", #op);                         \
+            return -1;                                                                             \
+        }                                                                                          \
     } while (0)
     VMBSAVE_CHECK_OP(release);
     VMBSAVE_CHECK_OP(channel_allocate);
@@ -91,8 +91,8 @@ int vmbsave_impl_from_entry(vmbsave_get_interface_fn entry, const vmbsave_host_v
     }
     vmbsave_interface_v1 table;
     memset(&table, 0, sizeof(table));
-    NTSTATUS s = entry(VMBSAVE_INTERFACE_NAME, VMBSAVE_ABI_MAJOR, host, &table,
-                       (uint32_t)sizeof(table));
+    NTSTATUS s =
+        entry(VMBSAVE_INTERFACE_NAME, VMBSAVE_ABI_MAJOR, host, &table, (uint32_t)sizeof(table));
     if (s != STATUS_SUCCESS) {
         char tmp[16];
         set_err(err, err_size, "%s refused the query: %s", VMBSAVE_ENTRY_POINT,
@@ -109,8 +109,8 @@ int vmbsave_impl_from_entry(vmbsave_get_interface_fn entry, const vmbsave_host_v
     return 0;
 }
 
-int vmbsave_impl_load(const char *path, const vmbsave_host_v1 *host, vmbsave_impl *out,
-                      char *err, size_t err_size)
+int vmbsave_impl_load(const char *path, const vmbsave_host_v1 *host, vmbsave_impl *out, char *err,
+                      size_t err_size)
 {
     if (out == NULL) {
         set_err(err, err_size, "no output struct");

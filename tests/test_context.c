@@ -12,8 +12,8 @@ static void expect_all_on_thread(const vmbsave_fault_host *h, const vmbsave_chan
                                  uint32_t want_save_min, uint32_t want_restore_min)
 {
     if (h->save_call_count < want_save_min || h->restore_call_count < want_restore_min)
-        fail_msg("expected at least %u save and %u restore callbacks, saw %u and %u",
-                 want_save_min, want_restore_min, h->save_call_count, h->restore_call_count);
+        fail_msg("expected at least %u save and %u restore callbacks, saw %u and %u", want_save_min,
+                 want_restore_min, h->save_call_count, h->restore_call_count);
     for (uint32_t i = 0; i < h->save_call_count; i++) {
         if (!h->save_calls[i].on_calling_thread)
             fail_msg("save_packet call %u (packet %llu) was not made on the calling thread "
@@ -123,15 +123,16 @@ typedef struct worker {
     unsigned rounds_done;
 } worker;
 
-#define W_CHECK(w, cond, ...)                                        \
-    do {                                                             \
-        if (!(cond)) {                                               \
-            snprintf((w)->error, sizeof((w)->error), __VA_ARGS__);   \
-            goto out;                                                \
-        }                                                            \
+#define W_CHECK(w, cond, ...)                                                                      \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            snprintf((w)->error, sizeof((w)->error), __VA_ARGS__);                                 \
+            goto out;                                                                              \
+        }                                                                                          \
     } while (0)
 
-#define W_OK(w, expr) W_CHECK(w, (expr) == STATUS_SUCCESS, "thread %d: %s failed", (w)->index, #expr)
+#define W_OK(w, expr)                                                                              \
+    W_CHECK(w, (expr) == STATUS_SUCCESS, "thread %d: %s failed", (w)->index, #expr)
 
 /* describe into malloc'd memory, or NULL. */
 static char *w_describe(const vmbsave_interface_v1 *v, vmbsave_channel *ch)

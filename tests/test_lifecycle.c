@@ -14,15 +14,15 @@ static const char *sn(NTSTATUS s)
     return n != NULL ? n : "(unknown)";
 }
 
-#define EXPECT_STATUS(got, want, ...)                                                        \
-    do {                                                                                     \
-        NTSTATUS got_ = (got), want_ = (want);                                               \
-        if (got_ != want_) {                                                                 \
-            char what_[256];                                                                 \
-            snprintf(what_, sizeof(what_), __VA_ARGS__);                                     \
-            fail_msg("%s:%d: %s: got %s (0x%08x), expected %s", __FILE__, __LINE__, what_,  \
-                     sn(got_), (unsigned)(uint32_t)got_, sn(want_));                         \
-        }                                                                                    \
+#define EXPECT_STATUS(got, want, ...)                                                              \
+    do {                                                                                           \
+        NTSTATUS got_ = (got), want_ = (want);                                                     \
+        if (got_ != want_) {                                                                       \
+            char what_[256];                                                                       \
+            snprintf(what_, sizeof(what_), __VA_ARGS__);                                           \
+            fail_msg("%s:%d: %s: got %s (0x%08x), expected %s", __FILE__, __LINE__, what_,         \
+                     sn(got_), (unsigned)(uint32_t)got_, sn(want_));                               \
+        }                                                                                          \
     } while (0)
 
 /* ---- describe helpers --------------------------------------------------------------------- */
@@ -103,33 +103,33 @@ static void expect_unchanged(vt_env *e, vmbsave_channel *ch, const char *before,
 }
 
 /* Runs a call that must fail with `want` and leave the description as it was. */
-#define EXPECT_REFUSED(e, ch, call, want, ...)                                               \
-    do {                                                                                     \
-        char *before_ = vt_describe((e), (ch));                                              \
-        NTSTATUS s_ = (call);                                                                \
-        char what_[200];                                                                     \
-        snprintf(what_, sizeof(what_), __VA_ARGS__);                                         \
-        if (s_ != (want)) {                                                                  \
-            free(before_);                                                                   \
-            fail_msg("%s:%d: %s: got %s (0x%08x), expected %s", __FILE__, __LINE__, what_,  \
-                     sn(s_), (unsigned)(uint32_t)s_, sn(want));                              \
-        }                                                                                    \
-        expect_unchanged((e), (ch), before_, what_);                                         \
-        free(before_);                                                                       \
+#define EXPECT_REFUSED(e, ch, call, want, ...)                                                     \
+    do {                                                                                           \
+        char *before_ = vt_describe((e), (ch));                                                    \
+        NTSTATUS s_ = (call);                                                                      \
+        char what_[200];                                                                           \
+        snprintf(what_, sizeof(what_), __VA_ARGS__);                                               \
+        if (s_ != (want)) {                                                                        \
+            free(before_);                                                                         \
+            fail_msg("%s:%d: %s: got %s (0x%08x), expected %s", __FILE__, __LINE__, what_, sn(s_), \
+                     (unsigned)(uint32_t)s_, sn(want));                                            \
+        }                                                                                          \
+        expect_unchanged((e), (ch), before_, what_);                                               \
+        free(before_);                                                                             \
     } while (0)
 
 /* ---- building simple channels ------------------------------------------------------------- */
 
 typedef enum stage {
     ST_FRESH,
-    ST_OFFERED,       /* DISABLED, offer set, never enabled */
-    ST_ENABLED,       /* + GPADL 1 */
-    ST_OPEN_PAUSED,   /* open on GPADL 1, 8 KiB rings */
+    ST_OFFERED,     /* DISABLED, offer set, never enabled */
+    ST_ENABLED,     /* + GPADL 1 */
+    ST_OPEN_PAUSED, /* open on GPADL 1, 8 KiB rings */
     ST_OPEN_RUNNING,
-    ST_DISABLED_USED  /* enabled, opened, then disabled */
+    ST_DISABLED_USED /* enabled, opened, then disabled */
 } stage;
 
-static const char *const k_stage_state[] = {"DISABLED", "DISABLED", "ENABLED",
+static const char *const k_stage_state[] = {"DISABLED",    "DISABLED",     "ENABLED",
                                             "OPEN_PAUSED", "OPEN_RUNNING", "DISABLED"};
 
 static void small_open(vmbsave_open_params *o, uint32_t gpadl)
@@ -172,7 +172,10 @@ static vmbsave_channel *mk(vt_env *e, stage st)
     return ch;
 }
 
-static void destroy(vt_env *e, vmbsave_channel *ch) { vt_destroy_channel(e, ch); }
+static void destroy(vt_env *e, vmbsave_channel *ch)
+{
+    vt_destroy_channel(e, ch);
+}
 
 /* ---- LIFECYCLE.ALLOCATE.DISABLED_FRESH ---------------------------------------------------- */
 
@@ -219,8 +222,8 @@ static void lifecycle_allocate_disabled_fresh(void **state)
             EXPECT_STATUS(e->v->channel_cleanup(c3), STATUS_SUCCESS, "cleanup");
             break;
         }
-        EXPECT_STATUS(s, STATUS_INSUFFICIENT_RESOURCES, "channel_allocate, allocation %" PRIu64
-                      " failing", k);
+        EXPECT_STATUS(s, STATUS_INSUFFICIENT_RESOURCES,
+                      "channel_allocate, allocation %" PRIu64 " failing", k);
         assert_int_equal(e->host.live_allocations, live);
         refused = true;
     }
@@ -449,8 +452,8 @@ static void expect_torn_down(vt_env *e, vmbsave_channel *ch)
     assert_int_equal(dnum(d, "offer.set"), 1);
     static const char *const zero[] = {
         "open.ring_gpadl_id", "open.incoming_ring_bytes", "open.outgoing_ring_bytes",
-        "open.target_vp", "open.connection_id", "gpadl.count", "packet.count",
-        "ring.incoming.bytes", "ring.outgoing.bytes",
+        "open.target_vp",     "open.connection_id",       "gpadl.count",
+        "packet.count",       "ring.incoming.bytes",      "ring.outgoing.bytes",
     };
     for (size_t i = 0; i < sizeof(zero) / sizeof(zero[0]); i++)
         if (dnum(d, zero[i]) != 0) {
@@ -553,8 +556,8 @@ static void lifecycle_open_validation(void **state)
     EXPECT_REFUSED(e, ch, e->v->guest_open(ch, &o), STATUS_INVALID_DEVICE_STATE,
                    "ring GPADL being torn down");
 
-    static const uint32_t bad_sizes[] = {0u, 1u, 4096u, 8191u, 8193u, 12288u + 1u,
-                                         VMBSAVE_MAX_RING_BYTES - 1u};
+    static const uint32_t bad_sizes[] = {
+        0u, 1u, 4096u, 8191u, 8193u, 12288u + 1u, VMBSAVE_MAX_RING_BYTES - 1u};
     for (int dir = 0; dir < 2; dir++) {
         for (size_t i = 0; i < sizeof(bad_sizes) / sizeof(bad_sizes[0]); i++) {
             small_open(&o, 1);
@@ -740,8 +743,7 @@ static void lifecycle_gpadl_create(void **state)
     EXPECT_REFUSED(e, ch, e->v->gpadl_create(ch, 0, pfns, 3), STATUS_INVALID_PARAMETER, "id 0");
     EXPECT_REFUSED(e, ch, e->v->gpadl_create(ch, 2, NULL, 3), STATUS_INVALID_PARAMETER,
                    "NULL pfns");
-    EXPECT_REFUSED(e, ch, e->v->gpadl_create(ch, 2, pfns, 0), STATUS_INVALID_PARAMETER,
-                   "0 pfns");
+    EXPECT_REFUSED(e, ch, e->v->gpadl_create(ch, 2, pfns, 0), STATUS_INVALID_PARAMETER, "0 pfns");
     uint64_t badpfn[3] = {1, VMBSAVE_MAX_PFN + 1u, 2};
     EXPECT_REFUSED(e, ch, e->v->gpadl_create(ch, 2, badpfn, 3), STATUS_INVALID_PARAMETER,
                    "pfn 2^52");
@@ -800,8 +802,7 @@ static void lifecycle_gpadl_teardown(void **state)
     assert_int_equal(dnum(d, "gpadl.count"), 2);
     assert_non_null(strstr(d, "\ngpadl[1]=id=3 state=CREATED"));
     free(d);
-    EXPECT_REFUSED(e, ch, e->v->gpadl_teardown_complete(ch, 2), STATUS_NOT_FOUND,
-                   "complete twice");
+    EXPECT_REFUSED(e, ch, e->v->gpadl_teardown_complete(ch, 2), STATUS_NOT_FOUND, "complete twice");
 
     /* A GPADL that a packet in flight references: refused until the packet completes. */
     uint8_t data[8] = {0};
@@ -843,13 +844,11 @@ static void lifecycle_packet_send(void **state)
     EXPECT_REFUSED(e, ch, e->v->packet_send(ch, 0, 0, big, 1), STATUS_INVALID_PARAMETER, "id 0");
     EXPECT_REFUSED(e, ch, e->v->packet_send(ch, 9, 0, NULL, 1), STATUS_INVALID_PARAMETER,
                    "NULL payload of 1 byte");
-    EXPECT_REFUSED(e, ch,
-                   e->v->packet_send(ch, 9, 0, big, VMBSAVE_MAX_PACKET_PAYLOAD + 1u),
+    EXPECT_REFUSED(e, ch, e->v->packet_send(ch, 9, 0, big, VMBSAVE_MAX_PACKET_PAYLOAD + 1u),
                    STATUS_IMPLEMENTATION_LIMIT, "payload 16385");
     EXPECT_REFUSED(e, ch, e->v->packet_send(ch, 100, 0, big, 1), STATUS_DUPLICATE_OBJECTID,
                    "id in flight");
-    EXPECT_REFUSED(e, ch, e->v->packet_send(ch, 9, 4, big, 1), STATUS_NOT_FOUND,
-                   "unknown GPADL");
+    EXPECT_REFUSED(e, ch, e->v->packet_send(ch, 9, 4, big, 1), STATUS_NOT_FOUND, "unknown GPADL");
     EXPECT_REFUSED(e, ch, e->v->packet_send(ch, 9, 3, big, 1), STATUS_INVALID_DEVICE_STATE,
                    "GPADL being torn down");
     EXPECT_STATUS(e->v->packet_send(ch, 9, 0, big, VMBSAVE_MAX_PACKET_PAYLOAD), STATUS_SUCCESS,
@@ -977,8 +976,7 @@ static void lifecycle_ring_fifo(void **state)
         /* Read past the end: only what is pending. */
         uint8_t *all = malloc(size + 100u);
         assert_non_null(all);
-        EXPECT_STATUS(e->v->ring_read(ch, rd, all, size + 100u, &got), STATUS_SUCCESS,
-                      "read all");
+        EXPECT_STATUS(e->v->ring_read(ch, rd, all, size + 100u, &got), STATUS_SUCCESS, "read all");
         assert_int_equal(got, size);
         assert_memory_equal(all, model, size);
         free(all);
@@ -990,8 +988,7 @@ static void lifecycle_ring_fifo(void **state)
     }
     /* The directions are independent. */
     EXPECT_STATUS(e->v->ring_write(ch, VMBSAVE_RING_INCOMING, buf, 5), STATUS_SUCCESS, "in 5");
-    EXPECT_STATUS(e->v->ring_write(ch, VMBSAVE_RING_OUTGOING, buf + 5, 7), STATUS_SUCCESS,
-                  "out 7");
+    EXPECT_STATUS(e->v->ring_write(ch, VMBSAVE_RING_OUTGOING, buf + 5, 7), STATUS_SUCCESS, "out 7");
     expect_ring(e, ch, 0, buf, 5);
     expect_ring(e, ch, 1, buf + 5, 7);
 
@@ -1068,17 +1065,32 @@ static NTSTATUS op_offer(vt_env *e, vmbsave_channel *ch)
     vt_fill_offer(&o, 11);
     return e->v->init_set_offer(ch, &o);
 }
-static NTSTATUS op_enable(vt_env *e, vmbsave_channel *ch) { return e->v->enable(ch); }
-static NTSTATUS op_disable(vt_env *e, vmbsave_channel *ch) { return e->v->disable(ch); }
+static NTSTATUS op_enable(vt_env *e, vmbsave_channel *ch)
+{
+    return e->v->enable(ch);
+}
+static NTSTATUS op_disable(vt_env *e, vmbsave_channel *ch)
+{
+    return e->v->disable(ch);
+}
 static NTSTATUS op_open(vt_env *e, vmbsave_channel *ch)
 {
     vmbsave_open_params o;
     small_open(&o, 1);
     return e->v->guest_open(ch, &o);
 }
-static NTSTATUS op_close(vt_env *e, vmbsave_channel *ch) { return e->v->guest_close(ch); }
-static NTSTATUS op_start(vt_env *e, vmbsave_channel *ch) { return e->v->start(ch); }
-static NTSTATUS op_pause(vt_env *e, vmbsave_channel *ch) { return e->v->pause(ch); }
+static NTSTATUS op_close(vt_env *e, vmbsave_channel *ch)
+{
+    return e->v->guest_close(ch);
+}
+static NTSTATUS op_start(vt_env *e, vmbsave_channel *ch)
+{
+    return e->v->start(ch);
+}
+static NTSTATUS op_pause(vt_env *e, vmbsave_channel *ch)
+{
+    return e->v->pause(ch);
+}
 static NTSTATUS op_gpadl(vt_env *e, vmbsave_channel *ch)
 {
     return e->v->gpadl_create(ch, 77, g_pfns, 600);
@@ -1094,7 +1106,8 @@ static NTSTATUS op_send(vt_env *e, vmbsave_channel *ch)
 }
 static NTSTATUS op_write(vt_env *e, vmbsave_channel *ch)
 {
-    return e->v->ring_write(ch, VMBSAVE_RING_OUTGOING, g_payload, 3000); /* outgoing is empty: needs storage */
+    return e->v->ring_write(ch, VMBSAVE_RING_OUTGOING, g_payload,
+                            3000); /* outgoing is empty: needs storage */
 }
 
 static void lifecycle_failed_ops_no_change(void **state)
@@ -1138,8 +1151,8 @@ static void lifecycle_failed_ops_no_change(void **state)
                 if (ops[i].from == ST_OPEN_RUNNING) {
                     /* Some traffic, so a failed operation has something to disturb. */
                     for (uint32_t p = 1; p <= ops[i].packets; p++)
-                        EXPECT_STATUS(e->v->packet_send(ch, p, 1, g_payload, 100),
-                                      STATUS_SUCCESS, "send");
+                        EXPECT_STATUS(e->v->packet_send(ch, p, 1, g_payload, 100), STATUS_SUCCESS,
+                                      "send");
                     EXPECT_STATUS(e->v->ring_write(ch, VMBSAVE_RING_INCOMING, g_payload, 50),
                                   STATUS_SUCCESS, "write");
                 }
@@ -1180,8 +1193,8 @@ static void lifecycle_failed_ops_no_change(void **state)
     EXPECT_STATUS(e->v->start(ch), STATUS_SUCCESS, "start");
     uint64_t pfn = 1;
     EXPECT_REFUSED(e, ch, e->v->gpadl_create(ch, 7, &pfn, 1), STATUS_DUPLICATE_OBJECTID, "dup");
-    EXPECT_REFUSED(e, ch, e->v->packet_send(ch, 1005, 0, g_payload, 1),
-                   STATUS_DUPLICATE_OBJECTID, "dup packet");
+    EXPECT_REFUSED(e, ch, e->v->packet_send(ch, 1005, 0, g_payload, 1), STATUS_DUPLICATE_OBJECTID,
+                   "dup packet");
     uint8_t *huge = calloc(1024u * 1024u, 1); /* more than the canonical rings hold */
     assert_non_null(huge);
     EXPECT_REFUSED(e, ch, e->v->ring_write(ch, VMBSAVE_RING_INCOMING, huge, 1024u * 1024u),

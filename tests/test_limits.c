@@ -14,15 +14,15 @@ static const char *sn(NTSTATUS s)
     return n != NULL ? n : "(unknown)";
 }
 
-#define EXPECT_STATUS(got, want, ...)                                                        \
-    do {                                                                                     \
-        NTSTATUS got_ = (got), want_ = (want);                                               \
-        if (got_ != want_) {                                                                 \
-            char what_[256];                                                                 \
-            snprintf(what_, sizeof(what_), __VA_ARGS__);                                     \
-            fail_msg("%s:%d: %s: got %s (0x%08x), expected %s", __FILE__, __LINE__, what_,  \
-                     sn(got_), (unsigned)(uint32_t)got_, sn(want_));                         \
-        }                                                                                    \
+#define EXPECT_STATUS(got, want, ...)                                                              \
+    do {                                                                                           \
+        NTSTATUS got_ = (got), want_ = (want);                                                     \
+        if (got_ != want_) {                                                                       \
+            char what_[256];                                                                       \
+            snprintf(what_, sizeof(what_), __VA_ARGS__);                                           \
+            fail_msg("%s:%d: %s: got %s (0x%08x), expected %s", __FILE__, __LINE__, what_,         \
+                     sn(got_), (unsigned)(uint32_t)got_, sn(want_));                               \
+        }                                                                                          \
     } while (0)
 
 static vmbsave_channel *alloc_ch(vt_env *e)
@@ -115,8 +115,8 @@ static void limit_ring(void **state)
     offer_enable(e, ch);
     uint64_t pfn = 1;
     EXPECT_STATUS(e->v->gpadl_create(ch, 1, &pfn, 1), STATUS_SUCCESS, "gpadl");
-    vmbsave_open_params o = {1, VMBSAVE_MAX_RING_BYTES + VMBSAVE_PAGE_BYTES,
-                             VMBSAVE_MAX_RING_BYTES, VMBSAVE_MAX_TARGET_VP, 1};
+    vmbsave_open_params o = {1, VMBSAVE_MAX_RING_BYTES + VMBSAVE_PAGE_BYTES, VMBSAVE_MAX_RING_BYTES,
+                             VMBSAVE_MAX_TARGET_VP, 1};
     EXPECT_STATUS(e->v->guest_open(ch, &o), STATUS_IMPLEMENTATION_LIMIT, "incoming 32 MiB + 4 KiB");
     o.incoming_ring_bytes = VMBSAVE_MAX_RING_BYTES;
     o.outgoing_ring_bytes = VMBSAVE_MAX_RING_BYTES + VMBSAVE_PAGE_BYTES;
@@ -197,10 +197,13 @@ static void limit_gpadl(void **state)
 static uint32_t g_state_bytes;
 static unsigned g_restored_ok, g_restored_bad;
 
-static uint8_t state_byte(uint32_t i) { return (uint8_t)(i * 31u + 7u); }
+static uint8_t state_byte(uint32_t i)
+{
+    return (uint8_t)(i * 31u + 7u);
+}
 
-static NTSTATUS big_save(void *context, vmbsave_channel *ch, uint64_t id, void *buf,
-                         uint32_t size, uint32_t *needed)
+static NTSTATUS big_save(void *context, vmbsave_channel *ch, uint64_t id, void *buf, uint32_t size,
+                         uint32_t *needed)
 {
     (void)context;
     (void)ch;
@@ -259,8 +262,8 @@ static void limit_packet(void **state)
     vmbsave_channel *ch = running(e);
     EXPECT_STATUS(e->v->packet_send(ch, 1, 0, payload, VMBSAVE_MAX_PACKET_PAYLOAD + 1u),
                   STATUS_IMPLEMENTATION_LIMIT, "payload 16385");
-    EXPECT_STATUS(e->v->packet_send(ch, 1, 1, payload, VMBSAVE_MAX_PACKET_PAYLOAD),
-                  STATUS_SUCCESS, "payload 16384");
+    EXPECT_STATUS(e->v->packet_send(ch, 1, 1, payload, VMBSAVE_MAX_PACKET_PAYLOAD), STATUS_SUCCESS,
+                  "payload 16384");
     for (uint64_t id = 2; id <= VMBSAVE_MAX_PACKETS; id++)
         EXPECT_STATUS(e->v->packet_send(ch, id, 0, payload + id % 100u, (uint32_t)(id % 13u)),
                       STATUS_SUCCESS, "packet %" PRIu64, id);
@@ -283,8 +286,8 @@ static void limit_packet(void **state)
     vt_env_reload(e);
     g_state_bytes = VMBSAVE_MAX_DRIVER_PACKET_STATE;
     ch = running(e);
-    EXPECT_STATUS(e->v->packet_send(ch, 1, 0, payload, VMBSAVE_MAX_PACKET_PAYLOAD),
-                  STATUS_SUCCESS, "the largest packet");
+    EXPECT_STATUS(e->v->packet_send(ch, 1, 0, payload, VMBSAVE_MAX_PACKET_PAYLOAD), STATUS_SUCCESS,
+                  "the largest packet");
     EXPECT_STATUS(e->v->packet_send(ch, 2, 0, payload, 3), STATUS_SUCCESS, "a small one");
     EXPECT_STATUS(e->v->pause(ch), STATUS_SUCCESS, "pause");
     g_restored_ok = g_restored_bad = 0;
@@ -375,9 +378,9 @@ static void limit_chunk(void **state)
     for (uint32_t i = 0; i < 200u * 1024u; i++)
         data[i] = (uint8_t)(i % 251u);
     for (uint64_t id = 1; id <= 4; id++)
-        EXPECT_STATUS(e->v->packet_send(ch, id, (uint32_t)(id % 4u), data,
-                                        VMBSAVE_MAX_PACKET_PAYLOAD),
-                      STATUS_SUCCESS, "packet %" PRIu64, id);
+        EXPECT_STATUS(
+            e->v->packet_send(ch, id, (uint32_t)(id % 4u), data, VMBSAVE_MAX_PACKET_PAYLOAD),
+            STATUS_SUCCESS, "packet %" PRIu64, id);
     EXPECT_STATUS(e->v->ring_write(ch, VMBSAVE_RING_INCOMING, data, 200u * 1024u), STATUS_SUCCESS,
                   "incoming");
     EXPECT_STATUS(e->v->ring_write(ch, VMBSAVE_RING_OUTGOING, data, 200u * 1024u), STATUS_SUCCESS,
@@ -416,6 +419,8 @@ static void limit_chunk(void **state)
     vt_env_free(e);
 }
 
+/* One CLAUSE_TEST per line: tests/CMakeLists.txt reads them. */
+/* clang-format off */
 static const struct CMUnitTest tests[] = {
     CLAUSE_TEST("LIMIT.OFFER", limit_offer),
     CLAUSE_TEST("LIMIT.RING", limit_ring),
@@ -423,5 +428,6 @@ static const struct CMUnitTest tests[] = {
     CLAUSE_TEST("LIMIT.PACKET", limit_packet),
     CLAUSE_TEST("LIMIT.CHUNK", limit_chunk),
 };
+/* clang-format on */
 
 CLAUSE_TEST_MAIN("limits", tests)

@@ -56,8 +56,8 @@ static void resources_host_allocator_only(void **state)
 
     /* The C allocator's entry points; an implementation must use none of them. */
     static const char *const banned[] = {
-        "malloc", "calloc", "realloc", "free", "strdup", "strndup", "aligned_alloc",
-        "posix_memalign", "memalign", "valloc", "pvalloc", "reallocarray",
+        "malloc",        "calloc",         "realloc",  "free",   "strdup",  "strndup",
+        "aligned_alloc", "posix_memalign", "memalign", "valloc", "pvalloc", "reallocarray",
     };
     char line[512], found[256] = "";
     unsigned lines = 0;
@@ -139,8 +139,8 @@ static void sweep_save(vt_env *e, vt_canonical w)
             NTSTATUS s = faulted_session(e, ch, &img, &size);
             bool injected = disarm(e);
             if (!injected) {
-                bool same = s == STATUS_SUCCESS && size == ref.size &&
-                            memcmp(img, ref.bytes, size) == 0;
+                bool same =
+                    s == STATUS_SUCCESS && size == ref.size && memcmp(img, ref.bytes, size) == 0;
                 free(img);
                 if (!same)
                     fail_msg("%s: a fault-free save (k=%" PRIu64 ") gave %s or another image",
@@ -304,9 +304,7 @@ static void resources_alloc_failure_status(void **state)
             }
             if (rc == 0) {
                 vmbsave_impl_unload(&impl);
-                fail_msg("the interface query succeeded although allocation %" PRIu64
-                         " failed",
-                         k);
+                fail_msg("the interface query succeeded although allocation %" PRIu64 " failed", k);
             }
             if (strstr(err, "STATUS_INSUFFICIENT_RESOURCES") == NULL)
                 fail_msg("the interface query with allocation %" PRIu64 " failing: %s", k, err);

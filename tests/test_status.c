@@ -75,8 +75,7 @@ static void status_values(void **state)
     expect_raw(e->v->restore_from_buffer(ch, junk, sizeof(junk)), 0xC0000102u,
                "restore_from_buffer(no magic)");
     /* INVALID_BUFFER_SIZE: fewer than 40 bytes. */
-    expect_raw(e->v->restore_from_buffer(ch, junk, 8), 0xC0000206u,
-               "restore_from_buffer(8 bytes)");
+    expect_raw(e->v->restore_from_buffer(ch, junk, 8), 0xC0000206u, "restore_from_buffer(8 bytes)");
     expect_raw(e->v->channel_cleanup(ch), 0x00000000u, "channel_cleanup");
 
     /* BUFFER_TOO_SMALL, BUFFER_OVERFLOW, SUCCESS, MORE_PROCESSING_REQUIRED from a real save and
@@ -87,8 +86,8 @@ static void status_values(void **state)
                "save_continue size query");
     uint8_t *buf = malloc(VMBSAVE_MAX_CHUNK_BYTES);
     assert_non_null(buf);
-    expect_raw(e->v->save_continue(ch, buf, VMBSAVE_MAX_CHUNK_BYTES, &filled, &req),
-               0x80000005u, "save_continue of a multi-chunk image");
+    expect_raw(e->v->save_continue(ch, buf, VMBSAVE_MAX_CHUNK_BYTES, &filled, &req), 0x80000005u,
+               "save_continue of a multi-chunk image");
     e->v->save_end(ch);
     free(buf);
     expect_raw(e->v->gpadl_teardown_begin(ch, 999), 0xC0000225u, "gpadl_teardown_begin(unknown)");

@@ -32,14 +32,14 @@ static NTSTATUS vt_check_ok(NTSTATUS s, const char *what, const char *file, int 
 }
 
 /* Runs `expr` (an NTSTATUS expression calling the implementation) inside enter/leave and
- * asserts STATUS_SUCCESS. Every fixture call into the implementation is bracketed so, so the
+ * asserts STATUS_SUCCESS. Every fixture call into the implementation is bracketed so that the
  * host can tell that callbacks run on the calling thread during the call (CONTEXT.IRQL.PASSIVE). */
-#define VT_OK(e, expr)                                            \
-    do {                                                          \
-        vmbsave_host_enter(&(e)->host);                           \
-        NTSTATUS vt_ok_s_ = (expr);                               \
-        vmbsave_host_leave(&(e)->host);                           \
-        vt_check_ok(vt_ok_s_, #expr, __FILE__, __LINE__);         \
+#define VT_OK(e, expr)                                                                             \
+    do {                                                                                           \
+        vmbsave_host_enter(&(e)->host);                                                            \
+        NTSTATUS vt_ok_s_ = (expr);                                                                \
+        vmbsave_host_leave(&(e)->host);                                                            \
+        vt_check_ok(vt_ok_s_, #expr, __FILE__, __LINE__);                                          \
     } while (0)
 
 static void *xmalloc(size_t n)
@@ -50,15 +50,20 @@ static void *xmalloc(size_t n)
     return p;
 }
 
-uint16_t vt_get16(const uint8_t *p) { return (uint16_t)(p[0] | (p[1] << 8)); }
+uint16_t vt_get16(const uint8_t *p)
+{
+    return (uint16_t)(p[0] | (p[1] << 8));
+}
 
 uint32_t vt_get32(const uint8_t *p)
 {
-    return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) |
-           ((uint32_t)p[3] << 24);
+    return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
 }
 
-uint64_t vt_get64(const uint8_t *p) { return (uint64_t)vt_get32(p) | ((uint64_t)vt_get32(p + 4) << 32); }
+uint64_t vt_get64(const uint8_t *p)
+{
+    return (uint64_t)vt_get32(p) | ((uint64_t)vt_get32(p + 4) << 32);
+}
 
 void vt_put16(uint8_t *p, uint16_t v)
 {
@@ -190,7 +195,8 @@ static const uint32_t k_gpadl_pfns[3] = {3, 8, 5};
 
 static uint64_t pfn_value(uint32_t salt, uint32_t gpadl, uint32_t i)
 {
-    uint64_t x = (uint64_t)salt * UINT64_C(0x100000001B3) + (uint64_t)gpadl * 0x10000u + i * 3u + 1u;
+    uint64_t x =
+        (uint64_t)salt * UINT64_C(0x100000001B3) + (uint64_t)gpadl * 0x10000u + i * 3u + 1u;
     return x & VMBSAVE_MAX_PFN;
 }
 
@@ -341,7 +347,10 @@ static const char *next_line(const char *p)
     return nl != NULL ? nl + 1 : p + strlen(p);
 }
 
-static bool is_fresh_line(const char *p) { return strncmp(p, "fresh=", 6) == 0; }
+static bool is_fresh_line(const char *p)
+{
+    return strncmp(p, "fresh=", 6) == 0;
+}
 
 void vt_assert_same_state(const char *a, const char *b)
 {
@@ -361,8 +370,8 @@ void vt_assert_same_state(const char *a, const char *b)
                 la--;
             if (lb > 0 && pb[lb - 1] == '\n')
                 lb--;
-            fail_msg("descriptions differ at line %u (fresh= ignored):\n  a: %.*s\n  b: %.*s",
-                     line, la, pa, lb, pb);
+            fail_msg("descriptions differ at line %u (fresh= ignored):\n  a: %.*s\n  b: %.*s", line,
+                     la, pa, lb, pb);
         }
         pa = ea;
         pb = eb;
@@ -525,7 +534,10 @@ static void save_session(vt_env *e, vmbsave_channel *ch, const uint32_t *sizes, 
 
     /* Expected size of the chunk starting at each OVERFLOW/TOO_SMALL boundary. */
     size_t check_cap = 64, check_n = 0;
-    struct boundary { size_t offset; uint32_t size; } *checks = xmalloc(check_cap * sizeof(*checks));
+    struct boundary {
+        size_t offset;
+        uint32_t size;
+    } *checks = xmalloc(check_cap * sizeof(*checks));
 
     size_t next = 0;
     NTSTATUS s = STATUS_BUFFER_OVERFLOW;
@@ -570,7 +582,8 @@ static void save_session(vt_env *e, vmbsave_channel *ch, const uint32_t *sizes, 
     long count = vt_chunks(out->bytes, out->size, NULL, 0);
     if (count < 2) {
         free(checks);
-        fail_msg("the saved image (%zu bytes) does not parse as at least HEADER and END", out->size);
+        fail_msg("the saved image (%zu bytes) does not parse as at least HEADER and END",
+                 out->size);
     }
     vt_chunk *chunks = xmalloc((size_t)count * sizeof(*chunks));
     vt_chunks(out->bytes, out->size, chunks, (size_t)count);
@@ -593,7 +606,8 @@ static void save_session(vt_env *e, vmbsave_channel *ch, const uint32_t *sizes, 
             free(chunks);
             free(checks);
             fail_msg("BytesRequired %u at image offset %zu is not the size of the next chunk "
-                     "(SAVE.CONTINUE.OVERFLOW.PROGRESS / TOO_SMALL.NO_PROGRESS)", req, off);
+                     "(SAVE.CONTINUE.OVERFLOW.PROGRESS / TOO_SMALL.NO_PROGRESS)",
+                     req, off);
         }
     }
     free(chunks);
@@ -605,8 +619,7 @@ void vt_save(vt_env *e, vmbsave_channel *ch, uint32_t buf_size, vt_image *out)
     save_session(e, ch, &buf_size, 1, out);
 }
 
-void vt_save_sizes(vt_env *e, vmbsave_channel *ch, const uint32_t *sizes, size_t n,
-                   vt_image *out)
+void vt_save_sizes(vt_env *e, vmbsave_channel *ch, const uint32_t *sizes, size_t n, vt_image *out)
 {
     if (sizes == NULL || n == 0)
         fail_msg("vt_save_sizes: no sizes");
