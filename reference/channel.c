@@ -348,22 +348,36 @@ NTSTATUS ref_gpadl_create(vmbsave_channel *ch, uint32_t gpadl_id, const uint64_t
     return STATUS_SUCCESS;
 }
 
-NTSTATUS ref_gpadl_teardown_begin(vmbsave_channel *ch, uint32_t gpadl_id)
+/* The checks both teardown steps share (LIFECYCLE.CHECK_ORDER): the channel, its state, then
+ * the GPADL's existence and its own state. On success *index is the GPADL's slot. */
+static NTSTATUS ref_gpadl_for_teardown(vmbsave_channel *ch, uint32_t gpadl_id,
+                                       uint32_t want, int *index)
 {
     if (ch == NULL) {
         return STATUS_INVALID_PARAMETER;
     }
-    ref_model *m = &ch->m;
-    if (ref_frozen(ch) || !ref_has_gpadl_state(m)) {
+    if (ref_frozen(ch) || !ref_has_gpadl_state(&ch->m)) {
         return STATUS_INVALID_DEVICE_STATE;
     }
-    int g = ref_gpadl_find(m, gpadl_id);
+    int g = ref_gpadl_find(&ch->m, gpadl_id);
     if (g < 0) {
         return STATUS_NOT_FOUND;
     }
-    if (m->gpadls[g].state != REF_GPADL_STATE_CREATED) {
+    if (ch->m.gpadls[g].state != want) {
         return STATUS_INVALID_DEVICE_STATE;
     }
+    *index = g;
+    return STATUS_SUCCESS;
+}
+
+NTSTATUS ref_gpadl_teardown_begin(vmbsave_channel *ch, uint32_t gpadl_id)
+{
+    int g = 0;
+    NTSTATUS status = ref_gpadl_for_teardown(ch, gpadl_id, REF_GPADL_STATE_CREATED, &g);
+    if (status != STATUS_SUCCESS) {
+        return status;
+    }
+    ref_model *m = &ch->m;
     /* The open ring and in-flight packets still use their memory. */
     if ((ref_is_open(m) && m->open.ring_gpadl_id == gpadl_id) ||
         ref_packet_uses_gpadl(m, gpadl_id)) {
@@ -375,20 +389,12 @@ NTSTATUS ref_gpadl_teardown_begin(vmbsave_channel *ch, uint32_t gpadl_id)
 
 NTSTATUS ref_gpadl_teardown_complete(vmbsave_channel *ch, uint32_t gpadl_id)
 {
-    if (ch == NULL) {
-        return STATUS_INVALID_PARAMETER;
+    int g = 0;
+    NTSTATUS status = ref_gpadl_for_teardown(ch, gpadl_id, REF_GPADL_STATE_TEARING_DOWN, &g);
+    if (status != STATUS_SUCCESS) {
+        return status;
     }
     ref_model *m = &ch->m;
-    if (ref_frozen(ch) || !ref_has_gpadl_state(m)) {
-        return STATUS_INVALID_DEVICE_STATE;
-    }
-    int g = ref_gpadl_find(m, gpadl_id);
-    if (g < 0) {
-        return STATUS_NOT_FOUND;
-    }
-    if (m->gpadls[g].state != REF_GPADL_STATE_TEARING_DOWN) {
-        return STATUS_INVALID_DEVICE_STATE;
-    }
     ref_free(ch->inst, m->gpadls[g].pfns_le);
     uint32_t at = (uint32_t)g;
     memmove(&m->gpadls[at], &m->gpadls[at + 1], (m->gpadl_count - at - 1) * sizeof m->gpadls[0]);

@@ -177,6 +177,29 @@ static NTSTATUS ref_take_header(vmbsave_channel *ch, ref_restore *r, const ref_c
     return STATUS_SUCCESS;
 }
 
+/* The record count that opens a GPADLS or PACKETS payload: at least one (writers never emit
+ * an empty chunk), within the limit (checked first: RESTORE.LIMITS.BEFORE_ALLOC), and no more
+ * than the HEADER has left to declare. */
+static NTSTATUS ref_record_count(const ref_chunk_view *v, uint32_t limit, uint32_t remaining,
+                                 uint32_t *count)
+{
+    if (v->payload_bytes < REF_RECORD_COUNT_BYTES) {
+        return STATUS_FILE_CORRUPT_ERROR;
+    }
+    uint32_t n = ref_get_u32(v->payload);
+    if (n == 0) {
+        return STATUS_FILE_CORRUPT_ERROR;
+    }
+    if (n > limit) {
+        return STATUS_IMPLEMENTATION_LIMIT;
+    }
+    if (n > remaining) {
+        return STATUS_FILE_CORRUPT_ERROR;
+    }
+    *count = n;
+    return STATUS_SUCCESS;
+}
+
 /* ---- GPADLS ------------------------------------------------------------------------------ */
 
 static NTSTATUS ref_take_gpadls(vmbsave_channel *ch, ref_restore *r, const ref_chunk_view *v)
@@ -184,18 +207,11 @@ static NTSTATUS ref_take_gpadls(vmbsave_channel *ch, ref_restore *r, const ref_c
     const uint8_t *p = v->payload;
     uint32_t size = v->payload_bytes;
     ref_model *m = &r->m;
-    if (size < REF_RECORD_COUNT_BYTES) {
-        return STATUS_FILE_CORRUPT_ERROR;
-    }
-    uint32_t count = ref_get_u32(p);
-    if (count == 0) {
-        return STATUS_FILE_CORRUPT_ERROR; /* writers never emit an empty chunk */
-    }
-    if (count > VMBSAVE_MAX_GPADLS) {
-        return STATUS_IMPLEMENTATION_LIMIT;
-    }
-    if (count > r->declared_gpadls - m->gpadl_count) {
-        return STATUS_FILE_CORRUPT_ERROR; /* more than the HEADER declared */
+    uint32_t count = 0;
+    NTSTATUS status = ref_record_count(v, VMBSAVE_MAX_GPADLS,
+                                       r->declared_gpadls - m->gpadl_count, &count);
+    if (status != STATUS_SUCCESS) {
+        return status;
     }
     uint32_t off = REF_RECORD_COUNT_BYTES;
     for (uint32_t n = 0; n < count; n++) {
@@ -261,18 +277,11 @@ static NTSTATUS ref_take_packets(vmbsave_channel *ch, ref_restore *r, const ref_
     const uint8_t *p = v->payload;
     uint32_t size = v->payload_bytes;
     ref_model *m = &r->m;
-    if (size < REF_RECORD_COUNT_BYTES) {
-        return STATUS_FILE_CORRUPT_ERROR;
-    }
-    uint32_t count = ref_get_u32(p);
-    if (count == 0) {
-        return STATUS_FILE_CORRUPT_ERROR;
-    }
-    if (count > VMBSAVE_MAX_PACKETS) {
-        return STATUS_IMPLEMENTATION_LIMIT;
-    }
-    if (count > r->declared_packets - m->packet_count) {
-        return STATUS_FILE_CORRUPT_ERROR;
+    uint32_t count = 0;
+    NTSTATUS status = ref_record_count(v, VMBSAVE_MAX_PACKETS,
+                                       r->declared_packets - m->packet_count, &count);
+    if (status != STATUS_SUCCESS) {
+        return status;
     }
     uint32_t off = REF_RECORD_COUNT_BYTES;
     for (uint32_t n = 0; n < count; n++) {
