@@ -27,6 +27,10 @@ typedef enum vmbsave_save_packet_mode {
     VMBSAVE_SAVE_PACKET_ASKS_MORE,       /* second call fails asking for one byte more */
     VMBSAVE_SAVE_PACKET_TOO_SMALL_SECOND /* second call returns BUFFER_TOO_SMALL, same size */
 } vmbsave_save_packet_mode;
+/* Outside the enum so switches over the modes need no case for it. */
+#define VMBSAVE_SAVE_PACKET_MODE_COUNT 7u
+_Static_assert(VMBSAVE_SAVE_PACKET_TOO_SMALL_SECOND + 1 == VMBSAVE_SAVE_PACKET_MODE_COUNT,
+               "a save-packet mode was added: update VMBSAVE_SAVE_PACKET_MODE_COUNT");
 
 #define VMBSAVE_HOST_MAX_CALL_LOG 8192u
 
