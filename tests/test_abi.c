@@ -11,57 +11,53 @@
 #include <string.h>
 
 #include "support/clause_test.h"
+#include "support/check.h"
 #include "support/fixture.h"
+#include "support/util.h"
 
 /* ---- raw access to the entry point -------------------------------------------------------- */
 
+/* The plug-in opened by hand, and a fault host to query it with. */
 typedef struct raw_plugin {
     void *dl;
     vmbsave_get_interface_fn entry;
+    vmbsave_fault_host h;
 } raw_plugin;
 
-static raw_plugin raw_open(void)
+/* The size of the v1 table, as out_size. */
+#define V1_SIZE ((uint32_t)sizeof(vmbsave_interface_v1))
+
+static void raw_open(raw_plugin *p)
 {
     const char *path = getenv("VMBSAVE_PLUGIN");
     if (path == NULL || path[0] == '\0')
         fail_msg("VMBSAVE_PLUGIN is not set");
-    raw_plugin p;
-    p.dl = dlopen(path, RTLD_NOW | RTLD_LOCAL);
-    if (p.dl == NULL)
+    p->dl = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    if (p->dl == NULL)
         fail_msg("dlopen(%s): %s", path, dlerror());
-    void *sym = dlsym(p.dl, VMBSAVE_ENTRY_POINT);
+    void *sym = dlsym(p->dl, VMBSAVE_ENTRY_POINT);
     if (sym == NULL) {
-        dlclose(p.dl);
+        dlclose(p->dl);
         fail_msg("%s has no %s", path, VMBSAVE_ENTRY_POINT);
     }
-    memcpy(&p.entry, &sym, sizeof(p.entry));
-    return p;
+    memcpy(&p->entry, &sym, sizeof(p->entry));
+    vmbsave_fault_host_init(&p->h);
 }
 
-static const char *sn(NTSTATUS s)
+/* Every interface has been released: checks the host got all its memory back, and closes. */
+static void raw_close(raw_plugin *p)
 {
-    const char *n = vmbsave_status_name(s);
-    return n != NULL ? n : "(unknown)";
+    assert_int_equal(p->h.live_allocations, 0);
+    dlclose(p->dl);
 }
-
-#define EXPECT_STATUS(got, want, ...)                                                              \
-    do {                                                                                           \
-        NTSTATUS got_ = (got), want_ = (want);                                                     \
-        if (got_ != want_) {                                                                       \
-            char what_[256];                                                                       \
-            snprintf(what_, sizeof(what_), __VA_ARGS__);                                           \
-            fail_msg("%s: got %s (0x%08x), expected %s", what_, sn(got_),                          \
-                     (unsigned)(uint32_t)got_, sn(want_));                                         \
-        }                                                                                          \
-    } while (0)
 
 /* A query that must be refused: returns its status, and checks that nothing stayed allocated
  * (a refused query has no release to give memory back, RESOURCES.NO_LEAK) and, with
  * `untouched`, that the table was not written (ABI.ENTRY.OUT_SIZE: "Nothing is written"). */
-static NTSTATUS refused_query(raw_plugin *p, vmbsave_fault_host *h, const char *name,
-                              uint32_t major, const vmbsave_host_v1 *host, uint32_t out_size,
-                              bool untouched)
+static NTSTATUS refused_query(raw_plugin *p, const char *name, uint32_t major,
+                              const vmbsave_host_v1 *host, uint32_t out_size, bool untouched)
 {
+    const vmbsave_fault_host *h = &p->h;
     union {
         vmbsave_interface_v1 t;
         uint8_t bytes[sizeof(vmbsave_interface_v1) + 64];
@@ -75,9 +71,9 @@ static NTSTATUS refused_query(raw_plugin *p, vmbsave_fault_host *h, const char *
     }
     for (size_t i = 0; untouched && i < sizeof(out); i++)
         if (out.bytes[i] != 0xCC)
-            fail_msg("a refused query (%s) wrote byte %zu of the table", sn(s), i);
+            fail_msg("a refused query (%s) wrote byte %zu of the table", vt_status_str(s), i);
     if (h->live_allocations != live)
-        fail_msg("a refused query (%s) left %" PRIu64 " allocations live", sn(s),
+        fail_msg("a refused query (%s) left %" PRIu64 " allocations live", vt_status_str(s),
                  h->live_allocations - live);
     return s;
 }
@@ -87,10 +83,8 @@ static NTSTATUS refused_query(raw_plugin *p, vmbsave_fault_host *h, const char *
 static void abi_entry_name(void **state)
 {
     (void)state;
-    raw_plugin p = raw_open();
-    vmbsave_fault_host h;
-    vmbsave_fault_host_init(&h);
-    const uint32_t sz = (uint32_t)sizeof(vmbsave_interface_v1);
+    raw_plugin p;
+    raw_open(&p);
 
     static const char *const bad[] = {
         "",
@@ -103,21 +97,20 @@ static void abi_entry_name(void **state)
         " vmbsave.kmcl.channel",
         "vmbsave.kmcl.channel.v2",
     };
-    EXPECT_STATUS(refused_query(&p, &h, NULL, VMBSAVE_ABI_MAJOR, &h.host, sz, false),
+    EXPECT_STATUS(refused_query(&p, NULL, VMBSAVE_ABI_MAJOR, &p.h.host, V1_SIZE, false),
                   STATUS_NOT_SUPPORTED, "name NULL");
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-        EXPECT_STATUS(refused_query(&p, &h, bad[i], VMBSAVE_ABI_MAJOR, &h.host, sz, false),
+        EXPECT_STATUS(refused_query(&p, bad[i], VMBSAVE_ABI_MAJOR, &p.h.host, V1_SIZE, false),
                       STATUS_NOT_SUPPORTED, "name \"%s\"", bad[i]);
 
     /* The right name from a different buffer (not the literal's address) is accepted. */
     char name[64];
     snprintf(name, sizeof(name), "%s", VMBSAVE_INTERFACE_NAME);
     vmbsave_interface_v1 t;
-    EXPECT_STATUS(p.entry(name, VMBSAVE_ABI_MAJOR, &h.host, &t, sz), STATUS_SUCCESS, "name \"%s\"",
-                  name);
+    EXPECT_STATUS(p.entry(name, VMBSAVE_ABI_MAJOR, &p.h.host, &t, V1_SIZE), STATUS_SUCCESS,
+                  "name \"%s\"", name);
     t.release(t.context);
-    assert_int_equal(h.live_allocations, 0);
-    dlclose(p.dl);
+    raw_close(&p);
 }
 
 /* ---- ABI.ENTRY.MAJOR ---------------------------------------------------------------------- */
@@ -125,21 +118,18 @@ static void abi_entry_name(void **state)
 static void abi_entry_major(void **state)
 {
     (void)state;
-    raw_plugin p = raw_open();
-    vmbsave_fault_host h;
-    vmbsave_fault_host_init(&h);
-    const uint32_t sz = (uint32_t)sizeof(vmbsave_interface_v1);
+    raw_plugin p;
+    raw_open(&p);
     static const uint32_t bad[] = {0u, 2u, 3u, 0x100u, 0x10001u, 0x80000001u, UINT32_MAX};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-        EXPECT_STATUS(refused_query(&p, &h, VMBSAVE_INTERFACE_NAME, bad[i], &h.host, sz, false),
+        EXPECT_STATUS(refused_query(&p, VMBSAVE_INTERFACE_NAME, bad[i], &p.h.host, V1_SIZE, false),
                       STATUS_REVISION_MISMATCH, "abi_major %u", (unsigned)bad[i]);
     vmbsave_interface_v1 t;
-    EXPECT_STATUS(p.entry(VMBSAVE_INTERFACE_NAME, VMBSAVE_ABI_MAJOR, &h.host, &t, sz),
+    EXPECT_STATUS(p.entry(VMBSAVE_INTERFACE_NAME, VMBSAVE_ABI_MAJOR, &p.h.host, &t, V1_SIZE),
                   STATUS_SUCCESS, "abi_major 1");
     assert_int_equal(t.abi_major, VMBSAVE_ABI_MAJOR);
     t.release(t.context);
-    assert_int_equal(h.live_allocations, 0);
-    dlclose(p.dl);
+    raw_close(&p);
 }
 
 /* ---- ABI.ENTRY.HOST ----------------------------------------------------------------------- */
@@ -164,38 +154,39 @@ static void trap_free(void *context, void *ptr)
 static void abi_entry_host(void **state)
 {
     (void)state;
-    raw_plugin p = raw_open();
-    vmbsave_fault_host h;
-    vmbsave_fault_host_init(&h);
-    const uint32_t sz = (uint32_t)sizeof(vmbsave_interface_v1);
+    raw_plugin p;
+    raw_open(&p);
 
-    EXPECT_STATUS(refused_query(&p, &h, VMBSAVE_INTERFACE_NAME, VMBSAVE_ABI_MAJOR, NULL, sz, false),
-                  STATUS_INVALID_PARAMETER, "host NULL");
+    EXPECT_STATUS(
+        refused_query(&p, VMBSAVE_INTERFACE_NAME, VMBSAVE_ABI_MAJOR, NULL, V1_SIZE, false),
+        STATUS_INVALID_PARAMETER, "host NULL");
     vmbsave_host_v1 bad;
     static const uint32_t small[] = {0u, 8u, (uint32_t)sizeof(vmbsave_host_v1) - 1u};
     for (size_t i = 0; i < sizeof(small) / sizeof(small[0]); i++) {
-        bad = h.host;
+        bad = p.h.host;
         bad.size = small[i];
         EXPECT_STATUS(
-            refused_query(&p, &h, VMBSAVE_INTERFACE_NAME, VMBSAVE_ABI_MAJOR, &bad, sz, false),
+            refused_query(&p, VMBSAVE_INTERFACE_NAME, VMBSAVE_ABI_MAJOR, &bad, V1_SIZE, false),
             STATUS_INVALID_PARAMETER, "host size %u", (unsigned)small[i]);
     }
     static const uint32_t majors[] = {0u, 2u, UINT32_MAX};
     for (size_t i = 0; i < sizeof(majors) / sizeof(majors[0]); i++) {
-        bad = h.host;
+        bad = p.h.host;
         bad.abi_major = majors[i];
         EXPECT_STATUS(
-            refused_query(&p, &h, VMBSAVE_INTERFACE_NAME, VMBSAVE_ABI_MAJOR, &bad, sz, false),
+            refused_query(&p, VMBSAVE_INTERFACE_NAME, VMBSAVE_ABI_MAJOR, &bad, V1_SIZE, false),
             STATUS_INVALID_PARAMETER, "host abi_major %u", (unsigned)majors[i]);
     }
-    bad = h.host;
+    bad = p.h.host;
     bad.alloc = NULL;
-    EXPECT_STATUS(refused_query(&p, &h, VMBSAVE_INTERFACE_NAME, VMBSAVE_ABI_MAJOR, &bad, sz, false),
-                  STATUS_INVALID_PARAMETER, "host without alloc");
-    bad = h.host;
+    EXPECT_STATUS(
+        refused_query(&p, VMBSAVE_INTERFACE_NAME, VMBSAVE_ABI_MAJOR, &bad, V1_SIZE, false),
+        STATUS_INVALID_PARAMETER, "host without alloc");
+    bad = p.h.host;
     bad.free = NULL;
-    EXPECT_STATUS(refused_query(&p, &h, VMBSAVE_INTERFACE_NAME, VMBSAVE_ABI_MAJOR, &bad, sz, false),
-                  STATUS_INVALID_PARAMETER, "host without free");
+    EXPECT_STATUS(
+        refused_query(&p, VMBSAVE_INTERFACE_NAME, VMBSAVE_ABI_MAJOR, &bad, V1_SIZE, false),
+        STATUS_INVALID_PARAMETER, "host without free");
 
     /* Optional members may be NULL; a larger (newer minor) host struct is accepted. */
     struct {
@@ -203,30 +194,30 @@ static void abi_entry_host(void **state)
         uint8_t newer[32];
     } big;
     memset(&big, 0, sizeof(big));
-    big.host = h.host;
+    big.host = p.h.host;
     big.host.size = (uint32_t)sizeof(big);
     big.host.log = NULL;
     big.host.save_packet = NULL;
     big.host.restore_packet = NULL;
     vmbsave_interface_v1 t;
-    EXPECT_STATUS(p.entry(VMBSAVE_INTERFACE_NAME, VMBSAVE_ABI_MAJOR, &big.host, &t, sz),
+    EXPECT_STATUS(p.entry(VMBSAVE_INTERFACE_NAME, VMBSAVE_ABI_MAJOR, &big.host, &t, V1_SIZE),
                   STATUS_SUCCESS, "a larger host with optional members NULL");
     t.release(t.context);
-    assert_int_equal(h.live_allocations, 0);
+    assert_int_equal(p.h.live_allocations, 0);
 
     /* The host is copied: after the query, the caller's struct is overwritten with traps and
      * then freed, and the implementation must go on using the services it was given. */
     vmbsave_host_v1 *copy = malloc(sizeof(*copy));
     assert_non_null(copy);
-    *copy = h.host;
-    EXPECT_STATUS(p.entry(VMBSAVE_INTERFACE_NAME, VMBSAVE_ABI_MAJOR, copy, &t, sz), STATUS_SUCCESS,
-                  "query with a heap host");
+    *copy = p.h.host;
+    EXPECT_STATUS(p.entry(VMBSAVE_INTERFACE_NAME, VMBSAVE_ABI_MAJOR, copy, &t, V1_SIZE),
+                  STATUS_SUCCESS, "query with a heap host");
     copy->alloc = trap_alloc;
     copy->free = trap_free;
     copy->context = NULL;
     copy->size = 0;
     g_trap_calls = 0;
-    uint64_t calls_before = h.alloc_calls;
+    uint64_t calls_before = p.h.alloc_calls;
     vmbsave_channel *ch = NULL;
     EXPECT_STATUS(t.channel_allocate(t.context, &ch), STATUS_SUCCESS, "channel_allocate");
     vmbsave_offer offer;
@@ -251,9 +242,8 @@ static void abi_entry_host(void **state)
     EXPECT_STATUS(t.channel_cleanup(ch), STATUS_SUCCESS, "channel_cleanup");
     t.release(t.context);
     assert_int_equal(g_trap_calls, 0);
-    assert_true(h.alloc_calls > calls_before); /* the copied host's allocator was used */
-    assert_int_equal(h.live_allocations, 0);
-    dlclose(p.dl);
+    assert_true(p.h.alloc_calls > calls_before); /* the copied host's allocator was used */
+    raw_close(&p);
 }
 
 /* ---- ABI.ENTRY.OUT_SIZE ------------------------------------------------------------------- */
@@ -261,20 +251,18 @@ static void abi_entry_host(void **state)
 static void abi_entry_out_size(void **state)
 {
     (void)state;
-    raw_plugin p = raw_open();
-    vmbsave_fault_host h;
-    vmbsave_fault_host_init(&h);
-    const uint32_t sz = (uint32_t)sizeof(vmbsave_interface_v1);
+    raw_plugin p;
+    raw_open(&p);
 
-    EXPECT_STATUS(p.entry(VMBSAVE_INTERFACE_NAME, VMBSAVE_ABI_MAJOR, &h.host, NULL, sz),
+    EXPECT_STATUS(p.entry(VMBSAVE_INTERFACE_NAME, VMBSAVE_ABI_MAJOR, &p.h.host, NULL, V1_SIZE),
                   STATUS_INVALID_PARAMETER, "out NULL");
-    assert_int_equal(h.live_allocations, 0);
+    assert_int_equal(p.h.live_allocations, 0);
     static const uint32_t small[] = {0u, 4u, 8u, (uint32_t)sizeof(vmbsave_interface_v1) / 2u,
                                      (uint32_t)sizeof(vmbsave_interface_v1) - 1u};
     for (size_t i = 0; i < sizeof(small) / sizeof(small[0]); i++)
-        EXPECT_STATUS(refused_query(&p, &h, VMBSAVE_INTERFACE_NAME, VMBSAVE_ABI_MAJOR, &h.host,
-                                    small[i], true),
-                      STATUS_INVALID_BUFFER_SIZE, "out_size %u", (unsigned)small[i]);
+        EXPECT_STATUS(
+            refused_query(&p, VMBSAVE_INTERFACE_NAME, VMBSAVE_ABI_MAJOR, &p.h.host, small[i], true),
+            STATUS_INVALID_BUFFER_SIZE, "out_size %u", (unsigned)small[i]);
 
     /* A caller that knows a later minor passes a larger table: accepted. */
     union {
@@ -282,17 +270,16 @@ static void abi_entry_out_size(void **state)
         uint8_t bytes[sizeof(vmbsave_interface_v1) + 64];
     } big;
     memset(&big, 0, sizeof(big));
-    EXPECT_STATUS(
-        p.entry(VMBSAVE_INTERFACE_NAME, VMBSAVE_ABI_MAJOR, &h.host, &big.t, (uint32_t)sizeof(big)),
-        STATUS_SUCCESS, "out_size %zu", sizeof(big));
-    assert_true(big.t.size >= sz && big.t.size <= sizeof(big));
+    EXPECT_STATUS(p.entry(VMBSAVE_INTERFACE_NAME, VMBSAVE_ABI_MAJOR, &p.h.host, &big.t,
+                          (uint32_t)sizeof(big)),
+                  STATUS_SUCCESS, "out_size %zu", sizeof(big));
+    assert_true(big.t.size >= V1_SIZE && big.t.size <= sizeof(big));
     big.t.release(big.t.context);
     vmbsave_interface_v1 t;
-    EXPECT_STATUS(p.entry(VMBSAVE_INTERFACE_NAME, VMBSAVE_ABI_MAJOR, &h.host, &t, sz),
+    EXPECT_STATUS(p.entry(VMBSAVE_INTERFACE_NAME, VMBSAVE_ABI_MAJOR, &p.h.host, &t, V1_SIZE),
                   STATUS_SUCCESS, "out_size exactly sizeof");
     t.release(t.context);
-    assert_int_equal(h.live_allocations, 0);
-    dlclose(p.dl);
+    raw_close(&p);
 }
 
 /* ---- ABI.TABLE.* -------------------------------------------------------------------------- */
@@ -300,13 +287,12 @@ static void abi_entry_out_size(void **state)
 static void abi_table_complete(void **state)
 {
     (void)state;
-    raw_plugin p = raw_open();
-    vmbsave_fault_host h;
-    vmbsave_fault_host_init(&h);
+    raw_plugin p;
+    raw_open(&p);
     vmbsave_interface_v1 t;
     memset(&t, 0, sizeof(t));
     EXPECT_STATUS(
-        p.entry(VMBSAVE_INTERFACE_NAME, VMBSAVE_ABI_MAJOR, &h.host, &t, (uint32_t)sizeof(t)),
+        p.entry(VMBSAVE_INTERFACE_NAME, VMBSAVE_ABI_MAJOR, &p.h.host, &t, (uint32_t)sizeof(t)),
         STATUS_SUCCESS, "query");
     assert_true(t.size >= sizeof(vmbsave_interface_v1));
     assert_int_equal(t.abi_major, 1);
@@ -347,20 +333,18 @@ static void abi_table_complete(void **state)
         if (ops[i].set == NULL)
             fail_msg("operation %s is not set", ops[i].name);
     t.release(t.context);
-    assert_int_equal(h.live_allocations, 0);
-    dlclose(p.dl);
+    raw_close(&p);
 }
 
 static void abi_table_release(void **state)
 {
     (void)state;
-    raw_plugin p = raw_open();
-    vmbsave_fault_host h;
-    vmbsave_fault_host_init(&h);
+    raw_plugin p;
+    raw_open(&p);
     /* Several interfaces alive at once, used, then released in another order. */
     vmbsave_interface_v1 t[3];
     for (int i = 0; i < 3; i++)
-        EXPECT_STATUS(p.entry(VMBSAVE_INTERFACE_NAME, VMBSAVE_ABI_MAJOR, &h.host, &t[i],
+        EXPECT_STATUS(p.entry(VMBSAVE_INTERFACE_NAME, VMBSAVE_ABI_MAJOR, &p.h.host, &t[i],
                               (uint32_t)sizeof(t[i])),
                       STATUS_SUCCESS, "query %d", i);
     for (int i = 0; i < 3; i++) {
@@ -371,13 +355,12 @@ static void abi_table_release(void **state)
         EXPECT_STATUS(t[i].init_set_offer(ch, &offer), STATUS_SUCCESS, "init_set_offer");
         EXPECT_STATUS(t[i].channel_cleanup(ch), STATUS_SUCCESS, "cleanup");
     }
-    assert_true(h.alloc_calls > 0);
+    assert_true(p.h.alloc_calls > 0);
     t[1].release(t[1].context);
     t[0].release(t[0].context);
     t[2].release(t[2].context);
-    assert_int_equal(h.live_allocations, 0);
-    assert_int_equal(h.live_bytes, 0);
-    dlclose(p.dl);
+    assert_int_equal(p.h.live_bytes, 0);
+    raw_close(&p);
 
     /* Through the loader as well, after a full workload. */
     vt_env *e = vt_env_new();
@@ -673,6 +656,26 @@ static void item_field(const char **p, const char *name, const char *end, bool h
     *p = stop < end ? stop + 1 : stop;
 }
 
+/* Consumes the key "<list>[i]" of an item line at *p (key[32] gets it): *q is the start of the
+ * item's fields, and the returned pointer their end. */
+static const char *take_item(const char **p, const char *list, unsigned long long i,
+                             const char *text, char *key, const char **q)
+{
+    snprintf(key, 32, "%s[%llu]", list, i);
+    size_t len = take_key(p, key, text);
+    *q = *p;
+    return *p + len;
+}
+
+/* The fields of an item line have been read up to q: nothing may follow them before `end`.
+ * Moves *p to the next line. */
+static void end_item(const char **p, const char *q, const char *end, const char *key)
+{
+    if (q != end)
+        fail_msg("describe: %s has trailing text", key);
+    *p = end + 1;
+}
+
 static void check_shape(const char *text)
 {
     static const char *const states[] = {"DISABLED", "ENABLED", "OPEN_PAUSED", "OPEN_RUNNING",
@@ -701,9 +704,7 @@ static void check_shape(const char *text)
     unsigned long long gc = dec_line(&p, "gpadl.count", text);
     for (unsigned long long i = 0; i < gc; i++) {
         char key[32];
-        snprintf(key, sizeof(key), "gpadl[%llu]", i);
-        size_t len = take_key(&p, key, text);
-        const char *end = p + len, *q = p;
+        const char *q, *end = take_item(&p, "gpadl", i, text, key, &q);
         item_field(&q, "id", end, false);
         if (strncmp(q, "state=", 6) != 0)
             fail_msg("describe: %s lacks state=", key);
@@ -721,24 +722,18 @@ static void check_shape(const char *text)
             fail_msg("describe: %s has a bad state", key);
         item_field(&q, "pfns", end, false);
         item_field(&q, "pfn_hash", end, true);
-        if (q != end)
-            fail_msg("describe: %s has trailing text", key);
-        p = end + 1;
+        end_item(&p, q, end, key);
     }
     unsigned long long pc = dec_line(&p, "packet.count", text);
     for (unsigned long long i = 0; i < pc; i++) {
         char key[32];
-        snprintf(key, sizeof(key), "packet[%llu]", i);
-        size_t len = take_key(&p, key, text);
-        const char *end = p + len, *q = p;
+        const char *q, *end = take_item(&p, "packet", i, text, key, &q);
         item_field(&q, "id", end, false);
         item_field(&q, "seq", end, false);
         item_field(&q, "gpadl", end, false);
         item_field(&q, "bytes", end, false);
         item_field(&q, "payload_hash", end, true);
-        if (q != end)
-            fail_msg("describe: %s has trailing text", key);
-        p = end + 1;
+        end_item(&p, q, end, key);
     }
     dec_line(&p, "ring.incoming.bytes", text);
     hex_line(&p, "ring.incoming.hash", 16, text);

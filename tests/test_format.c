@@ -544,6 +544,26 @@ static void to_newer_minor(vt_edit_image *ed)
             fail_msg("the newer-minor edit made chunk %zu larger than 65536 bytes", k);
 }
 
+/* What restore_packet must be given for the first 64 packet records of a 1.0 image, in send
+ * order: the packet id, a library buffer of the record's head and payload, and the driver state
+ * size. Returns the count. */
+static uint32_t restore_calls_due(const vt_edit_image *ed, uint64_t ids[64], uint32_t lib[64],
+                                  uint32_t ds[64])
+{
+    uint32_t np = 0;
+    for (size_t k = 0; k < ed->count; k++) {
+        if (ed->c[k].type != VT_TYPE_PACKETS)
+            continue;
+        for (uint32_t r = 0; r < vt_edit_rec_count(&ed->c[k]) && np < 64; r++, np++) {
+            const uint8_t *q = ed->c[k].p + vt_edit_rec_off(&ed->c[k], r);
+            ids[np] = vt_get64(q + VT_PACKET_ID);
+            lib[np] = VT_PACKET_FIXED + vt_get32(q + VT_PACKET_PAYLOAD);
+            ds[np] = vt_get32(q + VT_PACKET_DSTATE);
+        }
+    }
+    return np;
+}
+
 static void format_compat_newer_minor(void **state)
 {
     (void)state;
@@ -562,16 +582,9 @@ static void format_compat_newer_minor(void **state)
         vt_edit_serialize(&ed, &b);
 
         /* Library buffer and driver state sizes the driver must see, from the 1.0 records. */
-        uint32_t lib[64], ds[64], np = 0;
-        for (size_t k = 0; k < orig.count; k++) {
-            if (orig.c[k].type != VT_TYPE_PACKETS)
-                continue;
-            for (uint32_t r = 0; r < vt_edit_rec_count(&orig.c[k]) && np < 64; r++, np++) {
-                const uint8_t *q = orig.c[k].p + vt_edit_rec_off(&orig.c[k], r);
-                lib[np] = VT_PACKET_FIXED + vt_get32(q + VT_PACKET_PAYLOAD);
-                ds[np] = vt_get32(q + VT_PACKET_DSTATE);
-            }
-        }
+        uint64_t ids[64];
+        uint32_t lib[64], ds[64];
+        uint32_t np = restore_calls_due(&orig, ids, lib, ds);
 
         for (size_t per = 0; per <= 1; per++) {
             vmbsave_fault_host_clear_logs(&e->host);
@@ -691,17 +704,8 @@ static void format_compat_older_images(void **state)
             fail_msg("%s chunk %zu is version %u.%u, not 1.0", img_path, k, ed.c[k].major,
                      ed.c[k].minor);
     uint64_t ids[64];
-    uint32_t lib[64], ds[64], np = 0;
-    for (size_t k = 0; k < ed.count; k++) {
-        if (ed.c[k].type != VT_TYPE_PACKETS)
-            continue;
-        for (uint32_t r = 0; r < vt_edit_rec_count(&ed.c[k]) && np < 64; r++, np++) {
-            const uint8_t *q = ed.c[k].p + vt_edit_rec_off(&ed.c[k], r);
-            ids[np] = vt_get64(q + VT_PACKET_ID);
-            lib[np] = VT_PACKET_FIXED + vt_get32(q + VT_PACKET_PAYLOAD);
-            ds[np] = vt_get32(q + VT_PACKET_DSTATE);
-        }
-    }
+    uint32_t lib[64], ds[64];
+    uint32_t np = restore_calls_due(&ed, ids, lib, ds);
     if (np == 0)
         fail_msg("precondition: the golden image should hold packets in flight");
 

@@ -6,24 +6,9 @@
 #include <string.h>
 
 #include "support/clause_test.h"
+#include "support/check.h"
 #include "support/fixture.h"
-
-static const char *sn(NTSTATUS s)
-{
-    const char *n = vmbsave_status_name(s);
-    return n != NULL ? n : "(unknown)";
-}
-
-#define EXPECT_STATUS(got, want, ...)                                                              \
-    do {                                                                                           \
-        NTSTATUS got_ = (got), want_ = (want);                                                     \
-        if (got_ != want_) {                                                                       \
-            char what_[256];                                                                       \
-            snprintf(what_, sizeof(what_), __VA_ARGS__);                                           \
-            fail_msg("%s:%d: %s: got %s (0x%08x), expected %s", __FILE__, __LINE__, what_,         \
-                     sn(got_), (unsigned)(uint32_t)got_, sn(want_));                               \
-        }                                                                                          \
-    } while (0)
+#include "support/util.h"
 
 /* ---- describe helpers --------------------------------------------------------------------- */
 
@@ -111,8 +96,8 @@ static void expect_unchanged(vt_env *e, vmbsave_channel *ch, const char *before,
         snprintf(what_, sizeof(what_), __VA_ARGS__);                                               \
         if (s_ != (want)) {                                                                        \
             free(before_);                                                                         \
-            fail_msg("%s:%d: %s: got %s (0x%08x), expected %s", __FILE__, __LINE__, what_, sn(s_), \
-                     (unsigned)(uint32_t)s_, sn(want));                                            \
+            fail_msg("%s:%d: %s: got %s (0x%08x), expected %s", __FILE__, __LINE__, what_,         \
+                     vt_status_str(s_), (unsigned)(uint32_t)s_, vt_status_str(want));              \
         }                                                                                          \
         expect_unchanged((e), (ch), before_, what_);                                               \
         free(before_);                                                                             \
@@ -132,12 +117,11 @@ typedef enum stage {
 static const char *const k_stage_state[] = {"DISABLED",    "DISABLED",     "ENABLED",
                                             "OPEN_PAUSED", "OPEN_RUNNING", "DISABLED"};
 
+/* The fixture's open parameters with the smallest rings, VP 1 and connection 7. */
 static void small_open(vmbsave_open_params *o, uint32_t gpadl)
 {
-    memset(o, 0, sizeof(*o));
-    o->ring_gpadl_id = gpadl;
-    o->incoming_ring_bytes = VMBSAVE_MIN_RING_BYTES;
-    o->outgoing_ring_bytes = VMBSAVE_MIN_RING_BYTES;
+    vt_fill_open(o, gpadl);
+    o->incoming_ring_bytes = o->outgoing_ring_bytes = VMBSAVE_MIN_RING_BYTES;
     o->target_vp = 1;
     o->connection_id = 7;
 }
@@ -538,6 +522,23 @@ static void lifecycle_open_from_enabled(void **state)
 
 /* ---- LIFECYCLE.OPEN.VALIDATION ------------------------------------------------------------ */
 
+/* guest_open of small_open(1) with the ring of direction `dir` (0: incoming) of each size in
+ * turn: refused with `want`, nothing changed. */
+static void expect_rings_refused(vt_env *e, vmbsave_channel *ch, int dir, const uint32_t *sizes,
+                                 size_t n, NTSTATUS want)
+{
+    vmbsave_open_params o;
+    for (size_t i = 0; i < n; i++) {
+        small_open(&o, 1);
+        if (dir == 0)
+            o.incoming_ring_bytes = sizes[i];
+        else
+            o.outgoing_ring_bytes = sizes[i];
+        EXPECT_REFUSED(e, ch, e->v->guest_open(ch, &o), want, "%s ring of %u bytes",
+                       dir ? "outgoing" : "incoming", (unsigned)sizes[i]);
+    }
+}
+
 static void lifecycle_open_validation(void **state)
 {
     (void)state;
@@ -558,28 +559,12 @@ static void lifecycle_open_validation(void **state)
 
     static const uint32_t bad_sizes[] = {
         0u, 1u, 4096u, 8191u, 8193u, 12288u + 1u, VMBSAVE_MAX_RING_BYTES - 1u};
+    static const uint32_t big[] = {VMBSAVE_MAX_RING_BYTES + VMBSAVE_PAGE_BYTES,
+                                   2u * VMBSAVE_MAX_RING_BYTES, 0xFFFFF000u};
     for (int dir = 0; dir < 2; dir++) {
-        for (size_t i = 0; i < sizeof(bad_sizes) / sizeof(bad_sizes[0]); i++) {
-            small_open(&o, 1);
-            if (dir == 0)
-                o.incoming_ring_bytes = bad_sizes[i];
-            else
-                o.outgoing_ring_bytes = bad_sizes[i];
-            EXPECT_REFUSED(e, ch, e->v->guest_open(ch, &o), STATUS_INVALID_PARAMETER,
-                           "%s ring of %u bytes", dir ? "outgoing" : "incoming",
-                           (unsigned)bad_sizes[i]);
-        }
-        static const uint32_t big[] = {VMBSAVE_MAX_RING_BYTES + VMBSAVE_PAGE_BYTES,
-                                       2u * VMBSAVE_MAX_RING_BYTES, 0xFFFFF000u};
-        for (size_t i = 0; i < 3; i++) {
-            small_open(&o, 1);
-            if (dir == 0)
-                o.incoming_ring_bytes = big[i];
-            else
-                o.outgoing_ring_bytes = big[i];
-            EXPECT_REFUSED(e, ch, e->v->guest_open(ch, &o), STATUS_IMPLEMENTATION_LIMIT,
-                           "%s ring of %u bytes", dir ? "outgoing" : "incoming", (unsigned)big[i]);
-        }
+        expect_rings_refused(e, ch, dir, bad_sizes, sizeof(bad_sizes) / sizeof(bad_sizes[0]),
+                             STATUS_INVALID_PARAMETER);
+        expect_rings_refused(e, ch, dir, big, 3, STATUS_IMPLEMENTATION_LIMIT);
     }
     small_open(&o, 1);
     o.connection_id = 0;
@@ -1173,7 +1158,7 @@ static void lifecycle_failed_ops_no_change(void **state)
                     free(before);
                     fail_msg("%s with allocation %" PRIu64 " failing (%s): got %s, expected "
                              "STATUS_INSUFFICIENT_RESOURCES",
-                             ops[i].name, k, mode == 1 ? "once" : "from then on", sn(s));
+                             ops[i].name, k, mode == 1 ? "once" : "from then on", vt_status_str(s));
                 }
                 faulted_runs++;
                 char what[160];

@@ -6,24 +6,9 @@
 #include <string.h>
 
 #include "support/clause_test.h"
+#include "support/check.h"
 #include "support/fixture.h"
-
-static const char *sn(NTSTATUS s)
-{
-    const char *n = vmbsave_status_name(s);
-    return n != NULL ? n : "(unknown)";
-}
-
-#define EXPECT_STATUS(got, want, ...)                                                              \
-    do {                                                                                           \
-        NTSTATUS got_ = (got), want_ = (want);                                                     \
-        if (got_ != want_) {                                                                       \
-            char what_[256];                                                                       \
-            snprintf(what_, sizeof(what_), __VA_ARGS__);                                           \
-            fail_msg("%s:%d: %s: got %s (0x%08x), expected %s", __FILE__, __LINE__, what_,         \
-                     sn(got_), (unsigned)(uint32_t)got_, sn(want_));                               \
-        }                                                                                          \
-    } while (0)
+#include "support/util.h"
 
 static vmbsave_channel *alloc_ch(vt_env *e)
 {
@@ -32,12 +17,15 @@ static vmbsave_channel *alloc_ch(vt_env *e)
     return ch;
 }
 
-static void offer_enable(vt_env *e, vmbsave_channel *ch)
+/* A new channel, offered and enabled. */
+static vmbsave_channel *enabled_ch(vt_env *e)
 {
+    vmbsave_channel *ch = alloc_ch(e);
     vmbsave_offer o;
     vt_fill_offer(&o, 1);
     EXPECT_STATUS(e->v->init_set_offer(ch, &o), STATUS_SUCCESS, "offer");
     EXPECT_STATUS(e->v->enable(ch), STATUS_SUCCESS, "enable");
+    return ch;
 }
 
 /* Saves `ch`, restores it into a fresh channel and checks the two describe the same state and
@@ -111,8 +99,7 @@ static void limit_ring(void **state)
 {
     (void)state;
     vt_env *e = vt_env_new();
-    vmbsave_channel *ch = alloc_ch(e);
-    offer_enable(e, ch);
+    vmbsave_channel *ch = enabled_ch(e);
     uint64_t pfn = 1;
     EXPECT_STATUS(e->v->gpadl_create(ch, 1, &pfn, 1), STATUS_SUCCESS, "gpadl");
     vmbsave_open_params o = {1, VMBSAVE_MAX_RING_BYTES + VMBSAVE_PAGE_BYTES, VMBSAVE_MAX_RING_BYTES,
@@ -159,8 +146,7 @@ static void limit_gpadl(void **state)
 {
     (void)state;
     vt_env *e = vt_env_new();
-    vmbsave_channel *ch = alloc_ch(e);
-    offer_enable(e, ch);
+    vmbsave_channel *ch = enabled_ch(e);
     uint64_t *pfns = malloc((VMBSAVE_MAX_GPADL_PFNS + 1u) * sizeof(uint64_t));
     assert_non_null(pfns);
     for (uint32_t i = 0; i <= VMBSAVE_MAX_GPADL_PFNS; i++)
@@ -239,8 +225,7 @@ static NTSTATUS big_restore(void *context, vmbsave_channel *ch, uint64_t id, con
 
 static vmbsave_channel *running(vt_env *e)
 {
-    vmbsave_channel *ch = alloc_ch(e);
-    offer_enable(e, ch);
+    vmbsave_channel *ch = enabled_ch(e);
     uint64_t pfn = 1;
     EXPECT_STATUS(e->v->gpadl_create(ch, 1, &pfn, 1), STATUS_SUCCESS, "gpadl");
     vmbsave_open_params o = {1, VMBSAVE_MIN_RING_BYTES, VMBSAVE_MIN_RING_BYTES, 0, 1};
@@ -360,8 +345,7 @@ static void limit_chunk(void **state)
 
     /* Three GPADL records of the largest size (two cannot share a chunk), packets of the
      * largest size, and 200 KiB in each ring. */
-    vmbsave_channel *ch = alloc_ch(e);
-    offer_enable(e, ch);
+    vmbsave_channel *ch = enabled_ch(e);
     uint64_t *pfns = malloc(VMBSAVE_MAX_GPADL_PFNS * sizeof(uint64_t));
     assert_non_null(pfns);
     for (uint32_t i = 0; i < VMBSAVE_MAX_GPADL_PFNS; i++)

@@ -14,64 +14,9 @@
 #include <string.h>
 
 #include "support/clause_test.h"
+#include "support/check.h"
 #include "support/fixture.h"
-
-/* ---- checking --------------------------------------------------------------------------- */
-
-static char where[256];
-#define WHERE(...) snprintf(where, sizeof(where), __VA_ARGS__)
-
-#define CHECK(cond, ...)                                                                           \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            print_error("%s:%d: [%s] failed: %s\n    ", __FILE__, __LINE__, where, #cond);         \
-            print_error(__VA_ARGS__);                                                              \
-            print_error("\n");                                                                     \
-            fail();                                                                                \
-        }                                                                                          \
-    } while (0)
-
-static const char *stname(NTSTATUS s)
-{
-    static char tmp[4][16];
-    static unsigned k;
-    const char *n = vmbsave_status_name(s);
-    if (n != NULL)
-        return n;
-    k = (k + 1u) % 4u;
-    snprintf(tmp[k], sizeof(tmp[k]), "0x%08x", (unsigned)(uint32_t)s);
-    return tmp[k];
-}
-
-/* Calls are bracketed as the fixture does, so the host knows a callback runs inside one. */
-static NTSTATUS entered(vt_env *e, NTSTATUS s)
-{
-    vmbsave_host_leave(&e->host);
-    return s;
-}
-#define CALL(e, expr) (vmbsave_host_enter(&(e)->host), entered((e), (expr)))
-
-#define EXPECT_ST(e, expr, want)                                                                   \
-    do {                                                                                           \
-        NTSTATUS got_ = CALL(e, expr);                                                             \
-        NTSTATUS want_ = (want);                                                                   \
-        CHECK(got_ == want_, "%s returned %s, expected %s", #expr, stname(got_), stname(want_));   \
-    } while (0)
-#define EXPECT_OK(e, expr) EXPECT_ST(e, expr, STATUS_SUCCESS)
-
-static void *xmalloc(size_t n)
-{
-    void *p = malloc(n != 0 ? n : 1);
-    CHECK(p != NULL, "test-side malloc(%zu) failed", n);
-    return p;
-}
-
-static void save_end(vt_env *e, vmbsave_channel *ch)
-{
-    vmbsave_host_enter(&e->host);
-    e->v->save_end(ch);
-    vmbsave_host_leave(&e->host);
-}
+#include "support/util.h"
 
 /* The PACKET.* clauses hold for implementations that call the driver at all. */
 static void require_callbacks(vt_env *e)
@@ -98,30 +43,13 @@ typedef NTSTATUS (*restore_packet_fn)(void *, vmbsave_channel *, uint64_t, const
 static vt_env *env_custom(bool set_save, save_packet_fn save, bool set_restore,
                           restore_packet_fn restore)
 {
-    vt_env *e = calloc(1, sizeof(*e));
-    CHECK(e != NULL, "calloc of vt_env failed");
-    vmbsave_fault_host_init(&e->host);
+    vt_env *e = vt_env_alloc();
     if (set_save)
         e->host.host.save_packet = save;
     if (set_restore)
         e->host.host.restore_packet = restore;
-    const char *path = getenv("VMBSAVE_PLUGIN");
-    CHECK(path != NULL && path[0] != '\0', "VMBSAVE_PLUGIN is not set");
-    char err[512];
-    if (vmbsave_impl_load(path, &e->host.host, &e->impl, err, sizeof(err)) != 0) {
-        free(e);
-        fail_msg("loading %s: %s", path, err);
-    }
-    e->v = &e->impl.iface;
+    vt_env_load(e);
     return e;
-}
-
-static void env_custom_free(vt_env *e)
-{
-    vmbsave_impl_unload(&e->impl);
-    uint64_t live = e->host.live_allocations;
-    free(e);
-    CHECK(live == 0, "%llu allocations live after release", (unsigned long long)live);
 }
 
 /* ---- channels with packets -------------------------------------------------------------- */
@@ -162,14 +90,14 @@ static vmbsave_channel *packets_channel(vt_env *e, const pkt *p, size_t n)
     EXPECT_OK(e, e->v->guest_open(ch, &op));
     EXPECT_OK(e, e->v->start(ch));
     for (size_t i = 0; i < n; i++) {
-        uint8_t *buf = xmalloc(p[i].payload);
+        uint8_t *buf = vt_xmalloc(p[i].payload);
         for (uint32_t b = 0; b < p[i].payload; b++)
             buf[b] = payload_byte(p[i].id, b);
         NTSTATUS s = CALL(
             e, e->v->packet_send(ch, p[i].id, p[i].gpadl, p[i].payload ? buf : NULL, p[i].payload));
         free(buf);
         CHECK(s == STATUS_SUCCESS, "packet_send(%llu) returned %s", (unsigned long long)p[i].id,
-              stname(s));
+              vt_status_str(s));
     }
     EXPECT_OK(e, e->v->ring_write(ch, VMBSAVE_RING_INCOMING, "0123456789", 10));
     EXPECT_OK(e, e->v->pause(ch));
@@ -208,7 +136,7 @@ static size_t parse_packets(const uint8_t *img, size_t size, rec *out, size_t ca
 {
     long n = vt_chunks(img, size, NULL, 0);
     CHECK(n >= 2, "the image does not parse as chunks (%ld)", n);
-    vt_chunk *c = xmalloc((size_t)n * sizeof(*c));
+    vt_chunk *c = vt_xmalloc((size_t)n * sizeof(*c));
     vt_chunks(img, size, c, (size_t)n);
     size_t count = 0;
     for (long k = 0; k < n; k++) {
@@ -319,7 +247,7 @@ static void read_session(vt_env *e, vmbsave_channel *ch, sizes_mode mode, run *o
             break;
         }
         }
-        uint8_t *buf = size ? xmalloc(size) : NULL;
+        uint8_t *buf = size ? vt_xmalloc(size) : NULL;
         uint32_t filled = SENTINEL, required = SENTINEL;
         NTSTATUS s = CALL(e, e->v->save_continue(ch, buf, size, &filled, &required));
         if (s == STATUS_BUFFER_TOO_SMALL && (size == MAXC || (req != 0 && size >= req)))
@@ -346,7 +274,7 @@ static void read_session(vt_env *e, vmbsave_channel *ch, sizes_mode mode, run *o
         CHECK(!out->too_small_bad && !out->overflow_empty,
               "size %u -> %s (BytesFilled %u, BytesRequired %u): no progress where the "
               "contract promises it",
-              size, stname(s), filled, required);
+              size, vt_status_str(s), filled, required);
         req = required;
     }
 }
@@ -362,7 +290,7 @@ static void save_run(vt_env *e, vmbsave_channel *ch, sizes_mode mode, run *out)
 {
     EXPECT_OK(e, e->v->save_begin(ch));
     read_session(e, ch, mode, out);
-    save_end(e, ch);
+    vt_save_end(e, ch);
 }
 
 /* The failing session is over for good: every later call returns `want` with both counts 0
@@ -375,7 +303,7 @@ static void expect_sticky(vt_env *e, vmbsave_channel *ch, NTSTATUS want)
             uint32_t size = sizes[k];
             uint8_t *buf = NULL;
             if (k != 0) {
-                buf = xmalloc(size + 1u);
+                buf = vt_xmalloc(size + 1u);
                 memset(buf, 0xC3, size + 1u);
             }
             uint32_t f = SENTINEL, r = SENTINEL;
@@ -387,7 +315,7 @@ static void expect_sticky(vt_env *e, vmbsave_channel *ch, NTSTATUS want)
             CHECK(s == want && f == 0 && r == 0,
                   "a later call (size %u) returned %s, BytesFilled %u, BytesRequired %u; "
                   "expected %s with 0 and 0",
-                  size, stname(s), f, r, stname(want));
+                  size, vt_status_str(s), f, r, vt_status_str(want));
             CHECK(untouched, "a later call (size %u) of the failed session wrote to its buffer",
                   size);
         }
@@ -571,13 +499,70 @@ static size_t drv_pkts(void)
     return 20;
 }
 
+/* ---- environments for the tests --------------------------------------------------------- */
+
+/* With the fault host's scripted driver; skips the test where the implementation calls no
+ * driver. */
+static vt_env *scripted_env(void)
+{
+    vt_env *e = vt_env_new();
+    require_callbacks(e);
+    return e;
+}
+
+/* With our own driver (reset) for save_packet, and for restore_packet too with own_restore
+ * (else the fault host's). */
+static vt_env *own_env(bool own_restore)
+{
+    drv_reset();
+    if (own_restore)
+        return env_custom(OWN(drv_save), OWN(drv_restore));
+    return env_custom(OWN(drv_save), HOST_RESTORE);
+}
+
+/* A channel with the packets of k_pkts (scripted driver) or g_drv_pkts (our own) in flight,
+ * and the image a plain session of it gives. */
+typedef struct rig {
+    vt_env *e;
+    vmbsave_channel *ch;
+    run good;
+} rig;
+
+static void rig_good(rig *r)
+{
+    save_run(r->e, r->ch, SZ_LARGE, &r->good);
+    CHECK(r->good.final == STATUS_SUCCESS, "the plain session ended with %s",
+          vt_status_str(r->good.final));
+}
+
+static void rig_scripted(rig *r)
+{
+    r->e = scripted_env();
+    r->ch = packets_channel(r->e, k_pkts, N_PKTS);
+    rig_good(r);
+}
+
+static void rig_own(rig *r)
+{
+    r->e = own_env(false);
+    size_t n = drv_pkts();
+    r->ch = packets_channel(r->e, g_drv_pkts, n);
+    rig_good(r);
+}
+
+static void rig_free(rig *r)
+{
+    run_free(&r->good);
+    vt_destroy_channel(r->e, r->ch);
+    vt_env_free(r->e);
+}
+
 /* ---- the clause tests --------------------------------------------------------------------- */
 
 static void t_save_size_query_first(void **state)
 {
     (void)state;
-    vt_env *e = vt_env_new();
-    require_callbacks(e);
+    vt_env *e = scripted_env();
     vmbsave_channel *ch = packets_channel(e, k_pkts, N_PKTS);
     rec r[N_PKTS + 8];
     /* The packets have states of 0, 1..64 bytes; the order of the calls is send order. */
@@ -586,7 +571,7 @@ static void t_save_size_query_first(void **state)
         vmbsave_fault_host_clear_logs(&e->host);
         run x;
         save_run(e, ch, (sizes_mode)m, &x);
-        CHECK(x.final == STATUS_SUCCESS, "the session ended with %s", stname(x.final));
+        CHECK(x.final == STATUS_SUCCESS, "the session ended with %s", vt_status_str(x.final));
         expect_save_log(&e->host, ch, k_pkts, N_PKTS);
         size_t nr = parse_packets(x.bytes, x.size, r, N_PKTS + 8);
         expect_records_are(r, nr, k_pkts, N_PKTS);
@@ -597,17 +582,16 @@ static void t_save_size_query_first(void **state)
     vt_env_free(e);
 
     /* The boundaries of N: 1 and exactly VMBSAVE_MAX_DRIVER_PACKET_STATE. */
-    drv_reset();
-    e = env_custom(OWN(drv_save), HOST_RESTORE);
+    e = own_env(false);
     size_t n = drv_pkts();
     ch = packets_channel(e, g_drv_pkts, n);
-    rec *dr = xmalloc(n * sizeof(*dr));
+    rec *dr = vt_xmalloc(n * sizeof(*dr));
     for (int m = 0; m < SZ_COUNT; m++) {
         WHERE("own driver (N = 1 .. MAX), sizes %s", k_sizes_names[m]);
         drv.saves = 0;
         run x;
         save_run(e, ch, (sizes_mode)m, &x);
-        CHECK(x.final == STATUS_SUCCESS, "the session ended with %s", stname(x.final));
+        CHECK(x.final == STATUS_SUCCESS, "the session ended with %s", vt_status_str(x.final));
         uint32_t k = 0;
         for (size_t i = 0; i < n; i++) {
             uint64_t id = g_drv_pkts[i].id;
@@ -639,14 +623,13 @@ static void t_save_size_query_first(void **state)
     }
     free(dr);
     vt_destroy_channel(e, ch);
-    env_custom_free(e);
+    vt_env_free(e);
 }
 
 static void t_save_no_state(void **state)
 {
     (void)state;
-    vt_env *e = vt_env_new();
-    require_callbacks(e);
+    vt_env *e = scripted_env();
     vmbsave_channel *ch = packets_channel(e, k_pkts, N_PKTS);
     rec r[N_PKTS];
 
@@ -657,7 +640,7 @@ static void t_save_no_state(void **state)
         vmbsave_fault_host_clear_logs(&e->host);
         run x;
         save_run(e, ch, (sizes_mode)m, &x);
-        CHECK(x.final == STATUS_SUCCESS, "the session ended with %s", stname(x.final));
+        CHECK(x.final == STATUS_SUCCESS, "the session ended with %s", vt_status_str(x.final));
         CHECK(e->host.save_call_count == N_PKTS, "%u save_packet calls for %zu packets",
               e->host.save_call_count, N_PKTS);
         for (uint32_t k = 0; k < N_PKTS; k++)
@@ -683,7 +666,7 @@ static void t_save_no_state(void **state)
     vmbsave_fault_host_clear_logs(&e->host);
     run x;
     save_run(e, ch, SZ_EXACT, &x);
-    CHECK(x.final == STATUS_SUCCESS, "the session ended with %s", stname(x.final));
+    CHECK(x.final == STATUS_SUCCESS, "the session ended with %s", vt_status_str(x.final));
     unsigned calls13 = 0;
     for (uint32_t k = 0; k < e->host.save_call_count; k++)
         if (e->host.save_calls[k].packet_id == 13) {
@@ -716,8 +699,7 @@ static void t_save_no_state(void **state)
 static void t_save_once_per_session(void **state)
 {
     (void)state;
-    vt_env *e = vt_env_new();
-    require_callbacks(e);
+    vt_env *e = scripted_env();
     size_t n = big_pkts();
     vmbsave_channel *ch = packets_channel(e, g_big, n);
     run first;
@@ -729,7 +711,7 @@ static void t_save_once_per_session(void **state)
             vmbsave_fault_host_clear_logs(&e->host);
             run x;
             save_run(e, ch, (sizes_mode)m, &x);
-            CHECK(x.final == STATUS_SUCCESS, "the session ended with %s", stname(x.final));
+            CHECK(x.final == STATUS_SUCCESS, "the session ended with %s", vt_status_str(x.final));
             /* However the buffers went, each packet's sequence happened once, in order. */
             expect_save_log(&e->host, ch, g_big, n);
             if (m == 0) {
@@ -761,16 +743,16 @@ static void t_save_once_per_session(void **state)
             uint8_t one[1];
             NTSTATUS s =
                 CALL(e, e->v->save_continue(ch, q % 2 ? one : NULL, q % 2 ? 1u : 0u, &f, &req));
-            CHECK(s == STATUS_BUFFER_TOO_SMALL, "query %d: %s", q, stname(s));
+            CHECK(s == STATUS_BUFFER_TOO_SMALL, "query %d: %s", q, vt_status_str(s));
         }
-        uint8_t *buf = xmalloc(req);
+        uint8_t *buf = vt_xmalloc(req);
         NTSTATUS s = CALL(e, e->v->save_continue(ch, buf, req, &f, &req));
         free(buf);
         if (s == STATUS_SUCCESS)
             break;
-        CHECK(s == STATUS_BUFFER_OVERFLOW, "exact read: %s", stname(s));
+        CHECK(s == STATUS_BUFFER_OVERFLOW, "exact read: %s", vt_status_str(s));
     }
-    save_end(e, ch);
+    vt_save_end(e, ch);
     expect_save_log(&e->host, ch, g_big, n);
 
     /* Once per session, not once ever: an aborted session called a prefix of the sequence,
@@ -783,16 +765,16 @@ static void t_save_once_per_session(void **state)
     while (!saw_packets) {
         uint32_t f = 0, req = 0;
         NTSTATUS s = CALL(e, e->v->save_continue(ch, NULL, 0, &f, &req));
-        CHECK(s == STATUS_BUFFER_TOO_SMALL, "query: %s", stname(s));
-        uint8_t *buf = xmalloc(req);
+        CHECK(s == STATUS_BUFFER_TOO_SMALL, "query: %s", vt_status_str(s));
+        uint8_t *buf = vt_xmalloc(req);
         s = CALL(e, e->v->save_continue(ch, buf, req, &f, &req));
         saw_packets = f >= VT_CHUNK_HEADER_BYTES && vt_get16(buf + 8) == 3u;
         free(buf);
-        CHECK(s == STATUS_BUFFER_OVERFLOW, "exact read: %s", stname(s));
+        CHECK(s == STATUS_BUFFER_OVERFLOW, "exact read: %s", vt_status_str(s));
         off += f;
         CHECK(off < first.size, "no PACKETS chunk");
     }
-    save_end(e, ch);
+    vt_save_end(e, ch);
     /* The aborted session's calls are a proper prefix of a whole session's. */
     uint32_t aborted = e->host.save_call_count;
     CHECK(aborted > 0, "no save_packet call before the first PACKETS chunk was read");
@@ -800,7 +782,7 @@ static void t_save_once_per_session(void **state)
     vmbsave_fault_host_clear_logs(&e->host);
     run x;
     save_run(e, ch, SZ_TINY, &x);
-    CHECK(x.final == STATUS_SUCCESS, "the session ended with %s", stname(x.final));
+    CHECK(x.final == STATUS_SUCCESS, "the session ended with %s", vt_status_str(x.final));
     expect_save_log(&e->host, ch, g_big, n);
     CHECK(x.size == first.size && memcmp(x.bytes, first.bytes, x.size) == 0,
           "the image after an aborted session differs");
@@ -842,7 +824,7 @@ static void expect_callback_failure(vt_env *e, vmbsave_channel *ch, const pkt *p
         run x;
         read_session(e, ch, modes[m], &x);
         CHECK(x.final == want, "sizes %s: the session ended with %s, expected %s",
-              k_sizes_names[modes[m]], stname(x.final), stname(want));
+              k_sizes_names[modes[m]], vt_status_str(x.final), vt_status_str(want));
         /* Up to the failing packet, the protocol as usual; the failing packet got its size
          * query and, where the mode has one, a second call of N bytes. */
         uint32_t k = 0;
@@ -872,7 +854,7 @@ static void expect_callback_failure(vt_env *e, vmbsave_channel *ch, const pkt *p
         e->host.save_mode = VMBSAVE_SAVE_PACKET_STATE;
         e->host.save_mode_packet_id = 0;
         expect_sticky(e, ch, want);
-        save_end(e, ch);
+        vt_save_end(e, ch);
         CHECK(e->host.live_allocations == live, "%lld allocations held after save_end",
               (long long)(e->host.live_allocations - live));
         run_free(&x);
@@ -882,67 +864,86 @@ static void expect_callback_failure(vt_env *e, vmbsave_channel *ch, const pkt *p
         save_run(e, ch, modes[m], &y);
         CHECK(y.final == STATUS_SUCCESS && y.size == good->size &&
                   memcmp(y.bytes, good->bytes, y.size) == 0,
-              "the session after the failure: %s, %zu bytes (normal: %zu)", stname(y.final), y.size,
-              good->size);
+              "the session after the failure: %s, %zu bytes (normal: %zu)", vt_status_str(y.final),
+              y.size, good->size);
         expect_save_log(&e->host, ch, p, n);
         run_free(&y);
     }
 }
 
+/* A session with our own driver misbehaving on its second call, for packet `target` (0: every
+ * packet) as `mode` says (with `second_status` for DRV_SECOND_STATUS); `want` is the status. */
+static void expect_drv_failure(rig *r, drv_mode mode, NTSTATUS second_status, uint64_t target,
+                               NTSTATUS want)
+{
+    static const sizes_mode modes[] = {SZ_LARGE, SZ_TINY, SZ_MAX};
+    drv.second_status = second_status;
+    drv.target = target;
+    for (size_t m = 0; m < sizeof(modes) / sizeof(modes[0]); m++) {
+        drv.mode = mode;
+        uint64_t live = r->e->host.live_allocations;
+        EXPECT_OK(r->e, r->e->v->save_begin(r->ch));
+        run x;
+        read_session(r->e, r->ch, modes[m], &x);
+        CHECK(x.final == want, "sizes %s: the session ended with %s, expected %s",
+              k_sizes_names[modes[m]], vt_status_str(x.final), vt_status_str(want));
+        drv.mode = DRV_NORMAL;
+        expect_sticky(r->e, r->ch, want);
+        vt_save_end(r->e, r->ch);
+        CHECK(r->e->host.live_allocations == live, "%lld allocations held after save_end",
+              (long long)(r->e->host.live_allocations - live));
+        run_free(&x);
+        run y;
+        save_run(r->e, r->ch, modes[m], &y);
+        CHECK(y.final == STATUS_SUCCESS && y.size == r->good.size &&
+                  memcmp(y.bytes, r->good.bytes, y.size) == 0,
+              "the session after the failure: %s", vt_status_str(y.final));
+        run_free(&y);
+    }
+}
+
+/* The scripted driver in `mode` failing the session at each of the packets targets[0..n) in
+ * turn (0: the first packet) with `want`; the failing packet is called `calls` times. */
+static void scripted_failures(vmbsave_save_packet_mode mode, const char *what,
+                              const uint64_t *targets, size_t n, NTSTATUS want, unsigned calls)
+{
+    rig r;
+    rig_scripted(&r);
+    for (size_t t = 0; t < n; t++) {
+        WHERE("%s, target %llu", what, (unsigned long long)targets[t]);
+        expect_callback_failure(r.e, r.ch, k_pkts, N_PKTS, mode, targets[t], want, calls, &r.good);
+    }
+    rig_free(&r);
+}
+
 static void t_save_second_call_fails(void **state)
 {
     (void)state;
-    vt_env *e = vt_env_new();
-    require_callbacks(e);
-    vmbsave_channel *ch = packets_channel(e, k_pkts, N_PKTS);
-    run good;
-    save_run(e, ch, SZ_LARGE, &good);
-    CHECK(good.final == STATUS_SUCCESS, "the plain session ended with %s", stname(good.final));
     /* Every packet, one with state in the middle, one without (the driver asks 16). */
     static const uint64_t targets[] = {0, 13, 1000};
-    for (size_t t = 0; t < 3; t++) {
-        WHERE("second call fails, target %llu", (unsigned long long)targets[t]);
-        expect_callback_failure(e, ch, k_pkts, N_PKTS, VMBSAVE_SAVE_PACKET_FAIL_SECOND, targets[t],
-                                STATUS_UNSUCCESSFUL, 2, &good);
-        WHERE("first call fails with BytesNeeded 0, target %llu", (unsigned long long)targets[t]);
-        expect_callback_failure(e, ch, k_pkts, N_PKTS, VMBSAVE_SAVE_PACKET_FAIL_FIRST_ZERO,
-                                targets[t], STATUS_UNSUCCESSFUL, 1, &good);
-    }
-    run_free(&good);
-    vt_destroy_channel(e, ch);
-    vt_env_free(e);
+    scripted_failures(VMBSAVE_SAVE_PACKET_FAIL_SECOND, "second call fails", targets, 3,
+                      STATUS_UNSUCCESSFUL, 2);
+    scripted_failures(VMBSAVE_SAVE_PACKET_FAIL_FIRST_ZERO, "first call fails with BytesNeeded 0",
+                      targets, 3, STATUS_UNSUCCESSFUL, 1);
 }
 
 static void t_save_over_limit(void **state)
 {
     (void)state;
-    vt_env *e = vt_env_new();
-    require_callbacks(e);
-    vmbsave_channel *ch = packets_channel(e, k_pkts, N_PKTS);
-    run good;
-    save_run(e, ch, SZ_LARGE, &good);
-    CHECK(good.final == STATUS_SUCCESS, "the plain session ended with %s", stname(good.final));
+    /* One call only: no second call for a size over the limit. */
     static const uint64_t targets[] = {0, 27, 5};
-    for (size_t t = 0; t < 3; t++) {
-        WHERE("first call asks MAX + 1, target %llu", (unsigned long long)targets[t]);
-        /* One call only: no second call for a size over the limit. */
-        expect_callback_failure(e, ch, k_pkts, N_PKTS, VMBSAVE_SAVE_PACKET_OVER_LIMIT, targets[t],
-                                STATUS_IMPLEMENTATION_LIMIT, 1, &good);
-    }
-    run_free(&good);
-    vt_destroy_channel(e, ch);
-    vt_env_free(e);
+    scripted_failures(VMBSAVE_SAVE_PACKET_OVER_LIMIT, "first call asks MAX + 1", targets, 3,
+                      STATUS_IMPLEMENTATION_LIMIT, 1);
 
     /* The limit itself is allowed: N = MAX saves. */
     WHERE("N = MAX is within the limit");
-    drv_reset();
-    e = env_custom(OWN(drv_save), HOST_RESTORE);
+    vt_env *e = own_env(false);
     pkt p[2] = {{12, 0, 10}, {17, 0, 0}}; /* drv_need: MAX for both */
     CHECK(drv_need(12) == VMBSAVE_MAX_DRIVER_PACKET_STATE, "drv_need(12)");
-    ch = packets_channel(e, p, 2);
+    vmbsave_channel *ch = packets_channel(e, p, 2);
     run x;
     save_run(e, ch, SZ_EXACT, &x);
-    CHECK(x.final == STATUS_SUCCESS, "a driver asking exactly MAX: %s", stname(x.final));
+    CHECK(x.final == STATUS_SUCCESS, "a driver asking exactly MAX: %s", vt_status_str(x.final));
     rec r[2];
     CHECK(parse_packets(x.bytes, x.size, r, 2) == 2 &&
               r[0].dstate == VMBSAVE_MAX_DRIVER_PACKET_STATE &&
@@ -950,117 +951,50 @@ static void t_save_over_limit(void **state)
           "records do not hold MAX bytes of state");
     run_free(&x);
     vt_destroy_channel(e, ch);
-    env_custom_free(e);
-}
-
-/* A session with our own driver misbehaving on its second call; `want` is the status. */
-static void expect_drv_failure(vt_env *e, vmbsave_channel *ch, NTSTATUS want, const run *good)
-{
-    static const sizes_mode modes[] = {SZ_LARGE, SZ_TINY, SZ_MAX};
-    for (size_t m = 0; m < sizeof(modes) / sizeof(modes[0]); m++) {
-        drv_mode mode = drv.mode;
-        uint64_t live = e->host.live_allocations;
-        EXPECT_OK(e, e->v->save_begin(ch));
-        run x;
-        read_session(e, ch, modes[m], &x);
-        CHECK(x.final == want, "sizes %s: the session ended with %s, expected %s",
-              k_sizes_names[modes[m]], stname(x.final), stname(want));
-        drv.mode = DRV_NORMAL;
-        expect_sticky(e, ch, want);
-        save_end(e, ch);
-        CHECK(e->host.live_allocations == live, "%lld allocations held after save_end",
-              (long long)(e->host.live_allocations - live));
-        run_free(&x);
-        run y;
-        save_run(e, ch, modes[m], &y);
-        CHECK(y.final == STATUS_SUCCESS && y.size == good->size &&
-                  memcmp(y.bytes, good->bytes, y.size) == 0,
-              "the session after the failure: %s", stname(y.final));
-        run_free(&y);
-        drv.mode = mode;
-    }
+    vt_env_free(e);
 }
 
 static void t_save_asks_more(void **state)
 {
     (void)state;
-    vt_env *e = vt_env_new();
-    require_callbacks(e);
-    vmbsave_channel *ch = packets_channel(e, k_pkts, N_PKTS);
-    run good;
-    save_run(e, ch, SZ_LARGE, &good);
     static const uint64_t targets[] = {0, 3, 8};
-    for (size_t t = 0; t < 3; t++) {
-        WHERE("second call fails asking N + 1, target %llu", (unsigned long long)targets[t]);
-        expect_callback_failure(e, ch, k_pkts, N_PKTS, VMBSAVE_SAVE_PACKET_ASKS_MORE, targets[t],
-                                STATUS_INTERNAL_ERROR, 2, &good);
-    }
-    run_free(&good);
-    vt_destroy_channel(e, ch);
-    vt_env_free(e);
+    scripted_failures(VMBSAVE_SAVE_PACKET_ASKS_MORE, "second call fails asking N + 1", targets, 3,
+                      STATUS_INTERNAL_ERROR, 2);
 
     /* "Failing or not": a second call that succeeds but asks for more is as bad. */
-    drv_reset();
-    e = env_custom(OWN(drv_save), HOST_RESTORE);
-    size_t n = drv_pkts();
-    ch = packets_channel(e, g_drv_pkts, n);
-    save_run(e, ch, SZ_LARGE, &good);
-    CHECK(good.final == STATUS_SUCCESS, "the plain session ended with %s", stname(good.final));
+    rig r;
+    rig_own(&r);
     static const uint64_t dtargets[] = {0, 11, 12};
     for (size_t t = 0; t < 3; t++) {
         WHERE("second call succeeds asking N + 1, target %llu", (unsigned long long)dtargets[t]);
-        drv.mode = DRV_SECOND_OK_MORE;
-        drv.target = dtargets[t];
-        expect_drv_failure(e, ch, STATUS_INTERNAL_ERROR, &good);
-        drv.mode = DRV_NORMAL;
+        expect_drv_failure(&r, DRV_SECOND_OK_MORE, STATUS_SUCCESS, dtargets[t],
+                           STATUS_INTERNAL_ERROR);
     }
-    run_free(&good);
-    vt_destroy_channel(e, ch);
-    env_custom_free(e);
+    rig_free(&r);
 }
 
 static void t_save_status_not_forwarded(void **state)
 {
     (void)state;
-    vt_env *e = vt_env_new();
-    require_callbacks(e);
-    vmbsave_channel *ch = packets_channel(e, k_pkts, N_PKTS);
-    run good;
-    save_run(e, ch, SZ_LARGE, &good);
     /* BUFFER_TOO_SMALL on the second call, asking the same N: a failed second call
      * (UNSUCCESSFUL, PACKET.SAVE.SECOND_CALL_FAILS), never a TOO_SMALL of save_continue.
      * read_session flags any TOO_SMALL for a buffer that was big enough. */
     static const uint64_t targets[] = {0, 27, 65};
-    for (size_t t = 0; t < 3; t++) {
-        WHERE("second call returns BUFFER_TOO_SMALL, target %llu", (unsigned long long)targets[t]);
-        expect_callback_failure(e, ch, k_pkts, N_PKTS, VMBSAVE_SAVE_PACKET_TOO_SMALL_SECOND,
-                                targets[t], STATUS_UNSUCCESSFUL, 2, &good);
-    }
-    run_free(&good);
-    vt_destroy_channel(e, ch);
-    vt_env_free(e);
+    scripted_failures(VMBSAVE_SAVE_PACKET_TOO_SMALL_SECOND, "second call returns BUFFER_TOO_SMALL",
+                      targets, 3, STATUS_UNSUCCESSFUL, 2);
 
     /* Other statuses of our own driver's second call: none comes out as-is. */
-    drv_reset();
-    e = env_custom(OWN(drv_save), HOST_RESTORE);
-    size_t n = drv_pkts();
-    ch = packets_channel(e, g_drv_pkts, n);
-    save_run(e, ch, SZ_LARGE, &good);
-    CHECK(good.final == STATUS_SUCCESS, "the plain session ended with %s", stname(good.final));
+    rig r;
+    rig_own(&r);
     static const NTSTATUS statuses[] = {
         STATUS_BUFFER_OVERFLOW, STATUS_BUFFER_TOO_SMALL,         STATUS_INSUFFICIENT_RESOURCES,
         STATUS_DATA_ERROR,      STATUS_MORE_PROCESSING_REQUIRED, STATUS_INVALID_DEVICE_STATE};
     for (size_t k = 0; k < sizeof(statuses) / sizeof(statuses[0]); k++) {
-        WHERE("second call returns %s", stname(statuses[k]));
-        drv.mode = DRV_SECOND_STATUS;
-        drv.second_status = statuses[k];
-        drv.target = 13; /* 17 bytes of state, in the middle */
-        expect_drv_failure(e, ch, STATUS_UNSUCCESSFUL, &good);
-        drv.mode = DRV_NORMAL;
+        WHERE("second call returns %s", vt_status_str(statuses[k]));
+        /* Packet 13: 17 bytes of state, in the middle. */
+        expect_drv_failure(&r, DRV_SECOND_STATUS, statuses[k], 13, STATUS_UNSUCCESSFUL);
     }
-    run_free(&good);
-    vt_destroy_channel(e, ch);
-    env_custom_free(e);
+    rig_free(&r);
 }
 
 /* The chunks of an image, for giving them to restore one by one. */
@@ -1097,14 +1031,13 @@ static void expect_restore_log(const vmbsave_fault_host *h, const vmbsave_channe
 static void t_restore_once_at_commit(void **state)
 {
     (void)state;
-    vt_env *e = vt_env_new();
-    require_callbacks(e);
+    vt_env *e = scripted_env();
     size_t n = big_pkts();
     vmbsave_channel *src = packets_channel(e, g_big, n);
     char *d0 = vt_describe(e, src);
     run x;
     save_run(e, src, SZ_MAX, &x);
-    CHECK(x.final == STATUS_SUCCESS, "save: %s", stname(x.final));
+    CHECK(x.final == STATUS_SUCCESS, "save: %s", vt_status_str(x.final));
     vt_chunk c[64];
     size_t nc = image_chunks(&x, c, 64);
 
@@ -1121,12 +1054,12 @@ static void t_restore_once_at_commit(void **state)
                 CALL(e, e->v->restore_from_buffer(ch, x.bytes + c[k].offset, (uint32_t)len));
             if (last < nc) {
                 CHECK(s == STATUS_MORE_PROCESSING_REQUIRED, "chunks %zu..%zu: %s", k, last - 1,
-                      stname(s));
+                      vt_status_str(s));
                 CHECK(e->host.restore_call_count == 0,
                       "restore_packet called %u times before the END chunk (after chunk %zu)",
                       e->host.restore_call_count, last - 1);
             } else {
-                CHECK(s == STATUS_SUCCESS, "the call with END: %s", stname(s));
+                CHECK(s == STATUS_SUCCESS, "the call with END: %s", vt_status_str(s));
             }
         }
         expect_restore_log(&e->host, ch, g_big, n);
@@ -1147,7 +1080,7 @@ static void t_restore_once_at_commit(void **state)
     /* Only after every check: an image that fails at END never reaches the driver. */
     for (int bad = 0; bad < 2; bad++) {
         WHERE("image failing at END (%s)", bad == 0 ? "digest" : "chunk count");
-        uint8_t *copy = xmalloc(x.size);
+        uint8_t *copy = vt_xmalloc(x.size);
         memcpy(copy, x.bytes, x.size);
         uint8_t *end = copy + c[nc - 1].offset;
         if (bad == 0)
@@ -1161,7 +1094,7 @@ static void t_restore_once_at_commit(void **state)
             vmbsave_fault_host_clear_logs(&e->host);
             NTSTATUS s = vt_restore(e, ch, copy, x.size, per);
             CHECK(s != STATUS_SUCCESS && s != STATUS_MORE_PROCESSING_REQUIRED,
-                  "a corrupt END restored: %s", stname(s));
+                  "a corrupt END restored: %s", vt_status_str(s));
             CHECK(e->host.restore_call_count == 0,
                   "restore_packet called %u times for an image that failed at END",
                   e->host.restore_call_count);
@@ -1177,38 +1110,36 @@ static void t_restore_once_at_commit(void **state)
     /* The buffers themselves: the library buffer is the record's first 32 + payload bytes,
      * the driver state is what was saved, NULL and 0 when there is none. */
     WHERE("own driver, buffer contents");
-    drv_reset();
-    e = env_custom(OWN(drv_save), OWN(drv_restore));
+    e = own_env(true);
     n = drv_pkts();
     src = packets_channel(e, g_drv_pkts, n);
     save_run(e, src, SZ_LARGE, &x);
-    CHECK(x.final == STATUS_SUCCESS, "save: %s", stname(x.final));
-    rec *r = xmalloc(n * sizeof(*r));
+    CHECK(x.final == STATUS_SUCCESS, "save: %s", vt_status_str(x.final));
+    rec *r = vt_xmalloc(n * sizeof(*r));
     drv.nexpect = parse_packets(x.bytes, x.size, r, n);
     drv.expect = r;
     EXPECT_OK(e, e->v->channel_allocate(e->v->context, &ch));
     NTSTATUS s = vt_restore(e, ch, x.bytes, x.size, 1);
-    CHECK(s == STATUS_SUCCESS, "restore: %s", stname(s));
+    CHECK(s == STATUS_SUCCESS, "restore: %s", vt_status_str(s));
     CHECK(drv.restore_bad == 0, "%s", drv.why);
     CHECK(drv.restores == n, "%u restore_packet calls for %zu packets", drv.restores, n);
     vt_destroy_channel(e, ch);
     vt_destroy_channel(e, src);
     free(r);
     run_free(&x);
-    env_custom_free(e);
+    vt_env_free(e);
 }
 
 static void t_restore_failure_atomic(void **state)
 {
     (void)state;
-    vt_env *e = vt_env_new();
-    require_callbacks(e);
+    vt_env *e = scripted_env();
     vmbsave_channel *src = packets_channel(e, k_pkts, N_PKTS);
     char *d0 = vt_describe(e, src);
     char *fresh = vt_describe_fresh(e);
     run x;
     save_run(e, src, SZ_MAX, &x);
-    CHECK(x.final == STATUS_SUCCESS, "save: %s", stname(x.final));
+    CHECK(x.final == STATUS_SUCCESS, "save: %s", vt_status_str(x.final));
 
     /* The 3rd call fails (and the first, and the last), with the image in one call or
      * chunk by chunk. */
@@ -1224,7 +1155,8 @@ static void t_restore_failure_atomic(void **state)
             e->host.restore_fail_at = fail_at[f];
             NTSTATUS s = vt_restore(e, ch, x.bytes, x.size, per);
             e->host.restore_fail_at = 0;
-            CHECK(s == STATUS_UNSUCCESSFUL, "restore with a failing callback: %s", stname(s));
+            CHECK(s == STATUS_UNSUCCESSFUL, "restore with a failing callback: %s",
+                  vt_status_str(s));
             CHECK(e->host.restore_call_count == fail_at[f],
                   "%u restore_packet calls; the failing one was number %llu",
                   e->host.restore_call_count, (unsigned long long)fail_at[f]);
@@ -1243,7 +1175,7 @@ static void t_restore_failure_atomic(void **state)
             /* And a whole restore without the failure works on the same channel. */
             vmbsave_fault_host_clear_logs(&e->host);
             s = vt_restore(e, ch, x.bytes, x.size, 1 - per);
-            CHECK(s == STATUS_SUCCESS, "the restore after the failed one: %s", stname(s));
+            CHECK(s == STATUS_SUCCESS, "the restore after the failed one: %s", vt_status_str(s));
             expect_restore_log(&e->host, ch, k_pkts, N_PKTS);
             d = vt_describe(e, ch);
             vt_assert_same_state(d0, d);
@@ -1263,23 +1195,12 @@ static void t_callbacks_optional(void **state)
     (void)state;
     /* Neither callback. */
     WHERE("no callbacks");
-    vt_env *off = calloc(1, sizeof(*off));
-    CHECK(off != NULL, "calloc failed");
-    vmbsave_fault_host_init(&off->host);
+    vt_env *off = vt_env_alloc();
     off->host.enable_callbacks = false;
     vmbsave_fault_host_apply(&off->host);
     CHECK(off->host.host.save_packet == NULL && off->host.host.restore_packet == NULL,
           "the host still has callbacks");
-    {
-        const char *path = getenv("VMBSAVE_PLUGIN");
-        CHECK(path != NULL, "VMBSAVE_PLUGIN is not set");
-        char err[512];
-        if (vmbsave_impl_load(path, &off->host.host, &off->impl, err, sizeof(err)) != 0) {
-            free(off);
-            fail_msg("loading %s: %s", path, err);
-        }
-        off->v = &off->impl.iface;
-    }
+    vt_env_load(off);
     vmbsave_channel *src = packets_channel(off, k_pkts, N_PKTS);
     char *d0 = vt_describe(off, src);
     rec r[N_PKTS];
@@ -1289,7 +1210,7 @@ static void t_callbacks_optional(void **state)
         run_free(&x);
         save_run(off, src, (sizes_mode)m, &x);
         CHECK(x.final == STATUS_SUCCESS, "save without callbacks, sizes %s: %s", k_sizes_names[m],
-              stname(x.final));
+              vt_status_str(x.final));
         size_t nr = parse_packets(x.bytes, x.size, r, N_PKTS);
         expect_records_are(r, nr, k_pkts, N_PKTS);
         for (size_t i = 0; i < nr; i++)
@@ -1312,7 +1233,7 @@ static void t_callbacks_optional(void **state)
     vmbsave_channel *src_on = packets_channel(on, k_pkts, N_PKTS);
     run y;
     save_run(on, src_on, SZ_LARGE, &y);
-    CHECK(y.final == STATUS_SUCCESS, "save with callbacks: %s", stname(y.final));
+    CHECK(y.final == STATUS_SUCCESS, "save with callbacks: %s", vt_status_str(y.final));
     size_t nr = parse_packets(y.bytes, y.size, r, N_PKTS);
     expect_driver_states(r, nr);
     vt_image img_on = {y.bytes, y.size, NULL, 0};
@@ -1326,7 +1247,7 @@ static void t_callbacks_optional(void **state)
     vt_env_free(on);
     run_free(&y);
     vt_destroy_channel(off, src);
-    env_custom_free(off);
+    vt_env_free(off);
 
     /* save_packet alone absent: no state saved; restore_packet still called, with none. */
     WHERE("no save_packet, restore_packet present");
@@ -1335,7 +1256,7 @@ static void t_callbacks_optional(void **state)
     src = packets_channel(half, k_pkts, N_PKTS);
     run_free(&x);
     save_run(half, src, SZ_TINY, &x);
-    CHECK(x.final == STATUS_SUCCESS, "save: %s", stname(x.final));
+    CHECK(x.final == STATUS_SUCCESS, "save: %s", vt_status_str(x.final));
     nr = parse_packets(x.bytes, x.size, r, N_PKTS);
     for (size_t i = 0; i < nr; i++)
         CHECK(r[i].dstate == 0, "packet %llu has %u bytes of state", (unsigned long long)r[i].id,
@@ -1349,7 +1270,7 @@ static void t_callbacks_optional(void **state)
           half->host.restore_call_count, half->host.restore_state_mismatches);
     vt_destroy_channel(half, back);
     vt_destroy_channel(half, src);
-    env_custom_free(half);
+    vt_env_free(half);
 
     /* restore_packet alone absent: state is saved, the restore calls nobody. */
     WHERE("save_packet present, no restore_packet");
@@ -1357,7 +1278,7 @@ static void t_callbacks_optional(void **state)
     src = packets_channel(half, k_pkts, N_PKTS);
     run_free(&x);
     save_run(half, src, SZ_EXACT, &x);
-    CHECK(x.final == STATUS_SUCCESS, "save: %s", stname(x.final));
+    CHECK(x.final == STATUS_SUCCESS, "save: %s", vt_status_str(x.final));
     expect_save_log(&half->host, src, k_pkts, N_PKTS);
     img.bytes = x.bytes;
     img.size = x.size;
@@ -1368,7 +1289,7 @@ static void t_callbacks_optional(void **state)
     CHECK(half->host.restore_call_count == 0, "restore_packet logged without being registered");
     vt_destroy_channel(half, back);
     vt_destroy_channel(half, src);
-    env_custom_free(half);
+    vt_env_free(half);
     run_free(&x);
     free(d0);
 }

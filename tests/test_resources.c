@@ -10,12 +10,7 @@
 
 #include "support/clause_test.h"
 #include "support/fixture.h"
-
-static const char *sn(NTSTATUS s)
-{
-    const char *n = vmbsave_status_name(s);
-    return n != NULL ? n : "(unknown)";
-}
+#include "support/util.h"
 
 static const char *mode_name(vmbsave_alloc_fault_mode m)
 {
@@ -120,8 +115,43 @@ static NTSTATUS faulted_session(vt_env *e, vmbsave_channel *ch, uint8_t **img, s
     return s;
 }
 
+/* What a save or restore (`what`) whose allocation k failed (`mode`) must leave: it returned
+ * INSUFFICIENT_RESOURCES, holds no allocation it did not hold before (`live`), and `ch` is
+ * described as `desc` (else the test fails saying `differs`). */
+static void expect_faulted(vt_env *e, vmbsave_channel *ch, const char *what, uint64_t k,
+                           vmbsave_alloc_fault_mode mode, NTSTATUS s, uint64_t live,
+                           const char *desc, const char *differs)
+{
+    if (s != STATUS_INSUFFICIENT_RESOURCES)
+        fail_msg("%s with allocation %" PRIu64 " failing (%s) returned %s, expected "
+                 "STATUS_INSUFFICIENT_RESOURCES",
+                 what, k, mode_name(mode), vt_status_str(s));
+    if (e->host.live_allocations != live)
+        fail_msg("%s with allocation %" PRIu64 " failing (%s): %" PRId64
+                 " allocations still held after the failure",
+                 what, k, mode_name(mode), (int64_t)(e->host.live_allocations - live));
+    char *now = vt_describe(e, ch);
+    bool same = strcmp(now, desc) == 0;
+    free(now);
+    if (!same)
+        fail_msg("%s with allocation %" PRIu64 " failing (%s) %s", what, k, mode_name(mode),
+                 differs);
+}
+
+/* Whether a fault-free save of `ch` gives exactly `ref`. */
+static bool saves_as(vt_env *e, vmbsave_channel *ch, const vt_image *ref)
+{
+    vt_image again;
+    vt_save(e, ch, VMBSAVE_MAX_CHUNK_BYTES, &again);
+    bool same = again.size == ref->size && memcmp(again.bytes, ref->bytes, ref->size) == 0;
+    vt_image_free(&again);
+    return same;
+}
+
 static void sweep_save(vt_env *e, vt_canonical w)
 {
+    char what[64];
+    snprintf(what, sizeof(what), "%s save", vt_canonical_name(w));
     vmbsave_channel *ch = vt_make_channel(e, w, 7);
     vt_image ref;
     vt_save(e, ch, VMBSAVE_MAX_CHUNK_BYTES, &ref);
@@ -144,32 +174,15 @@ static void sweep_save(vt_env *e, vt_canonical w)
                 free(img);
                 if (!same)
                     fail_msg("%s: a fault-free save (k=%" PRIu64 ") gave %s or another image",
-                             vt_canonical_name(w), k, sn(s));
+                             vt_canonical_name(w), k, vt_status_str(s));
                 break;
             }
             free(img);
             failures++;
-            if (s != STATUS_INSUFFICIENT_RESOURCES)
-                fail_msg("%s save with allocation %" PRIu64 " failing (%s): the session ended "
-                         "with %s, expected STATUS_INSUFFICIENT_RESOURCES",
-                         vt_canonical_name(w), k, mode_name(mode), sn(s));
-            if (e->host.live_allocations != live)
-                fail_msg("%s save with allocation %" PRIu64 " failing (%s): %" PRId64
-                         " allocations leaked past save_end",
-                         vt_canonical_name(w), k, mode_name(mode),
-                         (int64_t)(e->host.live_allocations - live));
-            char *now = vt_describe(e, ch);
-            bool unchanged = strcmp(now, desc) == 0;
-            free(now);
-            if (!unchanged)
-                fail_msg("%s save with allocation %" PRIu64 " failing (%s) changed the channel",
-                         vt_canonical_name(w), k, mode_name(mode));
+            /* save_end has run: nothing of the session may be left. */
+            expect_faulted(e, ch, what, k, mode, s, live, desc, "changed the channel");
             /* The next, fault-free session yields the identical image. */
-            vt_image again;
-            vt_save(e, ch, VMBSAVE_MAX_CHUNK_BYTES, &again);
-            bool same = again.size == ref.size && memcmp(again.bytes, ref.bytes, ref.size) == 0;
-            vt_image_free(&again);
-            if (!same)
+            if (!saves_as(e, ch, &ref))
                 fail_msg("%s: after a save failing at allocation %" PRIu64 " (%s), the next "
                          "save gave a different image",
                          vt_canonical_name(w), k, mode_name(mode));
@@ -184,6 +197,9 @@ static void sweep_save(vt_env *e, vt_canonical w)
 
 static void sweep_restore(vt_env *e, vt_canonical w, size_t chunks_per_call)
 {
+    char what[64];
+    snprintf(what, sizeof(what), "%s restore (%zu chunks a call)", vt_canonical_name(w),
+             chunks_per_call);
     vmbsave_channel *ch = vt_make_channel(e, w, 8);
     vt_image ref;
     vt_save(e, ch, VMBSAVE_MAX_CHUNK_BYTES, &ref);
@@ -206,7 +222,7 @@ static void sweep_restore(vt_env *e, vt_canonical w, size_t chunks_per_call)
             if (!injected) {
                 if (s != STATUS_SUCCESS)
                     fail_msg("%s: a fault-free restore (k=%" PRIu64 ") returned %s",
-                             vt_canonical_name(w), k, sn(s));
+                             vt_canonical_name(w), k, vt_status_str(s));
                 char *d = vt_describe(e, r);
                 vt_assert_same_state(desc, d);
                 free(d);
@@ -214,32 +230,14 @@ static void sweep_restore(vt_env *e, vt_canonical w, size_t chunks_per_call)
                 break;
             }
             failures++;
-            if (s != STATUS_INSUFFICIENT_RESOURCES)
-                fail_msg("%s restore (%zu chunks a call) with allocation %" PRIu64
-                         " failing (%s) returned %s, expected STATUS_INSUFFICIENT_RESOURCES",
-                         vt_canonical_name(w), chunks_per_call, k, mode_name(mode), sn(s));
-            if (e->host.live_allocations != live)
-                fail_msg("%s restore with allocation %" PRIu64 " failing (%s): %" PRId64
-                         " allocations still held after the failure",
-                         vt_canonical_name(w), k, mode_name(mode),
-                         (int64_t)(e->host.live_allocations - live));
-            char *d = vt_describe(e, r);
-            bool is_fresh = strcmp(d, fresh) == 0;
-            free(d);
-            if (!is_fresh)
-                fail_msg("%s restore with allocation %" PRIu64 " failing (%s) left the channel "
-                         "other than fresh",
-                         vt_canonical_name(w), k, mode_name(mode));
+            expect_faulted(e, r, what, k, mode, s, live, fresh,
+                           "left the channel other than fresh");
             /* The same channel then restores the image, to the identical state and image. */
             s = vt_restore(e, r, ref.bytes, ref.size, chunks_per_call);
             if (s != STATUS_SUCCESS)
                 fail_msg("%s: restore after a failed one (k=%" PRIu64 ") returned %s",
-                         vt_canonical_name(w), k, sn(s));
-            vt_image again;
-            vt_save(e, r, VMBSAVE_MAX_CHUNK_BYTES, &again);
-            bool same = again.size == ref.size && memcmp(again.bytes, ref.bytes, ref.size) == 0;
-            vt_image_free(&again);
-            if (!same)
+                         vt_canonical_name(w), k, vt_status_str(s));
+            if (!saves_as(e, r, &ref))
                 fail_msg("%s: a channel restored after a failure (k=%" PRIu64 ") saves a "
                          "different image",
                          vt_canonical_name(w), k);
@@ -278,7 +276,7 @@ static void resources_alloc_failure_status(void **state)
             }
             if (s != STATUS_INSUFFICIENT_RESOURCES)
                 fail_msg("channel_allocate with allocation %" PRIu64 " failing returned %s", k,
-                         sn(s));
+                         vt_status_str(s));
             assert_int_equal(e->host.live_allocations, live);
         }
     }

@@ -80,6 +80,19 @@ static void expect_fail_ed(vt_env *e, const char *what, const vt_edit_image *ed,
     vt_edit_bytes_free(&b);
 }
 
+/* expect_fail_ed() for a copy of `src` whose u32 at payload offset `off` of chunk k is `v`,
+ * every derived field made consistent again by vt_edit_fix(). */
+static void edited_u32_fails(vt_env *e, const char *what, const vt_edit_image *src, size_t k,
+                             uint32_t off, uint32_t v, NTSTATUS want, long want_at)
+{
+    vt_edit_image ed;
+    vt_edit_copy(&ed, src);
+    vt_put32(ed.c[k].p + off, v);
+    vt_edit_fix(&ed);
+    expect_fail_ed(e, what, &ed, want, want_at);
+    vt_edit_free(&ed);
+}
+
 /* ==== canonical images ====================================================================== */
 
 typedef struct base {
@@ -671,6 +684,32 @@ static void malformed(vt_env *e, const char *what, vt_edit_image *ed, long at)
     expect_fail_ed(e, what, ed, STATUS_FILE_CORRUPT_ERROR, at);
 }
 
+/* malformed() for a copy of `src` whose u32 at payload offset `off` of chunk k is `v`. */
+static void malformed_u32(vt_env *e, const char *what, const vt_edit_image *src, size_t k,
+                          uint32_t off, uint32_t v, long at)
+{
+    edited_u32_fails(e, what, src, k, off, v, STATUS_FILE_CORRUPT_ERROR, at);
+}
+
+/* The damage to its list of records a GPADLS or PACKETS chunk (index k of src) can take: the
+ * last record running 1 byte past the chunk, a record_count one more than the records present,
+ * and a first record of `short_rb` bytes, shorter than its `head`-byte head. `rec` and `list`
+ * name the record and the chunk. */
+static void malformed_records(vt_env *e, const vt_edit_image *src, size_t k, const char *rec,
+                              const char *list, uint32_t short_rb, uint32_t head)
+{
+    const vt_edit_chunk *c = &src->c[k];
+    uint32_t last = vt_edit_rec_off(c, vt_edit_rec_count(c) - 1);
+    char what[160];
+    snprintf(what, sizeof(what), "%s record_bytes running 1 byte past its chunk", rec);
+    malformed_u32(e, what, src, k, last, c->n - last + 1u, (long)k);
+    snprintf(what, sizeof(what), "%s record_count one more than the records present", list);
+    malformed_u32(e, what, src, k, 0, vt_edit_rec_count(c) + 1u, (long)k);
+    snprintf(what, sizeof(what), "%s record_bytes %u (shorter than the %u-byte record head)", rec,
+             short_rb, head);
+    malformed_u32(e, what, src, k, 4, short_rb, (long)k);
+}
+
 static void restore_corrupt_malformed(void **state)
 {
     (void)state;
@@ -714,11 +753,8 @@ static void restore_corrupt_malformed(void **state)
      * operations would refuse. */
     static const uint32_t bad_states[] = {0, 3, 4, 0xFFFFFFFFu};
     for (size_t i = 0; i < 4; i++) {
-        vt_edit_copy(&ed, &bs.ed);
-        vt_put32(ed.c[0].p + VT_HEADER_STATE, bad_states[i]);
         snprintf(what, sizeof(what), "HEADER lifecycle state %u", bad_states[i]);
-        malformed(e, what, &ed, 0);
-        vt_edit_free(&ed);
+        malformed_u32(e, what, &bs.ed, 0, VT_HEADER_STATE, bad_states[i], 0);
     }
     /* On an ENABLED image too: nothing else in it (open fields 0, no packets, no ring bytes)
      * disagrees with DISABLED or OPEN_RUNNING, so only the enum check can refuse them. */
@@ -727,12 +763,9 @@ static void restore_corrupt_malformed(void **state)
         base_make(e, VT_EMPTY_OFFER, 1, &en);
         static const uint32_t en_states[] = {0, 3, 4};
         for (size_t i = 0; i < 3; i++) {
-            vt_edit_copy(&ed, &en.ed);
-            vt_put32(ed.c[0].p + VT_HEADER_STATE, en_states[i]);
             snprintf(what, sizeof(what), "HEADER lifecycle state %u in an ENABLED image",
                      en_states[i]);
-            malformed(e, what, &ed, 0);
-            vt_edit_free(&ed);
+            malformed_u32(e, what, &en.ed, 0, VT_HEADER_STATE, en_states[i], 0);
         }
         base_free(&en);
     }
@@ -740,70 +773,32 @@ static void restore_corrupt_malformed(void **state)
     vt_edit_splice(&ed.c[0], VT_HEADER_PAYLOAD_BYTES - 8, 8, NULL, 0);
     malformed(e, "HEADER payload 200 bytes (shorter than 1.0's 208)", &ed, 0);
     vt_edit_free(&ed);
-    vt_edit_copy(&ed, &bs.ed);
-    vt_put32(ed.c[0].p + VT_HEADER_OFFER_FLAGS,
-             vt_get32(ed.c[0].p + VT_HEADER_OFFER_FLAGS) | 0x20u);
-    malformed(e, "HEADER offer flag 0x20 outside VMBSAVE_OFFER_FLAGS_VALID", &ed, 0);
-    vt_edit_free(&ed);
-    vt_edit_copy(&ed, &bs.ed);
-    vt_put32(ed.c[0].p + VT_HEADER_CONNECTION, 0);
-    malformed(e, "HEADER open connection id 0", &ed, 0);
-    vt_edit_free(&ed);
-    vt_edit_copy(&ed, &bs.ed);
-    vt_put32(ed.c[0].p + VT_HEADER_IN_RING, vt_get32(ed.c[0].p + VT_HEADER_IN_RING) + 1u);
-    malformed(e, "HEADER incoming ring size not a page multiple", &ed, 0);
-    vt_edit_free(&ed);
-    vt_edit_copy(&ed, &bs.ed);
-    vt_put32(ed.c[0].p + VT_HEADER_OUT_RING, VMBSAVE_PAGE_BYTES);
-    malformed(e, "HEADER outgoing ring size one page (below the minimum)", &ed, 0);
-    vt_edit_free(&ed);
+    const uint8_t *hdr = bs.ed.c[0].p;
+    malformed_u32(e, "HEADER offer flag 0x20 outside VMBSAVE_OFFER_FLAGS_VALID", &bs.ed, 0,
+                  VT_HEADER_OFFER_FLAGS, vt_get32(hdr + VT_HEADER_OFFER_FLAGS) | 0x20u, 0);
+    malformed_u32(e, "HEADER open connection id 0", &bs.ed, 0, VT_HEADER_CONNECTION, 0, 0);
+    malformed_u32(e, "HEADER incoming ring size not a page multiple", &bs.ed, 0, VT_HEADER_IN_RING,
+                  vt_get32(hdr + VT_HEADER_IN_RING) + 1u, 0);
+    malformed_u32(e, "HEADER outgoing ring size one page (below the minimum)", &bs.ed, 0,
+                  VT_HEADER_OUT_RING, VMBSAVE_PAGE_BYTES, 0);
 
-    /* Step 11, GPADLS records. */
+    /* Step 11, GPADLS records (the first one at payload offset 4). */
     {
-        vt_edit_copy(&ed, &bs.ed);
-        vt_edit_chunk *g = &ed.c[gi];
-        uint32_t last = vt_edit_rec_off(g, vt_edit_rec_count(g) - 1);
-        vt_put32(g->p + last, g->n - last + 1u);
-        malformed(e, "GPADL record_bytes running 1 byte past its chunk", &ed, (long)gi);
-        vt_edit_free(&ed);
-
-        vt_edit_copy(&ed, &bs.ed);
-        g = &ed.c[gi];
-        vt_put32(g->p, vt_edit_rec_count(g) + 1u);
-        malformed(e, "GPADLS record_count one more than the records present", &ed, (long)gi);
-        vt_edit_free(&ed);
-
-        vt_edit_copy(&ed, &bs.ed);
-        g = &ed.c[gi];
-        vt_put32(g->p + 4, 8);
-        malformed(e, "GPADL record_bytes 8 (shorter than the 16-byte record head)", &ed, (long)gi);
-        vt_edit_free(&ed);
-
-        vt_edit_copy(&ed, &bs.ed);
-        g = &ed.c[gi];
-        vt_put32(g->p + 4, vt_get32(g->p + 4) - 8u);
-        malformed(e, "GPADL record_bytes one pfn shorter than pfn_count needs", &ed, (long)gi);
-        vt_edit_free(&ed);
+        malformed_records(e, &bs.ed, gi, "GPADL", "GPADLS", 8, VT_GPADL_FIXED);
+        const uint8_t *g1 = bs.ed.c[gi].p + 4;
+        malformed_u32(e, "GPADL record_bytes one pfn shorter than pfn_count needs", &bs.ed, gi, 4,
+                      vt_get32(g1) - 8u, (long)gi);
 
         static const uint32_t bad_gstates[] = {0, 3, 0x100u};
         for (size_t i = 0; i < 3; i++) {
-            vt_edit_copy(&ed, &bs.ed);
-            g = &ed.c[gi];
-            vt_put32(g->p + 4 + VT_GPADL_STATE, bad_gstates[i]);
             snprintf(what, sizeof(what), "GPADL state %u", bad_gstates[i]);
-            malformed(e, what, &ed, (long)gi);
-            vt_edit_free(&ed);
+            malformed_u32(e, what, &bs.ed, gi, 4 + VT_GPADL_STATE, bad_gstates[i], (long)gi);
         }
-
-        vt_edit_copy(&ed, &bs.ed);
-        g = &ed.c[gi];
-        vt_put32(g->p + 4 + VT_GPADL_ID, 0);
-        malformed(e, "GPADL id 0", &ed, (long)gi);
-        vt_edit_free(&ed);
+        malformed_u32(e, "GPADL id 0", &bs.ed, gi, 4 + VT_GPADL_ID, 0, (long)gi);
 
         /* pfn_count 0 with a consistent record_bytes of 16. */
         vt_edit_copy(&ed, &bs.ed);
-        g = &ed.c[gi];
+        vt_edit_chunk *g = &ed.c[gi];
         uint32_t rb = vt_get32(g->p + 4);
         vt_edit_splice(g, 4 + VT_GPADL_FIXED, rb - VT_GPADL_FIXED, NULL, 0);
         vt_put32(g->p + 4, VT_GPADL_FIXED);
@@ -814,56 +809,22 @@ static void restore_corrupt_malformed(void **state)
 
     /* Step 11, PACKETS records. */
     {
-        vt_edit_copy(&ed, &bs.ed);
-        vt_edit_chunk *p = &ed.c[pi];
-        uint32_t last = vt_edit_rec_off(p, vt_edit_rec_count(p) - 1);
-        vt_put32(p->p + last, p->n - last + 1u);
-        malformed(e, "packet record_bytes running 1 byte past its chunk", &ed, (long)pi);
-        vt_edit_free(&ed);
-
-        vt_edit_copy(&ed, &bs.ed);
-        p = &ed.c[pi];
-        vt_put32(p->p, vt_edit_rec_count(p) + 1u);
-        malformed(e, "PACKETS record_count one more than the records present", &ed, (long)pi);
-        vt_edit_free(&ed);
-
-        vt_edit_copy(&ed, &bs.ed);
-        p = &ed.c[pi];
-        uint32_t r1 = vt_edit_rec_off(p, 1);
-        vt_put32(p->p + r1 + VT_PACKET_PAYLOAD, vt_get32(p->p + r1 + VT_PACKET_PAYLOAD) + 1u);
-        malformed(e, "packet payload_bytes one more than its record holds", &ed, (long)pi);
-        vt_edit_free(&ed);
-
-        vt_edit_copy(&ed, &bs.ed);
-        p = &ed.c[pi];
-        vt_put32(p->p + r1 + VT_PACKET_DSTATE, vt_get32(p->p + r1 + VT_PACKET_DSTATE) + 1u);
-        malformed(e, "packet driver_state_bytes one more than its record holds", &ed, (long)pi);
-        vt_edit_free(&ed);
-
-        vt_edit_copy(&ed, &bs.ed);
-        p = &ed.c[pi];
-        vt_put32(p->p + 4, 20);
-        malformed(e, "packet record_bytes 20 (shorter than the 32-byte record head)", &ed,
-                  (long)pi);
-        vt_edit_free(&ed);
+        malformed_records(e, &bs.ed, pi, "packet", "PACKETS", 20, VT_PACKET_FIXED);
+        uint32_t r1 = vt_edit_rec_off(&bs.ed.c[pi], 1);
+        const uint8_t *p1 = bs.ed.c[pi].p + r1;
+        malformed_u32(e, "packet payload_bytes one more than its record holds", &bs.ed, pi,
+                      r1 + VT_PACKET_PAYLOAD, vt_get32(p1 + VT_PACKET_PAYLOAD) + 1u, (long)pi);
+        malformed_u32(e, "packet driver_state_bytes one more than its record holds", &bs.ed, pi,
+                      r1 + VT_PACKET_DSTATE, vt_get32(p1 + VT_PACKET_DSTATE) + 1u, (long)pi);
     }
 
     /* Step 11, RING pieces. */
     {
-        vt_edit_copy(&ed, &bs.ed);
-        vt_put32(ed.c[ri].p + VT_RING_DIR, 2);
-        malformed(e, "RING direction 2", &ed, (long)ri);
-        vt_edit_free(&ed);
-
-        vt_edit_copy(&ed, &bs.ed);
-        vt_put32(ed.c[ri].p + VT_RING_OFFSET, 1);
-        malformed(e, "first incoming RING piece at offset 1 (a gap)", &ed, (long)ri);
-        vt_edit_free(&ed);
-
-        vt_edit_copy(&ed, &bs.ed);
-        vt_put32(ed.c[ro].p + VT_RING_OFFSET, 5);
-        malformed(e, "first outgoing RING piece at offset 5 (a gap)", &ed, (long)ro);
-        vt_edit_free(&ed);
+        malformed_u32(e, "RING direction 2", &bs.ed, ri, VT_RING_DIR, 2, (long)ri);
+        malformed_u32(e, "first incoming RING piece at offset 1 (a gap)", &bs.ed, ri,
+                      VT_RING_OFFSET, 1, (long)ri);
+        malformed_u32(e, "first outgoing RING piece at offset 5 (a gap)", &bs.ed, ro,
+                      VT_RING_OFFSET, 5, (long)ro);
 
         vt_edit_copy(&ed, &bs.ed);
         vt_edit_splice(&ed.c[ri], 4, ed.c[ri].n - 4, NULL, 0);
@@ -884,20 +845,18 @@ static void restore_corrupt_malformed(void **state)
         assert_int_equal(lr.ed.c[second].type, VT_TYPE_RING);
         assert_int_equal(vt_get32(lr.ed.c[second].p + VT_RING_DIR), VMBSAVE_RING_INCOMING);
         for (int delta = -1; delta <= 1; delta += 2) {
-            vt_edit_copy(&ed, &lr.ed);
-            uint8_t *off = ed.c[second].p + VT_RING_OFFSET;
-            vt_put32(off, (uint32_t)((int64_t)vt_get32(off) + delta));
+            uint32_t off = vt_get32(lr.ed.c[second].p + VT_RING_OFFSET);
             snprintf(what, sizeof(what), "second incoming RING piece offset %+d (%s)", delta,
                      delta < 0 ? "overlap" : "gap");
-            malformed(e, what, &ed, (long)second);
-            vt_edit_free(&ed);
+            malformed_u32(e, what, &lr.ed, second, VT_RING_OFFSET, (uint32_t)((int64_t)off + delta),
+                          (long)second);
         }
         size_t out0 = vt_edit_find_ring(&lr.ed, VMBSAVE_RING_OUTGOING);
-        vt_edit_copy(&ed, &lr.ed);
-        vt_put32(ed.c[out0].p + VT_RING_OFFSET,
-                 vt_get32(ed.c[out0 - 1].p + VT_RING_OFFSET) + ed.c[out0 - 1].n - VT_RING_FIXED);
-        malformed(e, "first outgoing RING piece continuing the incoming offsets", &ed, (long)out0);
-        vt_edit_free(&ed);
+        const vt_edit_chunk *last_in = &lr.ed.c[out0 - 1];
+        malformed_u32(e, "first outgoing RING piece continuing the incoming offsets", &lr.ed, out0,
+                      VT_RING_OFFSET,
+                      vt_get32(last_in->p + VT_RING_OFFSET) + last_in->n - VT_RING_FIXED,
+                      (long)out0);
         base_free(&lr);
     }
 
@@ -947,11 +906,9 @@ static void restore_corrupt_malformed(void **state)
             {VT_HEADER_OUT_PENDING, -1, "HEADER outgoing pending one less than the RING bytes"},
         };
         for (size_t i = 0; i < sizeof(counts) / sizeof(counts[0]); i++) {
-            vt_edit_copy(&ed, &bs.ed);
-            uint8_t *f = ed.c[0].p + counts[i].off;
-            vt_put32(f, (uint32_t)((int64_t)vt_get32(f) + counts[i].delta));
-            malformed(e, counts[i].what, &ed, AT_ANY);
-            vt_edit_free(&ed);
+            uint32_t v = vt_get32(hdr + counts[i].off);
+            malformed_u32(e, counts[i].what, &bs.ed, 0, counts[i].off,
+                          (uint32_t)((int64_t)v + counts[i].delta), AT_ANY);
         }
     }
 
@@ -1346,22 +1303,34 @@ typedef struct gpadl_info {
     uint32_t id, state;
 } gpadl_info;
 
+/* Where record n (0-based, in image order) of the chunks of `type` (GPADLS or PACKETS) is:
+ * in chunk *k at payload offset *off. False when the image has no record n. */
+static bool image_record(const vt_edit_image *ed, uint16_t type, size_t n, size_t *k, uint32_t *off)
+{
+    for (size_t c = 0; c < ed->count; c++) {
+        if (ed->c[c].type != type)
+            continue;
+        uint32_t count = vt_edit_rec_count(&ed->c[c]);
+        if (n < count) {
+            *k = c;
+            *off = vt_edit_rec_off(&ed->c[c], (uint32_t)n);
+            return true;
+        }
+        n -= count;
+    }
+    return false;
+}
+
 /* GPADLs of an image in order; returns the count (at most cap). */
 static size_t image_gpadls(const vt_edit_image *ed, gpadl_info *out, size_t cap)
 {
-    size_t n = 0;
-    for (size_t k = 0; k < ed->count; k++) {
-        if (ed->c[k].type != VT_TYPE_GPADLS)
-            continue;
-        for (uint32_t r = 0; r < vt_edit_rec_count(&ed->c[k]); r++) {
-            uint32_t off = vt_edit_rec_off(&ed->c[k], r);
-            if (n < cap) {
-                out[n].id = vt_get32(ed->c[k].p + off + VT_GPADL_ID);
-                out[n].state = vt_get32(ed->c[k].p + off + VT_GPADL_STATE);
-            }
-            n++;
+    size_t n = 0, k;
+    uint32_t off;
+    for (; image_record(ed, VT_TYPE_GPADLS, n, &k, &off); n++)
+        if (n < cap) {
+            out[n].id = vt_get32(ed->c[k].p + off + VT_GPADL_ID);
+            out[n].state = vt_get32(ed->c[k].p + off + VT_GPADL_STATE);
         }
-    }
     return n;
 }
 
@@ -1369,31 +1338,22 @@ static bool gpadl_referenced(const vt_edit_image *ed, uint32_t id)
 {
     if (vt_get32(ed->c[0].p + VT_HEADER_RING_GPADL) == id)
         return true;
-    for (size_t k = 0; k < ed->count; k++) {
-        if (ed->c[k].type != VT_TYPE_PACKETS)
-            continue;
-        for (uint32_t r = 0; r < vt_edit_rec_count(&ed->c[k]); r++)
-            if (vt_get32(ed->c[k].p + vt_edit_rec_off(&ed->c[k], r) + VT_PACKET_GPADL) == id)
-                return true;
-    }
+    size_t k;
+    uint32_t off;
+    for (size_t n = 0; image_record(ed, VT_TYPE_PACKETS, n, &k, &off); n++)
+        if (vt_get32(ed->c[k].p + off + VT_PACKET_GPADL) == id)
+            return true;
     return false;
 }
 
-/* Sets the id of the GPADL record with id `from` to `to`, wherever it is. */
-static void set_gpadl_id(vt_edit_image *ed, uint32_t from, uint32_t to)
+/* Where the GPADL record with id `id` is, as image_record() says it; fails the test if the
+ * image has none. */
+static void find_gpadl(const vt_edit_image *ed, uint32_t id, size_t *k, uint32_t *off)
 {
-    for (size_t k = 0; k < ed->count; k++) {
-        if (ed->c[k].type != VT_TYPE_GPADLS)
-            continue;
-        for (uint32_t r = 0; r < vt_edit_rec_count(&ed->c[k]); r++) {
-            uint8_t *id = ed->c[k].p + vt_edit_rec_off(&ed->c[k], r) + VT_GPADL_ID;
-            if (vt_get32(id) == from) {
-                vt_put32(id, to);
-                return;
-            }
-        }
-    }
-    fail_msg("no GPADL record with id %u", from);
+    for (size_t n = 0; image_record(ed, VT_TYPE_GPADLS, n, k, off); n++)
+        if (vt_get32(ed->c[*k].p + *off + VT_GPADL_ID) == id)
+            return;
+    fail_msg("no GPADL record with id %u", id);
 }
 
 static uint32_t absent_gpadl_id(const gpadl_info *g, size_t n)
@@ -1429,22 +1389,14 @@ static void restore_references_unresolved(void **state)
                 tearing = g[i].id;
         if (tearing == 0)
             fail_msg("precondition: %s has no TEARING_DOWN GPADL", name);
-        vt_edit_image ed;
 
         /* The ring GPADL missing, or being torn down. */
-        vt_edit_copy(&ed, &bs.ed);
-        vt_put32(ed.c[0].p + VT_HEADER_RING_GPADL, absent);
-        vt_edit_fix(&ed);
         snprintf(what, sizeof(what), "%s: ring GPADL id %u not in the image", name, absent);
-        expect_fail_ed(e, what, &ed, STATUS_NOT_FOUND, AT_END);
-        vt_edit_free(&ed);
-
-        vt_edit_copy(&ed, &bs.ed);
-        vt_put32(ed.c[0].p + VT_HEADER_RING_GPADL, tearing);
-        vt_edit_fix(&ed);
+        edited_u32_fails(e, what, &bs.ed, 0, VT_HEADER_RING_GPADL, absent, STATUS_NOT_FOUND,
+                         AT_END);
         snprintf(what, sizeof(what), "%s: ring GPADL %u is TEARING_DOWN", name, tearing);
-        expect_fail_ed(e, what, &ed, STATUS_NOT_FOUND, AT_END);
-        vt_edit_free(&ed);
+        edited_u32_fails(e, what, &bs.ed, 0, VT_HEADER_RING_GPADL, tearing, STATUS_NOT_FOUND,
+                         AT_END);
 
         /* The ring GPADL's record renamed (the ring names an id the image lacks). The new id
          * keeps the records in ascending order, so only the reference is broken. Not with
@@ -1463,26 +1415,24 @@ static void restore_references_unresolved(void **state)
             }
             if (renamed == 0)
                 fail_msg("precondition: no free id next to the ring GPADL %u", ring);
-            vt_edit_copy(&ed, &bs.ed);
-            set_gpadl_id(&ed, ring, renamed);
-            vt_edit_fix(&ed);
+            size_t k;
+            uint32_t off;
+            find_gpadl(&bs.ed, ring, &k, &off);
             snprintf(what, sizeof(what), "%s: the ring GPADL's record renamed %u -> %u", name, ring,
                      renamed);
-            expect_fail_ed(e, what, &ed, STATUS_NOT_FOUND, AT_END);
-            vt_edit_free(&ed);
+            edited_u32_fails(e, what, &bs.ed, k, off + VT_GPADL_ID, renamed, STATUS_NOT_FOUND,
+                             AT_END);
         }
 
         /* A packet naming a GPADL the image does not hold. */
         if (shapes[w] == VT_PAUSED_PACKETS) {
             size_t pk = vt_edit_find(&bs.ed, VT_TYPE_PACKETS, 0);
             for (uint32_t r = 0; r < vt_edit_rec_count(&bs.ed.c[pk]); r++) {
-                vt_edit_copy(&ed, &bs.ed);
-                vt_put32(ed.c[pk].p + vt_edit_rec_off(&ed.c[pk], r) + VT_PACKET_GPADL, absent);
-                vt_edit_fix(&ed);
                 snprintf(what, sizeof(what), "packet record %u names GPADL %u, not in the image", r,
                          absent);
-                expect_fail_ed(e, what, &ed, STATUS_NOT_FOUND, AT_END);
-                vt_edit_free(&ed);
+                edited_u32_fails(e, what, &bs.ed, pk,
+                                 vt_edit_rec_off(&bs.ed.c[pk], r) + VT_PACKET_GPADL, absent,
+                                 STATUS_NOT_FOUND, AT_END);
             }
         }
         base_free(&bs);
@@ -1510,12 +1460,12 @@ static void restore_references_duplicate(void **state)
         for (size_t i = 1; i < ng; i++) {
             if (gpadl_referenced(&bs.ed, g[i].id))
                 continue;
-            vt_edit_copy(&ed, &bs.ed);
-            set_gpadl_id(&ed, g[i].id, g[i - 1].id);
-            vt_edit_fix(&ed);
+            size_t k;
+            uint32_t off;
+            find_gpadl(&bs.ed, g[i].id, &k, &off);
             snprintf(what, sizeof(what), "%s: GPADL id %u twice", name, g[i - 1].id);
-            expect_fail_ed(e, what, &ed, STATUS_DUPLICATE_OBJECTID, AT_END);
-            vt_edit_free(&ed);
+            edited_u32_fails(e, what, &bs.ed, k, off + VT_GPADL_ID, g[i - 1].id,
+                             STATUS_DUPLICATE_OBJECTID, AT_END);
             done = true;
         }
         if (!done)
@@ -1568,16 +1518,11 @@ static uint8_t *image_ring(const vt_edit_image *ed, uint32_t dir, size_t *len)
 /* Packet ids of an image, in send order; returns the count. */
 static size_t image_packets(const vt_edit_image *ed, uint64_t *ids, size_t cap)
 {
-    size_t n = 0;
-    for (size_t k = 0; k < ed->count; k++) {
-        if (ed->c[k].type != VT_TYPE_PACKETS)
-            continue;
-        for (uint32_t r = 0; r < vt_edit_rec_count(&ed->c[k]); r++) {
-            if (n < cap)
-                ids[n] = vt_get64(ed->c[k].p + vt_edit_rec_off(&ed->c[k], r) + VT_PACKET_ID);
-            n++;
-        }
-    }
+    size_t n = 0, k;
+    uint32_t off;
+    for (; image_record(ed, VT_TYPE_PACKETS, n, &k, &off); n++)
+        if (n < cap)
+            ids[n] = vt_get64(ed->c[k].p + off + VT_PACKET_ID);
     return n;
 }
 

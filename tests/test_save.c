@@ -13,65 +13,9 @@
 #include <string.h>
 
 #include "support/clause_test.h"
+#include "support/check.h"
 #include "support/fixture.h"
-
-/* ---- checking --------------------------------------------------------------------------- */
-
-static char where[256]; /* what the test is doing, printed with any failure */
-#define WHERE(...) snprintf(where, sizeof(where), __VA_ARGS__)
-
-#define CHECK(cond, ...)                                                                           \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            print_error("%s:%d: [%s] failed: %s\n    ", __FILE__, __LINE__, where, #cond);         \
-            print_error(__VA_ARGS__);                                                              \
-            print_error("\n");                                                                     \
-            fail();                                                                                \
-        }                                                                                          \
-    } while (0)
-
-static const char *stname(NTSTATUS s)
-{
-    static char tmp[4][16];
-    static unsigned k;
-    const char *n = vmbsave_status_name(s);
-    if (n != NULL)
-        return n;
-    k = (k + 1u) % 4u;
-    snprintf(tmp[k], sizeof(tmp[k]), "0x%08x", (unsigned)(uint32_t)s);
-    return tmp[k];
-}
-
-/* Every call into the implementation is bracketed, as the fixture does, so the host can tell
- * callbacks run inside the call. */
-static NTSTATUS entered(vt_env *e, NTSTATUS s)
-{
-    vmbsave_host_leave(&e->host);
-    return s;
-}
-#define CALL(e, expr) (vmbsave_host_enter(&(e)->host), entered((e), (expr)))
-
-#define EXPECT_ST(e, expr, want)                                                                   \
-    do {                                                                                           \
-        NTSTATUS got_ = CALL(e, expr);                                                             \
-        NTSTATUS want_ = (want);                                                                   \
-        CHECK(got_ == want_, "%s returned %s, expected %s", #expr, stname(got_), stname(want_));   \
-    } while (0)
-#define EXPECT_OK(e, expr) EXPECT_ST(e, expr, STATUS_SUCCESS)
-
-static void save_end(vt_env *e, vmbsave_channel *ch)
-{
-    vmbsave_host_enter(&e->host);
-    e->v->save_end(ch);
-    vmbsave_host_leave(&e->host);
-}
-
-static void *xmalloc(size_t n)
-{
-    void *p = malloc(n != 0 ? n : 1);
-    CHECK(p != NULL, "test-side malloc(%zu) failed", n);
-    return p;
-}
+#include "support/util.h"
 
 static bool has_cap(vt_env *e, uint64_t cap)
 {
@@ -178,7 +122,7 @@ static call one_call(vt_env *e, vmbsave_channel *ch, uint32_t size, bool null_ze
     c.pos = acc != NULL ? acc->size : 0;
     size_t total = (size_t)size + 2u * GUARD;
     const uint8_t *ref_pat = pattern(total);
-    uint8_t *raw = xmalloc(total);
+    uint8_t *raw = vt_xmalloc(total);
     memcpy(raw, ref_pat, total);
     uint8_t *buf = (size == 0 && null_zero) ? NULL : raw + GUARD;
     uint32_t filled = SENTINEL, required = SENTINEL;
@@ -225,9 +169,9 @@ static NTSTATUS call_nothing(vt_env *e, vmbsave_channel *ch, uint32_t size, bool
     call c = one_call(e, ch, size, null_zero, NULL);
     CHECK(c.filled == 0 && c.required == 0,
           "save_continue(size %u) -> %s with BytesFilled %u, BytesRequired %u; both must be 0",
-          size, stname(c.st), c.filled, c.required);
+          size, vt_status_str(c.st), c.filled, c.required);
     CHECK(!c.guard_hit && !c.wrote_past, "save_continue(size %u) -> %s wrote to memory", size,
-          stname(c.st));
+          vt_status_str(c.st));
     return c.st;
 }
 
@@ -240,7 +184,7 @@ static void expect_nothing_all_sizes(vt_env *e, vmbsave_channel *ch, NTSTATUS wa
     for (size_t i = 0; i < sizeof(k_probe_sizes) / sizeof(k_probe_sizes[0]); i++) {
         NTSTATUS s = call_nothing(e, ch, k_probe_sizes[i], i == 0);
         CHECK(s == want, "save_continue(size %u) returned %s, expected %s", k_probe_sizes[i],
-              stname(s), stname(want));
+              vt_status_str(s), vt_status_str(want));
     }
 }
 
@@ -327,7 +271,7 @@ static void read_all(vt_env *e, vmbsave_channel *ch, const strategy *s, session 
         CHECK(stalls <= limit + 3u && out->ncalls < 200000u,
               "strategy %s: no progress (last call size %u -> %s, BytesFilled %u, "
               "BytesRequired %u)",
-              s->name, size, stname(c.st), c.filled, c.required);
+              s->name, size, vt_status_str(c.st), c.filled, c.required);
     }
 }
 
@@ -336,7 +280,7 @@ static void save_with(vt_env *e, vmbsave_channel *ch, const strategy *s, session
 {
     EXPECT_OK(e, e->v->save_begin(ch));
     read_all(e, ch, s, out);
-    save_end(e, ch);
+    vt_save_end(e, ch);
 }
 
 static const uint32_t k_seq_brief[] = {0, 1, 39, 40, 41, 4096, 65535};
@@ -375,7 +319,7 @@ static void ref_take(vt_env *e, vmbsave_channel *ch, ref *r)
     vt_save(e, ch, ONE_SHOT, &r->img);
     long n = vt_chunks(r->img.bytes, r->img.size, NULL, 0);
     CHECK(n >= 2, "the image does not parse as chunks (%ld)", n);
-    r->ch = xmalloc((size_t)n * sizeof(*r->ch));
+    r->ch = vt_xmalloc((size_t)n * sizeof(*r->ch));
     vt_chunks(r->img.bytes, r->img.size, r->ch, (size_t)n);
     r->n = (size_t)n;
 }
@@ -442,12 +386,12 @@ static vmbsave_channel *new_enabled(vt_env *e, uint32_t salt)
 
 static void gpadl(vt_env *e, vmbsave_channel *ch, uint32_t id, uint32_t pfns)
 {
-    uint64_t *p = xmalloc(pfns * sizeof(*p));
+    uint64_t *p = vt_xmalloc(pfns * sizeof(*p));
     for (uint32_t i = 0; i < pfns; i++)
         p[i] = ((uint64_t)id << 32 | (uint64_t)i * 13u) & VMBSAVE_MAX_PFN;
     NTSTATUS s = CALL(e, e->v->gpadl_create(ch, id, p, pfns));
     free(p);
-    CHECK(s == STATUS_SUCCESS, "gpadl_create(%u, %u pfns) returned %s", id, pfns, stname(s));
+    CHECK(s == STATUS_SUCCESS, "gpadl_create(%u, %u pfns) returned %s", id, pfns, vt_status_str(s));
 }
 
 /* ENABLED -> GPADL 1 -> OPEN_RUNNING with rings of ring_bytes (0: the fixture's). */
@@ -535,7 +479,8 @@ static const char *state_name(int i)
 static void expect_same_desc(const char *a, const char *b, const char *what)
 {
     if (strcmp(a, b) != 0) {
-        print_error("[%s] %s: descriptions differ\n--- before\n%s--- after\n%s", where, what, a, b);
+        print_error("[%s] %s: descriptions differ\n--- before\n%s--- after\n%s", vt_where, what, a,
+                    b);
         fail();
     }
 }
@@ -550,12 +495,59 @@ static vmbsave_channel *restore_in_progress(vt_env *e, const ref *r)
     return ch;
 }
 
+/* A whole session, read with `st`'s sizes, in which every allocation from the first after
+ * save_begin on (`mode` FROM) or only that one (ONCE) fails. How it ended is not checked
+ * here: the callers check what it left behind. */
+static void alloc_failed_session(vt_env *e, vmbsave_channel *ch, vmbsave_alloc_fault_mode mode,
+                                 const strategy *st)
+{
+    EXPECT_OK(e, e->v->save_begin(ch));
+    e->host.fault_mode = mode;
+    e->host.fault_at = e->host.alloc_calls + 1u;
+    session s;
+    read_all(e, ch, st, &s);
+    e->host.fault_mode = VMBSAVE_ALLOC_FAULT_NONE;
+    session_free(&s);
+    vt_save_end(e, ch);
+}
+
+/* A whole session (begin, read with `st`'s sizes, end) with the scripted driver in `mode`;
+ * returns the status it ended with. */
+static NTSTATUS driver_mode_session(vt_env *e, vmbsave_channel *ch, vmbsave_save_packet_mode mode,
+                                    const strategy *st)
+{
+    e->host.save_mode = mode;
+    session s;
+    save_with(e, ch, st, &s);
+    e->host.save_mode = VMBSAVE_SAVE_PACKET_STATE;
+    NTSTATUS final = s.final;
+    session_free(&s);
+    return final;
+}
+
+/* Reads the rest of a session of which `s` holds the start, with `st`'s sizes, and checks that
+ * it ends in SUCCESS and that the start and the rest make r's image. Frees s; returns the
+ * image (malloc'd). */
+static uint8_t *read_rest(vt_env *e, vmbsave_channel *ch, const ref *r, session *s,
+                          const strategy *st, const char *how)
+{
+    session rest;
+    read_all(e, ch, st, &rest);
+    CHECK(rest.final == STATUS_SUCCESS, "session ended with %s", vt_status_str(rest.final));
+    uint8_t *all = concat(s, &rest);
+    expect_image(r, all, s->size + rest.size, how);
+    session_free(s);
+    session_free(&rest);
+    return all;
+}
+
 /* Image-equality check of a fresh session with max-chunk buffers. */
 static void expect_session_gives(vt_env *e, vmbsave_channel *ch, const ref *r, const char *how)
 {
     session s;
     save_with(e, ch, &k_strategies[1], &s);
-    CHECK(s.final == STATUS_SUCCESS, "%s: a new session ended with %s", how, stname(s.final));
+    CHECK(s.final == STATUS_SUCCESS, "%s: a new session ended with %s", how,
+          vt_status_str(s.final));
     expect_image(r, s.bytes, s.size, how);
     session_free(&s);
 }
@@ -565,6 +557,34 @@ static bool can_fail_by_callback(vt_env *e, int state)
 {
     return has_cap(e, VMBSAVE_CAP_PACKET_CALLBACKS) &&
            (state == (int)VT_PAUSED_PACKETS || state == (int)VT_CANONICAL_COUNT + X_BIG_PACKETS);
+}
+
+/* ---- every state -------------------------------------------------------------------------- */
+
+/* What a test checks in one state: `ch`, a channel in state i, and r, its expected image. */
+typedef void (*state_fn)(vt_env *e, int i, vmbsave_channel *ch, const ref *r);
+
+/* Runs fn on a channel of every state, made with `salt`, with its reference image; WHERE names
+ * the state. */
+static void each_state(vt_env *e, uint32_t salt, state_fn fn)
+{
+    for (int i = 0; i < N_STATES; i++) {
+        WHERE("%s", state_name(i));
+        vmbsave_channel *ch = make_state(e, i, salt);
+        ref r;
+        ref_take(e, ch, &r);
+        fn(e, i, ch, &r);
+        ref_free(&r);
+        vt_destroy_channel(e, ch);
+    }
+}
+
+/* each_state in an environment of its own. */
+static void every_state(uint32_t salt, state_fn fn)
+{
+    vt_env *e = vt_env_new();
+    each_state(e, salt, fn);
+    vt_env_free(e);
 }
 
 /* ================================ 4. Save begin ========================================= */
@@ -586,12 +606,13 @@ static void t_begin_allowed_states(void **state)
              * INVALID_DEVICE_STATE, and the session reads to its end. */
             call q = one_call(e, ch, 0, true, NULL);
             CHECK(q.st == STATUS_BUFFER_TOO_SMALL && q.required >= VT_CHUNK_HEADER_BYTES,
-                  "size query after save_begin: %s, BytesRequired %u", stname(q.st), q.required);
+                  "size query after save_begin: %s, BytesRequired %u", vt_status_str(q.st),
+                  q.required);
             session s;
             read_all(e, ch, &k_strategies[1], &s);
-            CHECK(s.final == STATUS_SUCCESS, "session ended with %s", stname(s.final));
+            CHECK(s.final == STATUS_SUCCESS, "session ended with %s", vt_status_str(s.final));
             session_free(&s);
-            save_end(e, ch);
+            vt_save_end(e, ch);
         }
         free(d);
         vt_destroy_channel(e, ch);
@@ -603,20 +624,20 @@ static void t_begin_allowed_states(void **state)
     vmbsave_channel *ch = open_running(e, 3, 0);
     EXPECT_OK(e, e->v->pause(ch));
     EXPECT_OK(e, e->v->save_begin(ch)); /* OPEN_PAUSED from OPEN_RUNNING */
-    save_end(e, ch);
+    vt_save_end(e, ch);
     EXPECT_OK(e, e->v->guest_close(ch));
     EXPECT_OK(e, e->v->save_begin(ch)); /* ENABLED after close */
-    save_end(e, ch);
+    vt_save_end(e, ch);
     EXPECT_OK(e, e->v->disable(ch));
     EXPECT_OK(e, e->v->enable(ch));
     EXPECT_OK(e, e->v->save_begin(ch)); /* ENABLED again after disable */
-    save_end(e, ch);
+    vt_save_end(e, ch);
     vmbsave_open_params p;
     vt_fill_open(&p, 1);
     gpadl(e, ch, 1, 4);
     EXPECT_OK(e, e->v->guest_open(ch, &p));
     EXPECT_OK(e, e->v->save_begin(ch)); /* OPEN_PAUSED straight from open */
-    save_end(e, ch);
+    vt_save_end(e, ch);
     vt_destroy_channel(e, ch);
 
     for (int i = 0; i < 2; i++) {
@@ -629,9 +650,9 @@ static void t_begin_allowed_states(void **state)
         session s;
         read_all(e, r, &k_strategies[0], &s);
         CHECK(s.final == STATUS_SUCCESS, "session of a restored channel ended with %s",
-              stname(s.final));
+              vt_status_str(s.final));
         session_free(&s);
-        save_end(e, r);
+        vt_save_end(e, r);
         vt_image_free(&img);
         vt_destroy_channel(e, r);
         vt_destroy_channel(e, src);
@@ -675,7 +696,7 @@ static void t_begin_refused_states(void **state)
     expect_refused_begin(e, ch);
     EXPECT_OK(e, e->v->enable(ch)); /* refused during a session */
     EXPECT_OK(e, e->v->save_begin(ch));
-    save_end(e, ch);
+    vt_save_end(e, ch);
     vt_destroy_channel(e, ch);
 
     for (int i = 0; i < (int)VT_CANONICAL_COUNT; i++) {
@@ -693,7 +714,7 @@ static void t_begin_refused_states(void **state)
     expect_refused_begin(e, ch);
     EXPECT_OK(e, e->v->pause(ch)); /* refused during a session */
     EXPECT_OK(e, e->v->save_begin(ch));
-    save_end(e, ch);
+    vt_save_end(e, ch);
     EXPECT_OK(e, e->v->start(ch));
     expect_refused_begin(e, ch); /* running again after a session */
     vt_destroy_channel(e, ch);
@@ -711,74 +732,63 @@ static void t_begin_refused_states(void **state)
     expect_nothing_all_sizes(e, ch, STATUS_INVALID_DEVICE_STATE);
     /* The restore goes on as if nothing happened. */
     NTSTATUS s = vt_restore(e, ch, r.img.bytes + r.ch[0].size, r.img.size - r.ch[0].size, 1);
-    CHECK(s == STATUS_SUCCESS, "the rest of the restore returned %s", stname(s));
+    CHECK(s == STATUS_SUCCESS, "the rest of the restore returned %s", vt_status_str(s));
     char *a = vt_describe(e, src), *b = vt_describe(e, ch);
     vt_assert_same_state(a, b);
     free(a);
     free(b);
     EXPECT_OK(e, e->v->save_begin(ch)); /* a restored OPEN_PAUSED channel may be saved */
-    save_end(e, ch);
+    vt_save_end(e, ch);
     vt_destroy_channel(e, ch);
     vt_destroy_channel(e, src);
     ref_free(&r);
     vt_env_free(e);
 }
 
+static void begin_active_session_state(vt_env *e, int i, vmbsave_channel *ch, const ref *r)
+{
+    (void)i;
+    uint64_t live = e->host.live_allocations;
+
+    vmbsave_fault_host_clear_logs(&e->host);
+    EXPECT_OK(e, e->v->save_begin(ch));
+    session s;
+    memset(&s, 0, sizeof(s));
+    EXPECT_ST(e, e->v->save_begin(ch), STATUS_INVALID_DEVICE_STATE); /* right after begin */
+    /* Read the first chunk exactly, then begin again. */
+    call c = one_call(e, ch, (uint32_t)r->ch[0].size, false, &s);
+    CHECK(is_progress(c.st), "first chunk: %s", vt_status_str(c.st));
+    EXPECT_ST(e, e->v->save_begin(ch), STATUS_INVALID_DEVICE_STATE);
+    /* A size query, a TOO_SMALL, then begin again. */
+    call q = one_call(e, ch, 0, true, &s);
+    CHECK(q.st == STATUS_BUFFER_TOO_SMALL, "size query: %s", vt_status_str(q.st));
+    call t = one_call(e, ch, 1, false, &s);
+    CHECK(t.st == STATUS_BUFFER_TOO_SMALL, "1-byte buffer: %s", vt_status_str(t.st));
+    EXPECT_ST(e, e->v->save_begin(ch), STATUS_INVALID_DEVICE_STATE);
+    /* The rest: the session goes on from where it was. */
+    free(read_rest(e, ch, r, &s, &k_strategies[1], "session with refused begins"));
+    /* After SUCCESS the session lasts until save_end. */
+    EXPECT_ST(e, e->v->save_begin(ch), STATUS_INVALID_DEVICE_STATE);
+    CHECK(call_nothing(e, ch, MAXC, false) == STATUS_INVALID_DEVICE_STATE,
+          "save_continue after SUCCESS (and a refused begin) did not say so");
+    /* A refused begin called no packet callback again: one sequence per session, as the
+     * reference save had. */
+    uint32_t calls = e->host.save_call_count;
+    vt_save_end(e, ch);
+    CHECK(e->host.live_allocations == live,
+          "allocations after save_end: %llu, before save_begin: %llu",
+          (unsigned long long)e->host.live_allocations, (unsigned long long)live);
+    vmbsave_fault_host_clear_logs(&e->host);
+    expect_session_gives(e, ch, r, "a session after the refused begins");
+    CHECK(calls == e->host.save_call_count,
+          "packet callbacks in the session with refused begins: %u, in a plain one: %u", calls,
+          e->host.save_call_count);
+}
+
 static void t_begin_active_session(void **state)
 {
     (void)state;
-    vt_env *e = vt_env_new();
-    for (int i = 0; i < N_STATES; i++) {
-        WHERE("%s", state_name(i));
-        vmbsave_channel *ch = make_state(e, i, 2);
-        ref r;
-        ref_take(e, ch, &r);
-        uint64_t live = e->host.live_allocations;
-
-        vmbsave_fault_host_clear_logs(&e->host);
-        EXPECT_OK(e, e->v->save_begin(ch));
-        session s;
-        memset(&s, 0, sizeof(s));
-        EXPECT_ST(e, e->v->save_begin(ch), STATUS_INVALID_DEVICE_STATE); /* right after begin */
-        /* Read the first chunk exactly, then begin again. */
-        call c = one_call(e, ch, (uint32_t)r.ch[0].size, false, &s);
-        CHECK(is_progress(c.st), "first chunk: %s", stname(c.st));
-        EXPECT_ST(e, e->v->save_begin(ch), STATUS_INVALID_DEVICE_STATE);
-        /* A size query, a TOO_SMALL, then begin again. */
-        call q = one_call(e, ch, 0, true, &s);
-        CHECK(q.st == STATUS_BUFFER_TOO_SMALL, "size query: %s", stname(q.st));
-        call t = one_call(e, ch, 1, false, &s);
-        CHECK(t.st == STATUS_BUFFER_TOO_SMALL, "1-byte buffer: %s", stname(t.st));
-        EXPECT_ST(e, e->v->save_begin(ch), STATUS_INVALID_DEVICE_STATE);
-        /* The rest: the session goes on from where it was. */
-        session rest;
-        read_all(e, ch, &k_strategies[1], &rest);
-        CHECK(rest.final == STATUS_SUCCESS, "session ended with %s", stname(rest.final));
-        /* After SUCCESS the session lasts until save_end. */
-        EXPECT_ST(e, e->v->save_begin(ch), STATUS_INVALID_DEVICE_STATE);
-        CHECK(call_nothing(e, ch, MAXC, false) == STATUS_INVALID_DEVICE_STATE,
-              "save_continue after SUCCESS (and a refused begin) did not say so");
-        uint8_t *all = concat(&s, &rest);
-        expect_image(&r, all, s.size + rest.size, "session with refused begins");
-        free(all);
-        session_free(&s);
-        session_free(&rest);
-        /* A refused begin called no packet callback again: one sequence per session, as the
-         * reference save had. */
-        uint32_t calls = e->host.save_call_count;
-        save_end(e, ch);
-        CHECK(e->host.live_allocations == live,
-              "allocations after save_end: %llu, before save_begin: %llu",
-              (unsigned long long)e->host.live_allocations, (unsigned long long)live);
-        vmbsave_fault_host_clear_logs(&e->host);
-        expect_session_gives(e, ch, &r, "a session after the refused begins");
-        CHECK(calls == e->host.save_call_count,
-              "packet callbacks in the session with refused begins: %u, in a plain one: %u", calls,
-              e->host.save_call_count);
-        ref_free(&r);
-        vt_destroy_channel(e, ch);
-    }
-    vt_env_free(e);
+    every_state(2, begin_active_session_state);
 }
 
 /* Attempts every change the channel might take; the statuses are FROZEN_DURING_SAVE's
@@ -823,25 +833,20 @@ static void t_begin_snapshot(void **state)
             memset(&s, 0, sizeof(s));
             if (variant == 1) {
                 call c = one_call(e, ch, (uint32_t)r.ch[0].size, false, &s);
-                CHECK(is_progress(c.st), "first chunk: %s", stname(c.st));
+                CHECK(is_progress(c.st), "first chunk: %s", vt_status_str(c.st));
             }
             try_changes(e, ch);
-            session rest;
-            read_all(e, ch, &k_strategies[8], &rest);
-            CHECK(rest.final == STATUS_SUCCESS, "session ended with %s", stname(rest.final));
-            save_end(e, ch);
-            uint8_t *all = concat(&s, &rest);
             /* The image is the state as of save_begin, whatever was tried after it. */
-            expect_image(&r, all, s.size + rest.size, "image with changes tried mid-session");
-            vt_image img = {all, s.size + rest.size, NULL, 0};
+            uint8_t *all =
+                read_rest(e, ch, &r, &s, &k_strategies[8], "image with changes tried mid-session");
+            vt_save_end(e, ch);
+            vt_image img = {all, r.img.size, NULL, 0};
             vmbsave_channel *back = vt_restore_new(e, &img);
             char *db = vt_describe(e, back);
             vt_assert_same_state(d0, db);
             free(db);
             vt_destroy_channel(e, back);
             free(all);
-            session_free(&s);
-            session_free(&rest);
             free(d0);
             ref_free(&r);
             vt_destroy_channel(e, ch);
@@ -875,62 +880,59 @@ static void t_begin_snapshot(void **state)
     vt_env_free(e);
 }
 
+/* save_begin calls that met a failed allocation, over all states. */
+static unsigned g_begin_hits;
+
+static void begin_no_memory_state(vt_env *e, int i, vmbsave_channel *ch, const ref *r)
+{
+    char *d0 = vt_describe(e, ch);
+    uint64_t live = e->host.live_allocations;
+    /* Fail each allocation save_begin makes in turn (once, then from it on), until begin
+     * makes fewer allocations than the one chosen. */
+    for (int mode = 0; mode < 2; mode++) {
+        for (uint64_t n = 1; n <= 256; n++) {
+            WHERE("%s, allocation %llu of save_begin fails %s", state_name(i),
+                  (unsigned long long)n, mode == 0 ? "once" : "and all after it");
+            uint64_t faults = e->host.faults_injected;
+            e->host.fault_mode = mode == 0 ? VMBSAVE_ALLOC_FAULT_ONCE : VMBSAVE_ALLOC_FAULT_FROM;
+            e->host.fault_at = e->host.alloc_calls + n;
+            NTSTATUS s = CALL(e, e->v->save_begin(ch));
+            e->host.fault_mode = VMBSAVE_ALLOC_FAULT_NONE;
+            if (e->host.faults_injected == faults) {
+                CHECK(s == STATUS_SUCCESS, "save_begin with no failed allocation: %s",
+                      vt_status_str(s));
+                vt_save_end(e, ch);
+                break;
+            }
+            g_begin_hits++;
+            CHECK(s == STATUS_INSUFFICIENT_RESOURCES,
+                  "save_begin whose allocation failed returned %s", vt_status_str(s));
+            CHECK(e->host.live_allocations == live, "the failed save_begin holds %lld allocations",
+                  (long long)(e->host.live_allocations - live));
+            /* No session: continue says so and writes nothing, at every size. */
+            expect_nothing_all_sizes(e, ch, STATUS_INVALID_DEVICE_STATE);
+            /* save_end is a no-op, twice. */
+            vt_save_end(e, ch);
+            vt_save_end(e, ch);
+            CHECK(e->host.live_allocations == live, "save_end changed the allocations");
+            char *d1 = vt_describe(e, ch);
+            expect_same_desc(d0, d1, "failed save_begin");
+            free(d1);
+            /* The channel saves normally afterwards. */
+            expect_session_gives(e, ch, r, "a session after the failed begin");
+        }
+    }
+    free(d0);
+}
+
 static void t_begin_no_memory(void **state)
 {
     (void)state;
-    vt_env *e = vt_env_new();
-    unsigned hits = 0;
-    for (int i = 0; i < N_STATES; i++) {
-        vmbsave_channel *ch = make_state(e, i, 5);
-        ref r;
-        ref_take(e, ch, &r);
-        char *d0 = vt_describe(e, ch);
-        uint64_t live = e->host.live_allocations;
-        /* Fail each allocation save_begin makes in turn (once, then from it on), until begin
-         * makes fewer allocations than the one chosen. */
-        for (int mode = 0; mode < 2; mode++) {
-            for (uint64_t n = 1; n <= 256; n++) {
-                WHERE("%s, allocation %llu of save_begin fails %s", state_name(i),
-                      (unsigned long long)n, mode == 0 ? "once" : "and all after it");
-                uint64_t faults = e->host.faults_injected;
-                e->host.fault_mode =
-                    mode == 0 ? VMBSAVE_ALLOC_FAULT_ONCE : VMBSAVE_ALLOC_FAULT_FROM;
-                e->host.fault_at = e->host.alloc_calls + n;
-                NTSTATUS s = CALL(e, e->v->save_begin(ch));
-                e->host.fault_mode = VMBSAVE_ALLOC_FAULT_NONE;
-                if (e->host.faults_injected == faults) {
-                    CHECK(s == STATUS_SUCCESS, "save_begin with no failed allocation: %s",
-                          stname(s));
-                    save_end(e, ch);
-                    break;
-                }
-                hits++;
-                CHECK(s == STATUS_INSUFFICIENT_RESOURCES,
-                      "save_begin whose allocation failed returned %s", stname(s));
-                CHECK(e->host.live_allocations == live,
-                      "the failed save_begin holds %lld allocations",
-                      (long long)(e->host.live_allocations - live));
-                /* No session: continue says so and writes nothing, at every size. */
-                expect_nothing_all_sizes(e, ch, STATUS_INVALID_DEVICE_STATE);
-                /* save_end is a no-op, twice. */
-                save_end(e, ch);
-                save_end(e, ch);
-                CHECK(e->host.live_allocations == live, "save_end changed the allocations");
-                char *d1 = vt_describe(e, ch);
-                expect_same_desc(d0, d1, "failed save_begin");
-                free(d1);
-                /* The channel saves normally afterwards. */
-                expect_session_gives(e, ch, &r, "a session after the failed begin");
-            }
-        }
-        free(d0);
-        ref_free(&r);
-        vt_destroy_channel(e, ch);
-    }
-    if (hits == 0)
+    g_begin_hits = 0;
+    every_state(5, begin_no_memory_state);
+    if (g_begin_hits == 0)
         print_message("note: save_begin made no allocation in any state; only its success "
                       "without allocations was checked\n");
-    vt_env_free(e);
 }
 
 /* ================================ 5. Save continue ====================================== */
@@ -941,93 +943,83 @@ static void bad_param_calls(vt_env *e, vmbsave_channel *ch)
     static const uint32_t sizes[] = {1, 40, MAXC, LARGE};
     for (size_t k = 0; k < sizeof(sizes) / sizeof(sizes[0]); k++) {
         uint32_t size = sizes[k];
-        uint8_t *buf = xmalloc(size);
+        uint8_t *buf = vt_xmalloc(size);
         memcpy(buf, pattern(size), size);
         uint32_t f = SENTINEL, r = SENTINEL;
         NTSTATUS s;
 
         s = CALL(e, e->v->save_continue(NULL, buf, size, &f, &r));
         CHECK(s == STATUS_INVALID_PARAMETER && f == 0 && r == 0,
-              "NULL channel, size %u: %s, BytesFilled %u, BytesRequired %u", size, stname(s), f, r);
+              "NULL channel, size %u: %s, BytesFilled %u, BytesRequired %u", size, vt_status_str(s),
+              f, r);
         r = SENTINEL;
         s = CALL(e, e->v->save_continue(ch, buf, size, NULL, &r));
         CHECK(s == STATUS_INVALID_PARAMETER && r == 0,
-              "NULL BytesFilled, size %u: %s, BytesRequired %u", size, stname(s), r);
+              "NULL BytesFilled, size %u: %s, BytesRequired %u", size, vt_status_str(s), r);
         f = SENTINEL;
         s = CALL(e, e->v->save_continue(ch, buf, size, &f, NULL));
         CHECK(s == STATUS_INVALID_PARAMETER && f == 0,
-              "NULL BytesRequired, size %u: %s, BytesFilled %u", size, stname(s), f);
+              "NULL BytesRequired, size %u: %s, BytesFilled %u", size, vt_status_str(s), f);
         s = CALL(e, e->v->save_continue(ch, buf, size, NULL, NULL));
-        CHECK(s == STATUS_INVALID_PARAMETER, "both counts NULL, size %u: %s", size, stname(s));
+        CHECK(s == STATUS_INVALID_PARAMETER, "both counts NULL, size %u: %s", size,
+              vt_status_str(s));
         f = r = SENTINEL;
         s = CALL(e, e->v->save_continue(ch, NULL, size, &f, &r));
         CHECK(s == STATUS_INVALID_PARAMETER && f == 0 && r == 0,
-              "NULL buffer of size %u: %s, BytesFilled %u, BytesRequired %u", size, stname(s), f,
-              r);
+              "NULL buffer of size %u: %s, BytesFilled %u, BytesRequired %u", size,
+              vt_status_str(s), f, r);
         f = SENTINEL;
         s = CALL(e, e->v->save_continue(ch, NULL, size, &f, NULL));
         CHECK(s == STATUS_INVALID_PARAMETER && f == 0,
-              "NULL buffer of size %u and NULL BytesRequired: %s", size, stname(s));
+              "NULL buffer of size %u and NULL BytesRequired: %s", size, vt_status_str(s));
         CHECK(memcmp(buf, pattern(size), size) == 0, "a refused call (size %u) wrote to the buffer",
               size);
         free(buf);
     }
     /* NULL channel with NULL counts too: nothing to write, must not crash. */
     NTSTATUS s = CALL(e, e->v->save_continue(NULL, NULL, 0, NULL, NULL));
-    CHECK(s == STATUS_INVALID_PARAMETER, "all NULL: %s", stname(s));
+    CHECK(s == STATUS_INVALID_PARAMETER, "all NULL: %s", vt_status_str(s));
+}
+
+static void continue_params_state(vt_env *e, int i, vmbsave_channel *ch, const ref *r)
+{
+    EXPECT_OK(e, e->v->save_begin(ch));
+    session s;
+    memset(&s, 0, sizeof(s));
+    bad_param_calls(e, ch); /* at the start */
+    call c = one_call(e, ch, (uint32_t)r->ch[0].size, false, &s);
+    CHECK(is_progress(c.st), "first chunk: %s", vt_status_str(c.st));
+    bad_param_calls(e, ch); /* after a chunk */
+    c = one_call(e, ch, 1, false, &s);
+    CHECK(c.st == STATUS_BUFFER_TOO_SMALL, "1 byte: %s", vt_status_str(c.st));
+    bad_param_calls(e, ch); /* after a TOO_SMALL */
+    /* The session is where it was: the rest completes the expected image. */
+    free(read_rest(e, ch, r, &s, &k_strategies[4], "session with malformed calls"));
+    vt_save_end(e, ch);
+
+    /* Not even the error state: a failed session stays failed with the same status. */
+    if (can_fail_by_callback(e, i)) {
+        WHERE("%s, session failed by a packet callback", state_name(i));
+        e->host.save_mode = VMBSAVE_SAVE_PACKET_FAIL_SECOND;
+        EXPECT_OK(e, e->v->save_begin(ch));
+        read_all(e, ch, &k_strategies[0], &s);
+        CHECK(s.final == STATUS_UNSUCCESSFUL, "session with a failing callback: %s",
+              vt_status_str(s.final));
+        bad_param_calls(e, ch);
+        expect_nothing_all_sizes(e, ch, STATUS_UNSUCCESSFUL);
+        bad_param_calls(e, ch);
+        expect_nothing_all_sizes(e, ch, STATUS_UNSUCCESSFUL);
+        vt_save_end(e, ch);
+        e->host.save_mode = VMBSAVE_SAVE_PACKET_STATE;
+        session_free(&s);
+        expect_session_gives(e, ch, r, "after the failed session");
+    }
 }
 
 static void t_continue_params(void **state)
 {
     (void)state;
-    vt_env *e = vt_env_new();
-    for (int i = 0; i < N_STATES; i++) {
-        WHERE("%s", state_name(i));
-        vmbsave_channel *ch = make_state(e, i, 6);
-        ref r;
-        ref_take(e, ch, &r);
-        EXPECT_OK(e, e->v->save_begin(ch));
-        session s;
-        memset(&s, 0, sizeof(s));
-        bad_param_calls(e, ch); /* at the start */
-        call c = one_call(e, ch, (uint32_t)r.ch[0].size, false, &s);
-        CHECK(is_progress(c.st), "first chunk: %s", stname(c.st));
-        bad_param_calls(e, ch); /* after a chunk */
-        c = one_call(e, ch, 1, false, &s);
-        CHECK(c.st == STATUS_BUFFER_TOO_SMALL, "1 byte: %s", stname(c.st));
-        bad_param_calls(e, ch); /* after a TOO_SMALL */
-        /* The session is where it was: the rest completes the expected image. */
-        session rest;
-        read_all(e, ch, &k_strategies[4], &rest);
-        CHECK(rest.final == STATUS_SUCCESS, "session ended with %s", stname(rest.final));
-        save_end(e, ch);
-        uint8_t *all = concat(&s, &rest);
-        expect_image(&r, all, s.size + rest.size, "session with malformed calls");
-        free(all);
-        session_free(&s);
-        session_free(&rest);
-
-        /* Not even the error state: a failed session stays failed with the same status. */
-        if (can_fail_by_callback(e, i)) {
-            WHERE("%s, session failed by a packet callback", state_name(i));
-            e->host.save_mode = VMBSAVE_SAVE_PACKET_FAIL_SECOND;
-            EXPECT_OK(e, e->v->save_begin(ch));
-            read_all(e, ch, &k_strategies[0], &s);
-            CHECK(s.final == STATUS_UNSUCCESSFUL, "session with a failing callback: %s",
-                  stname(s.final));
-            bad_param_calls(e, ch);
-            expect_nothing_all_sizes(e, ch, STATUS_UNSUCCESSFUL);
-            bad_param_calls(e, ch);
-            expect_nothing_all_sizes(e, ch, STATUS_UNSUCCESSFUL);
-            save_end(e, ch);
-            e->host.save_mode = VMBSAVE_SAVE_PACKET_STATE;
-            session_free(&s);
-            expect_session_gives(e, ch, &r, "after the failed session");
-        }
-        ref_free(&r);
-        vt_destroy_channel(e, ch);
-    }
-    vt_env_free(e);
+    every_state(6, continue_params_state);
 }
 
 static void t_continue_no_session(void **state)
@@ -1058,13 +1050,13 @@ static void t_continue_no_session(void **state)
         EXPECT_OK(e, e->v->save_begin(c));
         call one = one_call(e, c, 0, true, NULL);
         one = one_call(e, c, one.required, false, NULL);
-        CHECK(is_progress(one.st), "first chunk: %s", stname(one.st));
-        save_end(e, c);
+        CHECK(is_progress(one.st), "first chunk: %s", vt_status_str(one.st));
+        vt_save_end(e, c);
         expect_nothing_all_sizes(e, c, STATUS_INVALID_DEVICE_STATE);
 
         WHERE("%s, after a session ended right after begin", state_name(i));
         EXPECT_OK(e, e->v->save_begin(c));
-        save_end(e, c);
+        vt_save_end(e, c);
         expect_nothing_all_sizes(e, c, STATUS_INVALID_DEVICE_STATE);
         vt_destroy_channel(e, c);
     }
@@ -1087,41 +1079,38 @@ static void t_continue_no_session(void **state)
     vt_env_free(e);
 }
 
+static void continue_after_success_state(vt_env *e, int i, vmbsave_channel *ch, const ref *r)
+{
+    /* Finished by one large call, by max-chunk calls, and by exact reads (the last call
+     * writes END alone). */
+    static const int strat[] = {0, 1, 4};
+    for (size_t k = 0; k < sizeof(strat) / sizeof(strat[0]); k++) {
+        const strategy *st = &k_strategies[strat[k]];
+        WHERE("%s, session read %s", state_name(i), st->name);
+        EXPECT_OK(e, e->v->save_begin(ch));
+        session s;
+        read_all(e, ch, st, &s);
+        CHECK(s.final == STATUS_SUCCESS, "session ended with %s", vt_status_str(s.final));
+        expect_image(r, s.bytes, s.size, st->name);
+        uint32_t cb = e->host.save_call_count;
+        for (int rep = 0; rep < 2; rep++)
+            expect_nothing_all_sizes(e, ch, STATUS_INVALID_DEVICE_STATE);
+        NTSTATUS x = call_nothing(e, ch, (uint32_t)r->img.size, false);
+        CHECK(x == STATUS_INVALID_DEVICE_STATE, "a buffer of the image's size: %s",
+              vt_status_str(x));
+        x = call_nothing(e, ch, (uint32_t)r->ch[r->n - 1].size, false);
+        CHECK(x == STATUS_INVALID_DEVICE_STATE, "a buffer of END's size: %s", vt_status_str(x));
+        CHECK(e->host.save_call_count == cb, "calls after SUCCESS called packet callbacks");
+        vt_save_end(e, ch);
+        session_free(&s);
+    }
+    expect_session_gives(e, ch, r, "a session after the refused calls");
+}
+
 static void t_continue_after_success(void **state)
 {
     (void)state;
-    vt_env *e = vt_env_new();
-    for (int i = 0; i < N_STATES; i++) {
-        vmbsave_channel *ch = make_state(e, i, 9);
-        ref r;
-        ref_take(e, ch, &r);
-        /* Finished by one large call, by max-chunk calls, and by exact reads (the last call
-         * writes END alone). */
-        static const int strat[] = {0, 1, 4};
-        for (size_t k = 0; k < sizeof(strat) / sizeof(strat[0]); k++) {
-            const strategy *st = &k_strategies[strat[k]];
-            WHERE("%s, session read %s", state_name(i), st->name);
-            EXPECT_OK(e, e->v->save_begin(ch));
-            session s;
-            read_all(e, ch, st, &s);
-            CHECK(s.final == STATUS_SUCCESS, "session ended with %s", stname(s.final));
-            expect_image(&r, s.bytes, s.size, st->name);
-            uint32_t cb = e->host.save_call_count;
-            for (int rep = 0; rep < 2; rep++)
-                expect_nothing_all_sizes(e, ch, STATUS_INVALID_DEVICE_STATE);
-            NTSTATUS x = call_nothing(e, ch, (uint32_t)r.img.size, false);
-            CHECK(x == STATUS_INVALID_DEVICE_STATE, "a buffer of the image's size: %s", stname(x));
-            x = call_nothing(e, ch, (uint32_t)r.ch[r.n - 1].size, false);
-            CHECK(x == STATUS_INVALID_DEVICE_STATE, "a buffer of END's size: %s", stname(x));
-            CHECK(e->host.save_call_count == cb, "calls after SUCCESS called packet callbacks");
-            save_end(e, ch);
-            session_free(&s);
-        }
-        expect_session_gives(e, ch, &r, "a session after the refused calls");
-        ref_free(&r);
-        vt_destroy_channel(e, ch);
-    }
-    vt_env_free(e);
+    every_state(9, continue_after_success_state);
 }
 
 static void t_continue_whole_chunks(void **state)
@@ -1135,7 +1124,7 @@ static void t_continue_whole_chunks(void **state)
             WHERE("%s, sizes %s", state_name(i), st->name);
             session s;
             save_with(e, ch, st, &s);
-            CHECK(s.final == STATUS_SUCCESS, "session ended with %s", stname(s.final));
+            CHECK(s.final == STATUS_SUCCESS, "session ended with %s", vt_status_str(s.final));
             /* Each progress call wrote whole chunks from the start of the buffer, continuing
              * the sequence numbers of the call before: whole chunks in image order. */
             uint32_t next_seq = 0;
@@ -1146,8 +1135,8 @@ static void t_continue_whole_chunks(void **state)
                 CHECK(!cl->guard_hit, "call %zu wrote outside its buffer", c);
                 long n = vt_chunks(s.bytes + cl->pos, cl->filled, NULL, 0);
                 CHECK(n >= 1, "call %zu (size %u -> %s) wrote %u bytes that are not whole chunks",
-                      c, cl->size, stname(cl->st), cl->filled);
-                vt_chunk *chs = xmalloc((size_t)n * sizeof(*chs));
+                      c, cl->size, vt_status_str(cl->st), cl->filled);
+                vt_chunk *chs = vt_xmalloc((size_t)n * sizeof(*chs));
                 vt_chunks(s.bytes + cl->pos, cl->filled, chs, (size_t)n);
                 for (long j = 0; j < n; j++) {
                     CHECK(chs[j].sequence == next_seq,
@@ -1187,68 +1176,64 @@ static void expect_overflows_ok(const ref *r, const session *s, const char *how)
     }
 }
 
+static void continue_overflow_progress_state(vt_env *e, int i, vmbsave_channel *ch, const ref *r)
+{
+    (void)i;
+    size_t end_size = r->ch[r->n - 1].size;
+
+    /* Buffers of exactly each chunk: every call but the last is OVERFLOW with one chunk. */
+    EXPECT_OK(e, e->v->save_begin(ch));
+    session s;
+    memset(&s, 0, sizeof(s));
+    for (size_t k = 0; k < r->n; k++) {
+        call c = one_call(e, ch, (uint32_t)r->ch[k].size, false, &s);
+        NTSTATUS want = k + 1 < r->n ? STATUS_BUFFER_OVERFLOW : STATUS_SUCCESS;
+        CHECK(c.st == want && c.filled == r->ch[k].size,
+              "chunk %zu (%zu bytes) read into a buffer of its size: %s, BytesFilled %u", k,
+              r->ch[k].size, vt_status_str(c.st), c.filled);
+    }
+    vt_save_end(e, ch);
+    expect_overflows_ok(r, &s, "exact chunks");
+    expect_image(r, s.bytes, s.size, "exact chunks");
+    session_free(&s);
+
+    /* One byte short of the whole image, and exactly everything but END: OVERFLOW, and
+     * the END chunk is what remains to be asked for in the second case. */
+    uint32_t shorts[2] = {(uint32_t)r->img.size - 1u, (uint32_t)(r->img.size - end_size)};
+    for (int k = 0; k < 2; k++) {
+        EXPECT_OK(e, e->v->save_begin(ch));
+        memset(&s, 0, sizeof(s));
+        call c = one_call(e, ch, shorts[k], false, &s);
+        CHECK(c.st == STATUS_BUFFER_OVERFLOW, "a buffer of %u bytes (image %zu) returned %s",
+              shorts[k], r->img.size, vt_status_str(c.st));
+        if (k == 1)
+            CHECK(c.required == end_size && c.filled == shorts[k],
+                  "everything but END: BytesFilled %u, BytesRequired %u (END is %zu)", c.filled,
+                  c.required, end_size);
+        session rest;
+        read_all(e, ch, &k_strategies[0], &rest);
+        CHECK(rest.final == STATUS_SUCCESS && rest.size > 0,
+              "after OVERFLOW: %s with %zu more bytes", vt_status_str(rest.final), rest.size);
+        vt_save_end(e, ch);
+        expect_overflows_ok(r, &s, "one call short");
+        session_free(&s);
+        session_free(&rest);
+    }
+
+    /* Every OVERFLOW of every strategy. */
+    for (size_t k = 0; k < N_STRATEGIES; k++) {
+        save_with(e, ch, &k_strategies[k], &s);
+        CHECK(s.final == STATUS_SUCCESS, "%s: session ended with %s", k_strategies[k].name,
+              vt_status_str(s.final));
+        expect_overflows_ok(r, &s, k_strategies[k].name);
+        session_free(&s);
+    }
+}
+
 static void t_continue_overflow_progress(void **state)
 {
     (void)state;
-    vt_env *e = vt_env_new();
-    for (int i = 0; i < N_STATES; i++) {
-        WHERE("%s", state_name(i));
-        vmbsave_channel *ch = make_state(e, i, 11);
-        ref r;
-        ref_take(e, ch, &r);
-        size_t end_size = r.ch[r.n - 1].size;
-
-        /* Buffers of exactly each chunk: every call but the last is OVERFLOW with one chunk. */
-        EXPECT_OK(e, e->v->save_begin(ch));
-        session s;
-        memset(&s, 0, sizeof(s));
-        for (size_t k = 0; k < r.n; k++) {
-            call c = one_call(e, ch, (uint32_t)r.ch[k].size, false, &s);
-            NTSTATUS want = k + 1 < r.n ? STATUS_BUFFER_OVERFLOW : STATUS_SUCCESS;
-            CHECK(c.st == want && c.filled == r.ch[k].size,
-                  "chunk %zu (%zu bytes) read into a buffer of its size: %s, BytesFilled %u", k,
-                  r.ch[k].size, stname(c.st), c.filled);
-        }
-        save_end(e, ch);
-        expect_overflows_ok(&r, &s, "exact chunks");
-        expect_image(&r, s.bytes, s.size, "exact chunks");
-        session_free(&s);
-
-        /* One byte short of the whole image, and exactly everything but END: OVERFLOW, and
-         * the END chunk is what remains to be asked for in the second case. */
-        uint32_t shorts[2] = {(uint32_t)r.img.size - 1u, (uint32_t)(r.img.size - end_size)};
-        for (int k = 0; k < 2; k++) {
-            EXPECT_OK(e, e->v->save_begin(ch));
-            memset(&s, 0, sizeof(s));
-            call c = one_call(e, ch, shorts[k], false, &s);
-            CHECK(c.st == STATUS_BUFFER_OVERFLOW, "a buffer of %u bytes (image %zu) returned %s",
-                  shorts[k], r.img.size, stname(c.st));
-            if (k == 1)
-                CHECK(c.required == end_size && c.filled == shorts[k],
-                      "everything but END: BytesFilled %u, BytesRequired %u (END is %zu)", c.filled,
-                      c.required, end_size);
-            session rest;
-            read_all(e, ch, &k_strategies[0], &rest);
-            CHECK(rest.final == STATUS_SUCCESS && rest.size > 0,
-                  "after OVERFLOW: %s with %zu more bytes", stname(rest.final), rest.size);
-            save_end(e, ch);
-            expect_overflows_ok(&r, &s, "one call short");
-            session_free(&s);
-            session_free(&rest);
-        }
-
-        /* Every OVERFLOW of every strategy. */
-        for (size_t k = 0; k < N_STRATEGIES; k++) {
-            save_with(e, ch, &k_strategies[k], &s);
-            CHECK(s.final == STATUS_SUCCESS, "%s: session ended with %s", k_strategies[k].name,
-                  stname(s.final));
-            expect_overflows_ok(&r, &s, k_strategies[k].name);
-            session_free(&s);
-        }
-        ref_free(&r);
-        vt_destroy_channel(e, ch);
-    }
-    vt_env_free(e);
+    every_state(11, continue_overflow_progress_state);
 }
 
 /* A call at chunk k of r that must be TOO_SMALL and change nothing. */
@@ -1258,7 +1243,7 @@ static void expect_too_small_at(vt_env *e, vmbsave_channel *ch, const ref *r, si
     call c = one_call(e, ch, size, false, NULL);
     CHECK(c.st == STATUS_BUFFER_TOO_SMALL,
           "chunk %zu (%zu bytes), buffer of %u: %s, BytesFilled %u", k, r->ch[k].size, size,
-          stname(c.st), c.filled);
+          vt_status_str(c.st), c.filled);
     CHECK(c.filled == 0, "chunk %zu, buffer of %u: TOO_SMALL with BytesFilled %u", k, size,
           c.filled);
     CHECK(!c.guard_hit && !c.wrote_past, "chunk %zu, buffer of %u: TOO_SMALL wrote bytes", k, size);
@@ -1267,109 +1252,102 @@ static void expect_too_small_at(vt_env *e, vmbsave_channel *ch, const ref *r, si
           c.required);
 }
 
+static void continue_too_small_no_progress_state(vt_env *e, int i, vmbsave_channel *ch,
+                                                 const ref *r)
+{
+    (void)i;
+    EXPECT_OK(e, e->v->save_begin(ch));
+    session s;
+    memset(&s, 0, sizeof(s));
+    for (size_t k = 0; k < r->n; k++) {
+        uint32_t csize = (uint32_t)r->ch[k].size;
+        /* 1, a header's worth around 40, and one byte short: all TOO_SMALL, twice. */
+        const uint32_t sizes[] = {1, 1, 39, 40, 41, csize - 1u, csize - 1u, csize / 2u};
+        for (size_t j = 0; j < sizeof(sizes) / sizeof(sizes[0]); j++)
+            if (sizes[j] < csize)
+                expect_too_small_at(e, ch, r, k, sizes[j]);
+        /* The position did not move: a buffer of exactly that chunk gets that chunk. */
+        call c = one_call(e, ch, csize, false, &s);
+        CHECK(is_progress(c.st) && c.filled == csize,
+              "chunk %zu after TOO_SMALLs: %s, BytesFilled %u (chunk has %u)", k,
+              vt_status_str(c.st), c.filled, csize);
+    }
+    vt_save_end(e, ch);
+    expect_image(r, s.bytes, s.size, "read after TOO_SMALL calls");
+    session_free(&s);
+
+    /* TOO_SMALL after an OVERFLOW that wrote one chunk of two that nearly fit. */
+    if (r->n >= 3) {
+        EXPECT_OK(e, e->v->save_begin(ch));
+        memset(&s, 0, sizeof(s));
+        call c = one_call(e, ch, (uint32_t)(r->ch[0].size + r->ch[1].size - 1u), false, &s);
+        CHECK(c.st == STATUS_BUFFER_OVERFLOW && c.filled == r->ch[0].size,
+              "chunks 0+1 less a byte: %s, BytesFilled %u", vt_status_str(c.st), c.filled);
+        expect_too_small_at(e, ch, r, 1, (uint32_t)r->ch[1].size - 1u);
+        session rest;
+        read_all(e, ch, &k_strategies[1], &rest);
+        vt_save_end(e, ch);
+        CHECK(rest.final == STATUS_SUCCESS, "session ended with %s", vt_status_str(rest.final));
+        CHECK(rest.size == r->img.size - r->ch[0].size &&
+                  same_bytes(rest.bytes, r->img.bytes + r->ch[0].size, rest.size),
+              "the image after a TOO_SMALL is not the rest of the expected one");
+        session_free(&s);
+        session_free(&rest);
+    }
+}
+
 static void t_continue_too_small_no_progress(void **state)
 {
     (void)state;
-    vt_env *e = vt_env_new();
-    for (int i = 0; i < N_STATES; i++) {
-        WHERE("%s", state_name(i));
-        vmbsave_channel *ch = make_state(e, i, 12);
-        ref r;
-        ref_take(e, ch, &r);
+    every_state(12, continue_too_small_no_progress_state);
+}
+
+static void continue_too_small_retry_state(vt_env *e, int i, vmbsave_channel *ch, const ref *r)
+{
+    /* At each chunk, a TOO_SMALL of each kind, then a retry of exactly BytesRequired. */
+    for (int kind = 0; kind < 3; kind++) {
+        WHERE("%s, TOO_SMALL from %s", state_name(i),
+              kind == 0   ? "1 byte"
+              : kind == 1 ? "chunk - 1"
+                          : "a size query");
         EXPECT_OK(e, e->v->save_begin(ch));
         session s;
         memset(&s, 0, sizeof(s));
-        for (size_t k = 0; k < r.n; k++) {
-            uint32_t csize = (uint32_t)r.ch[k].size;
-            /* 1, a header's worth around 40, and one byte short: all TOO_SMALL, twice. */
-            const uint32_t sizes[] = {1, 1, 39, 40, 41, csize - 1u, csize - 1u, csize / 2u};
-            for (size_t j = 0; j < sizeof(sizes) / sizeof(sizes[0]); j++)
-                if (sizes[j] < csize)
-                    expect_too_small_at(e, ch, &r, k, sizes[j]);
-            /* The position did not move: a buffer of exactly that chunk gets that chunk. */
-            call c = one_call(e, ch, csize, false, &s);
-            CHECK(is_progress(c.st) && c.filled == csize,
-                  "chunk %zu after TOO_SMALLs: %s, BytesFilled %u (chunk has %u)", k, stname(c.st),
-                  c.filled, csize);
+        for (size_t k = 0; k < r->n; k++) {
+            uint32_t small = kind == 0 ? 1u : kind == 1 ? (uint32_t)r->ch[k].size - 1u : 0u;
+            call t = one_call(e, ch, small, kind == 2, NULL);
+            CHECK(t.st == STATUS_BUFFER_TOO_SMALL, "chunk %zu, size %u: %s", k, small,
+                  vt_status_str(t.st));
+            call c = one_call(e, ch, t.required, false, &s);
+            CHECK(is_progress(c.st) && c.filled > 0,
+                  "chunk %zu: the retry with BytesRequired %u returned %s, BytesFilled %u", k,
+                  t.required, vt_status_str(c.st), c.filled);
+            CHECK(c.pos + c.filled <= r->img.size && ref_index(r, c.pos) == (long)k &&
+                      c.filled == r->ch[k].size &&
+                      memcmp(s.bytes + c.pos, r->img.bytes + r->ch[k].offset, c.filled) == 0,
+                  "chunk %zu: the retry wrote %u bytes that are not the chunk that did "
+                  "not fit (%zu bytes)",
+                  k, c.filled, r->ch[k].size);
+            if (c.st == STATUS_SUCCESS)
+                CHECK(k + 1 == r->n, "SUCCESS at chunk %zu of %zu", k, r->n);
         }
-        save_end(e, ch);
-        expect_image(&r, s.bytes, s.size, "read after TOO_SMALL calls");
+        vt_save_end(e, ch);
+        expect_image(r, s.bytes, s.size, "TOO_SMALL retries");
         session_free(&s);
-
-        /* TOO_SMALL after an OVERFLOW that wrote one chunk of two that nearly fit. */
-        if (r.n >= 3) {
-            EXPECT_OK(e, e->v->save_begin(ch));
-            memset(&s, 0, sizeof(s));
-            call c = one_call(e, ch, (uint32_t)(r.ch[0].size + r.ch[1].size - 1u), false, &s);
-            CHECK(c.st == STATUS_BUFFER_OVERFLOW && c.filled == r.ch[0].size,
-                  "chunks 0+1 less a byte: %s, BytesFilled %u", stname(c.st), c.filled);
-            expect_too_small_at(e, ch, &r, 1, (uint32_t)r.ch[1].size - 1u);
-            session rest;
-            read_all(e, ch, &k_strategies[1], &rest);
-            save_end(e, ch);
-            CHECK(rest.final == STATUS_SUCCESS, "session ended with %s", stname(rest.final));
-            CHECK(rest.size == r.img.size - r.ch[0].size &&
-                      same_bytes(rest.bytes, r.img.bytes + r.ch[0].size, rest.size),
-                  "the image after a TOO_SMALL is not the rest of the expected one");
-            session_free(&s);
-            session_free(&rest);
-        }
-        ref_free(&r);
-        vt_destroy_channel(e, ch);
     }
-    vt_env_free(e);
+    /* A retry larger than BytesRequired by one also progresses. */
+    WHERE("%s, retry with BytesRequired + 1", state_name(i));
+    session s;
+    save_with(e, ch, &k_strategies[6], &s);
+    CHECK(s.final == STATUS_SUCCESS, "session ended with %s", vt_status_str(s.final));
+    expect_image(r, s.bytes, s.size, "req+1 retries");
+    session_free(&s);
 }
 
 static void t_continue_too_small_retry(void **state)
 {
     (void)state;
-    vt_env *e = vt_env_new();
-    for (int i = 0; i < N_STATES; i++) {
-        vmbsave_channel *ch = make_state(e, i, 13);
-        ref r;
-        ref_take(e, ch, &r);
-        /* At each chunk, a TOO_SMALL of each kind, then a retry of exactly BytesRequired. */
-        for (int kind = 0; kind < 3; kind++) {
-            WHERE("%s, TOO_SMALL from %s", state_name(i),
-                  kind == 0   ? "1 byte"
-                  : kind == 1 ? "chunk - 1"
-                              : "a size query");
-            EXPECT_OK(e, e->v->save_begin(ch));
-            session s;
-            memset(&s, 0, sizeof(s));
-            for (size_t k = 0; k < r.n; k++) {
-                uint32_t small = kind == 0 ? 1u : kind == 1 ? (uint32_t)r.ch[k].size - 1u : 0u;
-                call t = one_call(e, ch, small, kind == 2, NULL);
-                CHECK(t.st == STATUS_BUFFER_TOO_SMALL, "chunk %zu, size %u: %s", k, small,
-                      stname(t.st));
-                call c = one_call(e, ch, t.required, false, &s);
-                CHECK(is_progress(c.st) && c.filled > 0,
-                      "chunk %zu: the retry with BytesRequired %u returned %s, BytesFilled %u", k,
-                      t.required, stname(c.st), c.filled);
-                CHECK(c.pos + c.filled <= r.img.size && ref_index(&r, c.pos) == (long)k &&
-                          c.filled == r.ch[k].size &&
-                          memcmp(s.bytes + c.pos, r.img.bytes + r.ch[k].offset, c.filled) == 0,
-                      "chunk %zu: the retry wrote %u bytes that are not the chunk that did "
-                      "not fit (%zu bytes)",
-                      k, c.filled, r.ch[k].size);
-                if (c.st == STATUS_SUCCESS)
-                    CHECK(k + 1 == r.n, "SUCCESS at chunk %zu of %zu", k, r.n);
-            }
-            save_end(e, ch);
-            expect_image(&r, s.bytes, s.size, "TOO_SMALL retries");
-            session_free(&s);
-        }
-        /* A retry larger than BytesRequired by one also progresses. */
-        WHERE("%s, retry with BytesRequired + 1", state_name(i));
-        session s;
-        save_with(e, ch, &k_strategies[6], &s);
-        CHECK(s.final == STATUS_SUCCESS, "session ended with %s", stname(s.final));
-        expect_image(&r, s.bytes, s.size, "req+1 retries");
-        session_free(&s);
-        ref_free(&r);
-        vt_destroy_channel(e, ch);
-    }
-    vt_env_free(e);
+    every_state(13, continue_too_small_retry_state);
 }
 
 static void t_continue_size_query(void **state)
@@ -1398,17 +1376,18 @@ static void t_continue_size_query(void **state)
                           c.required == r.ch[k].size,
                       "size query %d at chunk %zu (%zu bytes): %s, BytesFilled %u, "
                       "BytesRequired %u",
-                      q, k, r.ch[k].size, stname(c.st), c.filled, c.required);
+                      q, k, r.ch[k].size, vt_status_str(c.st), c.filled, c.required);
                 CHECK(!c.guard_hit, "size query %d at chunk %zu wrote around its pointer", q, k);
             }
             call c = one_call(e, ch, (uint32_t)r.ch[k].size, false, &s);
             CHECK(is_progress(c.st) && c.filled == r.ch[k].size,
-                  "chunk %zu after the queries: %s, BytesFilled %u", k, stname(c.st), c.filled);
+                  "chunk %zu after the queries: %s, BytesFilled %u", k, vt_status_str(c.st),
+                  c.filled);
             char *d = vt_describe(e, ch);
             expect_same_desc(d0, d, "size queries");
             free(d);
         }
-        save_end(e, ch);
+        vt_save_end(e, ch);
         expect_image(&r, s.bytes, s.size, "with size queries");
         /* The queries changed nothing: the packet callbacks ran as in a plain session. */
         CHECK(e->host.save_call_count == plain_callbacks,
@@ -1436,7 +1415,7 @@ static void expect_whole_image(const uint8_t *b, size_t size, const char *desc)
 {
     long n = vt_chunks(b, size, NULL, 0);
     CHECK(n >= 2, "the image does not parse as chunks (%ld)", n);
-    vt_chunk *c = xmalloc((size_t)n * sizeof(*c));
+    vt_chunk *c = vt_xmalloc((size_t)n * sizeof(*c));
     vt_chunks(b, size, c, (size_t)n);
     CHECK(c[0].type == 1u && c[n - 1].type == 0xFFFFu, "first type %u, last type %u", c[0].type,
           c[n - 1].type);
@@ -1492,7 +1471,7 @@ static void t_continue_success_complete(void **state)
             WHERE("%s, sizes %s", state_name(i), st->name);
             session s;
             save_with(e, ch, st, &s);
-            CHECK(s.final == STATUS_SUCCESS, "session ended with %s", stname(s.final));
+            CHECK(s.final == STATUS_SUCCESS, "session ended with %s", vt_status_str(s.final));
             /* SUCCESS is the last call only; it wrote END last and asks for nothing more. */
             for (size_t c = 0; c + 1 < s.ncalls; c++)
                 CHECK(s.calls[c].st != STATUS_SUCCESS, "SUCCESS at call %zu of %zu", c, s.ncalls);
@@ -1502,7 +1481,7 @@ static void t_continue_success_complete(void **state)
                   "SUCCESS with BytesFilled %u of %u", last->filled, last->size);
             long n = vt_chunks(s.bytes + last->pos, last->filled, NULL, 0);
             CHECK(n >= 1, "the SUCCESS call's bytes are not whole chunks");
-            vt_chunk *lc = xmalloc((size_t)n * sizeof(*lc));
+            vt_chunk *lc = vt_xmalloc((size_t)n * sizeof(*lc));
             vt_chunks(s.bytes + last->pos, last->filled, lc, (size_t)n);
             uint16_t type = lc[n - 1].type;
             free(lc);
@@ -1524,53 +1503,52 @@ static void t_continue_success_complete(void **state)
     vt_env_free(e);
 }
 
+/* Some image had a chunk of exactly MAXC bytes. */
+static bool g_saw_full_chunk;
+
+static void continue_max_chunk_progress_state(vt_env *e, int i, vmbsave_channel *ch, const ref *r)
+{
+    (void)i;
+    for (size_t k = 0; k < r->n; k++) {
+        CHECK(r->ch[k].size <= MAXC, "chunk %zu has %zu bytes", k, r->ch[k].size);
+        g_saw_full_chunk |= r->ch[k].size == MAXC;
+    }
+    /* A buffer of MAX_CHUNK_BYTES always progresses: never TOO_SMALL, never a stall. */
+    EXPECT_OK(e, e->v->save_begin(ch));
+    session s;
+    memset(&s, 0, sizeof(s));
+    for (size_t calls = 0;; calls++) {
+        CHECK(calls <= r->n, "more max-chunk calls than the image has chunks");
+        call c = one_call(e, ch, MAXC, false, &s);
+        CHECK(is_progress(c.st) && c.filled > 0,
+              "a %u-byte buffer at image byte %zu: %s, BytesFilled %u", MAXC, c.pos,
+              vt_status_str(c.st), c.filled);
+        CHECK(c.required <= MAXC, "BytesRequired %u", c.required);
+        if (c.st == STATUS_SUCCESS)
+            break;
+    }
+    vt_save_end(e, ch);
+    expect_image(r, s.bytes, s.size, "max-chunk buffers");
+    session_free(&s);
+    /* BytesRequired never exceeds it, whatever the caller does. */
+    for (size_t k = 0; k < N_STRATEGIES; k++) {
+        save_with(e, ch, &k_strategies[k], &s);
+        CHECK(s.final == STATUS_SUCCESS, "%s: session ended with %s", k_strategies[k].name,
+              vt_status_str(s.final));
+        for (size_t c = 0; c < s.ncalls; c++)
+            CHECK(s.calls[c].required <= MAXC, "%s: call %zu: BytesRequired %u",
+                  k_strategies[k].name, c, s.calls[c].required);
+        session_free(&s);
+    }
+}
+
 static void t_continue_max_chunk_progress(void **state)
 {
     (void)state;
-    vt_env *e = vt_env_new();
-    bool saw_full_chunk = false;
-    for (int i = 0; i < N_STATES; i++) {
-        WHERE("%s", state_name(i));
-        vmbsave_channel *ch = make_state(e, i, 16);
-        ref r;
-        ref_take(e, ch, &r);
-        for (size_t k = 0; k < r.n; k++) {
-            CHECK(r.ch[k].size <= MAXC, "chunk %zu has %zu bytes", k, r.ch[k].size);
-            saw_full_chunk |= r.ch[k].size == MAXC;
-        }
-        /* A buffer of MAX_CHUNK_BYTES always progresses: never TOO_SMALL, never a stall. */
-        EXPECT_OK(e, e->v->save_begin(ch));
-        session s;
-        memset(&s, 0, sizeof(s));
-        for (size_t calls = 0;; calls++) {
-            CHECK(calls <= r.n, "more max-chunk calls than the image has chunks");
-            call c = one_call(e, ch, MAXC, false, &s);
-            CHECK(is_progress(c.st) && c.filled > 0,
-                  "a %u-byte buffer at image byte %zu: %s, BytesFilled %u", MAXC, c.pos,
-                  stname(c.st), c.filled);
-            CHECK(c.required <= MAXC, "BytesRequired %u", c.required);
-            if (c.st == STATUS_SUCCESS)
-                break;
-        }
-        save_end(e, ch);
-        expect_image(&r, s.bytes, s.size, "max-chunk buffers");
-        session_free(&s);
-        /* BytesRequired never exceeds it, whatever the caller does. */
-        for (size_t k = 0; k < N_STRATEGIES; k++) {
-            save_with(e, ch, &k_strategies[k], &s);
-            CHECK(s.final == STATUS_SUCCESS, "%s: session ended with %s", k_strategies[k].name,
-                  stname(s.final));
-            for (size_t c = 0; c < s.ncalls; c++)
-                CHECK(s.calls[c].required <= MAXC, "%s: call %zu: BytesRequired %u",
-                      k_strategies[k].name, c, s.calls[c].required);
-            session_free(&s);
-        }
-        ref_free(&r);
-        vt_destroy_channel(e, ch);
-    }
-    if (!saw_full_chunk)
+    g_saw_full_chunk = false;
+    every_state(16, continue_max_chunk_progress_state);
+    if (!g_saw_full_chunk)
         print_message("note: no image had a chunk of exactly %u bytes\n", MAXC);
-    vt_env_free(e);
 }
 
 static void expect_no_overrun(const session *s, bool last_may_write, const char *how)
@@ -1578,7 +1556,7 @@ static void expect_no_overrun(const session *s, bool last_may_write, const char 
     for (size_t c = 0; c < s->ncalls; c++) {
         const call *cl = &s->calls[c];
         CHECK(!cl->guard_hit, "%s: call %zu (size %u -> %s) wrote before or after the buffer", how,
-              c, cl->size, stname(cl->st));
+              c, cl->size, vt_status_str(cl->st));
         if (is_progress(cl->st))
             CHECK(cl->filled <= cl->size, "%s: call %zu: BytesFilled %u of a %u-byte buffer", how,
                   c, cl->filled, cl->size);
@@ -1586,7 +1564,7 @@ static void expect_no_overrun(const session *s, bool last_may_write, const char 
         CHECK(!cl->wrote_past || sticky_failure,
               "%s: call %zu (size %u -> %s, BytesFilled %u) wrote inside the buffer past "
               "BytesFilled",
-              how, c, cl->size, stname(cl->st), cl->filled);
+              how, c, cl->size, vt_status_str(cl->st), cl->filled);
     }
 }
 
@@ -1601,11 +1579,11 @@ static void t_continue_no_overrun(void **state)
             session s;
             EXPECT_OK(e, e->v->save_begin(ch));
             read_all(e, ch, &k_strategies[k], &s);
-            CHECK(s.final == STATUS_SUCCESS, "session ended with %s", stname(s.final));
+            CHECK(s.final == STATUS_SUCCESS, "session ended with %s", vt_status_str(s.final));
             /* After SUCCESS: INVALID_DEVICE_STATE writes nothing. */
             for (size_t j = 0; j < sizeof(k_probe_sizes) / sizeof(k_probe_sizes[0]); j++)
                 (void)one_call(e, ch, k_probe_sizes[j], j == 0, &s);
-            save_end(e, ch);
+            vt_save_end(e, ch);
             /* No session: nothing either. */
             for (size_t j = 0; j < sizeof(k_probe_sizes) / sizeof(k_probe_sizes[0]); j++)
                 (void)one_call(e, ch, k_probe_sizes[j], j == 0, &s);
@@ -1615,14 +1593,14 @@ static void t_continue_no_overrun(void **state)
         /* A malformed call (no BytesFilled) writes nothing into the buffer. */
         WHERE("%s, malformed call", state_name(i));
         EXPECT_OK(e, e->v->save_begin(ch));
-        uint8_t *buf = xmalloc(MAXC);
+        uint8_t *buf = vt_xmalloc(MAXC);
         memcpy(buf, pattern(MAXC), MAXC);
         uint32_t req = SENTINEL;
         (void)CALL(e, e->v->save_continue(ch, buf, MAXC, NULL, &req));
         CHECK(memcmp(buf, pattern(MAXC), MAXC) == 0,
               "a call without BytesFilled wrote to the buffer");
         free(buf);
-        save_end(e, ch);
+        vt_save_end(e, ch);
 
         /* A failing session: the failing call may write within its buffer, nothing after. */
         if (can_fail_by_callback(e, i)) {
@@ -1632,14 +1610,15 @@ static void t_continue_no_overrun(void **state)
                 session s;
                 EXPECT_OK(e, e->v->save_begin(ch));
                 read_all(e, ch, &k_strategies[k], &s);
-                CHECK(s.final == STATUS_INTERNAL_ERROR, "session ended with %s", stname(s.final));
+                CHECK(s.final == STATUS_INTERNAL_ERROR, "session ended with %s",
+                      vt_status_str(s.final));
                 expect_no_overrun(&s, true, k_strategies[k].name);
                 session after;
                 memset(&after, 0, sizeof(after));
                 for (size_t j = 0; j < sizeof(k_probe_sizes) / sizeof(k_probe_sizes[0]); j++)
                     (void)one_call(e, ch, k_probe_sizes[j], j == 0, &after);
                 expect_no_overrun(&after, false, "after the failure");
-                save_end(e, ch);
+                vt_save_end(e, ch);
                 e->host.save_mode = VMBSAVE_SAVE_PACKET_STATE;
                 session_free(&s);
                 session_free(&after);
@@ -1656,8 +1635,8 @@ static void t_continue_no_overrun(void **state)
 static void expect_sticky(vt_env *e, vmbsave_channel *ch, const session *s, NTSTATUS want,
                           const ref *r, uint64_t live)
 {
-    CHECK(s->final == want, "the session failed with %s, expected %s", stname(s->final),
-          stname(want));
+    CHECK(s->final == want, "the session failed with %s, expected %s", vt_status_str(s->final),
+          vt_status_str(want));
     const call *f = &s->calls[s->ncalls - 1];
     CHECK(f->filled == 0 && f->required == 0,
           "the failing call (size %u) left BytesFilled %u, BytesRequired %u", f->size, f->filled,
@@ -1667,113 +1646,180 @@ static void expect_sticky(vt_env *e, vmbsave_channel *ch, const session *s, NTST
         expect_nothing_all_sizes(e, ch, want);
         uint32_t req = SENTINEL;
         NTSTATUS p = CALL(e, e->v->save_continue(ch, NULL, 5, NULL, &req));
-        CHECK(p == STATUS_INVALID_PARAMETER, "a malformed call in a failed session: %s", stname(p));
+        CHECK(p == STATUS_INVALID_PARAMETER, "a malformed call in a failed session: %s",
+              vt_status_str(p));
     }
-    save_end(e, ch);
+    vt_save_end(e, ch);
     CHECK(e->host.live_allocations == live, "%lld allocations held after save_end",
           (long long)(e->host.live_allocations - live));
     expect_session_gives(e, ch, r, "a new session after the failure");
 }
 
+/* Sessions that met a failed allocation, over all states. */
+static unsigned g_alloc_failures;
+
+static void continue_sticky_error_state(vt_env *e, int i, vmbsave_channel *ch, const ref *r)
+{
+    uint64_t live = e->host.live_allocations;
+
+    /* Allocation failures inside save_continue: fail the n-th allocation after begin,
+     * once or from then on, with buffers that reach it at different points. */
+    static const int strat[] = {0, 4};
+    for (size_t k = 0; k < sizeof(strat) / sizeof(strat[0]); k++) {
+        for (int mode = 0; mode < 2; mode++) {
+            for (uint64_t n = 1; n <= 512; n++) {
+                WHERE("%s, sizes %s, allocation %llu after begin fails %s", state_name(i),
+                      k_strategies[strat[k]].name, (unsigned long long)n,
+                      mode == 0 ? "once" : "and all after it");
+                EXPECT_OK(e, e->v->save_begin(ch));
+                uint64_t faults = e->host.faults_injected;
+                e->host.fault_mode =
+                    mode == 0 ? VMBSAVE_ALLOC_FAULT_ONCE : VMBSAVE_ALLOC_FAULT_FROM;
+                e->host.fault_at = e->host.alloc_calls + n;
+                session s;
+                read_all(e, ch, &k_strategies[strat[k]], &s);
+                bool hit = e->host.faults_injected != faults;
+                if (!hit) {
+                    e->host.fault_mode = VMBSAVE_ALLOC_FAULT_NONE;
+                    CHECK(s.final == STATUS_SUCCESS, "session ended with %s",
+                          vt_status_str(s.final));
+                    vt_save_end(e, ch);
+                    session_free(&s);
+                    break;
+                }
+                g_alloc_failures++;
+                /* Keep failing allocations while probing (FROM), or not (ONCE): the
+                 * later calls fail either way. */
+                if (mode == 0)
+                    e->host.fault_mode = VMBSAVE_ALLOC_FAULT_NONE;
+                CHECK(s.final == STATUS_INSUFFICIENT_RESOURCES,
+                      "a failed allocation ended the session with %s", vt_status_str(s.final));
+                const call *f = &s.calls[s.ncalls - 1];
+                CHECK(f->filled == 0 && f->required == 0,
+                      "the failing call left BytesFilled %u, BytesRequired %u", f->filled,
+                      f->required);
+                for (int rep = 0; rep < 2; rep++)
+                    expect_nothing_all_sizes(e, ch, STATUS_INSUFFICIENT_RESOURCES);
+                e->host.fault_mode = VMBSAVE_ALLOC_FAULT_NONE;
+                expect_sticky(e, ch, &s, STATUS_INSUFFICIENT_RESOURCES, r, live);
+                session_free(&s);
+            }
+        }
+    }
+
+    /* Packet-callback failures (section 9), each with its status. */
+    if (can_fail_by_callback(e, i)) {
+        static const struct {
+            vmbsave_save_packet_mode mode;
+            NTSTATUS want;
+            const char *name;
+        } modes[] = {
+            {VMBSAVE_SAVE_PACKET_FAIL_SECOND, STATUS_UNSUCCESSFUL, "FAIL_SECOND"},
+            {VMBSAVE_SAVE_PACKET_FAIL_FIRST_ZERO, STATUS_UNSUCCESSFUL, "FAIL_FIRST_ZERO"},
+            {VMBSAVE_SAVE_PACKET_OVER_LIMIT, STATUS_IMPLEMENTATION_LIMIT, "OVER_LIMIT"},
+            {VMBSAVE_SAVE_PACKET_ASKS_MORE, STATUS_INTERNAL_ERROR, "ASKS_MORE"},
+            {VMBSAVE_SAVE_PACKET_TOO_SMALL_SECOND, STATUS_UNSUCCESSFUL, "TOO_SMALL_SECOND"},
+        };
+        /* One-shot, max-chunk, query+exact, 1/req-1/req and random buffers: the failure
+         * is met by a large call, a size query and a TOO_SMALL retry. */
+        static const size_t strat_cb[] = {0, 1, 4, 5, 8};
+        for (size_t m = 0; m < sizeof(modes) / sizeof(modes[0]); m++) {
+            for (size_t j = 0; j < sizeof(strat_cb) / sizeof(strat_cb[0]); j++) {
+                size_t k = strat_cb[j];
+                WHERE("%s, driver %s, sizes %s", state_name(i), modes[m].name,
+                      k_strategies[k].name);
+                e->host.save_mode = modes[m].mode;
+                EXPECT_OK(e, e->v->save_begin(ch));
+                session s;
+                read_all(e, ch, &k_strategies[k], &s);
+                e->host.save_mode = VMBSAVE_SAVE_PACKET_STATE;
+                /* What was written before the failure is the expected image's start. */
+                CHECK(s.size <= r->img.size && same_bytes(s.bytes, r->img.bytes, s.size),
+                      "the chunks before the failure are not the image's");
+                expect_sticky(e, ch, &s, modes[m].want, r, live);
+                session_free(&s);
+            }
+        }
+    }
+}
+
 static void t_continue_sticky_error(void **state)
 {
     (void)state;
-    vt_env *e = vt_env_new();
-    unsigned alloc_failures = 0;
-    for (int i = 0; i < N_STATES; i++) {
-        vmbsave_channel *ch = make_state(e, i, 18);
-        ref r;
-        ref_take(e, ch, &r);
-        uint64_t live = e->host.live_allocations;
-
-        /* Allocation failures inside save_continue: fail the n-th allocation after begin,
-         * once or from then on, with buffers that reach it at different points. */
-        static const int strat[] = {0, 4};
-        for (size_t k = 0; k < sizeof(strat) / sizeof(strat[0]); k++) {
-            for (int mode = 0; mode < 2; mode++) {
-                for (uint64_t n = 1; n <= 512; n++) {
-                    WHERE("%s, sizes %s, allocation %llu after begin fails %s", state_name(i),
-                          k_strategies[strat[k]].name, (unsigned long long)n,
-                          mode == 0 ? "once" : "and all after it");
-                    EXPECT_OK(e, e->v->save_begin(ch));
-                    uint64_t faults = e->host.faults_injected;
-                    e->host.fault_mode =
-                        mode == 0 ? VMBSAVE_ALLOC_FAULT_ONCE : VMBSAVE_ALLOC_FAULT_FROM;
-                    e->host.fault_at = e->host.alloc_calls + n;
-                    session s;
-                    read_all(e, ch, &k_strategies[strat[k]], &s);
-                    bool hit = e->host.faults_injected != faults;
-                    if (!hit) {
-                        e->host.fault_mode = VMBSAVE_ALLOC_FAULT_NONE;
-                        CHECK(s.final == STATUS_SUCCESS, "session ended with %s", stname(s.final));
-                        save_end(e, ch);
-                        session_free(&s);
-                        break;
-                    }
-                    alloc_failures++;
-                    /* Keep failing allocations while probing (FROM), or not (ONCE): the
-                     * later calls fail either way. */
-                    if (mode == 0)
-                        e->host.fault_mode = VMBSAVE_ALLOC_FAULT_NONE;
-                    CHECK(s.final == STATUS_INSUFFICIENT_RESOURCES,
-                          "a failed allocation ended the session with %s", stname(s.final));
-                    const call *f = &s.calls[s.ncalls - 1];
-                    CHECK(f->filled == 0 && f->required == 0,
-                          "the failing call left BytesFilled %u, BytesRequired %u", f->filled,
-                          f->required);
-                    for (int rep = 0; rep < 2; rep++)
-                        expect_nothing_all_sizes(e, ch, STATUS_INSUFFICIENT_RESOURCES);
-                    e->host.fault_mode = VMBSAVE_ALLOC_FAULT_NONE;
-                    expect_sticky(e, ch, &s, STATUS_INSUFFICIENT_RESOURCES, &r, live);
-                    session_free(&s);
-                }
-            }
-        }
-
-        /* Packet-callback failures (section 9), each with its status. */
-        if (can_fail_by_callback(e, i)) {
-            static const struct {
-                vmbsave_save_packet_mode mode;
-                NTSTATUS want;
-                const char *name;
-            } modes[] = {
-                {VMBSAVE_SAVE_PACKET_FAIL_SECOND, STATUS_UNSUCCESSFUL, "FAIL_SECOND"},
-                {VMBSAVE_SAVE_PACKET_FAIL_FIRST_ZERO, STATUS_UNSUCCESSFUL, "FAIL_FIRST_ZERO"},
-                {VMBSAVE_SAVE_PACKET_OVER_LIMIT, STATUS_IMPLEMENTATION_LIMIT, "OVER_LIMIT"},
-                {VMBSAVE_SAVE_PACKET_ASKS_MORE, STATUS_INTERNAL_ERROR, "ASKS_MORE"},
-                {VMBSAVE_SAVE_PACKET_TOO_SMALL_SECOND, STATUS_UNSUCCESSFUL, "TOO_SMALL_SECOND"},
-            };
-            /* One-shot, max-chunk, query+exact, 1/req-1/req and random buffers: the failure
-             * is met by a large call, a size query and a TOO_SMALL retry. */
-            static const size_t strat_cb[] = {0, 1, 4, 5, 8};
-            for (size_t m = 0; m < sizeof(modes) / sizeof(modes[0]); m++) {
-                for (size_t j = 0; j < sizeof(strat_cb) / sizeof(strat_cb[0]); j++) {
-                    size_t k = strat_cb[j];
-                    WHERE("%s, driver %s, sizes %s", state_name(i), modes[m].name,
-                          k_strategies[k].name);
-                    e->host.save_mode = modes[m].mode;
-                    EXPECT_OK(e, e->v->save_begin(ch));
-                    session s;
-                    read_all(e, ch, &k_strategies[k], &s);
-                    e->host.save_mode = VMBSAVE_SAVE_PACKET_STATE;
-                    /* What was written before the failure is the expected image's start. */
-                    CHECK(s.size <= r.img.size && same_bytes(s.bytes, r.img.bytes, s.size),
-                          "the chunks before the failure are not the image's");
-                    expect_sticky(e, ch, &s, modes[m].want, &r, live);
-                    session_free(&s);
-                }
-            }
-        }
-        ref_free(&r);
-        vt_destroy_channel(e, ch);
-    }
-    if (alloc_failures == 0)
+    g_alloc_failures = 0;
+    every_state(18, continue_sticky_error_state);
+    if (g_alloc_failures == 0)
         print_message("note: save_continue made no allocation; allocation failures were not "
                       "exercised\n");
-    vt_env_free(e);
 }
 
 /* ================================ 6. Save end =========================================== */
+
+static void end_always_safe_state(vt_env *e, int i, vmbsave_channel *ch, const ref *r)
+{
+    char *d0 = vt_describe(e, ch);
+    uint64_t live = e->host.live_allocations;
+    for (int exit_path = 0; exit_path < 8; exit_path++) {
+        static const char *const names[] = {"never begun",
+                                            "right after begin",
+                                            "after the first chunk",
+                                            "after TOO_SMALL",
+                                            "after SUCCESS",
+                                            "after a failed begin",
+                                            "after a refused second begin",
+                                            "after a failed continue"};
+        WHERE("%s, save_end %s", state_name(i), names[exit_path]);
+        if (exit_path == 7 && !can_fail_by_callback(e, i))
+            continue;
+        session s;
+        memset(&s, 0, sizeof(s));
+        switch (exit_path) {
+        case 0: break;
+        case 1: EXPECT_OK(e, e->v->save_begin(ch)); break;
+        case 2:
+            EXPECT_OK(e, e->v->save_begin(ch));
+            (void)one_call(e, ch, (uint32_t)r->ch[0].size, false, &s);
+            break;
+        case 3:
+            EXPECT_OK(e, e->v->save_begin(ch));
+            (void)one_call(e, ch, 1, false, &s);
+            break;
+        case 4:
+            EXPECT_OK(e, e->v->save_begin(ch));
+            read_all(e, ch, &k_strategies[1], &s);
+            break;
+        case 5:
+            e->host.fault_mode = VMBSAVE_ALLOC_FAULT_FROM;
+            e->host.fault_at = e->host.alloc_calls + 1u;
+            (void)CALL(e, e->v->save_begin(ch));
+            e->host.fault_mode = VMBSAVE_ALLOC_FAULT_NONE;
+            break;
+        case 6:
+            EXPECT_OK(e, e->v->save_begin(ch));
+            EXPECT_ST(e, e->v->save_begin(ch), STATUS_INVALID_DEVICE_STATE);
+            break;
+        case 7:
+            e->host.save_mode = VMBSAVE_SAVE_PACKET_FAIL_SECOND;
+            EXPECT_OK(e, e->v->save_begin(ch));
+            read_all(e, ch, &k_strategies[0], &s);
+            e->host.save_mode = VMBSAVE_SAVE_PACKET_STATE;
+            CHECK(s.final == STATUS_UNSUCCESSFUL, "failing session: %s", vt_status_str(s.final));
+            break;
+        }
+        session_free(&s);
+        vt_save_end(e, ch);
+        vt_save_end(e, ch); /* twice in a row */
+        CHECK(e->host.live_allocations == live, "%lld allocations held",
+              (long long)(e->host.live_allocations - live));
+        char *d = vt_describe(e, ch);
+        expect_same_desc(d0, d, names[exit_path]);
+        free(d);
+        /* No session is left: continue says so, and a new session works. */
+        expect_nothing_all_sizes(e, ch, STATUS_INVALID_DEVICE_STATE);
+        expect_session_gives(e, ch, r, names[exit_path]);
+    }
+    free(d0);
+}
 
 static void t_end_always_safe(void **state)
 {
@@ -1781,99 +1827,31 @@ static void t_end_always_safe(void **state)
     vt_env *e = vt_env_new();
 
     WHERE("NULL channel");
-    save_end(e, NULL);
-    save_end(e, NULL);
+    vt_save_end(e, NULL);
+    vt_save_end(e, NULL);
 
     WHERE("fresh channel");
     char *fresh = vt_describe_fresh(e);
     vmbsave_channel *ch = NULL;
     EXPECT_OK(e, e->v->channel_allocate(e->v->context, &ch));
     uint64_t live = e->host.live_allocations;
-    save_end(e, ch);
-    save_end(e, ch);
+    vt_save_end(e, ch);
+    vt_save_end(e, ch);
     EXPECT_ST(e, e->v->save_begin(ch), STATUS_INVALID_DEVICE_STATE);
-    save_end(e, ch);
+    vt_save_end(e, ch);
     char *d = vt_describe(e, ch);
     expect_same_desc(fresh, d, "save_end on a fresh channel");
     free(d);
     CHECK(e->host.live_allocations == live, "save_end changed the allocations");
     EXPECT_OK(e, e->v->channel_cleanup(ch));
 
-    for (int i = 0; i < N_STATES; i++) {
-        ch = make_state(e, i, 19);
-        ref r;
-        ref_take(e, ch, &r);
-        char *d0 = vt_describe(e, ch);
-        live = e->host.live_allocations;
-        for (int exit_path = 0; exit_path < 8; exit_path++) {
-            static const char *const names[] = {"never begun",
-                                                "right after begin",
-                                                "after the first chunk",
-                                                "after TOO_SMALL",
-                                                "after SUCCESS",
-                                                "after a failed begin",
-                                                "after a refused second begin",
-                                                "after a failed continue"};
-            WHERE("%s, save_end %s", state_name(i), names[exit_path]);
-            if (exit_path == 7 && !can_fail_by_callback(e, i))
-                continue;
-            session s;
-            memset(&s, 0, sizeof(s));
-            switch (exit_path) {
-            case 0: break;
-            case 1: EXPECT_OK(e, e->v->save_begin(ch)); break;
-            case 2:
-                EXPECT_OK(e, e->v->save_begin(ch));
-                (void)one_call(e, ch, (uint32_t)r.ch[0].size, false, &s);
-                break;
-            case 3:
-                EXPECT_OK(e, e->v->save_begin(ch));
-                (void)one_call(e, ch, 1, false, &s);
-                break;
-            case 4:
-                EXPECT_OK(e, e->v->save_begin(ch));
-                read_all(e, ch, &k_strategies[1], &s);
-                break;
-            case 5:
-                e->host.fault_mode = VMBSAVE_ALLOC_FAULT_FROM;
-                e->host.fault_at = e->host.alloc_calls + 1u;
-                (void)CALL(e, e->v->save_begin(ch));
-                e->host.fault_mode = VMBSAVE_ALLOC_FAULT_NONE;
-                break;
-            case 6:
-                EXPECT_OK(e, e->v->save_begin(ch));
-                EXPECT_ST(e, e->v->save_begin(ch), STATUS_INVALID_DEVICE_STATE);
-                break;
-            case 7:
-                e->host.save_mode = VMBSAVE_SAVE_PACKET_FAIL_SECOND;
-                EXPECT_OK(e, e->v->save_begin(ch));
-                read_all(e, ch, &k_strategies[0], &s);
-                e->host.save_mode = VMBSAVE_SAVE_PACKET_STATE;
-                CHECK(s.final == STATUS_UNSUCCESSFUL, "failing session: %s", stname(s.final));
-                break;
-            }
-            session_free(&s);
-            save_end(e, ch);
-            save_end(e, ch); /* twice in a row */
-            CHECK(e->host.live_allocations == live, "%lld allocations held",
-                  (long long)(e->host.live_allocations - live));
-            d = vt_describe(e, ch);
-            expect_same_desc(d0, d, names[exit_path]);
-            free(d);
-            /* No session is left: continue says so, and a new session works. */
-            expect_nothing_all_sizes(e, ch, STATUS_INVALID_DEVICE_STATE);
-            expect_session_gives(e, ch, &r, names[exit_path]);
-        }
-        free(d0);
-        ref_free(&r);
-        vt_destroy_channel(e, ch);
-    }
+    each_state(e, 19, end_always_safe_state);
 
     WHERE("OPEN_RUNNING");
     ch = open_running(e, 20, 0);
     EXPECT_ST(e, e->v->save_begin(ch), STATUS_INVALID_DEVICE_STATE);
-    save_end(e, ch);
-    save_end(e, ch);
+    vt_save_end(e, ch);
+    vt_save_end(e, ch);
     EXPECT_OK(e, e->v->pause(ch));
     vt_destroy_channel(e, ch);
 
@@ -1882,10 +1860,10 @@ static void t_end_always_safe(void **state)
     ref r;
     ref_take(e, src, &r);
     ch = restore_in_progress(e, &r);
-    save_end(e, ch);
-    save_end(e, ch);
+    vt_save_end(e, ch);
+    vt_save_end(e, ch);
     NTSTATUS s = vt_restore(e, ch, r.img.bytes + r.ch[0].size, r.img.size - r.ch[0].size, 2);
-    CHECK(s == STATUS_SUCCESS, "the restore after save_end returned %s", stname(s));
+    CHECK(s == STATUS_SUCCESS, "the restore after save_end returned %s", vt_status_str(s));
     vt_destroy_channel(e, ch);
     vt_destroy_channel(e, src);
     ref_free(&r);
@@ -1893,69 +1871,51 @@ static void t_end_always_safe(void **state)
     vt_env_free(e);
 }
 
+static void end_frees_session_state(vt_env *e, int i, vmbsave_channel *ch, const ref *r)
+{
+    uint64_t live = e->host.live_allocations, bytes = e->host.live_bytes;
+    /* Aborted after k chunks, for every k, then completed (k = n). */
+    for (size_t k = 0; k <= r->n; k++) {
+        WHERE("%s, save_end after %zu of %zu chunks", state_name(i), k, r->n);
+        EXPECT_OK(e, e->v->save_begin(ch));
+        for (size_t j = 0; j < k; j++) {
+            call c = one_call(e, ch, (uint32_t)r->ch[j].size, false, NULL);
+            CHECK(is_progress(c.st), "chunk %zu: %s", j, vt_status_str(c.st));
+        }
+        if (k < r->n)
+            (void)one_call(e, ch, 1, false, NULL); /* a TOO_SMALL too */
+        vt_save_end(e, ch);
+        CHECK(e->host.live_allocations == live && e->host.live_bytes == bytes,
+              "after save_end: %llu allocations (%llu bytes), before save_begin: %llu "
+              "(%llu bytes)",
+              (unsigned long long)e->host.live_allocations, (unsigned long long)e->host.live_bytes,
+              (unsigned long long)live, (unsigned long long)bytes);
+    }
+    for (size_t k = 0; k < N_STRATEGIES; k++) {
+        WHERE("%s, sizes %s", state_name(i), k_strategies[k].name);
+        session s;
+        save_with(e, ch, &k_strategies[k], &s);
+        session_free(&s);
+        CHECK(e->host.live_allocations == live && e->host.live_bytes == bytes,
+              "%lld allocations held after save_end", (long long)(e->host.live_allocations - live));
+    }
+    if (can_fail_by_callback(e, i)) {
+        WHERE("%s, failed session", state_name(i));
+        NTSTATUS f = driver_mode_session(e, ch, VMBSAVE_SAVE_PACKET_OVER_LIMIT, &k_strategies[4]);
+        CHECK(f == STATUS_IMPLEMENTATION_LIMIT, "session ended with %s", vt_status_str(f));
+        CHECK(e->host.live_allocations == live && e->host.live_bytes == bytes,
+              "%lld allocations held after save_end", (long long)(e->host.live_allocations - live));
+    }
+    WHERE("%s, failed allocation in continue", state_name(i));
+    alloc_failed_session(e, ch, VMBSAVE_ALLOC_FAULT_FROM, &k_strategies[4]);
+    CHECK(e->host.live_allocations == live && e->host.live_bytes == bytes,
+          "%lld allocations held after save_end", (long long)(e->host.live_allocations - live));
+}
+
 static void t_end_frees_session(void **state)
 {
     (void)state;
-    vt_env *e = vt_env_new();
-    for (int i = 0; i < N_STATES; i++) {
-        vmbsave_channel *ch = make_state(e, i, 21);
-        ref r;
-        ref_take(e, ch, &r);
-        uint64_t live = e->host.live_allocations, bytes = e->host.live_bytes;
-        /* Aborted after k chunks, for every k, then completed (k = n). */
-        for (size_t k = 0; k <= r.n; k++) {
-            WHERE("%s, save_end after %zu of %zu chunks", state_name(i), k, r.n);
-            EXPECT_OK(e, e->v->save_begin(ch));
-            for (size_t j = 0; j < k; j++) {
-                call c = one_call(e, ch, (uint32_t)r.ch[j].size, false, NULL);
-                CHECK(is_progress(c.st), "chunk %zu: %s", j, stname(c.st));
-            }
-            if (k < r.n)
-                (void)one_call(e, ch, 1, false, NULL); /* a TOO_SMALL too */
-            save_end(e, ch);
-            CHECK(e->host.live_allocations == live && e->host.live_bytes == bytes,
-                  "after save_end: %llu allocations (%llu bytes), before save_begin: %llu "
-                  "(%llu bytes)",
-                  (unsigned long long)e->host.live_allocations,
-                  (unsigned long long)e->host.live_bytes, (unsigned long long)live,
-                  (unsigned long long)bytes);
-        }
-        for (size_t k = 0; k < N_STRATEGIES; k++) {
-            WHERE("%s, sizes %s", state_name(i), k_strategies[k].name);
-            session s;
-            save_with(e, ch, &k_strategies[k], &s);
-            session_free(&s);
-            CHECK(e->host.live_allocations == live && e->host.live_bytes == bytes,
-                  "%lld allocations held after save_end",
-                  (long long)(e->host.live_allocations - live));
-        }
-        if (can_fail_by_callback(e, i)) {
-            WHERE("%s, failed session", state_name(i));
-            e->host.save_mode = VMBSAVE_SAVE_PACKET_OVER_LIMIT;
-            session s;
-            save_with(e, ch, &k_strategies[4], &s);
-            e->host.save_mode = VMBSAVE_SAVE_PACKET_STATE;
-            CHECK(s.final == STATUS_IMPLEMENTATION_LIMIT, "session ended with %s", stname(s.final));
-            session_free(&s);
-            CHECK(e->host.live_allocations == live && e->host.live_bytes == bytes,
-                  "%lld allocations held after save_end",
-                  (long long)(e->host.live_allocations - live));
-        }
-        WHERE("%s, failed allocation in continue", state_name(i));
-        EXPECT_OK(e, e->v->save_begin(ch));
-        e->host.fault_mode = VMBSAVE_ALLOC_FAULT_FROM;
-        e->host.fault_at = e->host.alloc_calls + 1u;
-        session s;
-        read_all(e, ch, &k_strategies[4], &s);
-        e->host.fault_mode = VMBSAVE_ALLOC_FAULT_NONE;
-        session_free(&s);
-        save_end(e, ch);
-        CHECK(e->host.live_allocations == live && e->host.live_bytes == bytes,
-              "%lld allocations held after save_end", (long long)(e->host.live_allocations - live));
-        ref_free(&r);
-        vt_destroy_channel(e, ch);
-    }
-    vt_env_free(e);
+    every_state(21, end_frees_session_state);
 }
 
 /* The same lifecycle script on two channels; their statuses and descriptions must match
@@ -2018,28 +1978,17 @@ static void t_end_no_state_change(void **state)
             expect_same_desc(d0, d, "during a session");
             free(d);
         } while (c.st == STATUS_BUFFER_OVERFLOW);
-        CHECK(c.st == STATUS_SUCCESS, "the session ended with %s", stname(c.st));
-        save_end(e, a);
+        CHECK(c.st == STATUS_SUCCESS, "the session ended with %s", vt_status_str(c.st));
+        vt_save_end(e, a);
         /* An aborted and a failed session. */
         EXPECT_OK(e, e->v->save_begin(a));
         (void)one_call(e, a, (uint32_t)r.ch[0].size, false, NULL);
-        save_end(e, a);
+        vt_save_end(e, a);
         if (can_fail_by_callback(e, i)) {
-            e->host.save_mode = VMBSAVE_SAVE_PACKET_ASKS_MORE;
-            session s;
-            save_with(e, a, &k_strategies[1], &s);
-            e->host.save_mode = VMBSAVE_SAVE_PACKET_STATE;
-            CHECK(s.final == STATUS_INTERNAL_ERROR, "failing session: %s", stname(s.final));
-            session_free(&s);
+            NTSTATUS f = driver_mode_session(e, a, VMBSAVE_SAVE_PACKET_ASKS_MORE, &k_strategies[1]);
+            CHECK(f == STATUS_INTERNAL_ERROR, "failing session: %s", vt_status_str(f));
         }
-        EXPECT_OK(e, e->v->save_begin(a));
-        e->host.fault_mode = VMBSAVE_ALLOC_FAULT_FROM;
-        e->host.fault_at = e->host.alloc_calls + 1u;
-        session s;
-        read_all(e, a, &k_strategies[0], &s);
-        e->host.fault_mode = VMBSAVE_ALLOC_FAULT_NONE;
-        session_free(&s);
-        save_end(e, a);
+        alloc_failed_session(e, a, VMBSAVE_ALLOC_FAULT_FROM, &k_strategies[0]);
         char *d1 = vt_describe(e, a);
         expect_same_desc(d0, d1, "after the sessions");
         free(d1);
@@ -2051,7 +2000,7 @@ static void t_end_no_state_change(void **state)
         run_script(e, b, sb, dbs);
         for (int k = 0; k < N_OPS; k++) {
             CHECK(sa[k] == sb[k], "step %d: the saved channel got %s, its twin %s", k,
-                  stname(sa[k]), stname(sb[k]));
+                  vt_status_str(sa[k]), vt_status_str(sb[k]));
             expect_same_desc(dbs[k], da[k], "lifecycle step after saving (twin, saved)");
             free(da[k]);
             free(dbs[k]);
@@ -2064,96 +2013,65 @@ static void t_end_no_state_change(void **state)
     vt_env_free(e);
 }
 
+static void end_new_session_identical_state(vt_env *e, int i, vmbsave_channel *ch, const ref *r)
+{
+    /* Aborted after k chunks (0, 1, half, all but END). */
+    size_t ks[4] = {0, 1, r->n / 2u, r->n - 1u};
+    for (int j = 0; j < 4; j++) {
+        WHERE("%s, after a session aborted after %zu chunks", state_name(i), ks[j]);
+        EXPECT_OK(e, e->v->save_begin(ch));
+        for (size_t k = 0; k < ks[j]; k++)
+            (void)one_call(e, ch, (uint32_t)r->ch[k].size, false, NULL);
+        (void)one_call(e, ch, 0, true, NULL);
+        vt_save_end(e, ch);
+        for (size_t k = 0; k < N_STRATEGIES; k += 4) {
+            session s;
+            save_with(e, ch, &k_strategies[k], &s);
+            CHECK(s.final == STATUS_SUCCESS, "session ended with %s", vt_status_str(s.final));
+            expect_image(r, s.bytes, s.size, k_strategies[k].name);
+            session_free(&s);
+        }
+    }
+    /* After completed sessions with half the strategies (the others are read above). */
+    for (size_t k = 1; k < N_STRATEGIES; k += 2) {
+        WHERE("%s, after a session read %s", state_name(i), k_strategies[k].name);
+        session s;
+        save_with(e, ch, &k_strategies[k], &s);
+        session_free(&s);
+        expect_session_gives(e, ch, r, k_strategies[k].name);
+    }
+    /* After failed sessions. */
+    WHERE("%s, after a failed allocation", state_name(i));
+    alloc_failed_session(e, ch, VMBSAVE_ALLOC_FAULT_ONCE, &k_strategies[4]);
+    expect_session_gives(e, ch, r, "after a failed allocation");
+    if (can_fail_by_callback(e, i)) {
+        static const vmbsave_save_packet_mode modes[] = {
+            VMBSAVE_SAVE_PACKET_FAIL_SECOND, VMBSAVE_SAVE_PACKET_OVER_LIMIT,
+            VMBSAVE_SAVE_PACKET_ASKS_MORE, VMBSAVE_SAVE_PACKET_NO_STATE};
+        for (size_t m = 0; m < sizeof(modes) / sizeof(modes[0]); m++) {
+            WHERE("%s, after a session with driver mode %d", state_name(i), (int)modes[m]);
+            (void)driver_mode_session(e, ch, modes[m], &k_strategies[1]);
+            expect_session_gives(e, ch, r, "after a failed session");
+        }
+    }
+}
+
 static void t_end_new_session_identical(void **state)
 {
     (void)state;
-    vt_env *e = vt_env_new();
-    for (int i = 0; i < N_STATES; i++) {
-        vmbsave_channel *ch = make_state(e, i, 23);
-        ref r;
-        ref_take(e, ch, &r);
-        /* Aborted after k chunks (0, 1, half, all but END). */
-        size_t ks[4] = {0, 1, r.n / 2u, r.n - 1u};
-        for (int j = 0; j < 4; j++) {
-            WHERE("%s, after a session aborted after %zu chunks", state_name(i), ks[j]);
-            EXPECT_OK(e, e->v->save_begin(ch));
-            for (size_t k = 0; k < ks[j]; k++)
-                (void)one_call(e, ch, (uint32_t)r.ch[k].size, false, NULL);
-            (void)one_call(e, ch, 0, true, NULL);
-            save_end(e, ch);
-            for (size_t k = 0; k < N_STRATEGIES; k += 4) {
-                session s;
-                save_with(e, ch, &k_strategies[k], &s);
-                CHECK(s.final == STATUS_SUCCESS, "session ended with %s", stname(s.final));
-                expect_image(&r, s.bytes, s.size, k_strategies[k].name);
-                session_free(&s);
-            }
-        }
-        /* After completed sessions with half the strategies (the others are read above). */
-        for (size_t k = 1; k < N_STRATEGIES; k += 2) {
-            WHERE("%s, after a session read %s", state_name(i), k_strategies[k].name);
-            session s;
-            save_with(e, ch, &k_strategies[k], &s);
-            session_free(&s);
-            expect_session_gives(e, ch, &r, k_strategies[k].name);
-        }
-        /* After failed sessions. */
-        WHERE("%s, after a failed allocation", state_name(i));
-        EXPECT_OK(e, e->v->save_begin(ch));
-        e->host.fault_mode = VMBSAVE_ALLOC_FAULT_ONCE;
-        e->host.fault_at = e->host.alloc_calls + 1u;
-        session s;
-        read_all(e, ch, &k_strategies[4], &s);
-        e->host.fault_mode = VMBSAVE_ALLOC_FAULT_NONE;
-        session_free(&s);
-        save_end(e, ch);
-        expect_session_gives(e, ch, &r, "after a failed allocation");
-        if (can_fail_by_callback(e, i)) {
-            static const vmbsave_save_packet_mode modes[] = {
-                VMBSAVE_SAVE_PACKET_FAIL_SECOND, VMBSAVE_SAVE_PACKET_OVER_LIMIT,
-                VMBSAVE_SAVE_PACKET_ASKS_MORE, VMBSAVE_SAVE_PACKET_NO_STATE};
-            for (size_t m = 0; m < sizeof(modes) / sizeof(modes[0]); m++) {
-                WHERE("%s, after a session with driver mode %d", state_name(i), (int)modes[m]);
-                e->host.save_mode = modes[m];
-                save_with(e, ch, &k_strategies[1], &s);
-                e->host.save_mode = VMBSAVE_SAVE_PACKET_STATE;
-                session_free(&s);
-                expect_session_gives(e, ch, &r, "after a failed session");
-            }
-        }
-        ref_free(&r);
-        vt_destroy_channel(e, ch);
-    }
-    vt_env_free(e);
+    every_state(23, end_new_session_identical_state);
 }
 
 /* ================================ 7. The saved image ==================================== */
 
-/* An environment whose host is configured before the plug-in is loaded (the host struct is
- * copied at load, ABI.ENTRY.HOST). */
+/* An environment whose host fills new allocations with `fill_byte`, set before the plug-in is
+ * loaded (the host struct is copied at load, ABI.ENTRY.HOST). */
 static vt_env *env_with_fill(int fill_byte)
 {
-    vt_env *e = calloc(1, sizeof(*e));
-    CHECK(e != NULL, "calloc of vt_env failed");
-    vmbsave_fault_host_init(&e->host);
+    vt_env *e = vt_env_alloc();
     e->host.fill_byte = fill_byte;
-    const char *path = getenv("VMBSAVE_PLUGIN");
-    CHECK(path != NULL && path[0] != '\0', "VMBSAVE_PLUGIN is not set");
-    char err[512];
-    if (vmbsave_impl_load(path, &e->host.host, &e->impl, err, sizeof(err)) != 0) {
-        free(e);
-        fail_msg("loading %s: %s", path, err);
-    }
-    e->v = &e->impl.iface;
+    vt_env_load(e);
     return e;
-}
-
-static void env_free(vt_env *e)
-{
-    vmbsave_impl_unload(&e->impl);
-    uint64_t live = e->host.live_allocations;
-    free(e);
-    CHECK(live == 0, "%llu allocations live after release", (unsigned long long)live);
 }
 
 static void t_image_deterministic(void **state)
@@ -2197,54 +2115,49 @@ static void t_image_deterministic(void **state)
         }
         ref_free(&prev);
     }
-    env_free(e0);
-    env_free(e1);
+    vt_env_free(e0);
+    vt_env_free(e1);
+}
+
+static void image_buffer_independent_state(vt_env *e, int i, vmbsave_channel *ch, const ref *r)
+{
+    for (size_t k = 0; k < N_STRATEGIES; k++) {
+        WHERE("%s, sizes %s", state_name(i), k_strategies[k].name);
+        session s;
+        save_with(e, ch, &k_strategies[k], &s);
+        CHECK(s.final == STATUS_SUCCESS, "session ended with %s", vt_status_str(s.final));
+        expect_image(r, s.bytes, s.size, k_strategies[k].name);
+        session_free(&s);
+    }
+    /* More seeds, and the fixture's own loop (TOO_SMALL answered by exact retries). */
+    for (uint64_t seed = 1; seed <= 6; seed++) {
+        WHERE("%s, random sizes, seed %llu", state_name(i), (unsigned long long)seed);
+        strategy st = {"random", NULL, 0, seed * UINT64_C(0x2545F4914F6CDD1D), (seed % 2u) != 0};
+        session s;
+        save_with(e, ch, &st, &s);
+        CHECK(s.final == STATUS_SUCCESS, "session ended with %s", vt_status_str(s.final));
+        expect_image(r, s.bytes, s.size, "random sizes");
+        session_free(&s);
+    }
+    WHERE("%s, vt_save_sizes", state_name(i));
+    vt_image img;
+    vt_save_sizes(e, ch, k_seq_brief, sizeof(k_seq_brief) / sizeof(k_seq_brief[0]), &img);
+    expect_image(r, img.bytes, img.size, "vt_save_sizes {0,1,39,40,41,4096,65535}");
+    vt_image_free(&img);
+    uint32_t odd[3] = {(uint32_t)r->img.size - 1u, (uint32_t)r->img.size,
+                       (uint32_t)(r->ch[0].size + r->ch[1].size - 1u)};
+    for (int k = 0; k < 3; k++) {
+        WHERE("%s, buffers of %u", state_name(i), odd[k]);
+        vt_save(e, ch, odd[k], &img);
+        expect_image(r, img.bytes, img.size, "odd fixed size");
+        vt_image_free(&img);
+    }
 }
 
 static void t_image_buffer_independent(void **state)
 {
     (void)state;
-    vt_env *e = vt_env_new();
-    for (int i = 0; i < N_STATES; i++) {
-        vmbsave_channel *ch = make_state(e, i, 24);
-        ref r;
-        ref_take(e, ch, &r);
-        for (size_t k = 0; k < N_STRATEGIES; k++) {
-            WHERE("%s, sizes %s", state_name(i), k_strategies[k].name);
-            session s;
-            save_with(e, ch, &k_strategies[k], &s);
-            CHECK(s.final == STATUS_SUCCESS, "session ended with %s", stname(s.final));
-            expect_image(&r, s.bytes, s.size, k_strategies[k].name);
-            session_free(&s);
-        }
-        /* More seeds, and the fixture's own loop (TOO_SMALL answered by exact retries). */
-        for (uint64_t seed = 1; seed <= 6; seed++) {
-            WHERE("%s, random sizes, seed %llu", state_name(i), (unsigned long long)seed);
-            strategy st = {"random", NULL, 0, seed * UINT64_C(0x2545F4914F6CDD1D),
-                           (seed % 2u) != 0};
-            session s;
-            save_with(e, ch, &st, &s);
-            CHECK(s.final == STATUS_SUCCESS, "session ended with %s", stname(s.final));
-            expect_image(&r, s.bytes, s.size, "random sizes");
-            session_free(&s);
-        }
-        WHERE("%s, vt_save_sizes", state_name(i));
-        vt_image img;
-        vt_save_sizes(e, ch, k_seq_brief, sizeof(k_seq_brief) / sizeof(k_seq_brief[0]), &img);
-        expect_image(&r, img.bytes, img.size, "vt_save_sizes {0,1,39,40,41,4096,65535}");
-        vt_image_free(&img);
-        uint32_t odd[3] = {(uint32_t)r.img.size - 1u, (uint32_t)r.img.size,
-                           (uint32_t)(r.ch[0].size + r.ch[1].size - 1u)};
-        for (int k = 0; k < 3; k++) {
-            WHERE("%s, buffers of %u", state_name(i), odd[k]);
-            vt_save(e, ch, odd[k], &img);
-            expect_image(&r, img.bytes, img.size, "odd fixed size");
-            vt_image_free(&img);
-        }
-        ref_free(&r);
-        vt_destroy_channel(e, ch);
-    }
-    vt_env_free(e);
+    every_state(24, image_buffer_independent_state);
 }
 
 static void t_image_complete(void **state)

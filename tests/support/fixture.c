@@ -1,6 +1,7 @@
 /* Shared test fixture (tests/support/fixture.h). Everything here is written from SPEC.md and
  * FORMAT.md alone: the chunk parser and the hash do not use the implementation under test. */
 #include "fixture.h"
+#include "util.h"
 
 #include <setjmp.h>
 #include <stdarg.h>
@@ -17,17 +18,11 @@
 
 /* ---- small helpers ------------------------------------------------------------------------ */
 
-static const char *st_name(NTSTATUS s)
-{
-    const char *n = vmbsave_status_name(s);
-    return n != NULL ? n : "(unknown status)";
-}
-
 static NTSTATUS vt_check_ok(NTSTATUS s, const char *what, const char *file, int line)
 {
     if (s != STATUS_SUCCESS)
         fail_msg("%s:%d: %s returned %s (0x%08x), expected STATUS_SUCCESS", file, line, what,
-                 st_name(s), (unsigned)(uint32_t)s);
+                 vt_status_str(s), (unsigned)(uint32_t)s);
     return s;
 }
 
@@ -41,14 +36,6 @@ static NTSTATUS vt_check_ok(NTSTATUS s, const char *what, const char *file, int 
         vmbsave_host_leave(&(e)->host);                                                            \
         vt_check_ok(vt_ok_s_, #expr, __FILE__, __LINE__);                                          \
     } while (0)
-
-static void *xmalloc(size_t n)
-{
-    void *p = malloc(n != 0 ? n : 1);
-    if (p == NULL)
-        fail_msg("test-side malloc(%zu) failed", n);
-    return p;
-}
 
 uint16_t vt_get16(const uint8_t *p)
 {
@@ -109,17 +96,28 @@ static int env_load(vt_env *e, char *err, size_t err_size)
     return 0;
 }
 
-vt_env *vt_env_new(void)
+vt_env *vt_env_alloc(void)
 {
     vt_env *e = calloc(1, sizeof(*e));
     if (e == NULL)
         fail_msg("test-side calloc of vt_env failed");
     vmbsave_fault_host_init(&e->host);
+    return e;
+}
+
+void vt_env_load(vt_env *e)
+{
     char err[600];
     if (env_load(e, err, sizeof(err)) != 0) {
         free(e);
         fail_msg("%s", err);
     }
+}
+
+vt_env *vt_env_new(void)
+{
+    vt_env *e = vt_env_alloc();
+    vt_env_load(e);
     return e;
 }
 
@@ -221,7 +219,7 @@ static void make_gpadls(vt_env *e, vmbsave_channel *ch, uint32_t salt)
 static void ring_fill(vt_env *e, vmbsave_channel *ch, vmbsave_ring_direction dir, uint32_t salt,
                       uint32_t bytes)
 {
-    uint8_t *buf = xmalloc(bytes);
+    uint8_t *buf = vt_xmalloc(bytes);
     for (uint32_t i = 0; i < bytes; i++)
         buf[i] = bulk_byte(salt, 100u + (uint32_t)dir, i);
     vmbsave_host_enter(&e->host);
@@ -241,7 +239,7 @@ static void make_packets(vt_env *e, vmbsave_channel *ch, uint32_t salt)
         uint64_t id = 1000u + 5u * i;
         uint32_t gpadl = (i % 3u == 0u) ? 7u : (i % 3u == 1u) ? 0u : VT_RING_GPADL;
         uint32_t bytes = (i * i * 23u + i) % 3000u; /* 0 for the first packet */
-        uint8_t *payload = xmalloc(bytes);
+        uint8_t *payload = vt_xmalloc(bytes);
         for (uint32_t b = 0; b < bytes; b++)
             payload[b] = bulk_byte(salt, (uint32_t)id, b);
         vmbsave_host_enter(&e->host);
@@ -312,17 +310,19 @@ char *vt_describe(vt_env *e, vmbsave_channel *ch)
     NTSTATUS s = e->v->describe(ch, NULL, 0, &need);
     vmbsave_host_leave(&e->host);
     if (s != STATUS_BUFFER_TOO_SMALL)
-        fail_msg("describe size query returned %s, expected STATUS_BUFFER_TOO_SMALL", st_name(s));
+        fail_msg("describe size query returned %s, expected STATUS_BUFFER_TOO_SMALL",
+                 vt_status_str(s));
     if (need == 0 || need > (1u << 26))
         fail_msg("describe size query gave bytes_required %u", need);
-    char *buf = xmalloc(need);
+    char *buf = vt_xmalloc(need);
     uint32_t need2 = 0;
     vmbsave_host_enter(&e->host);
     s = e->v->describe(ch, buf, need, &need2);
     vmbsave_host_leave(&e->host);
     if (s != STATUS_SUCCESS) {
         free(buf);
-        fail_msg("describe returned %s with a buffer of bytes_required (%u)", st_name(s), need);
+        fail_msg("describe returned %s with a buffer of bytes_required (%u)", vt_status_str(s),
+                 need);
     }
     if (need2 != need || memchr(buf, '\0', need) != buf + need - 1) {
         free(buf);
@@ -442,7 +442,7 @@ void vt_chunk_reseal(uint8_t *chunk)
 static NTSTATUS checked_continue(vt_env *e, vmbsave_channel *ch, uint32_t size, vt_image *out,
                                  size_t *cap_bytes, size_t *cap_calls, uint32_t *required)
 {
-    uint8_t *raw = xmalloc((size_t)size + 2u * VT_GUARD);
+    uint8_t *raw = vt_xmalloc((size_t)size + 2u * VT_GUARD);
     memset(raw, VT_GUARD_BYTE, (size_t)size + 2u * VT_GUARD);
     uint8_t *buf = raw + VT_GUARD;
     uint32_t filled = 0xDEADBEEFu, req = 0xDEADBEEFu;
@@ -490,7 +490,7 @@ static NTSTATUS checked_continue(vt_env *e, vmbsave_channel *ch, uint32_t size, 
     if (problem != NULL) {
         free(raw);
         fail_msg("save_continue(size %u) -> %s (0x%08x), BytesFilled %u, BytesRequired %u: %s%s",
-                 size, st_name(s), (unsigned)(uint32_t)s, filled, req, problem, detail);
+                 size, vt_status_str(s), (unsigned)(uint32_t)s, filled, req, problem, detail);
     }
 
     if (s != STATUS_BUFFER_TOO_SMALL) {
@@ -537,7 +537,7 @@ static void save_session(vt_env *e, vmbsave_channel *ch, const uint32_t *sizes, 
     struct boundary {
         size_t offset;
         uint32_t size;
-    } *checks = xmalloc(check_cap * sizeof(*checks));
+    } *checks = vt_xmalloc(check_cap * sizeof(*checks));
 
     size_t next = 0;
     NTSTATUS s = STATUS_BUFFER_OVERFLOW;
@@ -585,7 +585,7 @@ static void save_session(vt_env *e, vmbsave_channel *ch, const uint32_t *sizes, 
         fail_msg("the saved image (%zu bytes) does not parse as at least HEADER and END",
                  out->size);
     }
-    vt_chunk *chunks = xmalloc((size_t)count * sizeof(*chunks));
+    vt_chunk *chunks = vt_xmalloc((size_t)count * sizeof(*chunks));
     vt_chunks(out->bytes, out->size, chunks, (size_t)count);
     if (chunks[0].type != 1u || chunks[count - 1].type != 0xFFFFu) {
         free(chunks);
@@ -679,7 +679,7 @@ vmbsave_channel *vt_restore_new(vt_env *e, const vt_image *img)
         (void)e->v->channel_cleanup(ch);
         vmbsave_host_leave(&e->host);
         fail_msg("restoring a %zu-byte image into a fresh channel returned %s (0x%08x)", img->size,
-                 st_name(s), (unsigned)(uint32_t)s);
+                 vt_status_str(s), (unsigned)(uint32_t)s);
     }
     return ch;
 }

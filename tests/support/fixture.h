@@ -19,8 +19,15 @@ typedef struct vt_env {
     const vmbsave_interface_v1 *v; /* == &impl.iface */
 } vt_env;
 
-/* Allocates (with the test's own malloc) and loads; fails the test if the plug-in is missing. */
+/* Allocates (with the test's own malloc) and loads; fails the test if the plug-in is missing.
+ * The same as vt_env_alloc() then vt_env_load(). */
 vt_env *vt_env_new(void);
+/* An environment whose fault host is initialised but whose plug-in is not loaded yet, for a
+ * test that sets up the host first: the implementation copies the host struct at load
+ * (ABI.ENTRY.HOST). Then vt_env_load(), which frees `e` and fails the test if the plug-in
+ * does not load. */
+vt_env *vt_env_alloc(void);
+void vt_env_load(vt_env *e);
 /* Unloads and loads the plug-in again with e->host.host as it is now. The implementation copies
  * the host struct at load time (ABI.ENTRY.HOST), so a change to it (vmbsave_fault_host_apply()
  * after changing enable_callbacks, or a test's own callbacks) only reaches an interface loaded

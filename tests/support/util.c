@@ -5,14 +5,21 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #include <cmocka.h>
 
 const char *vt_status_str(NTSTATUS s)
 {
+    static _Thread_local char hex[4][16];
+    static _Thread_local unsigned next;
     const char *n = vmbsave_status_name(s);
-    return n != NULL ? n : "(unknown status)";
+    if (n != NULL)
+        return n;
+    next = (next + 1u) % 4u;
+    snprintf(hex[next], sizeof(hex[next]), "0x%08x", (unsigned)(uint32_t)s);
+    return hex[next];
 }
 
 void *vt_xmalloc(size_t n)
@@ -38,4 +45,11 @@ NTSTATUS vt_call_restore(vt_env *e, vmbsave_channel *ch, const void *p, size_t n
     NTSTATUS s = e->v->restore_from_buffer(ch, p, (uint32_t)n);
     vmbsave_host_leave(&e->host);
     return s;
+}
+
+void vt_save_end(vt_env *e, vmbsave_channel *ch)
+{
+    vmbsave_host_enter(&e->host);
+    e->v->save_end(ch);
+    vmbsave_host_leave(&e->host);
 }
