@@ -1,0 +1,77 @@
+/* The oracle's model of one channel (harness/oracle.h): what describe() shows and the image
+ * holds. Bulk data (pfns, payloads) is regenerated from the step that created it rather than
+ * stored; only pending ring bytes are kept, since reads and writes interleave. */
+#include <string.h>
+
+#include "oracle.h"
+#include "step_args.h"
+
+void oracle_state_init(oracle_state *m)
+{
+    /* Everything but the ring bytes, which are only read up to their length. */
+    m->state = VMBSAVE_STATE_DISABLED;
+    m->fresh = true;
+    m->init_over = false;
+    m->offer_set = false;
+    memset(&m->offer, 0, sizeof m->offer);
+    memset(&m->open, 0, sizeof m->open);
+    m->next_seq = 1;
+    m->gpadl_count = 0;
+    m->packet_count = 0;
+    memset(m->gpadls, 0, sizeof m->gpadls);
+    memset(m->packets, 0, sizeof m->packets);
+    for (unsigned d = 0; d < 2; d++) {
+        m->rings[d].head = 0;
+        m->rings[d].len = 0;
+        oracle_ring_rehash(&m->rings[d]);
+    }
+}
+
+void oracle_state_copy(oracle_state *dst, const oracle_state *src)
+{
+    if (dst == src)
+        return;
+    /* The fixed part, then only the pending ring bytes (the arrays are 260 KiB each). */
+    memcpy(dst, src, offsetof(oracle_state, rings));
+    for (unsigned d = 0; d < 2; d++) {
+        dst->rings[d].head = 0;
+        dst->rings[d].len = src->rings[d].len;
+        dst->rings[d].hash = src->rings[d].hash;
+        memcpy(dst->rings[d].bytes, oracle_ring_data(&src->rings[d]), src->rings[d].len);
+    }
+}
+
+void oracle_ring_rehash(oracle_ring *r)
+{
+    r->hash = vmbsave_hash(oracle_ring_data(r), r->len, 0);
+}
+
+const uint64_t *oracle_gpadl_pfns(vmbsave_oracle *o, const oracle_gpadl *g)
+{
+    vmbsave_args_pfns(g->mode, g->pfn_count, g->salt, o->pfns);
+    return o->pfns;
+}
+
+const uint8_t *oracle_packet_payload(vmbsave_oracle *o, const oracle_packet *p)
+{
+    vmbsave_args_bytes(p->seed, o->payload, p->bytes);
+    return o->payload;
+}
+
+int oracle_gpadl_find(const oracle_state *m, uint32_t id)
+{
+    for (uint32_t i = 0; i < m->gpadl_count; i++) {
+        if (m->gpadls[i].id == id)
+            return (int)i;
+    }
+    return -1;
+}
+
+int oracle_packet_find(const oracle_state *m, uint64_t id)
+{
+    for (uint32_t i = 0; i < m->packet_count; i++) {
+        if (m->packets[i].id == id)
+            return (int)i;
+    }
+    return -1;
+}
