@@ -1,0 +1,60 @@
+/* Running one program in a forked child, so that an implementation that crashes, aborts or
+ * hangs takes down only the child. The child relays what the run produces (the runner's
+ * result, and for `repro` the trace entries and call-sink events, as they happen) over a pipe;
+ * the parent turns the child's end into an outcome. */
+#ifndef VMBSAVE_CLI_CHILD_H
+#define VMBSAVE_CLI_CHILD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "harness/program.h"
+#include "harness/runner.h"
+
+typedef enum child_status {
+    CHILD_FINISHED = 0, /* the run ended and reported its result */
+    CHILD_SIGNALLED,    /* the child died of a signal (the implementation crashed) */
+    CHILD_TIMED_OUT,    /* the run took longer than its timeout */
+    CHILD_EXITED,       /* the child exited before reporting a result (e.g. a sanitizer) */
+    CHILD_FAILED        /* the child could not be started or spoke garbage */
+} child_status;
+
+typedef struct child_outcome {
+    child_status status;
+    vmbsave_run_result result; /* CHILD_FINISHED */
+    int signal_number;         /* CHILD_SIGNALLED */
+    int exit_code;             /* CHILD_EXITED */
+    unsigned timeout;          /* CHILD_TIMED_OUT: the limit, in seconds */
+    char error[256];           /* CHILD_FAILED */
+} child_outcome;
+
+/* What the parent hears while the child runs (all optional). */
+typedef struct child_listener {
+    void *context;
+    void (*on_trace)(void *context, uint32_t index, const vmbsave_trace_entry *entry);
+    void (*on_statement)(void *context, uint32_t step, const char *c_statement);
+    void (*on_data)(void *context, const char *name, const void *bytes, size_t size);
+    void (*on_violation)(void *context, const vmbsave_violation *violation);
+} child_listener;
+
+/* Runs `program` with `runner` in a child. listener NULL: only the result comes back (no
+ * trace, no sink). timeout_seconds 0: no limit. Always fills `out`. */
+void child_run(vmbsave_runner *runner, const vmbsave_program *program,
+               unsigned timeout_seconds, const child_listener *listener, child_outcome *out);
+
+/* "SIGSEGV" for SIGSEGV, ... ("signal" for one it does not know). */
+const char *child_signal_name(int signal_number);
+
+/* The outcome as a report says it: "pass (N steps)", "violation CLAUSE at step S: expected
+ * ..., observed ...", "crash: signal 11 (SIGSEGV)", "error: ...". */
+void child_outcome_text(const child_outcome *o, char *buf, size_t cap);
+/* CLI_EXIT_* for it: 0 pass, 1 violation or crash, 2 error. */
+int child_outcome_exit(const child_outcome *o);
+/* Whether two outcomes fail the same way: the same clause, or the same signal / exit code /
+ * timeout. */
+bool child_outcome_same_failure(const child_outcome *a, const child_outcome *b);
+/* Whether it is a failure minimisation can target (a violation or a crash). */
+bool child_outcome_is_failure(const child_outcome *o);
+
+#endif

@@ -1,0 +1,307 @@
+/* vmbsave repro [--impl LIB.so] [--text] [--timeout SECONDS] [--emit-c OUT.c]
+ * [--minimize OUT] FILE: replays one program in a child process, printing each call as the
+ * child reports it, then the verdict; optionally writes a C reproducer and a minimised
+ * program. */
+#define _XOPEN_SOURCE 700 /* realpath */
+
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "child.h"
+#include "cli.h"
+#include "harness/emit_c.h"
+#include "harness/minimize.h"
+#include "io.h"
+#include "repro_runtime_text.h"
+
+typedef struct repro_options {
+    const char *impl;
+    const char *file;
+    const char *emit_c;
+    const char *minimize;
+    bool text;
+    unsigned timeout;
+} repro_options;
+
+/* What the parent hears from the child, and prints. */
+typedef struct repro_listener {
+    const vmbsave_program *program;
+    vmbsave_emitter *emitter; /* NULL without --emit-c */
+    uint32_t shown_step;      /* step of the last trace line, UINT32_MAX before the first */
+    uint32_t traced;          /* trace entries shown */
+    uint32_t calls_announced; /* call statements received */
+    char last_call[512];      /* the last call statement, for a crash inside it */
+    uint32_t last_call_step;
+    vmbsave_trace_entry *entries; /* every entry, to find the violating call's */
+    uint32_t entry_count;
+} repro_listener;
+
+static void show_step(repro_listener *r, uint32_t step)
+{
+    if (step == r->shown_step)
+        return;
+    r->shown_step = step;
+    char text[256] = "";
+    if (step < r->program->count)
+        vmbsave_step_print(&r->program->steps[step], text, sizeof(text));
+    printf("step %lu: %s\n", (unsigned long)step, text);
+}
+
+static void on_trace(void *context, uint32_t index, const vmbsave_trace_entry *e)
+{
+    repro_listener *r = context;
+    show_step(r, e->step);
+    printf("  #%-4lu %s", (unsigned long)index, e->call);
+    if (e->has_status) {
+        const char *name = vmbsave_status_name(e->status);
+        if (name != NULL)
+            printf(" -> %s", name);
+        else
+            printf(" -> 0x%08lX", (unsigned long)(uint32_t)e->status);
+    }
+    if (e->has_counts)
+        printf("  filled=%lu required=%lu", (unsigned long)e->filled,
+               (unsigned long)e->required);
+    if (e->faults_injected != 0)
+        printf("  faults=%lu", (unsigned long)e->faults_injected);
+    if (e->note[0] != '\0')
+        printf("  # %s", e->note);
+    printf("\n");
+    fflush(stdout);
+    r->traced = index + 1u;
+    if (r->entries != NULL && r->entry_count < CLI_MAX_TRACE && index == r->entry_count)
+        r->entries[r->entry_count++] = *e;
+}
+
+static void on_statement(void *context, uint32_t step, const char *c_statement)
+{
+    repro_listener *r = context;
+    if (strstr(c_statement, "api->") != NULL) {
+        r->calls_announced++;
+        r->last_call_step = step;
+        snprintf(r->last_call, sizeof(r->last_call), "%s", c_statement);
+    }
+    if (r->emitter != NULL)
+        (void)vmbsave_emitter_add_call(r->emitter, step, c_statement);
+}
+
+static void on_data(void *context, const char *name, const void *bytes, size_t size)
+{
+    repro_listener *r = context;
+    if (r->emitter != NULL)
+        (void)vmbsave_emitter_add_data(r->emitter, name, bytes, size);
+}
+
+static void on_violation(void *context, const vmbsave_violation *violation)
+{
+    repro_listener *r = context;
+    if (r->emitter != NULL)
+        vmbsave_emitter_set_violation(r->emitter, violation, NULL);
+}
+
+/* The crashing call: the last one announced that no trace entry covers. */
+static void show_crashed_call(repro_listener *r)
+{
+    if (r->calls_announced == 0 || r->calls_announced <= r->traced)
+        return;
+    show_step(r, r->last_call_step);
+    char one_line[512];
+    size_t i = 0;
+    for (; r->last_call[i] != '\0' && i + 1u < sizeof(one_line); i++)
+        one_line[i] = r->last_call[i] == '\n' ? ' ' : r->last_call[i];
+    one_line[i] = '\0';
+    printf("  #%-4lu %s -> (did not return)\n", (unsigned long)(r->calls_announced - 1u),
+           one_line);
+}
+
+static int write_reproducer(const repro_options *o, repro_listener *r,
+                            const child_outcome *outcome)
+{
+    if (outcome->status == CHILD_FINISHED &&
+        outcome->result.verdict == VMBSAVE_VERDICT_VIOLATION) {
+        const vmbsave_violation *v = &outcome->result.violation;
+        const vmbsave_trace_entry *entry =
+            v->call < r->entry_count ? &r->entries[v->call] : NULL;
+        vmbsave_emitter_set_violation(r->emitter, v, entry);
+    } else if (outcome->status == CHILD_SIGNALLED) {
+        vmbsave_emitter_set_crash(r->emitter, outcome->signal_number);
+    } else {
+        cli_error("--emit-c: the run neither violated a clause nor died of a signal; %s not "
+                  "written", o->emit_c);
+        return -1;
+    }
+    char resolved[PATH_MAX];
+    const char *plugin = NULL;
+    if (o->impl != NULL)
+        plugin = realpath(o->impl, resolved) != NULL ? resolved : o->impl;
+
+    io_atomic a;
+    char err[512];
+    if (io_atomic_begin(&a, o->emit_c, err, sizeof(err)) != 0) {
+        cli_error("%s: %s", o->emit_c, err);
+        return -1;
+    }
+    if (vmbsave_emitter_write(r->emitter, a.file, (const char *)vmbsave_repro_runtime_text,
+                              plugin, err, sizeof(err)) != 0) {
+        io_atomic_abort(&a);
+        cli_error("%s: %s", o->emit_c, err);
+        return -1;
+    }
+    if (io_atomic_commit(&a, err, sizeof(err)) != 0) {
+        cli_error("%s: %s", o->emit_c, err);
+        return -1;
+    }
+    printf("reproducer written to %s (cc -o repro %s -ldl)\n", o->emit_c, o->emit_c);
+    return 0;
+}
+
+/* Minimisation judges each candidate in its own child: shrinking can make a program crash. */
+typedef struct minimize_target {
+    vmbsave_runner *runner;
+    const child_outcome *original;
+    unsigned timeout;
+} minimize_target;
+
+static bool fails_the_same_way(void *context, const vmbsave_program *candidate)
+{
+    const minimize_target *t = context;
+    child_outcome outcome;
+    child_run(t->runner, candidate, t->timeout, NULL, &outcome);
+    return child_outcome_same_failure(t->original, &outcome);
+}
+
+static int write_minimized(const repro_options *o, vmbsave_runner *runner,
+                           const vmbsave_program *program, const child_outcome *outcome)
+{
+    if (!child_outcome_is_failure(outcome)) {
+        cli_error("--minimize: the program does not fail; %s not written", o->minimize);
+        return -1;
+    }
+    minimize_target target = {runner, outcome, o->timeout};
+    vmbsave_program smaller;
+    vmbsave_minimize_stats stats;
+    vmbsave_minimize(program, fails_the_same_way, &target, 0, &smaller, &stats);
+
+    static uint8_t bytes[VMBSAVE_PROGRAM_MAX_BYTES];
+    size_t size = vmbsave_program_encode(&smaller, bytes, sizeof(bytes));
+    char err[512];
+    if (io_write_atomic(o->minimize, bytes, size, err, sizeof(err)) != 0) {
+        cli_error("%s: %s", o->minimize, err);
+        return -1;
+    }
+    char *text = malloc(VMBSAVE_PROGRAM_TEXT_MAX_BYTES + 1u);
+    if (text == NULL) {
+        cli_error("out of memory");
+        return -1;
+    }
+    size_t len = vmbsave_program_print(&smaller, text, VMBSAVE_PROGRAM_TEXT_MAX_BYTES + 1u);
+    printf("minimized: %lu steps (from %lu; %lu candidates tried%s), written to %s:\n",
+           (unsigned long)smaller.count, (unsigned long)program->count,
+           (unsigned long)stats.candidates,
+           stats.budget_exhausted ? ", budget exhausted" : "", o->minimize);
+    fwrite(text, 1, len, stdout);
+    free(text);
+    return 0;
+}
+
+static int parse_options(int argc, char **argv, repro_options *o)
+{
+    memset(o, 0, sizeof(*o));
+    o->timeout = CLI_DEFAULT_TIMEOUT;
+    bool options_done = false;
+    for (int i = 1; i < argc; i++) {
+        const char *value = NULL;
+        int m;
+        if (options_done || argv[i][0] != '-' || argv[i][1] == '\0') {
+            if (o->file != NULL)
+                return cli_usage_error("repro", "takes one FILE");
+            o->file = argv[i];
+        } else if (strcmp(argv[i], "--") == 0) {
+            options_done = true;
+        } else if (strcmp(argv[i], "--text") == 0) {
+            o->text = true;
+        } else if ((m = cli_option_value(argc, argv, &i, "--impl", &value)) != 0) {
+            if (m < 0 || value[0] == '\0')
+                return cli_usage_error("repro", "--impl needs a plug-in path");
+            o->impl = value;
+        } else if ((m = cli_option_value(argc, argv, &i, "--emit-c", &value)) != 0) {
+            if (m < 0 || value[0] == '\0')
+                return cli_usage_error("repro", "--emit-c needs an output file");
+            o->emit_c = value;
+        } else if ((m = cli_option_value(argc, argv, &i, "--minimize", &value)) != 0) {
+            if (m < 0 || value[0] == '\0')
+                return cli_usage_error("repro", "--minimize needs an output file");
+            o->minimize = value;
+        } else if ((m = cli_option_value(argc, argv, &i, "--timeout", &value)) != 0) {
+            if (m < 0 || !cli_parse_timeout(value, &o->timeout))
+                return cli_usage_error("repro", "--timeout needs a number of seconds, 0..%u",
+                                       CLI_MAX_TIMEOUT);
+        } else {
+            return cli_usage_error("repro", "unknown option '%s'", argv[i]);
+        }
+    }
+    if (o->file == NULL)
+        return cli_usage_error("repro", "no FILE given");
+    if (o->emit_c != NULL && o->minimize != NULL && strcmp(o->emit_c, o->minimize) == 0)
+        return cli_usage_error("repro", "--emit-c and --minimize name the same file");
+    return 0;
+}
+
+int cmd_repro(int argc, char **argv)
+{
+    repro_options o;
+    if (parse_options(argc, argv, &o) != 0)
+        return CLI_EXIT_USAGE;
+
+    static vmbsave_program program;
+    if (cli_read_program(o.file, o.text, &program) != 0)
+        return CLI_EXIT_USAGE;
+    vmbsave_runner *runner = cli_open_runner(o.impl);
+    if (runner == NULL)
+        return CLI_EXIT_USAGE;
+
+    repro_listener r;
+    memset(&r, 0, sizeof(r));
+    r.program = &program;
+    r.shown_step = UINT32_MAX;
+    r.entries = calloc(CLI_MAX_TRACE, sizeof(*r.entries));
+    if (o.emit_c != NULL)
+        r.emitter = vmbsave_emitter_new(&program);
+    if (r.entries == NULL || (o.emit_c != NULL && r.emitter == NULL)) {
+        cli_error("out of memory");
+        free(r.entries);
+        vmbsave_emitter_free(r.emitter);
+        vmbsave_runner_close(runner);
+        return CLI_EXIT_USAGE;
+    }
+    printf("%s: %lu steps, against %s %s\n", o.file, (unsigned long)program.count,
+           vmbsave_runner_impl_name(runner), vmbsave_runner_impl_version(runner));
+
+    child_listener listener = {&r, on_trace, on_statement, on_data, on_violation};
+    child_outcome outcome;
+    child_run(runner, &program, o.timeout, &listener, &outcome);
+    if (outcome.status != CHILD_FINISHED)
+        show_crashed_call(&r);
+    char verdict[1024];
+    child_outcome_text(&outcome, verdict, sizeof(verdict));
+    printf("%s\n", verdict);
+    if (outcome.status == CHILD_FINISHED && outcome.result.trace_count > CLI_MAX_TRACE)
+        printf("(the trace shows the first %u calls)\n", CLI_MAX_TRACE);
+
+    int rc = child_outcome_exit(&outcome);
+    if (o.emit_c != NULL && write_reproducer(&o, &r, &outcome) != 0)
+        rc = CLI_EXIT_USAGE;
+    if (o.minimize != NULL && write_minimized(&o, runner, &program, &outcome) != 0)
+        rc = CLI_EXIT_USAGE;
+
+    free(r.entries);
+    vmbsave_emitter_free(r.emitter);
+    vmbsave_runner_close(runner);
+    if (fflush(stdout) != 0) {
+        cli_error("cannot write to standard output");
+        return CLI_EXIT_USAGE;
+    }
+    return rc;
+}

@@ -1,0 +1,126 @@
+/* vmbsave run [--impl LIB.so] [--text] [--timeout SECONDS] FILE|DIR...: replays programs,
+ * each in a child process, one result line per input and a summary. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "child.h"
+#include "cli.h"
+#include "io.h"
+
+typedef struct run_totals {
+    unsigned long passed, failed, errors;
+} run_totals;
+
+static void run_one(vmbsave_runner *runner, const char *path, bool text, unsigned timeout,
+                    run_totals *totals)
+{
+    vmbsave_program program;
+    char err[512];
+    if (cli_load_program(path, text, &program, err, sizeof(err)) != 0) {
+        printf("%s: error: %s\n", path, err);
+        totals->errors++;
+        return;
+    }
+    child_outcome outcome;
+    child_run(runner, &program, timeout, NULL, &outcome);
+    char line[1024];
+    child_outcome_text(&outcome, line, sizeof(line));
+    printf("%s: %s\n", path, line);
+    switch (child_outcome_exit(&outcome)) {
+    case CLI_EXIT_CLEAN: totals->passed++; break;
+    case CLI_EXIT_FINDING: totals->failed++; break;
+    default: totals->errors++; break;
+    }
+}
+
+int cmd_run(int argc, char **argv)
+{
+    const char *impl = NULL;
+    bool text = false;
+    unsigned timeout = CLI_DEFAULT_TIMEOUT;
+    char **inputs = calloc((size_t)argc, sizeof(*inputs));
+    if (inputs == NULL) {
+        cli_error("out of memory");
+        return CLI_EXIT_USAGE;
+    }
+    size_t input_count = 0;
+    bool options_done = false;
+    for (int i = 1; i < argc; i++) {
+        const char *value = NULL;
+        int m;
+        if (options_done || argv[i][0] != '-' || argv[i][1] == '\0') {
+            inputs[input_count++] = argv[i];
+        } else if (strcmp(argv[i], "--") == 0) {
+            options_done = true;
+        } else if (strcmp(argv[i], "--text") == 0) {
+            text = true;
+        } else if ((m = cli_option_value(argc, argv, &i, "--impl", &value)) != 0) {
+            if (m < 0 || value[0] == '\0') {
+                free(inputs);
+                return cli_usage_error("run", "--impl needs a plug-in path");
+            }
+            impl = value;
+        } else if ((m = cli_option_value(argc, argv, &i, "--timeout", &value)) != 0) {
+            if (m < 0 || !cli_parse_timeout(value, &timeout)) {
+                free(inputs);
+                return cli_usage_error("run", "--timeout needs a number of seconds, 0..%u",
+                                       CLI_MAX_TIMEOUT);
+            }
+        } else {
+            int rc = cli_usage_error("run", "unknown option '%s'", argv[i]);
+            free(inputs);
+            return rc;
+        }
+    }
+    if (input_count == 0) {
+        free(inputs);
+        return cli_usage_error("run", "no FILE or DIR given");
+    }
+
+    vmbsave_runner *runner = cli_open_runner(impl);
+    if (runner == NULL) {
+        free(inputs);
+        return CLI_EXIT_USAGE;
+    }
+    run_totals totals = {0, 0, 0};
+    for (size_t k = 0; k < input_count; k++) {
+        const char *input = inputs[k];
+        if (!io_is_directory(input)) {
+            run_one(runner, input, text, timeout, &totals);
+            continue;
+        }
+        char **files;
+        size_t count;
+        char err[512];
+        if (io_list_directory(input, CLI_MAX_DIR_ENTRIES, &files, &count, err, sizeof(err)) !=
+            0) {
+            printf("%s: error: %s\n", input, err);
+            totals.errors++;
+            continue;
+        }
+        for (size_t j = 0; j < count; j++)
+            run_one(runner, files[j], text, timeout, &totals);
+        io_free_list(files, count);
+    }
+    vmbsave_runner_close(runner);
+    free(inputs);
+
+    printf("%lu passed, %lu failed", totals.passed, totals.failed);
+    if (totals.errors > 0)
+        printf(", %lu errors", totals.errors);
+    printf("\n");
+    if (fflush(stdout) != 0) {
+        cli_error("cannot write to standard output");
+        return CLI_EXIT_USAGE;
+    }
+    if (totals.failed > 0)
+        return CLI_EXIT_FINDING;
+    if (totals.errors > 0)
+        return CLI_EXIT_USAGE;
+    if (totals.passed == 0) {
+        cli_error("run: no input file found");
+        return CLI_EXIT_USAGE;
+    }
+    return CLI_EXIT_CLEAN;
+}
