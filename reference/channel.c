@@ -207,17 +207,11 @@ NTSTATUS ref_disable(vmbsave_channel *ch)
     return STATUS_SUCCESS;
 }
 
-/* Ring sizes: malformed (not a page multiple, below the minimum) is INVALID_PARAMETER, above
- * the limit IMPLEMENTATION_LIMIT (LIFECYCLE.OPEN.VALIDATION, LIMIT.RING). */
-static NTSTATUS ref_check_ring_bytes(uint32_t bytes)
+/* A ring size is malformed when it is not a page multiple or is below the minimum
+ * (LIFECYCLE.OPEN.VALIDATION); being above VMBSAVE_MAX_RING_BYTES is a limit (LIMIT.RING). */
+static bool ref_ring_bytes_malformed(uint32_t bytes)
 {
-    if (bytes < VMBSAVE_MIN_RING_BYTES || bytes % VMBSAVE_PAGE_BYTES != 0) {
-        return STATUS_INVALID_PARAMETER;
-    }
-    if (bytes > VMBSAVE_MAX_RING_BYTES) {
-        return STATUS_IMPLEMENTATION_LIMIT;
-    }
-    return STATUS_SUCCESS;
+    return bytes < VMBSAVE_MIN_RING_BYTES || bytes % VMBSAVE_PAGE_BYTES != 0;
 }
 
 NTSTATUS ref_guest_open(vmbsave_channel *ch, const vmbsave_open_params *params)
@@ -228,17 +222,15 @@ NTSTATUS ref_guest_open(vmbsave_channel *ch, const vmbsave_open_params *params)
     if (ref_frozen(ch)) {
         return STATUS_INVALID_DEVICE_STATE;
     }
-    if (params == NULL || params->connection_id == 0) {
+    /* LIFECYCLE.CHECK_ORDER: every malformed field before any limit. */
+    if (params == NULL || params->connection_id == 0 ||
+        ref_ring_bytes_malformed(params->incoming_ring_bytes) ||
+        ref_ring_bytes_malformed(params->outgoing_ring_bytes)) {
         return STATUS_INVALID_PARAMETER;
     }
-    NTSTATUS st = ref_check_ring_bytes(params->incoming_ring_bytes);
-    if (st == STATUS_SUCCESS) {
-        st = ref_check_ring_bytes(params->outgoing_ring_bytes);
-    }
-    if (st != STATUS_SUCCESS) {
-        return st;
-    }
-    if (params->target_vp > VMBSAVE_MAX_TARGET_VP) {
+    if (params->incoming_ring_bytes > VMBSAVE_MAX_RING_BYTES ||
+        params->outgoing_ring_bytes > VMBSAVE_MAX_RING_BYTES ||
+        params->target_vp > VMBSAVE_MAX_TARGET_VP) {
         return STATUS_IMPLEMENTATION_LIMIT;
     }
     if (ch->m.state != VMBSAVE_STATE_ENABLED) {

@@ -58,6 +58,9 @@ static void lifecycle_check_order(void **state)
     vmbsave_open_params huge = open;
     huge.incoming_ring_bytes = VMBSAVE_MAX_RING_BYTES + VMBSAVE_PAGE_BYTES;
     ASSERT_STATUS(v->guest_open(disabled, &huge), STATUS_IMPLEMENTATION_LIMIT);
+    /* (3) before (4) across fields: one ring over the limit, the other not a page multiple. */
+    huge.outgoing_ring_bytes = VMBSAVE_MIN_RING_BYTES + 1;
+    ASSERT_STATUS(v->guest_open(disabled, &huge), STATUS_INVALID_PARAMETER);
     /* (5) state before (6) look-ups: unknown ids on a channel where the call is not allowed. */
     ASSERT_STATUS(v->gpadl_teardown_begin(disabled, 4242), STATUS_INVALID_DEVICE_STATE);
     ASSERT_STATUS(v->packet_complete(disabled, 4242), STATUS_INVALID_DEVICE_STATE);
