@@ -138,8 +138,9 @@ void vmbsave_emitter_set_crash(vmbsave_emitter *emitter, int signal_number);
 const char *vmbsave_emitter_error(const vmbsave_emitter *emitter);
 
 /* Writes the reproducer. `runtime_text` is what every reproducer starts with: the text of
- * vmbsave/ntstatus.h, vmbsave/abi.h and tools/vmbsave/repro_runtime.c (the inline host, the
- * recording wrappers behind `api` and the checks), which the front end embeds at build time;
+ * vmbsave/ntstatus.h, vmbsave/abi.h, harness/driver_script.h and .c (the scripted packet
+ * driver) and tools/vmbsave/repro_runtime.c (the inline host, the recording wrappers behind
+ * `api` and the checks), which the front end embeds at build time;
  * #include lines of vmbsave/ headers in it are dropped. `default_plugin` is the plug-in the
  * file loads when given no argument (NULL: it then prints its usage and exits 2). Returns 0,
  * or -1 with a one-line reason in err (the emitter failed earlier, neither a violation nor a

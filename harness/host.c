@@ -91,44 +91,9 @@ static vmbsave_packet_call *log_call(vmbsave_fault_host *h, vmbsave_packet_call 
     return c;
 }
 
-uint32_t vmbsave_driver_state(uint64_t packet_id, uint8_t *out, uint32_t cap)
-{
-    /* Every fourth id has no state; the others 0..64 bytes, derived from the id alone. */
-    uint32_t len = (packet_id % 4u == 0u) ? 0u : (uint32_t)((packet_id * 7u) % 65u);
-    if (out != NULL) {
-        uint64_t x = packet_id * UINT64_C(0x9E3779B97F4A7C15) + UINT64_C(0xD1B54A32D192ED03);
-        for (uint32_t i = 0; i < len && i < cap; i++) {
-            x ^= x >> 29;
-            x *= UINT64_C(0xBF58476D1CE4E5B9);
-            x ^= x >> 32;
-            out[i] = (uint8_t)(x >> 24);
-        }
-    }
-    return len;
-}
-
 static vmbsave_save_packet_mode effective_mode(const vmbsave_fault_host *h, uint64_t packet_id)
 {
-    if (h->save_mode_packet_id != 0 && packet_id != h->save_mode_packet_id)
-        return VMBSAVE_SAVE_PACKET_STATE;
-    return h->save_mode;
-}
-
-/* The number of bytes the driver asks for on the first call in `mode`. The failing modes need
- * a second call to exercise, so they ask for 16 bytes where the id itself has no state. */
-static uint32_t first_call_need(vmbsave_save_packet_mode mode, uint64_t packet_id)
-{
-    uint32_t n = vmbsave_driver_state(packet_id, NULL, 0);
-    switch (mode) {
-    case VMBSAVE_SAVE_PACKET_STATE: return n;
-    case VMBSAVE_SAVE_PACKET_NO_STATE: return 0;
-    case VMBSAVE_SAVE_PACKET_FAIL_FIRST_ZERO: return 0;
-    case VMBSAVE_SAVE_PACKET_OVER_LIMIT: return VMBSAVE_MAX_DRIVER_PACKET_STATE + 1u;
-    case VMBSAVE_SAVE_PACKET_FAIL_SECOND:
-    case VMBSAVE_SAVE_PACKET_ASKS_MORE:
-    case VMBSAVE_SAVE_PACKET_TOO_SMALL_SECOND: return n != 0 ? n : 16u;
-    }
-    return n;
+    return vmbsave_driver_mode(h->save_mode, h->save_mode_packet_id, packet_id);
 }
 
 static NTSTATUS host_save_packet(void *context, vmbsave_channel *channel, uint64_t packet_id,
@@ -140,17 +105,14 @@ static NTSTATUS host_save_packet(void *context, vmbsave_channel *channel, uint64
         c->buf_size = save_buf_size;
 
     vmbsave_save_packet_mode mode = effective_mode(h, packet_id);
-    uint32_t need = first_call_need(mode, packet_id);
 
     if (save_buf_size == 0) {
         /* First call: the size query. */
         if (bytes_needed == NULL)
             return STATUS_INVALID_PARAMETER;
-        switch (mode) {
-        case VMBSAVE_SAVE_PACKET_NO_STATE: *bytes_needed = 0; return STATUS_SUCCESS;
-        case VMBSAVE_SAVE_PACKET_FAIL_FIRST_ZERO: *bytes_needed = 0; return STATUS_BUFFER_TOO_SMALL;
-        default: *bytes_needed = need; return need == 0 ? STATUS_SUCCESS : STATUS_BUFFER_TOO_SMALL;
-        }
+        vmbsave_driver_answer a = vmbsave_driver_save(mode, packet_id, 0);
+        *bytes_needed = a.bytes_needed;
+        return a.status;
     }
 
     /* Second call. */
@@ -167,24 +129,10 @@ static NTSTATUS host_save_packet(void *context, vmbsave_channel *channel, uint64
     }
     if (save_buf == NULL || bytes_needed == NULL)
         return STATUS_INVALID_PARAMETER;
-    switch (mode) {
-    case VMBSAVE_SAVE_PACKET_STATE:
-        *bytes_needed = need;
-        if (save_buf_size < need)
-            return STATUS_BUFFER_TOO_SMALL;
-        vmbsave_driver_state(packet_id, save_buf, save_buf_size);
-        return STATUS_SUCCESS;
-    case VMBSAVE_SAVE_PACKET_FAIL_SECOND: *bytes_needed = need; return STATUS_UNSUCCESSFUL;
-    case VMBSAVE_SAVE_PACKET_ASKS_MORE: *bytes_needed = need + 1u; return STATUS_BUFFER_TOO_SMALL;
-    case VMBSAVE_SAVE_PACKET_TOO_SMALL_SECOND: *bytes_needed = need; return STATUS_BUFFER_TOO_SMALL;
-    case VMBSAVE_SAVE_PACKET_NO_STATE:
-    case VMBSAVE_SAVE_PACKET_FAIL_FIRST_ZERO:
-    case VMBSAVE_SAVE_PACKET_OVER_LIMIT:
-        /* No second call belongs to these modes; answer it as a refusal. */
-        *bytes_needed = 0;
-        return STATUS_UNSUCCESSFUL;
-    }
-    return STATUS_UNSUCCESSFUL;
+    vmbsave_driver_answer a = vmbsave_driver_save(mode, packet_id, save_buf_size);
+    *bytes_needed = a.bytes_needed;
+    vmbsave_driver_state(packet_id, save_buf, a.state_bytes);
+    return a.status;
 }
 
 static NTSTATUS host_restore_packet(void *context, vmbsave_channel *channel, uint64_t packet_id,
@@ -202,9 +150,8 @@ static NTSTATUS host_restore_packet(void *context, vmbsave_channel *channel, uin
 
     /* What this driver saved for the packet: nothing in NO_STATE mode, else its state. */
     uint8_t expected[64];
-    uint32_t n = effective_mode(h, packet_id) == VMBSAVE_SAVE_PACKET_NO_STATE
-                     ? 0u
-                     : vmbsave_driver_state(packet_id, expected, sizeof(expected));
+    uint32_t n = vmbsave_driver_saved_state(effective_mode(h, packet_id), packet_id, expected,
+                                            sizeof(expected));
     bool ok;
     if (n == 0)
         ok = save_buf_size == 0 && save_buf == NULL; /* "NULL and 0 if none" */

@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "driver_script.h" /* vmbsave_save_packet_mode, vmbsave_driver_state() */
 #include "vmbsave/abi.h"
 
 typedef enum vmbsave_alloc_fault_mode {
@@ -16,21 +17,6 @@ typedef enum vmbsave_alloc_fault_mode {
     VMBSAVE_ALLOC_FAULT_ONCE = 1, /* fail only allocation call number fault_at */
     VMBSAVE_ALLOC_FAULT_FROM = 2  /* fail every allocation call from number fault_at on */
 } vmbsave_alloc_fault_mode;
-
-/* How the scripted driver answers save_packet. */
-typedef enum vmbsave_save_packet_mode {
-    VMBSAVE_SAVE_PACKET_STATE = 0,       /* protocol followed; state from vmbsave_driver_state() */
-    VMBSAVE_SAVE_PACKET_NO_STATE,        /* first call succeeds: nothing to save */
-    VMBSAVE_SAVE_PACKET_FAIL_SECOND,     /* second call fails (STATUS_UNSUCCESSFUL) */
-    VMBSAVE_SAVE_PACKET_FAIL_FIRST_ZERO, /* first call fails with bytes_needed 0 */
-    VMBSAVE_SAVE_PACKET_OVER_LIMIT,      /* first call asks MAX_DRIVER_PACKET_STATE + 1 */
-    VMBSAVE_SAVE_PACKET_ASKS_MORE,       /* second call fails asking for one byte more */
-    VMBSAVE_SAVE_PACKET_TOO_SMALL_SECOND /* second call returns BUFFER_TOO_SMALL, same size */
-} vmbsave_save_packet_mode;
-/* Outside the enum so switches over the modes need no case for it. */
-#define VMBSAVE_SAVE_PACKET_MODE_COUNT 7u
-_Static_assert(VMBSAVE_SAVE_PACKET_TOO_SMALL_SECOND + 1 == VMBSAVE_SAVE_PACKET_MODE_COUNT,
-               "a save-packet mode was added: update VMBSAVE_SAVE_PACKET_MODE_COUNT");
 
 #define VMBSAVE_HOST_MAX_CALL_LOG 8192u
 
@@ -84,10 +70,5 @@ void vmbsave_fault_host_clear_logs(vmbsave_fault_host *h);
  * they run on the calling thread during a call. */
 void vmbsave_host_enter(vmbsave_fault_host *h);
 void vmbsave_host_leave(vmbsave_fault_host *h);
-
-/* The scripted driver's per-packet state: a pure function of the packet id, so a restored
- * channel saves the same state again (RESTORE.FIXED_POINT). Returns its length (0..64; some
- * ids have none) and writes up to `cap` bytes of it to `out` (out may be NULL). */
-uint32_t vmbsave_driver_state(uint64_t packet_id, uint8_t *out, uint32_t cap);
 
 #endif

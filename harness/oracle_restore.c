@@ -236,11 +236,8 @@ static bool check_restore_callbacks(vmbsave_oracle *o, const oracle_channel *c,
         }
         /* The host compares the state it gets with what its current mode would have saved. */
         vmbsave_save_packet_mode mode =
-            o->host->save_mode_packet_id != 0 && p->id != o->host->save_mode_packet_id
-                ? VMBSAVE_SAVE_PACKET_STATE
-                : o->host->save_mode;
-        uint32_t host_len =
-            mode == VMBSAVE_SAVE_PACKET_NO_STATE ? 0u : vmbsave_driver_state(p->id, NULL, 0);
+            vmbsave_driver_mode(o->host->save_mode, o->host->save_mode_packet_id, p->id);
+        uint32_t host_len = vmbsave_driver_saved_state(mode, p->id, NULL, 0);
         if (img->dstate_need[i] != host_len)
             mismatches++;
     }

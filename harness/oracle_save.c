@@ -3,72 +3,14 @@
  *
  * A session's expected image is planned from the model (oracle_image.c). The driver's answers
  * that shape PACKETS chunks are read back from the host's call log after each save_continue:
- * the oracle replays the scripted driver (a mirror of harness/host.c's host_save_packet) under
- * the mode in effect during the call, so it knows what the implementation was told and what it
- * must conclude (driver state, or a sticky failure). */
+ * the oracle asks the scripted driver (harness/driver_script.h, the one host.c plays) for its
+ * answers under the mode in effect during the call, so it knows what the implementation was
+ * told and what it must conclude (driver state, or a sticky failure). */
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "oracle.h"
-
-/* ---- The scripted driver (mirror of harness/host.c) ---------------------------------------- */
-
-static vmbsave_save_packet_mode driver_mode(const vmbsave_fault_host *h, uint64_t packet_id)
-{
-    if (h->save_mode_packet_id != 0 && packet_id != h->save_mode_packet_id)
-        return VMBSAVE_SAVE_PACKET_STATE;
-    return h->save_mode;
-}
-
-static uint32_t driver_first_need(vmbsave_save_packet_mode mode, uint64_t packet_id)
-{
-    uint32_t n = vmbsave_driver_state(packet_id, NULL, 0);
-    switch (mode) {
-    case VMBSAVE_SAVE_PACKET_STATE: return n;
-    case VMBSAVE_SAVE_PACKET_NO_STATE:
-    case VMBSAVE_SAVE_PACKET_FAIL_FIRST_ZERO: return 0;
-    case VMBSAVE_SAVE_PACKET_OVER_LIMIT: return VMBSAVE_MAX_DRIVER_PACKET_STATE + 1u;
-    case VMBSAVE_SAVE_PACKET_FAIL_SECOND:
-    case VMBSAVE_SAVE_PACKET_ASKS_MORE:
-    case VMBSAVE_SAVE_PACKET_TOO_SMALL_SECOND: return n != 0 ? n : 16u;
-    }
-    return n;
-}
-
-/* The driver's answer to a size query: its status and BytesNeeded. */
-static NTSTATUS driver_first(vmbsave_save_packet_mode mode, uint64_t id, uint32_t *needed)
-{
-    uint32_t need = driver_first_need(mode, id);
-    switch (mode) {
-    case VMBSAVE_SAVE_PACKET_NO_STATE: *needed = 0; return STATUS_SUCCESS;
-    case VMBSAVE_SAVE_PACKET_FAIL_FIRST_ZERO: *needed = 0; return STATUS_BUFFER_TOO_SMALL;
-    default: *needed = need; return need == 0 ? STATUS_SUCCESS : STATUS_BUFFER_TOO_SMALL;
-    }
-}
-
-/* The driver's answer to the second call with `size` bytes: status, BytesNeeded, and how many
- * bytes of its state it wrote. */
-static NTSTATUS driver_second(vmbsave_save_packet_mode mode, uint64_t id, uint32_t size,
-                              uint32_t *needed, uint32_t *written)
-{
-    uint32_t need = driver_first_need(mode, id);
-    *written = 0;
-    switch (mode) {
-    case VMBSAVE_SAVE_PACKET_STATE: {
-        *needed = need;
-        if (size < need)
-            return STATUS_BUFFER_TOO_SMALL;
-        uint32_t len = vmbsave_driver_state(id, NULL, 0);
-        *written = len < size ? len : size;
-        return STATUS_SUCCESS;
-    }
-    case VMBSAVE_SAVE_PACKET_FAIL_SECOND: *needed = need; return STATUS_UNSUCCESSFUL;
-    case VMBSAVE_SAVE_PACKET_ASKS_MORE: *needed = need + 1u; return STATUS_BUFFER_TOO_SMALL;
-    case VMBSAVE_SAVE_PACKET_TOO_SMALL_SECOND: *needed = need; return STATUS_BUFFER_TOO_SMALL;
-    default: *needed = 0; return STATUS_UNSUCCESSFUL;
-    }
-}
 
 /* What an implementation must conclude from a size query's answer. */
 static void conclude_first(oracle_packet_answer *a, NTSTATUS st, uint32_t needed)
@@ -112,13 +54,13 @@ bool oracle_answers_for_mode(const vmbsave_fault_host *host, const oracle_state 
         oracle_packet_answer *a = &answers[i];
         memset(a, 0, sizeof *a);
         uint64_t id = m->packets[i].id;
-        vmbsave_save_packet_mode mode = driver_mode(host, id);
-        uint32_t needed = 0, written = 0;
-        NTSTATUS first = driver_first(mode, id, &needed);
-        conclude_first(a, first, needed);
+        vmbsave_save_packet_mode mode =
+            vmbsave_driver_mode(host->save_mode, host->save_mode_packet_id, id);
+        vmbsave_driver_answer first = vmbsave_driver_save(mode, id, 0);
+        conclude_first(a, first.status, first.bytes_needed);
         if (a->failure == 0 && a->need != 0) {
-            NTSTATUS st = driver_second(mode, id, a->need, &needed, &written);
-            conclude_second(a, st, needed, written);
+            vmbsave_driver_answer second = vmbsave_driver_save(mode, id, a->need);
+            conclude_second(a, second.status, second.bytes_needed, second.state_bytes);
         }
         ok = ok && a->failure == 0;
     }
@@ -164,7 +106,8 @@ static bool process_callbacks(vmbsave_oracle *o, oracle_channel *c, const oracle
                                       "callbacks only for packets in flight", e,
                                       "no such packet in flight");
         oracle_packet_answer *a = &s->answers[idx];
-        vmbsave_save_packet_mode mode = driver_mode(o->host, e->packet_id);
+        vmbsave_save_packet_mode mode =
+            vmbsave_driver_mode(o->host->save_mode, o->host->save_mode_packet_id, e->packet_id);
         if (e->buf_size == 0) {
             if (a->first)
                 return callback_violation(o, "PACKET.SAVE.ONCE_PER_SESSION",
@@ -177,9 +120,8 @@ static bool process_callbacks(vmbsave_oracle *o, oracle_channel *c, const oracle
                 return callback_violation(o, "PACKET.SAVE.SIZE_QUERY_FIRST", want, e,
                                           "out of send order");
             }
-            uint32_t needed = 0;
-            NTSTATUS st = driver_first(mode, e->packet_id, &needed);
-            conclude_first(a, st, needed);
+            vmbsave_driver_answer first = vmbsave_driver_save(mode, e->packet_id, 0);
+            conclude_first(a, first.status, first.bytes_needed);
             s->first_cursor++;
         } else {
             if (!a->first)
@@ -218,9 +160,8 @@ static bool process_callbacks(vmbsave_oracle *o, oracle_channel *c, const oracle
                                               "out of send order");
                 }
             }
-            uint32_t needed = 0, written = 0;
-            NTSTATUS st = driver_second(mode, e->packet_id, e->buf_size, &needed, &written);
-            conclude_second(a, st, needed, written);
+            vmbsave_driver_answer second = vmbsave_driver_save(mode, e->packet_id, e->buf_size);
+            conclude_second(a, second.status, second.bytes_needed, second.state_bytes);
         }
         if (a->failure != 0 && *failure == 0) {
             *failure = a->failure;

@@ -1,6 +1,7 @@
 # Embeds text files as one NUL-terminated C array (the reproducer runtime of harness/emit_c.h):
 #   cmake -D OUT=<header> -D NAME=<identifier> -D INPUT_0=<file> [-D INPUT_1=...] -P embed_text.cmake
-# Lines that #include a vmbsave/ header are dropped: the embedded text already holds them.
+# Lines that #include a vmbsave/ header or one of the embedded files (by file name) are
+# dropped: the embedded text already holds them.
 # Bytes, not a string literal, so no escaping and no limit on literal length apply.
 if(NOT OUT OR NOT NAME OR NOT INPUT_0)
     message(FATAL_ERROR "embed_text.cmake: OUT, NAME and INPUT_0 are required")
@@ -8,13 +9,23 @@ endif()
 
 set(_text "")
 set(_sources "")
+set(_inputs "")
 foreach(_i RANGE 0 9)
     if(NOT DEFINED INPUT_${_i})
         break()
     endif()
-    file(READ "${INPUT_${_i}}" _content)
+    list(APPEND _inputs "${INPUT_${_i}}")
+endforeach()
+foreach(_input IN LISTS _inputs)
+    file(READ "${_input}" _content)
     string(REGEX REPLACE "(^|\n)[ \t]*#[ \t]*include[ \t]+\"vmbsave/[^\n]*" "\\1" _content "${_content}")
-    get_filename_component(_name "${INPUT_${_i}}" NAME)
+    foreach(_other IN LISTS _inputs)
+        get_filename_component(_other_name "${_other}" NAME)
+        string(REPLACE "." "\\." _other_re "${_other_name}")
+        string(REGEX REPLACE "(^|\n)[ \t]*#[ \t]*include[ \t]+\"([^\"\n]*/)?${_other_re}\"[^\n]*"
+               "\\1" _content "${_content}")
+    endforeach()
+    get_filename_component(_name "${_input}" NAME)
     string(APPEND _text "/* ---- ${_name} ---- */\n${_content}\n")
     list(APPEND _sources "${_name}")
 endforeach()

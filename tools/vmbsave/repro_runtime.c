@@ -1,17 +1,21 @@
 /* The runtime of every reproducer `vmbsave repro --emit-c` writes (harness/emit_c.h).
  *
- * Not compiled into vmbsave: the build embeds this file, after vmbsave/ntstatus.h and
- * vmbsave/abi.h, as text that harness/emit_c.c pastes into each reproducer, followed by the
- * run's data and a main() making the run's calls. It is compiled on its own as well
+ * Not compiled into vmbsave: the build embeds this file, after vmbsave/ntstatus.h,
+ * vmbsave/abi.h and harness/driver_script.h and .c, as text that harness/emit_c.c pastes into
+ * each reproducer, followed by the run's data and a main() making the run's calls. It is compiled on its own as well
  * (vmbsave_repro_runtime_check) so that it stays warning-free C11.
  *
  * It holds: a cut-down copy of harness/host.c (the counting allocator with its fault schedule
- * and the scripted packet driver, same names and meaning, so the runner's host statements
- * apply unchanged), a table of wrappers around the implementation's operations that record
+ * and the callbacks around the scripted packet driver, same names and meaning, so the runner's
+ * host statements apply unchanged; the driver itself is harness/driver_script.c, embedded
+ * ahead of this file), a table of wrappers around the implementation's operations that record
  * what each call did (status, counts, bytes written around `out`, image bytes, callbacks),
- * and the checks main() ends with. Everything is static: a reproducer is one file. */
+ * and the checks main() ends with. Everything here is static: a reproducer is one file. */
 #ifndef VMBSAVE_ABI_H
 #include "vmbsave/abi.h"
+#endif
+#ifndef VMBSAVE_HARNESS_DRIVER_SCRIPT_H
+#include "harness/driver_script.h"
 #endif
 
 #include <dlfcn.h>
@@ -39,16 +43,6 @@ typedef enum vmbsave_alloc_fault_mode {
     VMBSAVE_ALLOC_FAULT_ONCE = 1,
     VMBSAVE_ALLOC_FAULT_FROM = 2
 } vmbsave_alloc_fault_mode;
-
-typedef enum vmbsave_save_packet_mode {
-    VMBSAVE_SAVE_PACKET_STATE = 0,
-    VMBSAVE_SAVE_PACKET_NO_STATE,
-    VMBSAVE_SAVE_PACKET_FAIL_SECOND,
-    VMBSAVE_SAVE_PACKET_FAIL_FIRST_ZERO,
-    VMBSAVE_SAVE_PACKET_OVER_LIMIT,
-    VMBSAVE_SAVE_PACKET_ASKS_MORE,
-    VMBSAVE_SAVE_PACKET_TOO_SMALL_SECOND
-} vmbsave_save_packet_mode;
 
 typedef struct vmbsave_fault_host {
     vmbsave_host_v1 host;
@@ -249,41 +243,9 @@ static void vb_host_log(void *context, vmbsave_log_level level, const char *mess
         fprintf(stderr, "[log %d] %s\n", (int)level, message != NULL ? message : "(null)");
 }
 
-static uint32_t vmbsave_driver_state(uint64_t packet_id, uint8_t *out_state, uint32_t cap)
-{
-    uint32_t len = (packet_id % 4u == 0u) ? 0u : (uint32_t)((packet_id * 7u) % 65u);
-    if (out_state != NULL) {
-        uint64_t x = packet_id * UINT64_C(0x9E3779B97F4A7C15) + UINT64_C(0xD1B54A32D192ED03);
-        for (uint32_t i = 0; i < len && i < cap; i++) {
-            x ^= x >> 29;
-            x *= UINT64_C(0xBF58476D1CE4E5B9);
-            x ^= x >> 32;
-            out_state[i] = (uint8_t)(x >> 24);
-        }
-    }
-    return len;
-}
-
 static vmbsave_save_packet_mode vb_effective_mode(const vmbsave_fault_host *h, uint64_t id)
 {
-    if (h->save_mode_packet_id != 0 && id != h->save_mode_packet_id)
-        return VMBSAVE_SAVE_PACKET_STATE;
-    return h->save_mode;
-}
-
-static uint32_t vb_first_call_need(vmbsave_save_packet_mode mode, uint64_t id)
-{
-    uint32_t n = vmbsave_driver_state(id, NULL, 0);
-    switch (mode) {
-    case VMBSAVE_SAVE_PACKET_STATE: return n;
-    case VMBSAVE_SAVE_PACKET_NO_STATE: return 0;
-    case VMBSAVE_SAVE_PACKET_FAIL_FIRST_ZERO: return 0;
-    case VMBSAVE_SAVE_PACKET_OVER_LIMIT: return VMBSAVE_MAX_DRIVER_PACKET_STATE + 1u;
-    case VMBSAVE_SAVE_PACKET_FAIL_SECOND:
-    case VMBSAVE_SAVE_PACKET_ASKS_MORE:
-    case VMBSAVE_SAVE_PACKET_TOO_SMALL_SECOND: return n != 0 ? n : 16u;
-    }
-    return n;
+    return vmbsave_driver_mode(h->save_mode, h->save_mode_packet_id, id);
 }
 
 /* The callback checks shared by both callbacks: made during a call, on its thread, for its
@@ -358,52 +320,25 @@ static NTSTATUS vb_host_save_packet(void *context, vmbsave_channel *channel, uin
     }
 
     vmbsave_save_packet_mode mode = vb_effective_mode(h, packet_id);
-    uint32_t need = vb_first_call_need(mode, packet_id);
-    NTSTATUS status;
     if (save_buf_size == 0) {
         if (bytes_needed == NULL)
             return STATUS_INVALID_PARAMETER;
-        switch (mode) {
-        case VMBSAVE_SAVE_PACKET_NO_STATE:
-            *bytes_needed = 0;
-            status = STATUS_SUCCESS;
-            break;
-        case VMBSAVE_SAVE_PACKET_FAIL_FIRST_ZERO:
-            *bytes_needed = 0;
-            status = STATUS_BUFFER_TOO_SMALL;
-            break;
-        default:
-            *bytes_needed = need;
-            status = need == 0 ? STATUS_SUCCESS : STATUS_BUFFER_TOO_SMALL;
-            break;
-        }
+        vmbsave_driver_answer a = vmbsave_driver_save(mode, packet_id, 0);
+        *bytes_needed = a.bytes_needed;
         if (seen != NULL) {
-            bool second_due = status != STATUS_SUCCESS && *bytes_needed >= 1u &&
-                              *bytes_needed <= VMBSAVE_MAX_DRIVER_PACKET_STATE;
+            bool second_due = a.status != STATUS_SUCCESS && a.bytes_needed >= 1u &&
+                              a.bytes_needed <= VMBSAVE_MAX_DRIVER_PACKET_STATE;
             seen->phase = second_due ? 1 : 2;
-            seen->need = *bytes_needed;
+            seen->need = a.bytes_needed;
         }
-        return status;
+        return a.status;
     }
     if (save_buf == NULL || bytes_needed == NULL)
         return STATUS_INVALID_PARAMETER;
-    switch (mode) {
-    case VMBSAVE_SAVE_PACKET_STATE:
-        *bytes_needed = need;
-        if (save_buf_size < need)
-            return STATUS_BUFFER_TOO_SMALL;
-        vmbsave_driver_state(packet_id, save_buf, save_buf_size);
-        return STATUS_SUCCESS;
-    case VMBSAVE_SAVE_PACKET_FAIL_SECOND: *bytes_needed = need; return STATUS_UNSUCCESSFUL;
-    case VMBSAVE_SAVE_PACKET_ASKS_MORE: *bytes_needed = need + 1u; return STATUS_BUFFER_TOO_SMALL;
-    case VMBSAVE_SAVE_PACKET_TOO_SMALL_SECOND: *bytes_needed = need; return STATUS_BUFFER_TOO_SMALL;
-    case VMBSAVE_SAVE_PACKET_NO_STATE:
-    case VMBSAVE_SAVE_PACKET_FAIL_FIRST_ZERO:
-    case VMBSAVE_SAVE_PACKET_OVER_LIMIT:
-        *bytes_needed = 0;
-        return STATUS_UNSUCCESSFUL;
-    }
-    return STATUS_UNSUCCESSFUL;
+    vmbsave_driver_answer a = vmbsave_driver_save(mode, packet_id, save_buf_size);
+    *bytes_needed = a.bytes_needed;
+    vmbsave_driver_state(packet_id, save_buf, a.state_bytes);
+    return a.status;
 }
 
 static NTSTATUS vb_host_restore_packet(void *context, vmbsave_channel *channel,
@@ -427,9 +362,8 @@ static NTSTATUS vb_host_restore_packet(void *context, vmbsave_channel *channel,
         vb_restored_ids[vb_restored_id_count++] = packet_id;
 
     uint8_t expected[64];
-    uint32_t n = vb_effective_mode(h, packet_id) == VMBSAVE_SAVE_PACKET_NO_STATE
-                     ? 0u
-                     : vmbsave_driver_state(packet_id, expected, sizeof(expected));
+    uint32_t n = vmbsave_driver_saved_state(vb_effective_mode(h, packet_id), packet_id, expected,
+                                            sizeof(expected));
     bool ok = n == 0 ? save_buf_size == 0 && save_buf == NULL
                      : save_buf_size == n && save_buf != NULL &&
                            memcmp(save_buf, expected, n) == 0;
