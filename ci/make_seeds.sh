@@ -1,0 +1,106 @@
+#!/usr/bin/env bash
+# Regenerates corpus/seeds/<target>/ for the fuzz targets (fuzzers/*.c), deterministically: the
+# same tree gives the same bytes. Seeds are the canonical states (harness/canonical.h) and the
+# programs of tests/variants/*.prog, in program byte form (harness/program.h), shaped as each
+# target reads its input (corpus/README.md). corpus/regressions/ is never touched.
+#
+# usage: ci/make_seeds.sh [BUILD_DIR]   (default build/asan; it must have been built)
+# Exit status: 0 written; 1 a tool failed; 2 usage or a missing tool. The seed directories are
+# replaced only once every seed was written.
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+if [ "$#" -gt 1 ]; then
+    echo "usage: $0 [BUILD_DIR]" >&2
+    exit 2
+fi
+build=${1:-build/asan}
+cli=$build/tools/vmbsave/vmbsave
+states_tool=$build/fuzzers/vmbsave_canonical_seeds
+for tool in "$cli" "$states_tool"; do
+    if [ ! -x "$tool" ]; then
+        echo "$0: $tool not found; build the tree first (cmake --build --preset asan)" >&2
+        exit 2
+    fi
+done
+
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+mkdir -p "$work/states" "$work/save_session" "$work/roundtrip" "$work/restore"
+
+# The canonical prefixes, <name>.bin, in canonical id order (the byte that picks them).
+"$states_tool" "$work/states"
+states=(empty_offer open_gpadls paused_packets large_ring)
+
+# encode NAME: text program on stdin -> $work/NAME.bin
+encode() {
+    cat >"$work/$1.txt"
+    "$cli" encode "$work/$1.txt" -o "$work/$1.bin"
+}
+# state_byte ID: the one byte roundtrip and restore read first.
+state_byte() {
+    printf '%b' "\\$(printf '%03o' "$1")"
+}
+
+# save_session: a whole input is a program.
+for s in "${states[@]}"; do
+    cp "$work/states/$s.bin" "$work/save_session/canonical-$s"
+done
+for prog in tests/variants/*.prog; do
+    name=$(basename "$prog" .prog)
+    "$cli" encode "$prog" -o "$work/save_session/variant-$name"
+done
+
+# roundtrip: state byte, then a body run on the state before the capture/restore/capture.
+encode rt_empty </dev/null
+encode rt_traffic <<'TXT'
+start ch=0
+packet_send ch=0 payload=small id=9 gpadl=0 bytes=5
+ring_write ch=0 dir=out bytes=40 salt=7
+pause ch=0
+TXT
+encode rt_fault <<'TXT'
+fault_alloc mode=once after=2
+TXT
+encode rt_open_session <<'TXT'
+save_begin ch=0
+save_continue ch=0 size=one
+TXT
+for i in "${!states[@]}"; do
+    for body in rt_empty rt_traffic; do
+        { state_byte "$i"; cat "$work/$body.bin"; } >"$work/roundtrip/${states[$i]}-${body#rt_}"
+    done
+done
+for body in rt_fault rt_open_session; do
+    { state_byte 2; cat "$work/$body.bin"; } >"$work/roundtrip/paused_packets-${body#rt_}"
+done
+
+# restore: state byte, then steps whose mode/a/b/c become edits of the captured image.
+encode re_whole <<'TXT'
+restore ch=0 image=0 edit=whole per_call=0
+TXT
+encode re_every_edit <<'TXT'
+restore ch=0 image=0 edit=whole per_call=0
+restore ch=1 image=0 edit=whole per_call=1
+restore ch=0 image=0 edit=truncate at=100 per_call=0
+restore ch=0 image=0 edit=bit-flip bit=200
+restore ch=0 image=0 edit=drop-chunk chunk=1
+restore ch=0 image=0 edit=duplicate-chunk chunk=1
+restore ch=0 image=0 edit=swap-chunks chunk=1 with=2
+restore ch=0 image=0 edit=foreign-chunk chunk=1 from_image=0
+restore ch=0 image=0 edit=split-inside chunk=1
+TXT
+for i in "${!states[@]}"; do
+    for body in re_whole re_every_edit; do
+        { state_byte "$i"; cat "$work/$body.bin"; } >"$work/restore/${states[$i]}-${body#re_}"
+    done
+done
+
+mkdir -p corpus/seeds
+for target in save_session roundtrip restore; do
+    rm -rf "corpus/seeds/$target.new"
+    cp -r "$work/$target" "corpus/seeds/$target.new"
+    rm -rf "corpus/seeds/$target"
+    mv "corpus/seeds/$target.new" "corpus/seeds/$target"
+    echo "corpus/seeds/$target: $(find "corpus/seeds/$target" -type f | wc -l) seeds"
+done
