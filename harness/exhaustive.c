@@ -34,6 +34,7 @@ typedef struct check {
     vmbsave_runner *runner;
     vmbsave_exhaustive_report *report;
     vmbsave_trace_entry *trace; /* NULL when the check needs no trace */
+    vmbsave_program *program;   /* the canonical state's prefix; each check appends to it */
     vmbsave_run_result result;
 } check;
 
@@ -98,8 +99,18 @@ static vmbsave_exhaustive_status hollow(check *c, const vmbsave_program *program
     return VMBSAVE_EXHAUSTIVE_HOLLOW;
 }
 
+static void check_close(check *c)
+{
+    free(c->trace);
+    c->trace = NULL;
+    free(c->program);
+    c->program = NULL;
+}
+
+/* The set-up every check shares: a report, an optional trace, and a program holding the
+ * canonical state's prefix (c->program). On false the report says why and nothing is held. */
 static bool check_open(check *c, vmbsave_runner *runner, vmbsave_exhaustive_report *report,
-                       bool with_trace)
+                       bool with_trace, vmbsave_canonical_id state)
 {
     memset(c, 0, sizeof *c);
     c->runner = runner;
@@ -117,13 +128,18 @@ static bool check_open(check *c, vmbsave_runner *runner, vmbsave_exhaustive_repo
             return false;
         }
     }
+    c->program = malloc(sizeof *c->program);
+    if (c->program == NULL) {
+        hollow(c, NULL, "out of memory");
+        check_close(c);
+        return false;
+    }
+    if (!vmbsave_canonical_prefix(state, c->program)) {
+        hollow(c, NULL, "no canonical state %d", (int)state);
+        check_close(c);
+        return false;
+    }
     return true;
-}
-
-static void check_close(check *c)
-{
-    free(c->trace);
-    c->trace = NULL;
 }
 
 /* Runs one program. Returns true if it passed and, when traced, its whole trace was kept. On
@@ -236,15 +252,6 @@ static vmbsave_step touch_fresh(uint8_t ch)
     return make_step(VMBSAVE_OP_DISABLE, ch, 0, 0, 0, 0, 0);
 }
 
-static bool prefix_of(check *c, vmbsave_canonical_id state, vmbsave_program *p)
-{
-    if (!vmbsave_canonical_prefix(state, p)) {
-        hollow(c, NULL, "no canonical state %d", (int)state);
-        return false;
-    }
-    return true;
-}
-
 /* ---- save protocol -------------------------------------------------------------------------- */
 
 vmbsave_step vmbsave_exhaustive_letter(uint32_t letter, uint8_t ch)
@@ -278,23 +285,13 @@ vmbsave_exhaustive_status vmbsave_exhaustive_save_protocol(vmbsave_runner *runne
                                                            vmbsave_exhaustive_report *report)
 {
     check c;
-    if (!check_open(&c, runner, report, false))
+    if (!check_open(&c, runner, report, false, state))
         return report->status;
     if (max_length < 1)
         max_length = 1;
     if (max_length > VMBSAVE_EXHAUSTIVE_MAX_LENGTH)
         max_length = VMBSAVE_EXHAUSTIVE_MAX_LENGTH;
-
-    vmbsave_program *p = malloc(sizeof *p);
-    if (p == NULL) {
-        check_close(&c);
-        return hollow(&c, NULL, "out of memory");
-    }
-    if (!prefix_of(&c, state, p)) {
-        free(p);
-        check_close(&c);
-        return report->status;
-    }
+    vmbsave_program *p = c.program;
     const uint32_t prefix = p->count;
     uint64_t expected = 0;
     for (uint32_t length = 1; length <= max_length; length++) {
@@ -311,7 +308,6 @@ vmbsave_exhaustive_status vmbsave_exhaustive_save_protocol(vmbsave_runner *runne
             if (!run(&c, p, "save protocol")) {
                 wrap_reason(report, "from %s, a sequence of %" PRIu32,
                             vmbsave_canonical_name(state), length);
-                free(p);
                 check_close(&c);
                 return report->status;
             }
@@ -319,7 +315,6 @@ vmbsave_exhaustive_status vmbsave_exhaustive_save_protocol(vmbsave_runner *runne
                 digits[i] = 0;
         }
     }
-    free(p);
     check_close(&c);
     if (report->programs != expected)
         return hollow(&c, NULL, "ran %" PRIu64 " sequences, expected %" PRIu64, report->programs,
@@ -334,19 +329,11 @@ vmbsave_exhaustive_status vmbsave_exhaustive_restore_groupings(vmbsave_runner *r
                                                                vmbsave_exhaustive_report *report)
 {
     check c;
-    if (!check_open(&c, runner, report, true))
+    if (!check_open(&c, runner, report, true, state))
         return report->status;
     const vmbsave_canonical_info *info = vmbsave_canonical_info_of(state);
-    vmbsave_program *p = malloc(sizeof *p);
+    vmbsave_program *p = c.program;
     vmbsave_exhaustive_status status = VMBSAVE_EXHAUSTIVE_OK;
-    if (p == NULL) {
-        status = hollow(&c, NULL, "out of memory");
-        goto out;
-    }
-    if (!prefix_of(&c, state, p)) {
-        status = report->status;
-        goto out;
-    }
     const uint32_t chunks = info->image_chunks;
     if (!push(p, capture(CH_STATE, 0)) || !push(p, touch_fresh(CH_FRESH))) {
         status = hollow(&c, p, "program full");
@@ -383,7 +370,6 @@ vmbsave_exhaustive_status vmbsave_exhaustive_restore_groupings(vmbsave_runner *r
         }
     }
 out:
-    free(p);
     check_close(&c);
     return status;
 }
@@ -397,22 +383,14 @@ vmbsave_exhaustive_status vmbsave_exhaustive_fault_sweep(vmbsave_runner *runner,
                                                          vmbsave_exhaustive_report *report)
 {
     check c;
-    if (!check_open(&c, runner, report, true))
+    if (!check_open(&c, runner, report, true, state))
         return report->status;
     vmbsave_exhaustive_status status = VMBSAVE_EXHAUSTIVE_OK;
-    vmbsave_program *p = malloc(sizeof *p);
+    vmbsave_program *p = c.program;
     const char *what = target == VMBSAVE_SWEEP_SAVE ? "save" : "restore";
     const char *mode_name = mode == VMBSAVE_FAULT_ONCE ? "once" : "from";
-    if (p == NULL) {
-        status = hollow(&c, NULL, "out of memory");
-        goto out;
-    }
     if (mode != VMBSAVE_FAULT_ONCE && mode != VMBSAVE_FAULT_FROM) {
         status = hollow(&c, NULL, "fault sweep mode %d is neither ONCE nor FROM", (int)mode);
-        goto out;
-    }
-    if (!prefix_of(&c, state, p)) {
-        status = report->status;
         goto out;
     }
     if (target == VMBSAVE_SWEEP_RESTORE &&
@@ -483,7 +461,6 @@ vmbsave_exhaustive_status vmbsave_exhaustive_fault_sweep(vmbsave_runner *runner,
         goto out;
     }
 out:
-    free(p);
     check_close(&c);
     return status;
 }
@@ -512,19 +489,11 @@ vmbsave_exhaustive_status vmbsave_exhaustive_save_packet_faults(vmbsave_runner *
                                                                 vmbsave_exhaustive_report *report)
 {
     check c;
-    if (!check_open(&c, runner, report, true))
+    if (!check_open(&c, runner, report, true, state))
         return report->status;
     vmbsave_exhaustive_status status = VMBSAVE_EXHAUSTIVE_OK;
     const vmbsave_canonical_info *info = vmbsave_canonical_info_of(state);
-    vmbsave_program *p = malloc(sizeof *p);
-    if (p == NULL) {
-        status = hollow(&c, NULL, "out of memory");
-        goto out;
-    }
-    if (!prefix_of(&c, state, p)) {
-        status = report->status;
-        goto out;
-    }
+    vmbsave_program *p = c.program;
     if (info->packet_count == 0) {
         status = hollow(&c, NULL, "%s has no packets in flight: no callback to fault", info->name);
         goto out;
@@ -574,7 +543,6 @@ vmbsave_exhaustive_status vmbsave_exhaustive_save_packet_faults(vmbsave_runner *
         goto out;
     }
 out:
-    free(p);
     check_close(&c);
     return status;
 }
@@ -584,19 +552,11 @@ vmbsave_exhaustive_restore_packet_faults(vmbsave_runner *runner, vmbsave_canonic
                                          vmbsave_exhaustive_report *report)
 {
     check c;
-    if (!check_open(&c, runner, report, true))
+    if (!check_open(&c, runner, report, true, state))
         return report->status;
     vmbsave_exhaustive_status status = VMBSAVE_EXHAUSTIVE_OK;
     const vmbsave_canonical_info *info = vmbsave_canonical_info_of(state);
-    vmbsave_program *p = malloc(sizeof *p);
-    if (p == NULL) {
-        status = hollow(&c, NULL, "out of memory");
-        goto out;
-    }
-    if (!prefix_of(&c, state, p)) {
-        status = report->status;
-        goto out;
-    }
+    vmbsave_program *p = c.program;
     if (info->packet_count == 0 || info->packet_count >= FAULT_RESTORE_MAX_CALL) {
         status = hollow(&c, NULL, "%s has %" PRIu32 " packets in flight: need 1..%u", info->name,
                         info->packet_count, FAULT_RESTORE_MAX_CALL - 1u);
@@ -636,7 +596,6 @@ vmbsave_exhaustive_restore_packet_faults(vmbsave_runner *runner, vmbsave_canonic
         }
     }
 out:
-    free(p);
     check_close(&c);
     return status;
 }
