@@ -133,18 +133,31 @@ static NTSTATUS fwd_restore_packet(void *context, vmbsave_channel *channel, uint
 
 /* Calls the reference's `op` on the handle's channel with the handle marked current. A NULL
  * handle gets STATUS_INVALID_PARAMETER, the reference's answer (ABI.NULL_CHANNEL). */
+/* Marks the span of a call into the reference, so packet callbacks made inside it are handed
+ * this wrapper's channel handle (and re-entry is visible through depth). */
+static variant_handle *enter_inner(variant_handle *h)
+{
+    variant_handle *saved = tl_current;
+    tl_current = h;
+    h->depth++;
+    return saved;
+}
+
+static void leave_inner(variant_handle *h, variant_handle *saved)
+{
+    h->depth--;
+    tl_current = saved;
+}
+
 #define PASS(channel, op, ...)                                                                 \
     do {                                                                                       \
         if ((channel) == NULL) {                                                               \
             return STATUS_INVALID_PARAMETER;                                                   \
         }                                                                                      \
         variant_handle *h_ = handle_of(channel);                                               \
-        variant_handle *saved_ = tl_current;                                                   \
-        tl_current = h_;                                                                       \
-        h_->depth++;                                                                           \
+        variant_handle *saved_ = enter_inner(h_);                                              \
         NTSTATUS st_ = h_->inst->inner.op(h_->inner, __VA_ARGS__);                             \
-        h_->depth--;                                                                           \
-        tl_current = saved_;                                                                   \
+        leave_inner(h_, saved_);                                                               \
         return st_;                                                                            \
     } while (0)
 
@@ -154,12 +167,9 @@ static NTSTATUS fwd_restore_packet(void *context, vmbsave_channel *channel, uint
             return STATUS_INVALID_PARAMETER;                                                   \
         }                                                                                      \
         variant_handle *h_ = handle_of(channel);                                               \
-        variant_handle *saved_ = tl_current;                                                   \
-        tl_current = h_;                                                                       \
-        h_->depth++;                                                                           \
+        variant_handle *saved_ = enter_inner(h_);                                              \
         NTSTATUS st_ = h_->inst->inner.op(h_->inner);                                          \
-        h_->depth--;                                                                           \
-        tl_current = saved_;                                                                   \
+        leave_inner(h_, saved_);                                                               \
         return st_;                                                                            \
     } while (0)
 
@@ -194,12 +204,9 @@ static NTSTATUS pass_channel_cleanup(vmbsave_channel *channel)
         return STATUS_INVALID_PARAMETER;
     }
     variant_handle *h = handle_of(channel);
-    variant_handle *saved = tl_current;
-    tl_current = h;
-    h->depth++;
+    variant_handle *saved = enter_inner(h);
     NTSTATUS st = h->inst->inner.channel_cleanup(h->inner);
-    h->depth--;
-    tl_current = saved;
+    leave_inner(h, saved);
     if (st == STATUS_SUCCESS) {
         variant_instance *inst = h->inst;
         if (inst->def->on_channel_freed != NULL) {
@@ -293,12 +300,9 @@ static NTSTATUS pass_save_begin(vmbsave_channel *channel)
         return STATUS_INVALID_PARAMETER;
     }
     variant_handle *h = handle_of(channel);
-    variant_handle *saved = tl_current;
-    tl_current = h;
-    h->depth++;
+    variant_handle *saved = enter_inner(h);
     NTSTATUS st = h->inst->inner.save_begin(h->inner);
-    h->depth--;
-    tl_current = saved;
+    leave_inner(h, saved);
     if (st == STATUS_SUCCESS) {
         h->session_active = true;
     }
@@ -333,12 +337,9 @@ static void pass_save_end(vmbsave_channel *channel)
     if (h->depth == 0) {
         h->session_active = false;
     }
-    variant_handle *saved = tl_current;
-    tl_current = h;
-    h->depth++;
+    variant_handle *saved = enter_inner(h);
     h->inst->inner.save_end(h->inner);
-    h->depth--;
-    tl_current = saved;
+    leave_inner(h, saved);
 }
 
 static NTSTATUS pass_restore_from_buffer(vmbsave_channel *channel, const void *buffer,
