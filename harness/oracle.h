@@ -300,6 +300,16 @@ struct vmbsave_oracle {
         uint32_t observed_len;
     } diag;
 
+    /* desc_expected is the text of the model bytes in desc_memo (formatting is most of the
+     * oracle's cost per step, and most steps leave the model unchanged). */
+    struct {
+        bool valid;
+        size_t len;
+        uint8_t head[offsetof(oracle_state, rings)];
+        uint32_t ring_len[2];
+        uint64_t ring_hash[2];
+    } desc_memo;
+
     /* Scratch. */
     char desc_expected[ORACLE_DESC_CAP];
     char desc_before[ORACLE_DESC_CAP];
