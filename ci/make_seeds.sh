@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Regenerates corpus/seeds/<target>/ for the fuzz targets (fuzzers/*.c), deterministically: the
 # same tree gives the same bytes. Seeds are the canonical states (harness/canonical.h) and the
-# programs of tests/variants/*.prog, in program byte form (harness/program.h), shaped as each
-# target reads its input (corpus/README.md). corpus/regressions/ is never touched.
+# programs of tests/variants/*.prog (and tests/differential/*.prog), in program byte form
+# (harness/program.h), shaped as each target reads its input (corpus/README.md).
+# corpus/regressions/ is never touched.
 #
 # usage: ci/make_seeds.sh [BUILD_DIR]   (default build/asan; it must have been built)
 # Exit status: 0 written; 1 a tool failed; 2 usage or a missing tool. The seed directories are
@@ -17,7 +18,8 @@ fi
 build=${1:-build/asan}
 cli=$build/tools/vmbsave/vmbsave
 states_tool=$build/fuzzers/vmbsave_canonical_seeds
-for tool in "$cli" "$states_tool"; do
+raw_tool=$build/fuzzers/vmbsave_restore_raw_seeds
+for tool in "$cli" "$states_tool" "$raw_tool"; do
     if [ ! -x "$tool" ]; then
         echo "$0: $tool not found; build the tree first (cmake --build --preset asan)" >&2
         exit 2
@@ -27,6 +29,8 @@ done
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 mkdir -p "$work/states" "$work/save_session" "$work/roundtrip" "$work/restore"
+mkdir -p "$work/differential"
+mkdir -p "$work/restore_raw"
 
 # The canonical prefixes, <name>.bin, in canonical id order (the byte that picks them).
 "$states_tool" "$work/states"
@@ -75,6 +79,23 @@ for body in rt_fault rt_open_session; do
     { state_byte 2; cat "$work/$body.bin"; } >"$work/roundtrip/paused_packets-${body#rt_}"
 done
 
+# differential: a whole input is a program, run on the implementation and the reference. The
+# save_session seeds, each canonical state's round trip (its image written, restored and
+# written again: the calls the two runs must agree on most), and tests/differential/*.prog.
+cp "$work/save_session/"* "$work/differential/"
+encode df_round_trip <<'TXT'
+capture ch=0 image=0
+restore ch=1 image=0 edit=whole per_call=1
+capture ch=1 image=1
+TXT
+for s in "${states[@]}"; do
+    cat "$work/states/$s.bin" "$work/df_round_trip.bin" >"$work/differential/roundtrip-$s"
+done
+for prog in tests/differential/*.prog; do
+    name=$(basename "$prog" .prog)
+    "$cli" encode "$prog" -o "$work/differential/differential-$name"
+done
+
 # restore: state byte, then steps whose mode/a/b/c become edits of the captured image.
 encode re_whole <<'TXT'
 restore ch=0 image=0 edit=whole per_call=0
@@ -96,8 +117,12 @@ for i in "${!states[@]}"; do
     done
 done
 
+# restore_raw: flags byte, split byte, then an image: each canonical state's image as the
+# reference saves it, as-is and with raw edits (fuzzers/restore_raw_seeds.c lists them).
+"$raw_tool" "$work/restore_raw"
+
 mkdir -p corpus/seeds
-for target in save_session roundtrip restore; do
+for target in save_session roundtrip restore differential restore_raw; do
     rm -rf "corpus/seeds/$target.new"
     cp -r "$work/$target" "corpus/seeds/$target.new"
     rm -rf "corpus/seeds/$target"

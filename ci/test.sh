@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # CI entry point (run by .ci/run): install what is missing, prove gcc and clang build the tree
-# warning-free, then build with ASan/UBSan and run every test. ctest's summary is the last
-# thing printed.
+# warning-free, check the OSS-Fuzz build on libFuzzer and AFL++ (ci/oss-fuzz-check.sh), then
+# build with ASan/UBSan and run every test. ctest's summary is the last thing printed.
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -38,6 +38,11 @@ cmake --build --preset release --parallel "$jobs"
 section "asan (ASan + UBSan): configure + build"
 cmake --preset asan >/dev/null
 cmake --build --preset asan --parallel "$jobs"
+
+# ---- OSS-Fuzz / ClusterFuzzLite: build.sh as OSS-Fuzz runs it, every target on each engine ----
+# libFuzzer (address, undefined) and AFL++ (persistent, CMPLOG); about 3 minutes.
+section "OSS-Fuzz build check (.clusterfuzzlite/build.sh; libFuzzer, AFL++)"
+bash ci/oss-fuzz-check.sh
 
 section "asan: ctest"
 exec ctest --preset asan --output-on-failure --no-label-summary --parallel "$jobs"

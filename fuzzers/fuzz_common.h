@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "harness/program.h"
+#include "harness/runner.h"
 
 /* The implementation the targets run: the plug-in named by this variable, or the linked-in
  * reference when it is unset or empty. */
@@ -18,6 +19,33 @@
  * "vmbsave: <CLAUSE> at step N: expected ..., observed ..." to stderr and aborts; PASS and
  * ERROR (the harness could not run the program) return. */
 void vmbsave_fuzz_run(const vmbsave_program *program);
+
+/* The differential target (fuzzers/differential.c, harness/differential.h): `program` against
+ * the implementation of VMBSAVE_FUZZ_IMPL and against the linked-in reference, both opened once
+ * (unset: a second, independent reference, so the target checks the reference's determinism).
+ * Aborts after one first line on stderr:
+ *   the implementation breaks a clause: "vmbsave: <CLAUSE> at step N: expected ..., observed ..."
+ *   the reference does (a bug of vmbsave's): "vmbsave: reference-<CLAUSE> at step N: ..."
+ *   both pass but differ: "vmbsave: impl-vs-reference-<CLAUSE> at step N, call K (<call>):
+ *     reference <field>=<value>, implementation <field>=<value>"
+ * Agreement and ERROR outcomes (a run the harness could not make or compare) return. */
+void vmbsave_fuzz_differential(const vmbsave_program *program);
+
+/* vmbsave_fuzz_run with run options (runner.h), e.g. preloaded images (restore_raw). */
+void vmbsave_fuzz_run_with(const vmbsave_program *program, const vmbsave_run_options *options);
+
+/* The restore_raw target's input (fuzzers/restore_raw.c, corpus/README.md): a flags byte, a
+ * split byte, then the image, restored into a fresh channel. */
+#define VMBSAVE_RAW_HEADER_BYTES 2u
+#define VMBSAVE_RAW_RESEAL_MASK 0x03u  /* flags bits 0-1: what to reseal (image_reseal.h) */
+#define VMBSAVE_RAW_SPLIT_INSIDE 0x04u /* flags bit 2: one call boundary inside chunk `split`
+                                          (mod the chunks); clear: `split` mod 17 whole chunks
+                                          per call (0: the whole image in one call) */
+#define VMBSAVE_RAW_PER_CALL_MODULUS 17u
+
+/* The engines' one-time hook (libFuzzer, AFL++'s driver, the replay driver): loads the
+ * VMBSAVE_FUZZ_IMPL plug-in before any input runs. */
+int LLVMFuzzerInitialize(int *argc, char ***argv);
 
 /* The canonical state a target starts from, chosen by one input byte. */
 uint8_t vmbsave_fuzz_pick_canonical(uint8_t byte);

@@ -18,13 +18,16 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "fuzz_common.h"
 #include "harness/program.h"
+#include "harness/runner.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-/* Largest input accepted: the biggest program plus room for a target's own prefix bytes;
- * anything bigger is not an input these targets produce. */
-#define REPLAY_MAX_INPUT_BYTES (VMBSAVE_PROGRAM_MAX_BYTES * 4u)
+/* Largest input accepted: the biggest program plus room for a target's own prefix bytes, or
+ * the biggest image a run holds plus restore_raw's header; anything bigger is not an input
+ * these targets produce. */
+#define REPLAY_MAX_INPUT_BYTES (VMBSAVE_RUN_MAX_IMAGE_BYTES + VMBSAVE_PROGRAM_MAX_BYTES)
 /* Most entries read from one directory (a corpus is far smaller). */
 #define REPLAY_MAX_DIR_ENTRIES 100000u
 
@@ -131,6 +134,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: %s FILE|DIR...\n", argv[0]);
         return 1;
     }
+    LLVMFuzzerInitialize(&argc, &argv);
     int failures = 0;
     for (int i = 1; i < argc; i++) {
         struct stat st;

@@ -532,7 +532,7 @@ static void apply_lifecycle(vmbsave_oracle *o, oracle_channel *c, const oracle_l
         g->pfn_count = call->count;
         g->mode = call->gpadl_mode;
         g->salt = call->salt;
-        const uint64_t *pfns = oracle_gpadl_pfns(o, g);
+        const uint64_t *pfns = oracle_gpadl_pfns(o, m, g);
         uint8_t le[8];
         /* pfn_hash: XXH3 of the pfns as u64 LE (SPEC.md section 14), streamed 8 bytes at a
          * time would need XXH3 state; the pfns are at most 32 KiB, so hash a copy. */
@@ -563,7 +563,8 @@ static void apply_lifecycle(vmbsave_oracle *o, oracle_channel *c, const oracle_l
         p->gpadl = call->gpadl;
         p->bytes = call->count;
         p->seed = call->seed;
-        p->payload_hash = vmbsave_hash(oracle_packet_payload(o, p), p->bytes, 0);
+        p->in_bulk = false;
+        p->payload_hash = vmbsave_hash(oracle_packet_payload(o, m, p), p->bytes, 0);
         break;
     }
     case VMBSAVE_OP_PACKET_COMPLETE: {

@@ -35,6 +35,9 @@
 #define ORACLE_MAX_IMAGE VMBSAVE_RUN_MAX_IMAGE_BYTES
 #define ORACLE_MAX_CHUNKS VMBSAVE_RUN_MAX_CHUNKS
 #define ORACLE_MAX_ALLOWED 8u
+/* Pfns and payloads of a state decoded from an image: the most the model's bounds hold. */
+#define ORACLE_BULK_CAP                                                             \
+    (ORACLE_MAX_GPADLS * VMBSAVE_MAX_GPADL_PFNS * 8u + ORACLE_MAX_PACKETS * VMBSAVE_MAX_PACKET_PAYLOAD)
 
 /* ---- The model of one channel (what describe shows and the image holds) ---- */
 
@@ -45,6 +48,8 @@ typedef struct oracle_gpadl {
     uint32_t mode; /* program gpadl mode and salt: the pfns are regenerated from them */
     uint32_t salt;
     uint64_t pfn_hash;
+    bool in_bulk;      /* decoded from an image: the pfns (u64 LE) are at the state's bulk */
+    uint32_t bulk_off; /* ... + bulk_off */
 } oracle_gpadl;
 
 typedef struct oracle_packet {
@@ -54,6 +59,8 @@ typedef struct oracle_packet {
     uint32_t bytes;
     uint64_t seed; /* payload = vmbsave_args_bytes(seed, bytes) */
     uint64_t payload_hash;
+    bool in_bulk;      /* decoded from an image: the payload is at the state's bulk */
+    uint32_t bulk_off; /* ... + bulk_off */
 } oracle_packet;
 
 typedef struct oracle_ring {
@@ -75,7 +82,10 @@ typedef struct oracle_state {
     uint32_t packet_count;
     oracle_gpadl gpadls[ORACLE_MAX_GPADLS];    /* ascending id */
     oracle_packet packets[ORACLE_MAX_PACKETS]; /* send order */
+    uint32_t bulk_len; /* bytes of `bulk` in use (a state decoded from an image) */
     oracle_ring rings[2];
+    /* After the rings, so oracle_state_copy copies only bulk_len bytes of it. */
+    uint8_t bulk[ORACLE_BULK_CAP];
 } oracle_state;
 
 /* ---- A save session ---- */
@@ -171,6 +181,7 @@ typedef struct oracle_restore {
     uint8_t *accepted;                      /* ORACLE_MAX_IMAGE bytes: the chunks accepted so far */
     bool prefix_ok[VMBSAVE_PROGRAM_IMAGES]; /* accepted is a prefix of that slot's image */
     int64_t held;
+    bool doomed; /* a failure FORMAT.md lets the reader find at END was passed over */
 } oracle_restore;
 
 typedef struct oracle_channel {
@@ -189,6 +200,23 @@ typedef struct oracle_channel {
 
 /* ---- An image slot ---- */
 
+/* FORMAT.md's reader run over a whole image (oracle_reader.c). Steps 1-10 of each chunk are
+ * left to the restore's own prediction, which sees them in the bytes of each call; this says
+ * where the content checks (steps 11 and 12) first fail, if the bytes get that far. */
+typedef struct oracle_read_verdict {
+    bool valid;            /* every check of every chunk passes up to END */
+    uint32_t end;          /* valid: the offset just past END (bytes may follow) */
+    uint32_t fail_at;      /* not valid: offset of the chunk whose content fails, or UINT32_MAX
+                              when steps 1-10 fail first (or the bytes end before END) */
+    bool deferrable;       /* the reader may also find it at END (a RING piece that cannot add
+                              up), so the restore may go on, then must refuse by END */
+    uint32_t statuses;     /* 1 or 2: the chunk breaks checks of both kinds of step 11 */
+    NTSTATUS status[2];    /* FORMAT.md's status(es) */
+    const char *clause;
+    char why[120];
+    bool beyond_model;     /* valid, but more than the model holds (ORACLE_MAX_GPADLS, ...) */
+} oracle_read_verdict;
+
 typedef struct oracle_image {
     bool full;
     uint32_t size;
@@ -199,6 +227,12 @@ typedef struct oracle_image {
     oracle_state model;                          /* the channel it was saved from */
     uint32_t dstate_need[ORACLE_MAX_PACKETS];    /* driver state bytes per packet */
     uint32_t dstate_written[ORACLE_MAX_PACKETS]; /* of which the driver filled */
+    /* A preloaded image (oracle_preload_image) rather than a CAPTURE's: its driver states are
+     * compared by content, and `read` says what FORMAT.md's reader makes of its bytes. A
+     * CAPTURE's image is valid to its last byte. */
+    bool preloaded;
+    uint64_t dstate_hash[ORACLE_MAX_PACKETS]; /* preloaded: XXH3 of each driver state */
+    oracle_read_verdict read;
 } oracle_image;
 
 /* ---- Observations ---- */
@@ -376,9 +410,10 @@ static inline const uint8_t *oracle_ring_data(const oracle_ring *r)
     return r->bytes + r->head;
 }
 /* The pfns of a modelled GPADL, regenerated into o->pfns. */
-const uint64_t *oracle_gpadl_pfns(vmbsave_oracle *o, const oracle_gpadl *g);
-/* A modelled packet's payload, regenerated into o->payload. */
-const uint8_t *oracle_packet_payload(vmbsave_oracle *o, const oracle_packet *p);
+const uint64_t *oracle_gpadl_pfns(vmbsave_oracle *o, const oracle_state *m, const oracle_gpadl *g);
+/* A modelled packet's payload, regenerated into o->payload (or in m's bulk). */
+const uint8_t *oracle_packet_payload(vmbsave_oracle *o, const oracle_state *m,
+                                     const oracle_packet *p);
 int oracle_gpadl_find(const oracle_state *m, uint32_t id);
 int oracle_packet_find(const oracle_state *m, uint64_t id);
 
@@ -418,6 +453,16 @@ void oracle_store_image(vmbsave_oracle *o, uint32_t slot, uint32_t image);
  * sessions; `ok[i]` says session i completed, with `bytes[i]` of `len[i]`. Fills o->v. */
 void oracle_diagnose(vmbsave_oracle *o, const bool ok[2], const uint8_t *const bytes[2],
                      const uint32_t len[2]);
+
+/* ---- oracle_reader.c: FORMAT.md's reader over a caller's image ---- */
+/* Puts `size` bytes (1..ORACLE_MAX_IMAGE) in image slot `image`, split into chunks for the
+ * RESTORE edits, and reads them as FORMAT.md's reader must (img->read). Returns false, leaving
+ * the slot empty, when the image is valid but its state is beyond the model's bounds. */
+bool oracle_preload_image(vmbsave_oracle *o, uint32_t image, const uint8_t *bytes, uint32_t size);
+/* The reader alone: the verdict on `bytes`, and the state a restore of them commits to when
+ * valid and within the model's bounds (`model`, `dstate_need` and `dstate_hash` may be NULL). */
+void oracle_read_image(const uint8_t *bytes, uint32_t size, oracle_read_verdict *verdict,
+                       oracle_state *model, uint32_t *dstate_need, uint64_t *dstate_hash);
 
 /* ---- oracle_restore.c: restores ---- */
 /* A RESTORE step starts (image slots may have changed since the last one). */

@@ -191,7 +191,7 @@ static uint32_t write_payload(vmbsave_oracle *o, const oracle_plan *p, const ora
             vmbsave_put_u32(r + 4, g->id);
             vmbsave_put_u32(r + 8, g->state);
             vmbsave_put_u32(r + 12, g->pfn_count);
-            const uint64_t *pfns = oracle_gpadl_pfns(o, g);
+            const uint64_t *pfns = oracle_gpadl_pfns(o, m, g);
             for (uint32_t k = 0; k < g->pfn_count; k++)
                 vmbsave_put_u64(r + 16 + 8u * k, pfns[k]);
             n += gpadl_record(g);
@@ -211,7 +211,7 @@ static uint32_t write_payload(vmbsave_oracle *o, const oracle_plan *p, const ora
             vmbsave_put_u32(r + 20, pk->gpadl);
             vmbsave_put_u32(r + 24, pk->bytes);
             vmbsave_put_u32(r + 28, a->need);
-            memcpy(r + 32, oracle_packet_payload(o, pk), pk->bytes);
+            memcpy(r + 32, oracle_packet_payload(o, m, pk), pk->bytes);
             /* The driver filled `written` bytes of a zeroed buffer (PACKET.SAVE.SIZE_QUERY_FIRST).
              */
             uint8_t *state = r + 32 + pk->bytes;

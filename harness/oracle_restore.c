@@ -33,7 +33,7 @@ void oracle_restore_step_begin(vmbsave_oracle *o, uint32_t slot)
         any = any || r->prefix_ok[i];
     }
     if (r->active)
-        r->uncertain = !any;
+        r->uncertain = !any || r->doomed;
 }
 
 /* The outcome the contract gives one call. */
@@ -42,6 +42,8 @@ typedef struct prediction {
     const char *clause;
     char why[160];
     bool lenient; /* a content status is also allowed (a mixed image) */
+    NTSTATUS also; /* a second status FORMAT.md allows (0: none), from a preloaded image */
+    bool doomed;   /* a failure the reader may leave to END was passed over */
     /* Staged state after the call if it succeeds. */
     uint32_t next_seq;
     uint64_t image_id;
@@ -80,6 +82,8 @@ static void predict(vmbsave_oracle *o, oracle_channel *c, const uint8_t *data, u
     p->accepted_len = r->active ? r->accepted_len : 0u;
     p->end_image = -1;
     p->lenient = p->uncertain;
+    p->also = 0;
+    p->doomed = r->active && r->doomed;
     for (unsigned i = 0; i < VMBSAVE_PROGRAM_IMAGES; i++)
         p->prefix_ok[i] = r->active ? r->prefix_ok[i] : o->img[i].full;
 
@@ -154,6 +158,27 @@ static void predict(vmbsave_oracle *o, oracle_channel *c, const uint8_t *data, u
             p->uncertain = true;
             p->lenient = true;
         }
+        /* A preloaded image's content, as FORMAT.md's reader found it (oracle_reader.c): every
+         * slot the bytes are a prefix of agrees, as they hold the same bytes up to here. */
+        for (unsigned i = 0; i < VMBSAVE_PROGRAM_IMAGES && !p->uncertain; i++) {
+            const oracle_read_verdict *rv = &o->img[i].read;
+            if (!p->prefix_ok[i] || !o->img[i].preloaded || rv->valid ||
+                rv->fail_at != p->accepted_len)
+                continue;
+            p->status = rv->status[0];
+            p->also = rv->statuses > 1u ? rv->status[1] : 0;
+            p->clause = rv->clause;
+            oracle_text(p->why, sizeof p->why, "chunk %" PRIu32 " of the call: %s", index, rv->why);
+            if (!rv->deferrable)
+                return;
+            /* Refused now, or later with a content status, by END at the latest. */
+            p->status = STATUS_MORE_PROCESSING_REQUIRED;
+            p->clause = "RESTORE.MORE_PROCESSING";
+            p->uncertain = true;
+            p->lenient = true;
+            p->doomed = true;
+            break;
+        }
         if (g == 0)
             p->image_id = h.image_id;
         p->accepted_len += h.size;
@@ -163,7 +188,10 @@ static void predict(vmbsave_oracle *o, oracle_channel *c, const uint8_t *data, u
         if (h.type == VMBSAVE_CHUNK_END) {
             end_taken = true;
             for (unsigned i = 0; i < VMBSAVE_PROGRAM_IMAGES && !p->uncertain; i++) {
-                if (p->prefix_ok[i] && o->img[i].size == p->accepted_len) {
+                const oracle_image *img = &o->img[i];
+                uint32_t end = img->preloaded ? img->read.end : img->size;
+                if (p->prefix_ok[i] && (!img->preloaded || img->read.valid) &&
+                    end == p->accepted_len) {
                     p->end_image = (int)i;
                     break;
                 }
@@ -237,9 +265,12 @@ static bool check_restore_callbacks(vmbsave_oracle *o, const oracle_channel *c,
         /* The host compares the state it gets with what its current mode would have saved. */
         vmbsave_save_packet_mode mode =
             vmbsave_driver_mode(o->host->save_mode, o->host->save_mode_packet_id, p->id);
-        uint32_t host_len = vmbsave_driver_saved_state(mode, p->id, NULL, 0);
+        uint8_t host_state[64]; /* vmbsave_driver_state's longest */
+        uint32_t host_len = vmbsave_driver_saved_state(mode, p->id, host_state, sizeof host_state);
         if (img->dstate_need[i] != host_len)
             mismatches++;
+        else if (img->preloaded && vmbsave_hash(host_state, host_len, 0) != img->dstate_hash[i])
+            mismatches++; /* a caller's bytes, not the scripted driver's */
     }
     uint32_t seen = obs->mismatches_after - obs->mismatches_before;
     if (seen != mismatches) {
@@ -317,12 +348,14 @@ bool oracle_restore_call(vmbsave_oracle *o, uint32_t slot, const uint8_t *data, 
     }
 
     /* The statuses the contract allows. */
-    NTSTATUS allowed[LENIENT_COUNT + 2];
+    NTSTATUS allowed[LENIENT_COUNT + 3];
     unsigned n = 0;
     bool faulted = oracle_obs_faulted(obs);
     bool progress = p.status == STATUS_SUCCESS || p.status == STATUS_MORE_PROCESSING_REQUIRED;
     if (!(faulted && progress))
         allowed[n++] = p.status;
+    if (p.also != 0)
+        allowed[n++] = p.also;
     if (p.lenient) {
         for (unsigned i = 0; i < LENIENT_COUNT; i++) {
             if (!in_list(lenient[i], allowed, n))
@@ -368,6 +401,7 @@ bool oracle_restore_call(vmbsave_oracle *o, uint32_t slot, const uint8_t *data, 
         r->image_id = p.image_id;
         r->rank = p.rank;
         r->uncertain = p.uncertain;
+        r->doomed = p.doomed; /* read only while active: no reset needed elsewhere */
         r->accepted_len = p.accepted_len;
         memcpy(r->prefix_ok, p.prefix_ok, sizeof r->prefix_ok);
         r->held += delta;

@@ -402,7 +402,7 @@ static bool same_records(vmbsave_oracle *o, const oracle_channel *c, const vmbsa
             vmbsave_put_u32(rec + 4, g->id);
             vmbsave_put_u32(rec + 8, g->state);
             vmbsave_put_u32(rec + 12, g->pfn_count);
-            const uint64_t *pfns = oracle_gpadl_pfns(o, g);
+            const uint64_t *pfns = oracle_gpadl_pfns(o, m, g);
             for (uint32_t k = 0; k < g->pfn_count; k++)
                 vmbsave_put_u64(rec + 16 + 8u * k, pfns[k]);
         } else {
@@ -417,7 +417,7 @@ static bool same_records(vmbsave_oracle *o, const oracle_channel *c, const vmbsa
             vmbsave_put_u32(rec + 20, p->gpadl);
             vmbsave_put_u32(rec + 24, p->bytes);
             vmbsave_put_u32(rec + 28, a->need);
-            memcpy(rec + 32, oracle_packet_payload(o, p), p->bytes);
+            memcpy(rec + 32, oracle_packet_payload(o, m, p), p->bytes);
             memset(rec + 32 + p->bytes, 0, a->need);
             vmbsave_driver_state(p->id, rec + 32 + p->bytes, a->written);
         }
@@ -800,6 +800,7 @@ void oracle_store_image(vmbsave_oracle *o, uint32_t slot, uint32_t image)
     oracle_image *img = &o->img[image];
     const oracle_plan *p = &s->plan;
     img->full = true;
+    img->preloaded = false; /* a CAPTURE's image is valid to its last byte (oracle_restore.c) */
     img->size = p->bytes_written;
     img->chunk_count = p->written;
     for (uint32_t i = 0; i < p->written; i++)

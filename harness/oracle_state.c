@@ -1,6 +1,8 @@
 /* The oracle's model of one channel (harness/oracle.h): what describe() shows and the image
  * holds. Bulk data (pfns, payloads) is regenerated from the step that created it rather than
- * stored; only pending ring bytes are kept, since reads and writes interleave. */
+ * stored; only pending ring bytes are kept, since reads and writes interleave, and the pfns
+ * and payloads of a state decoded from a caller's image (oracle_reader.c), which no step
+ * made. */
 #include <string.h>
 
 #include "oracle.h"
@@ -18,6 +20,7 @@ void oracle_state_init(oracle_state *m)
     m->next_seq = 1;
     m->gpadl_count = 0;
     m->packet_count = 0;
+    m->bulk_len = 0;
     memset(m->gpadls, 0, sizeof m->gpadls);
     memset(m->packets, 0, sizeof m->packets);
     for (unsigned d = 0; d < 2; d++) {
@@ -39,6 +42,7 @@ void oracle_state_copy(oracle_state *dst, const oracle_state *src)
         dst->rings[d].hash = src->rings[d].hash;
         memcpy(dst->rings[d].bytes, oracle_ring_data(&src->rings[d]), src->rings[d].len);
     }
+    memcpy(dst->bulk, src->bulk, src->bulk_len);
 }
 
 void oracle_ring_rehash(oracle_ring *r)
@@ -46,14 +50,22 @@ void oracle_ring_rehash(oracle_ring *r)
     r->hash = vmbsave_hash(oracle_ring_data(r), r->len, 0);
 }
 
-const uint64_t *oracle_gpadl_pfns(vmbsave_oracle *o, const oracle_gpadl *g)
+const uint64_t *oracle_gpadl_pfns(vmbsave_oracle *o, const oracle_state *m, const oracle_gpadl *g)
 {
-    vmbsave_args_pfns(g->mode, g->pfn_count, g->salt, o->pfns);
+    if (g->in_bulk) {
+        for (uint32_t i = 0; i < g->pfn_count; i++)
+            o->pfns[i] = vmbsave_get_u64(m->bulk + g->bulk_off + 8u * i);
+    } else {
+        vmbsave_args_pfns(g->mode, g->pfn_count, g->salt, o->pfns);
+    }
     return o->pfns;
 }
 
-const uint8_t *oracle_packet_payload(vmbsave_oracle *o, const oracle_packet *p)
+const uint8_t *oracle_packet_payload(vmbsave_oracle *o, const oracle_state *m,
+                                     const oracle_packet *p)
 {
+    if (p->in_bulk)
+        return m->bulk + p->bulk_off;
     vmbsave_args_bytes(p->seed, o->payload, p->bytes);
     return o->payload;
 }

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "chunks.h"
 #include "host.h"
 #include "image_edit.h"
 #include "loader.h"
@@ -64,6 +65,7 @@ struct vmbsave_runner {
     bool quiet;           /* clean-up after a stop: no trace, no sink, no checks */
     bool want_text;       /* a trace is kept */
     bool want_stmt;       /* a sink takes statements */
+    bool want_digests;    /* options->digests: outputs and final descriptions hashed */
     size_t save_dirty;    /* bytes at the start of save_area that may differ from the pattern */
     const char *note;     /* the next traced call's note */
     char fault_note[128]; /* a fault directive since the last traced call, for its note */
@@ -348,6 +350,17 @@ static void call_end(vmbsave_runner *r, oracle_obs *obs, bool has_status, NTSTAT
     }
 }
 
+/* The bytes the last traced call wrote for the caller, as a digest (options->digests). */
+static void trace_output(vmbsave_runner *r, const uint8_t *bytes, uint32_t size)
+{
+    vmbsave_trace_entry *e = r->want_digests ? trace_entry(r, r->last_call) : NULL;
+    if (e == NULL)
+        return;
+    e->has_output = true;
+    e->output_bytes = size;
+    e->output_digest = vmbsave_hash(bytes, size, 0);
+}
+
 static void trace_counts(vmbsave_runner *r, uint32_t filled, uint32_t required)
 {
     vmbsave_trace_entry *e = trace_entry(r, r->last_call);
@@ -432,6 +445,33 @@ static bool check_description(vmbsave_runner *r, uint32_t slot)
     if (st == STATUS_SUCCESS && memchr(r->desc, '\0', ORACLE_DESC_CAP) == NULL)
         r->desc[ORACLE_DESC_CAP - 1u] = '\0';
     return checked(r, oracle_description(r->oracle, slot, st, required, r->desc, during));
+}
+
+/* options->digests: every live channel's description at the end of the program, untraced like
+ * the oracle's describe calls, so two runs compare states without keeping the text. Asked even
+ * without VMBSAVE_CAP_DESCRIBE (every operation is set, ABI.TABLE.COMPLETE): only a SUCCESS
+ * with a NUL in the buffer counts as a description. */
+static void final_descriptions(vmbsave_runner *r)
+{
+    r->res->has_descriptions = true;
+    for (uint32_t slot = 0; slot < VMBSAVE_PROGRAM_CHANNELS; slot++) {
+        vmbsave_final_description *d = &r->res->descriptions[slot];
+        if (r->ch[slot] == NULL)
+            continue;
+        d->live = true;
+        if (api(r)->describe == NULL)
+            continue;
+        uint32_t required = 0;
+        vmbsave_host_enter(&r->host);
+        NTSTATUS st = api(r)->describe(r->ch[slot], r->desc, ORACLE_DESC_CAP, &required);
+        vmbsave_host_leave(&r->host);
+        const char *nul = memchr(r->desc, '\0', ORACLE_DESC_CAP);
+        if (st != STATUS_SUCCESS || nul == NULL)
+            continue;
+        d->described = true;
+        d->bytes = (uint32_t)(nul - r->desc);
+        d->digest = vmbsave_hash(r->desc, d->bytes, 0);
+    }
 }
 
 /* describe()'s size protocol, once per channel: a size query, then a buffer one byte short. */
@@ -692,8 +732,11 @@ static void run_lifecycle(vmbsave_runner *r, const vmbsave_step *s)
     default: return;
     }
     call_end(r, &obs, true, st);
-    if (s->op == VMBSAVE_OP_RING_READ)
+    if (s->op == VMBSAVE_OP_RING_READ) {
         trace_counts(r, bytes_read, 0);
+        if (st == STATUS_SUCCESS && bytes_read <= lc.count)
+            trace_output(r, r->ring_area + GUARD_BYTES, bytes_read);
+    }
     if (checked(r, oracle_lifecycle(r->oracle, slot, &lc, st, &obs)))
         check_description(r, slot);
 }
@@ -755,6 +798,9 @@ static NTSTATUS raw_continue(vmbsave_runner *r, uint32_t slot, const continue_ar
                               a->null_filled ? NULL : filled, a->null_required ? NULL : required);
     call_end(r, obs, true, st);
     trace_counts(r, a->null_filled ? 0 : *filled, a->null_required ? 0 : *required);
+    if ((st == STATUS_SUCCESS || st == STATUS_BUFFER_OVERFLOW) && !a->null_buffer &&
+        !a->null_filled && *filled <= a->size)
+        trace_output(r, r->save_area + GUARD_BYTES, *filled);
     return st;
 }
 
@@ -1220,6 +1266,39 @@ static void finish(vmbsave_runner *r)
     checked(r, oracle_released(r->oracle, obs.live_before, obs.live_after));
 }
 
+/* options->preload_image: the caller's images into their slots, before the first step. */
+static void preload_images(vmbsave_runner *r)
+{
+    for (uint32_t i = 0; r->opt != NULL && i < VMBSAVE_PROGRAM_IMAGES && !r->stop; i++) {
+        const uint8_t *bytes = r->opt->preload_image[i];
+        uint32_t size = r->opt->preload_image_size[i];
+        if (bytes == NULL || size == 0)
+            continue;
+        if (size > VMBSAVE_RUN_MAX_IMAGE_BYTES)
+            harness_error(r,
+                          "preloaded image %" PRIu32 ": %" PRIu32 " bytes, above the %u a run "
+                          "holds (VMBSAVE_RUN_MAX_IMAGE_BYTES)",
+                          i, size, VMBSAVE_RUN_MAX_IMAGE_BYTES);
+        else if (!oracle_preload_image(r->oracle, i, bytes, size))
+            harness_error(r,
+                          "preloaded image %" PRIu32 ": a valid image of a state beyond what the "
+                          "oracle models (more than %u GPADLs, %u packets or rings of %u bytes)",
+                          i, ORACLE_MAX_GPADLS, ORACLE_MAX_PACKETS, ORACLE_RING_CAP);
+    }
+}
+
+/* options->export_image: the image slots back to the caller, after the run. */
+static void export_images(vmbsave_runner *r)
+{
+    for (uint32_t i = 0; i < VMBSAVE_PROGRAM_IMAGES; i++) {
+        const oracle_image *img = &r->oracle->img[i];
+        r->res->image_size[i] = img->full ? img->size : 0u;
+        if (r->opt != NULL && r->opt->export_image[i] != NULL && img->full &&
+            img->size <= r->opt->export_image_cap[i])
+            memcpy(r->opt->export_image[i], img->bytes, img->size);
+    }
+}
+
 void vmbsave_runner_run(vmbsave_runner *r, const vmbsave_program *program,
                         const vmbsave_run_options *options, vmbsave_run_result *result)
 {
@@ -1228,6 +1307,7 @@ void vmbsave_runner_run(vmbsave_runner *r, const vmbsave_program *program,
     r->opt = options;
     r->want_text = options != NULL && options->trace != NULL && options->trace_cap != 0;
     r->want_stmt = options != NULL && options->sink != NULL && options->sink->on_call != NULL;
+    r->want_digests = options != NULL && options->digests;
     r->stop = false;
     r->quiet = false;
     r->note = NULL;
@@ -1252,6 +1332,7 @@ void vmbsave_runner_run(vmbsave_runner *r, const vmbsave_program *program,
     emit(r, r->stmt);
     oracle_reset(r->oracle, &r->host, r->impl.iface.capabilities,
                  (int64_t)r->host.live_allocations);
+    preload_images(r);
 
     uint32_t count =
         program->count < VMBSAVE_PROGRAM_MAX_STEPS ? program->count : VMBSAVE_PROGRAM_MAX_STEPS;
@@ -1267,6 +1348,8 @@ void vmbsave_runner_run(vmbsave_runner *r, const vmbsave_program *program,
                       " step(s), %" PRIu32 " skipped)",
                       count, result->steps_skipped);
     r->step = count;
+    if (!r->stop && r->want_digests)
+        final_descriptions(r);
     if (!r->stop)
         finish(r);
     if (r->stop) {
@@ -1275,4 +1358,5 @@ void vmbsave_runner_run(vmbsave_runner *r, const vmbsave_program *program,
     }
     if (result->verdict == VMBSAVE_VERDICT_PASS && r->stop)
         result->verdict = VMBSAVE_VERDICT_ERROR;
+    export_images(r);
 }

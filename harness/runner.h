@@ -57,6 +57,12 @@ typedef struct vmbsave_trace_entry {
     uint32_t filled, required;
     uint32_t faults_injected;  /* allocation faults injected during this call */
     char note[128];            /* e.g. "fault: allocation #7 failed (once)" */
+    /* With options->digests: what the call wrote into the caller's buffer (save_continue on
+     * SUCCESS / BUFFER_OVERFLOW, ring_read on SUCCESS), so two runs compare call by call
+     * without keeping the bytes. */
+    bool has_output;
+    uint32_t output_bytes;
+    uint64_t output_digest;    /* XXH3-64, seed 0, of those bytes */
 } vmbsave_trace_entry;
 
 /* Receives every call as it is made, so a front end can write a standalone reproducer
@@ -91,7 +97,31 @@ typedef struct vmbsave_run_options {
     vmbsave_trace_entry *trace; /* NULL: no trace kept */
     uint32_t trace_cap;
     const vmbsave_call_sink *sink; /* NULL: none */
+    /* Output digests in the trace entries and the final descriptions in the result
+     * (harness/differential.h); off by default, as it costs a hash of every output. */
+    bool digests;
+    /* Image slots filled before the first step from the caller's bytes, as if captured: a
+     * RESTORE step reads them like any image, and the oracle predicts what the implementation
+     * must answer by reading them as FORMAT.md's reader (docs/ORACLE.md, "Preloaded images").
+     * NULL or size 0: the slot starts empty. A size above VMBSAVE_RUN_MAX_IMAGE_BYTES, or a
+     * valid image holding more than the oracle models, is an ERROR verdict (nothing runs). */
+    const uint8_t *preload_image[VMBSAVE_PROGRAM_IMAGES];
+    uint32_t preload_image_size[VMBSAVE_PROGRAM_IMAGES];
+    /* Image slots handed back after the run (whatever the verdict): slot i's bytes are copied
+     * to export_image[i] if non-NULL and export_image_cap[i] holds them (else nothing is
+     * copied); result->image_size[i] says how many bytes the slot held. */
+    uint8_t *export_image[VMBSAVE_PROGRAM_IMAGES];
+    uint32_t export_image_cap[VMBSAVE_PROGRAM_IMAGES];
 } vmbsave_run_options;
+
+/* A channel slot's description at the end of the program, before the final clean-up: an
+ * untraced describe(), like the oracle's. Kept only with options->digests. */
+typedef struct vmbsave_final_description {
+    bool live;        /* the slot held a channel */
+    bool described;   /* describe() returned SUCCESS and a NUL-terminated text */
+    uint32_t bytes;   /* the text's length, without the NUL */
+    uint64_t digest;  /* XXH3-64, seed 0, of the text */
+} vmbsave_final_description;
 
 typedef struct vmbsave_run_result {
     vmbsave_verdict verdict;
@@ -101,6 +131,11 @@ typedef struct vmbsave_run_result {
     uint32_t steps_skipped;      /* steps with nothing to do (a RESTORE of an empty slot...) */
     uint32_t trace_count;        /* entries written to options->trace (capped) */
     uint32_t calls;              /* calls made, traced or not */
+    /* options->digests, and the program ran to its end with no stop: per channel slot. */
+    bool has_descriptions;
+    vmbsave_final_description descriptions[VMBSAVE_PROGRAM_CHANNELS];
+    /* Bytes each image slot held at the end (0: empty), for options->export_image. */
+    uint32_t image_size[VMBSAVE_PROGRAM_IMAGES];
 } vmbsave_run_result;
 
 typedef struct vmbsave_runner vmbsave_runner;

@@ -61,7 +61,7 @@ static run *run_text(vmbsave_runner *r, const char *text)
     run *x = calloc(1, sizeof *x);
     assert_non_null(x);
     parse(text, &x->program);
-    vmbsave_run_options opt = {x->trace, TRACE_CAP, NULL};
+    vmbsave_run_options opt = {.trace = x->trace, .trace_cap = TRACE_CAP};
     vmbsave_runner_run(r, &x->program, &opt, &x->result);
     return x;
 }
@@ -296,7 +296,7 @@ static run *run_program(vmbsave_runner *r, const vmbsave_program *p)
     run *x = calloc(1, sizeof *x);
     assert_non_null(x);
     x->program = *p;
-    vmbsave_run_options opt = {x->trace, TRACE_CAP, NULL};
+    vmbsave_run_options opt = {.trace = x->trace, .trace_cap = TRACE_CAP};
     vmbsave_runner_run(r, &x->program, &opt, &x->result);
     return x;
 }
@@ -601,7 +601,7 @@ static void trace_and_sink(void **state)
     assert_non_null(l);
     x->program = p;
     vmbsave_call_sink sink = {l, sink_call, sink_data, sink_violation};
-    vmbsave_run_options opt = {x->trace, TRACE_CAP, &sink};
+    vmbsave_run_options opt = {.trace = x->trace, .trace_cap = TRACE_CAP, .sink = &sink};
     vmbsave_runner_run(r, &x->program, &opt, &x->result);
     expect_pass(x, "restore program with a sink");
     /* One statement with api-> per traced call, in trace order, naming the same function. */
@@ -642,7 +642,7 @@ static void trace_cap(void **state)
     vmbsave_program p;
     parse(lifecycle_program, &p);
     vmbsave_trace_entry small[5];
-    vmbsave_run_options opt = {small, 5, NULL};
+    vmbsave_run_options opt = {.trace = small, .trace_cap = 5};
     vmbsave_run_result res;
     vmbsave_runner_run(r, &p, &opt, &res);
     assert_int_equal(res.verdict, VMBSAVE_VERDICT_PASS);
@@ -888,7 +888,7 @@ static void violation_sink(void **state)
     assert_non_null(x);
     parse(teeth_cases[8].program, &x->program);
     vmbsave_call_sink sink = {l, sink_call, sink_data, sink_violation};
-    vmbsave_run_options opt = {x->trace, TRACE_CAP, &sink};
+    vmbsave_run_options opt = {.trace = x->trace, .trace_cap = TRACE_CAP, .sink = &sink};
     vmbsave_runner_run(r, &x->program, &opt, &x->result);
     g_bug = BUG_NONE;
     assert_int_equal(x->result.verdict, VMBSAVE_VERDICT_VIOLATION);

@@ -32,6 +32,14 @@ vmbsave_install_deps() {
     vmbsave_need_pkg libxxhash-dev
     vmbsave_need_pkg libjansson-dev
     vmbsave_need_pkg libclang-rt-dev libclang-rt-14-dev # clang's ASan/UBSan runtimes
+    # Fuzzing engines and the OSS-Fuzz check (ci/oss-fuzz-check.sh, ci/fuzz.sh): clang++ links
+    # the targets, AFL++ (its compilers, afl-fuzz, /usr/lib/afl/libAFLDriver.a), zip and unzip
+    # for seed corpora, objdump (binutils, above) to find CMPLOG hooks.
+    vmbsave_need_cmd clang++ clang
+    vmbsave_need_cmd afl-fuzz afl++
+    vmbsave_need_cmd afl-clang-fast afl++
+    vmbsave_need_cmd zip zip
+    vmbsave_need_cmd unzip unzip
 
     if [ "${#vmbsave_missing[@]}" -ne 0 ]; then
         if [ "$(id -u)" -ne 0 ]; then
@@ -46,4 +54,27 @@ vmbsave_install_deps() {
     fi
     echo "cmake $(cmake --version | head -n1 | awk '{print $3}'), $(gcc --version | head -n1)," \
         "$(clang --version | head -n1)"
+}
+
+# Installs, with apt-get, the packages of the commands this machine lacks; the arguments are
+# COMMAND:PACKAGE pairs (bench/fuzz_bench.sh: jq:jq, afl-fuzz:afl++). Returns 0 when every
+# command is there afterwards, 2 when one is missing and this is not root (nothing installed).
+vmbsave_install_cmds() {
+    local pair
+    vmbsave_missing=()
+    for pair in "$@"; do
+        vmbsave_need_cmd "${pair%%:*}" "${pair#*:}"
+    done
+    [ "${#vmbsave_missing[@]}" -ne 0 ] || return 0
+    if [ "$(id -u)" -ne 0 ]; then
+        echo "missing packages: ${vmbsave_missing[*]} (run as root, or install them)" >&2
+        return 2
+    fi
+    echo "installing: ${vmbsave_missing[*]}"
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq &&
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+            "${vmbsave_missing[@]}" >/dev/null || return 2
+    for pair in "$@"; do
+        command -v "${pair%%:*}" >/dev/null 2>&1 || return 2
+    done
 }
