@@ -5,7 +5,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "harness/canonical.h"
 #include "harness/differential.h"
 #include "harness/runner.h"
 #include "reference.h"
@@ -70,6 +69,14 @@ void vmbsave_fuzz_run_with(const vmbsave_program *program, const vmbsave_run_opt
         abort_on_violation("", runner, &result.violation);
 }
 
+void vmbsave_fuzz_run_input(vmbsave_fuzz_target target, const uint8_t *data, size_t size)
+{
+    /* 4 MiB (restore_raw's image): static, so a run allocates nothing. */
+    static vmbsave_fuzz_input input;
+    if (vmbsave_fuzz_input_build(target, data, size, &input, NULL, 0))
+        vmbsave_fuzz_run_with(&input.program, &input.options);
+}
+
 void vmbsave_fuzz_differential(const vmbsave_program *program)
 {
     /* Opened once and never closed, as in vmbsave_fuzz_run. The reference is always a runner
@@ -118,9 +125,4 @@ void vmbsave_fuzz_differential(const vmbsave_program *program)
     case VMBSAVE_DIFFERENTIAL_AGREE:
     case VMBSAVE_DIFFERENTIAL_ERROR: break;
     }
-}
-
-uint8_t vmbsave_fuzz_pick_canonical(uint8_t byte)
-{
-    return (uint8_t)(byte % VMBSAVE_CANONICAL_COUNT);
 }

@@ -5,8 +5,10 @@
 #ifndef VMBSAVE_FUZZERS_FUZZ_COMMON_H
 #define VMBSAVE_FUZZERS_FUZZ_COMMON_H
 
+#include <stddef.h>
 #include <stdint.h>
 
+#include "harness/fuzz_input.h"
 #include "harness/program.h"
 #include "harness/runner.h"
 
@@ -34,20 +36,13 @@ void vmbsave_fuzz_differential(const vmbsave_program *program);
 /* vmbsave_fuzz_run with run options (runner.h), e.g. preloaded images (restore_raw). */
 void vmbsave_fuzz_run_with(const vmbsave_program *program, const vmbsave_run_options *options);
 
-/* The restore_raw target's input (fuzzers/restore_raw.c, corpus/README.md): a flags byte, a
- * split byte, then the image, restored into a fresh channel. */
-#define VMBSAVE_RAW_HEADER_BYTES 2u
-#define VMBSAVE_RAW_RESEAL_MASK 0x03u  /* flags bits 0-1: what to reseal (image_reseal.h) */
-#define VMBSAVE_RAW_SPLIT_INSIDE 0x04u /* flags bit 2: one call boundary inside chunk `split`
-                                          (mod the chunks); clear: `split` mod 17 whole chunks
-                                          per call (0: the whole image in one call) */
-#define VMBSAVE_RAW_PER_CALL_MODULUS 17u
+/* A target's input expanded as harness/fuzz_input.h says (the same expansion `vmbsave repro
+ * --target` replays), then run by vmbsave_fuzz_run_with; an input the target runs nothing for
+ * returns. For the targets that run one implementation (not differential). */
+void vmbsave_fuzz_run_input(vmbsave_fuzz_target target, const uint8_t *data, size_t size);
 
 /* The engines' one-time hook (libFuzzer, AFL++'s driver, the replay driver): loads the
  * VMBSAVE_FUZZ_IMPL plug-in before any input runs. */
 int LLVMFuzzerInitialize(int *argc, char ***argv);
-
-/* The canonical state a target starts from, chosen by one input byte. */
-uint8_t vmbsave_fuzz_pick_canonical(uint8_t byte);
 
 #endif

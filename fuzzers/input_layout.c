@@ -1,16 +1,17 @@
-/* The fuzz targets' input layouts (input_layout.h). Keep in step with fuzzers/<target>.c and
- * the table in corpus/README.md; FUZZ.MUTATOR.LAYOUT checks that every target CMake builds is
+/* The fuzz targets' input layouts (input_layout.h), from the one list of targets
+ * (harness/fuzz_input.h: a macro, so this file still compiles without the harness library, as
+ * the AFL++ mutator builds it). FUZZ.MUTATOR.LAYOUT checks that every target CMake builds is
  * here, and that the targets CMake treats as "not a program" are the ones marked so here. */
 #include "input_layout.h"
 
 #include <string.h>
 
+#include "harness/fuzz_input.h"
+
 static const vmbsave_fuzz_layout layouts[] = {
-    {"save_session", true, 0},  /* a program */
-    {"differential", true, 0},  /* a program, run against two implementations */
-    {"roundtrip", true, 1},     /* canonical state pick, then a program */
-    {"restore", true, 1},       /* canonical state pick, then steps read as restore edits */
-    {"restore_raw", false, 2},  /* flags and split bytes, then raw image bytes */
+#define LAYOUT_(id, name, is_program, header_bytes) {name, is_program, header_bytes},
+    VMBSAVE_FUZZ_TARGET_TABLE(LAYOUT_)
+#undef LAYOUT_
 };
 
 const vmbsave_fuzz_layout *vmbsave_fuzz_layout_find(const char *target)

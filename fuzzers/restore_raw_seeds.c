@@ -21,9 +21,9 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "fuzz_common.h"
 #include "harness/canonical.h"
 #include "harness/chunks.h"
+#include "harness/fuzz_input.h"
 #include "harness/image_reseal.h"
 #include "harness/runner.h"
 #include "reference.h"

@@ -7,6 +7,8 @@
  *   VMBSAVE_CLI_CRASH_PLUGIN      a plug-in whose save_begin dies of SIGSEGV
  *   VMBSAVE_CLI_VARIANT_DIR       where libvmbsave_variant_<name>.so are
  *   VMBSAVE_CLI_VARIANT_PROGRAMS  tests/variants (<name>.prog: a program each variant fails)
+ *   VMBSAVE_CLI_FUZZ_DIR          where the fuzz_<target> binaries are (the replay driver's)
+ *   VMBSAVE_CLI_SEEDS             corpus/seeds (<target>/<seed>: inputs of each fuzz target)
  *   VMBSAVE_CLI_PRELOAD           sanitizer runtime a plain-cc reproducer needs to load
  *                                 sanitized plug-ins (empty in plain builds) */
 #define _XOPEN_SOURCE 700 /* posix_spawn, mkdtemp, nftw, posix_openpt */
@@ -26,6 +28,9 @@
 #include <unistd.h>
 
 #include "support/clause_test.h"
+
+/* docs/vmbsave.1, LIMITS: the largest input file (a restore_raw header and a 4 MiB image). */
+#define CLI_TEST_MAX_INPUT_BYTES (4u * 1024u * 1024u + 2u)
 
 extern char **environ;
 
@@ -402,9 +407,9 @@ static void unreadable_or_too_large_input_exits_2(void **state)
     expect_one_message(r.err);
     proc_free(&r);
 
-    /* One byte over the documented 1 MiB. */
+    /* One byte over the documented limit (a restore_raw header and a whole image). */
     char *big = path_in(dir, "big.bin");
-    size_t big_size = 1024u * 1024u + 1u;
+    size_t big_size = CLI_TEST_MAX_INPUT_BYTES + 1u;
     char *zeros = calloc(1, big_size);
     assert_non_null(zeros);
     write_file(big, zeros, big_size);
@@ -1007,6 +1012,251 @@ static void encode_refuses_a_terminal(void **state)
     remove_dir(dir);
 }
 
+/* ---- --target: a fuzz target's crash file replayed as the target runs it --------------------- */
+
+static char *seed_path(const char *target, const char *seed)
+{
+    char rel[256];
+    snprintf(rel, sizeof(rel), "%s/%s", target, seed);
+    return path_in(env_or_fail("VMBSAVE_CLI_SEEDS"), rel);
+}
+
+/* "CLAUSE at step N" from the first "vmbsave: " line fuzz_<target> prints for `input` against
+ * `plugin`, which must fail (abort: the engines' crash). */
+static void fuzz_target_finding(const char *dir, const char *target, const char *plugin,
+                                const char *input, char *finding, size_t cap)
+{
+    char exe_name[128], impl_env[4200];
+    snprintf(exe_name, sizeof(exe_name), "fuzz_%s", target);
+    char *exe = path_in(env_or_fail("VMBSAVE_CLI_FUZZ_DIR"), exe_name);
+    snprintf(impl_env, sizeof(impl_env), "VMBSAVE_FUZZ_IMPL=%s", plugin);
+    proc_result r;
+    const char *argv[] = {exe, input, NULL};
+    spawn_full(&r, dir, argv, (const char *const[]){impl_env, NULL}, -1);
+    /* The replay driver dies of SIGABRT; an engine build's binary may report it its way. */
+    if (r.status == 0)
+        fail_msg("%s %s: exit 0, expected a finding:\n%s", exe, input, r.err);
+    const char *line = strncmp(r.err, "vmbsave: ", 9) == 0 ? r.err : strstr(r.err, "\nvmbsave: ");
+    if (line == NULL)
+        fail_msg("%s printed no \"vmbsave: \" line:\n%s", exe, r.err);
+    line += line[0] == '\n' ? 10 : 9;
+    const char *colon = strstr(line, ": expected ");
+    if (colon == NULL || (size_t)(colon - line) >= cap)
+        fail_msg("no \"CLAUSE at step N: expected\" in %s's line:\n%s", exe, r.err);
+    memcpy(finding, line, (size_t)(colon - line));
+    finding[colon - line] = '\0';
+    proc_free(&r);
+    free(exe);
+}
+
+/* `repro --target` and `run --target` on a seed of `target` that `variant` fails: the verdict
+ * names the clause and step fuzz_<target> itself prints first; the reference passes it. */
+static void repro_target_matches_the_fuzz_target(const char *target, const char *seed,
+                                                 const char *variant_name)
+{
+    char *dir = temp_dir();
+    char *input = seed_path(target, seed);
+    char *variant = variant_plugin(variant_name);
+    char finding[256], want[300];
+    fuzz_target_finding(dir, target, variant, input, finding, sizeof(finding));
+    proc_result r;
+    VMBSAVE(&r, dir, "repro", "--target", target, "--impl", variant, input);
+    expect_status(&r, 1);
+    snprintf(want, sizeof(want), "\nviolation %s: expected ", finding);
+    expect_contains(r.out, want);
+    char header[128];
+    snprintf(header, sizeof(header), ": a fuzz_%s input, expanded to the ", target);
+    expect_contains(r.out, header);
+    proc_free(&r);
+
+    VMBSAVE(&r, dir, "run", "--target", target, "--impl", variant, input);
+    expect_status(&r, 1);
+    snprintf(want, sizeof(want), ": violation %s: expected ", finding);
+    expect_contains(r.out, want);
+    expect_contains(r.out, "0 passed, 1 failed\n");
+    proc_free(&r);
+
+    /* The verdict is the implementation's: the reference passes the same input. */
+    VMBSAVE(&r, dir, "repro", "--target", target, input);
+    expect_status(&r, 0);
+    proc_free(&r);
+    free(variant);
+    free(input);
+    remove_dir(dir);
+}
+
+static void repro_target_roundtrip(void **state)
+{
+    (void)state;
+    repro_target_matches_the_fuzz_target("roundtrip", "open_gpadls-traffic",
+                                         "replay_restore_callback");
+}
+
+static void repro_target_restore(void **state)
+{
+    (void)state;
+    repro_target_matches_the_fuzz_target("restore", "empty_offer-every_edit",
+                                         "more_processing_as_success");
+}
+
+static void repro_target_restore_raw(void **state)
+{
+    (void)state;
+    repro_target_matches_the_fuzz_target("restore_raw", "empty_offer-bit_flip",
+                                         "restore_partial_state");
+}
+
+static void target_usage_errors_exit_2(void **state)
+{
+    (void)state;
+    char *dir = temp_dir();
+    char *input = seed_path("restore_raw", "empty_offer-bit_flip");
+    char *empty = path_in(dir, "empty");
+    write_file(empty, "", 0);
+    proc_result r;
+    VMBSAVE(&r, dir, "repro", "--target", "nosuch", input);
+    expect_status(&r, 2);
+    expect_one_message(r.err);
+    expect_contains(r.err, "'nosuch': one of save_session, differential, roundtrip, restore, "
+                           "restore_raw");
+    assert_string_equal(r.out, "");
+    proc_free(&r);
+
+    VMBSAVE(&r, dir, "run", "--target", "nosuch", input);
+    expect_status(&r, 2);
+    expect_one_message(r.err);
+    proc_free(&r);
+
+    VMBSAVE(&r, dir, "run", "--target", input); /* the value missing: the file taken for it */
+    expect_status(&r, 2);
+    expect_one_message(r.err);
+    proc_free(&r);
+
+    /* --text is a program: not for the targets that expand their input. */
+    VMBSAVE(&r, dir, "repro", "--target", "roundtrip", "--text", input);
+    expect_status(&r, 2);
+    expect_one_message(r.err);
+    expect_contains(r.err, "byte form only");
+    proc_free(&r);
+
+    char *small = path_in(dir, "small.bin");
+    VMBSAVE(&r, dir, "repro", "--target", "restore_raw", "--minimize", small, input);
+    expect_status(&r, 2);
+    expect_one_message(r.err);
+    assert_int_equal(access(small, F_OK), -1);
+    proc_free(&r);
+
+    /* An input the target runs nothing for is an error, not a pass. */
+    VMBSAVE(&r, dir, "repro", "--target", "roundtrip", empty);
+    expect_status(&r, 2);
+    expect_one_message(r.err);
+    expect_contains(r.err, "runs nothing");
+    proc_free(&r);
+    VMBSAVE(&r, dir, "run", "--target", "restore_raw", empty);
+    expect_status(&r, 2);
+    expect_contains(r.out, "empty: error: 0 bytes: fuzz_restore_raw runs nothing");
+    proc_free(&r);
+
+    free(small);
+    free(empty);
+    free(input);
+    remove_dir(dir);
+}
+
+/* --emit-c on an expanded input: the reproducer carries everything the target set up (for
+ * restore_raw the image, preloaded, not made by any call) and reproduces on its own. */
+static void emit_c_reproduces_target_inputs(void **state)
+{
+    (void)state;
+    static const char *const cases[][4] = {
+        {"restore_raw", "empty_offer-bit_flip", "restore_partial_state", "RESTORE.ATOMIC"},
+        {"roundtrip", "open_gpadls-traffic", "replay_restore_callback", "RESTORE.NO_REPLAY"},
+    };
+    char *dir = temp_dir();
+    char preload[4200];
+    const char *env[3];
+    reproducer_env(env, preload, sizeof(preload));
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char *input = seed_path(cases[i][0], cases[i][1]);
+        char *variant = variant_plugin(cases[i][2]);
+        char *c_file = path_in(dir, "repro.c");
+        char *exe = path_in(dir, "repro");
+        proc_result r;
+        VMBSAVE(&r, dir, "repro", "--target", cases[i][0], "--impl", variant, "--emit-c",
+                c_file, input);
+        expect_status(&r, 1);
+        proc_free(&r);
+        compile_reproducer(dir, c_file, exe);
+        const char *against_variant[] = {exe, variant, NULL};
+        spawn_full(&r, dir, against_variant, env, -1);
+        char want[128];
+        snprintf(want, sizeof(want), "REPRODUCED %s: expected ", cases[i][3]);
+        if (r.status != 1 || strncmp(r.out, want, strlen(want)) != 0)
+            fail_msg("%s: the reproducer exited %d, expected 1 and \"%s\":\n%s%s",
+                     cases[i][0], r.status, want, r.out, r.err);
+        proc_free(&r);
+        const char *against_reference[] = {exe, env_or_fail("VMBSAVE_CLI_REFERENCE_PLUGIN"),
+                                           NULL};
+        spawn_full(&r, dir, against_reference, env, -1);
+        if (r.status != 0 || strncmp(r.out, "NOT REPRODUCED", 14) != 0)
+            fail_msg("%s: the reproducer against the reference exited %d:\n%s%s", cases[i][0],
+                     r.status, r.out, r.err);
+        proc_free(&r);
+        free(exe);
+        free(c_file);
+        free(variant);
+        free(input);
+    }
+    remove_dir(dir);
+}
+
+/* --minimize on an expanded input writes a bare program that fails the same way replayed with
+ * the default target. */
+static void minimize_target_input_is_a_bare_program(void **state)
+{
+    (void)state;
+    char *dir = temp_dir();
+    char *input = seed_path("restore", "empty_offer-every_edit");
+    char *variant = variant_plugin("more_processing_as_success");
+    char *small = path_in(dir, "small.bin");
+    proc_result r;
+    VMBSAVE(&r, dir, "repro", "--target", "restore", "--impl", variant, "--minimize", small,
+            input);
+    expect_status(&r, 1);
+    expect_contains(r.out, "a bare program");
+    expect_contains(r.out, "replay it without --target");
+    proc_free(&r);
+    VMBSAVE(&r, dir, "run", "--impl", variant, small);
+    expect_status(&r, 1);
+    expect_contains(r.out, "violation RESTORE.MORE_PROCESSING at step ");
+    proc_free(&r);
+    free(small);
+    free(variant);
+    free(input);
+    remove_dir(dir);
+}
+
+/* differential inputs are programs: replayed against the implementation alone, with a note
+ * that a disagreement needs fuzz_differential. */
+static void differential_target_notes_what_it_checks(void **state)
+{
+    (void)state;
+    char *dir = temp_dir();
+    char *input = seed_path("differential", "variant-overrun_one_byte");
+    char *variant = variant_plugin("overrun_one_byte");
+    proc_result r;
+    VMBSAVE(&r, dir, "repro", "--target", "differential", "--impl", variant, input);
+    expect_status(&r, 1);
+    expect_contains(r.out, "note: --target differential replays the program against the "
+                           "implementation under the oracle only");
+    expect_contains(r.out, "fuzz_differential FILE");
+    expect_contains(r.out, "\nviolation SAVE.CONTINUE.NO_OVERRUN at step 3: ");
+    proc_free(&r);
+    free(variant);
+    free(input);
+    remove_dir(dir);
+}
+
 static const struct CMUnitTest tests[] = {
     CLAUSE_TEST("HARNESS.CLI.USAGE_ERRORS", usage_errors_exit_2_with_one_line),
     CLAUSE_TEST("HARNESS.CLI.HELP_VERSION", help_and_version),
@@ -1025,6 +1275,13 @@ static const struct CMUnitTest tests[] = {
     CLAUSE_TEST("HARNESS.CLI.PRINT_ENCODE_ROUND_TRIP", print_encode_round_trip),
     CLAUSE_TEST("HARNESS.CLI.ATOMIC_OUTPUT", outputs_are_replaced_only_when_complete),
     CLAUSE_TEST("HARNESS.CLI.ENCODE_TERMINAL", encode_refuses_a_terminal),
+    CLAUSE_TEST("HARNESS.CLI.REPRO_TARGET_ROUNDTRIP", repro_target_roundtrip),
+    CLAUSE_TEST("HARNESS.CLI.REPRO_TARGET_RESTORE", repro_target_restore),
+    CLAUSE_TEST("HARNESS.CLI.REPRO_TARGET_RESTORE_RAW", repro_target_restore_raw),
+    CLAUSE_TEST("HARNESS.CLI.TARGET_USAGE_ERRORS", target_usage_errors_exit_2),
+    CLAUSE_TEST("HARNESS.CLI.EMIT_C_TARGET", emit_c_reproduces_target_inputs),
+    CLAUSE_TEST("HARNESS.CLI.MINIMIZE_TARGET", minimize_target_input_is_a_bare_program),
+    CLAUSE_TEST("HARNESS.CLI.REPRO_TARGET_DIFFERENTIAL", differential_target_notes_what_it_checks),
 };
 
 CLAUSE_TEST_MAIN("cli", tests)

@@ -111,7 +111,8 @@ static void relay_on_violation(void *context, const vmbsave_violation *violation
 }
 
 static _Noreturn void child_main(int fd, vmbsave_runner *runner, const vmbsave_program *program,
-                                 unsigned timeout_seconds, bool listen)
+                                 const vmbsave_run_options *preload, unsigned timeout_seconds,
+                                 bool listen)
 {
     /* A parent that went away shows up as a failed write, not a signal. */
     signal(SIGPIPE, SIG_IGN);
@@ -120,6 +121,11 @@ static _Noreturn void child_main(int fd, vmbsave_runner *runner, const vmbsave_p
     relay r = {.fd = fd};
     vmbsave_call_sink sink = {0};
     vmbsave_run_options options = {0};
+    if (preload != NULL) {
+        memcpy(options.preload_image, preload->preload_image, sizeof(options.preload_image));
+        memcpy(options.preload_image_size, preload->preload_image_size,
+               sizeof(options.preload_image_size));
+    }
     if (listen) {
         r.trace = calloc(CLI_MAX_TRACE, sizeof(*r.trace));
         if (r.trace != NULL)
@@ -224,7 +230,8 @@ static bool dispatch(const child_listener *l, uint8_t type, const uint8_t *p, ui
 }
 
 void child_run(vmbsave_runner *runner, const vmbsave_program *program,
-               unsigned timeout_seconds, const child_listener *listener, child_outcome *out)
+               const vmbsave_run_options *preload, unsigned timeout_seconds,
+               const child_listener *listener, child_outcome *out)
 {
     memset(out, 0, sizeof(*out));
     int fds[2];
@@ -245,7 +252,7 @@ void child_run(vmbsave_runner *runner, const vmbsave_program *program,
     }
     if (pid == 0) {
         close(fds[0]);
-        child_main(fds[1], runner, program, timeout_seconds, listener != NULL);
+        child_main(fds[1], runner, program, preload, timeout_seconds, listener != NULL);
     }
     close(fds[1]);
 

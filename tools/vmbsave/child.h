@@ -38,10 +38,13 @@ typedef struct child_listener {
     void (*on_violation)(void *context, const vmbsave_violation *violation);
 } child_listener;
 
-/* Runs `program` with `runner` in a child. listener NULL: only the result comes back (no
- * trace, no sink). timeout_seconds 0: no limit. Always fills `out`. */
+/* Runs `program` with `runner` in a child. preload: images preloaded into slots before the
+ * first step (only its preload_image fields are used; NULL: none), as a fuzz target's input
+ * sets them (harness/fuzz_input.h). listener NULL: only the result comes back (no trace, no
+ * sink). timeout_seconds 0: no limit. Always fills `out`. */
 void child_run(vmbsave_runner *runner, const vmbsave_program *program,
-               unsigned timeout_seconds, const child_listener *listener, child_outcome *out);
+               const vmbsave_run_options *preload, unsigned timeout_seconds,
+               const child_listener *listener, child_outcome *out);
 
 /* "SIGSEGV" for SIGSEGV, ... ("signal" for one it does not know). */
 const char *child_signal_name(int signal_number);

@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "harness/fuzz_input.h"
 #include "harness/program.h"
 #include "harness/runner.h"
 
@@ -16,9 +17,10 @@ enum {
                              could not be run */
 };
 
-/* The largest input file read (byte or text form); bigger ones are refused. Byte-form
- * decoding ignores everything past VMBSAVE_PROGRAM_MAX_BYTES anyway. */
-#define CLI_MAX_INPUT_BYTES (1024u * 1024u)
+/* The largest input file read (byte or text form); bigger ones are refused. The largest input
+ * any fuzz target uses: a restore_raw header and a whole image (programs are far smaller; byte
+ * decoding ignores everything past VMBSAVE_PROGRAM_MAX_BYTES). */
+#define CLI_MAX_INPUT_BYTES (VMBSAVE_RAW_HEADER_BYTES + VMBSAVE_RUN_MAX_IMAGE_BYTES)
 /* Files `run` takes from one directory. */
 #define CLI_MAX_DIR_ENTRIES 100000u
 /* Calls `repro` traces; later calls still run and are checked, but are not shown. */
@@ -60,5 +62,22 @@ int cli_load_program(const char *path, bool text, vmbsave_program *out, char *er
                      size_t err_size);
 /* The same, printing "vmbsave: PATH: reason" on failure. */
 int cli_read_program(const char *path, bool text, vmbsave_program *out);
+
+/* --target NAME (run, repro): the fuzz target whose input a file is (harness/fuzz_input.h).
+ * Sets *target, or returns CLI_EXIT_USAGE after a message listing the names (m: what
+ * cli_option_value returned, nonzero). */
+int cli_parse_target(const char *subcommand, int m, const char *value, int *target);
+/* --text reads a program, which only save_session and differential take: CLI_EXIT_USAGE after
+ * a message for another target, else 0. */
+int cli_check_text_target(const char *subcommand, bool text, vmbsave_fuzz_target target);
+/* For --target differential: says on standard output what a replay checks, and what not. */
+void cli_differential_note(void);
+
+/* Reads `path` as an input of fuzz target `target` and expands it as the target does into
+ * `out` (harness/fuzz_input.h): a program and the images to preload. With `text` the file is a
+ * program in text form (save_session, differential). Returns 0, or -1 with a one-line reason
+ * in err (also for an input the target runs nothing for). */
+int cli_load_input(const char *path, bool text, vmbsave_fuzz_target target,
+                   vmbsave_fuzz_input *out, char *err, size_t err_size);
 
 #endif

@@ -1,7 +1,7 @@
-/* vmbsave repro [--impl LIB.so] [--text] [--timeout SECONDS] [--emit-c OUT.c]
- * [--minimize OUT] FILE: replays one program in a child process, printing each call as the
- * child reports it, then the verdict; optionally writes a C reproducer and a minimised
- * program. */
+/* vmbsave repro [--impl LIB.so] [--target NAME] [--text] [--timeout SECONDS] [--emit-c OUT.c]
+ * [--minimize OUT] FILE: replays one program (or a fuzz target's input, expanded to the program
+ * the target runs: harness/fuzz_input.h) in a child process, printing each call as the child
+ * reports it, then the verdict; optionally writes a C reproducer and a minimised program. */
 #define _XOPEN_SOURCE 700 /* realpath */
 
 #include <limits.h>
@@ -22,6 +22,7 @@ typedef struct repro_options {
     const char *emit_c;
     const char *minimize;
     bool text;
+    vmbsave_fuzz_target target;
     unsigned timeout;
 } repro_options;
 
@@ -160,6 +161,7 @@ static int write_reproducer(const repro_options *o, repro_listener *r,
 /* Minimisation judges each candidate in its own child: shrinking can make a program crash. */
 typedef struct minimize_target {
     vmbsave_runner *runner;
+    const vmbsave_run_options *preload;
     const child_outcome *original;
     unsigned timeout;
 } minimize_target;
@@ -168,18 +170,19 @@ static bool fails_the_same_way(void *context, const vmbsave_program *candidate)
 {
     const minimize_target *t = context;
     child_outcome outcome;
-    child_run(t->runner, candidate, t->timeout, NULL, &outcome);
+    child_run(t->runner, candidate, t->preload, t->timeout, NULL, &outcome);
     return child_outcome_same_failure(t->original, &outcome);
 }
 
 static int write_minimized(const repro_options *o, vmbsave_runner *runner,
-                           const vmbsave_program *program, const child_outcome *outcome)
+                           const vmbsave_fuzz_input *input, const child_outcome *outcome)
 {
     if (!child_outcome_is_failure(outcome)) {
         cli_error("--minimize: the program does not fail; %s not written", o->minimize);
         return -1;
     }
-    minimize_target target = {runner, outcome, o->timeout};
+    const vmbsave_program *program = &input->program;
+    minimize_target target = {runner, &input->options, outcome, o->timeout};
     vmbsave_program smaller;
     vmbsave_minimize_stats stats;
     vmbsave_minimize(program, fails_the_same_way, &target, 0, &smaller, &stats);
@@ -197,10 +200,13 @@ static int write_minimized(const repro_options *o, vmbsave_runner *runner,
         return -1;
     }
     size_t len = vmbsave_program_print(&smaller, text, VMBSAVE_PROGRAM_TEXT_MAX_BYTES + 1u);
-    printf("minimized: %lu steps (from %lu; %lu candidates tried%s), written to %s:\n",
+    printf("minimized: %lu steps (from %lu; %lu candidates tried%s), written to %s%s:\n",
            (unsigned long)smaller.count, (unsigned long)program->count,
            (unsigned long)stats.candidates,
-           stats.budget_exhausted ? ", budget exhausted" : "", o->minimize);
+           stats.budget_exhausted ? ", budget exhausted" : "", o->minimize,
+           o->target != VMBSAVE_FUZZ_TARGET_SAVE_SESSION
+               ? " (a bare program, the expanded one shrunk: replay it without --target)"
+               : "");
     fwrite(text, 1, len, stdout);
     free(text);
     return 0;
@@ -210,6 +216,7 @@ static int parse_options(int argc, char **argv, repro_options *o)
 {
     memset(o, 0, sizeof(*o));
     o->timeout = CLI_DEFAULT_TIMEOUT;
+    int target = VMBSAVE_FUZZ_TARGET_SAVE_SESSION;
     bool options_done = false;
     for (int i = 1; i < argc; i++) {
         const char *value = NULL;
@@ -222,6 +229,9 @@ static int parse_options(int argc, char **argv, repro_options *o)
             options_done = true;
         } else if (strcmp(argv[i], "--text") == 0) {
             o->text = true;
+        } else if ((m = cli_option_value(argc, argv, &i, "--target", &value)) != 0) {
+            if (cli_parse_target("repro", m, value, &target) != 0)
+                return CLI_EXIT_USAGE;
         } else if ((m = cli_option_value(argc, argv, &i, "--impl", &value)) != 0) {
             if (m < 0 || value[0] == '\0')
                 return cli_usage_error("repro", "--impl needs a plug-in path");
@@ -242,8 +252,16 @@ static int parse_options(int argc, char **argv, repro_options *o)
             return cli_usage_error("repro", "unknown option '%s'", argv[i]);
         }
     }
+    o->target = (vmbsave_fuzz_target)target;
     if (o->file == NULL)
         return cli_usage_error("repro", "no FILE given");
+    if (cli_check_text_target("repro", o->text, o->target) != 0)
+        return CLI_EXIT_USAGE;
+    /* Its program is one RESTORE of the input's image: the image is what would need shrinking,
+     * and a bare program cannot carry it. */
+    if (o->minimize != NULL && o->target == VMBSAVE_FUZZ_TARGET_RESTORE_RAW)
+        return cli_usage_error("repro", "--minimize does not shrink restore_raw inputs (their "
+                                        "program is one restore of the input's image)");
     if (o->emit_c != NULL && o->minimize != NULL && strcmp(o->emit_c, o->minimize) == 0)
         return cli_usage_error("repro", "--emit-c and --minimize name the same file");
     return 0;
@@ -255,33 +273,57 @@ int cmd_repro(int argc, char **argv)
     if (parse_options(argc, argv, &o) != 0)
         return CLI_EXIT_USAGE;
 
-    static vmbsave_program program;
-    if (cli_read_program(o.file, o.text, &program) != 0)
+    /* 4 MiB (room for restore_raw's image): allocated once. */
+    vmbsave_fuzz_input *input = malloc(sizeof(*input));
+    if (input == NULL) {
+        cli_error("out of memory");
         return CLI_EXIT_USAGE;
+    }
+    char err[512];
+    if (cli_load_input(o.file, o.text, o.target, input, err, sizeof(err)) != 0) {
+        cli_error("%s: %s", o.file, err);
+        free(input);
+        return CLI_EXIT_USAGE;
+    }
+    const vmbsave_program *program = &input->program;
     vmbsave_runner *runner = cli_open_runner(o.impl);
-    if (runner == NULL)
+    if (runner == NULL) {
+        free(input);
         return CLI_EXIT_USAGE;
+    }
 
     repro_listener r;
     memset(&r, 0, sizeof(r));
-    r.program = &program;
+    r.program = program;
     r.shown_step = UINT32_MAX;
     r.entries = calloc(CLI_MAX_TRACE, sizeof(*r.entries));
     if (o.emit_c != NULL)
-        r.emitter = vmbsave_emitter_new(&program);
+        r.emitter = vmbsave_emitter_new(program);
     if (r.entries == NULL || (o.emit_c != NULL && r.emitter == NULL)) {
         cli_error("out of memory");
         free(r.entries);
         vmbsave_emitter_free(r.emitter);
         vmbsave_runner_close(runner);
+        free(input);
         return CLI_EXIT_USAGE;
     }
-    printf("%s: %lu steps, against %s %s\n", o.file, (unsigned long)program.count,
-           vmbsave_runner_impl_name(runner), vmbsave_runner_impl_version(runner));
+    if (o.target == VMBSAVE_FUZZ_TARGET_SAVE_SESSION)
+        printf("%s: %lu steps, against %s %s\n", o.file, (unsigned long)program->count,
+               vmbsave_runner_impl_name(runner), vmbsave_runner_impl_version(runner));
+    else
+        printf("%s: a fuzz_%s input, expanded to the %lu steps the target runs, against %s %s\n",
+               o.file, vmbsave_fuzz_target_name(o.target), (unsigned long)program->count,
+               vmbsave_runner_impl_name(runner), vmbsave_runner_impl_version(runner));
+    for (uint32_t i = 0; i < VMBSAVE_PROGRAM_IMAGES; i++)
+        if (input->options.preload_image_size[i] != 0)
+            printf("image %lu preloaded: %lu bytes of the input\n", (unsigned long)i,
+                   (unsigned long)input->options.preload_image_size[i]);
+    if (o.target == VMBSAVE_FUZZ_TARGET_DIFFERENTIAL)
+        cli_differential_note();
 
     child_listener listener = {&r, on_trace, on_statement, on_data, on_violation};
     child_outcome outcome;
-    child_run(runner, &program, o.timeout, &listener, &outcome);
+    child_run(runner, program, &input->options, o.timeout, &listener, &outcome);
     if (outcome.status != CHILD_FINISHED)
         show_crashed_call(&r);
     char verdict[1024];
@@ -293,12 +335,13 @@ int cmd_repro(int argc, char **argv)
     int rc = child_outcome_exit(&outcome);
     if (o.emit_c != NULL && write_reproducer(&o, &r, &outcome) != 0)
         rc = CLI_EXIT_USAGE;
-    if (o.minimize != NULL && write_minimized(&o, runner, &program, &outcome) != 0)
+    if (o.minimize != NULL && write_minimized(&o, runner, input, &outcome) != 0)
         rc = CLI_EXIT_USAGE;
 
     free(r.entries);
     vmbsave_emitter_free(r.emitter);
     vmbsave_runner_close(runner);
+    free(input);
     if (fflush(stdout) != 0) {
         cli_error("cannot write to standard output");
         return CLI_EXIT_USAGE;

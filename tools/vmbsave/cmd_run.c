@@ -1,5 +1,6 @@
-/* vmbsave run [--impl LIB.so] [--text] [--timeout SECONDS] FILE|DIR...: replays programs,
- * each in a child process, one result line per input and a summary. */
+/* vmbsave run [--impl LIB.so] [--target NAME] [--text] [--timeout SECONDS] FILE|DIR...:
+ * replays inputs (programs, or any fuzz target's inputs expanded as it runs them), each in a
+ * child process, one result line per input and a summary. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,18 +13,24 @@ typedef struct run_totals {
     unsigned long passed, failed, errors;
 } run_totals;
 
-static void run_one(vmbsave_runner *runner, const char *path, bool text, unsigned timeout,
-                    run_totals *totals)
+/* What one input is read as, and the room to expand it in (4 MiB: allocated once). */
+typedef struct run_input {
+    bool text;
+    vmbsave_fuzz_target target;
+    vmbsave_fuzz_input *expanded;
+} run_input;
+
+static void run_one(vmbsave_runner *runner, const char *path, const run_input *in,
+                    unsigned timeout, run_totals *totals)
 {
-    vmbsave_program program;
     char err[512];
-    if (cli_load_program(path, text, &program, err, sizeof(err)) != 0) {
+    if (cli_load_input(path, in->text, in->target, in->expanded, err, sizeof(err)) != 0) {
         printf("%s: error: %s\n", path, err);
         totals->errors++;
         return;
     }
     child_outcome outcome;
-    child_run(runner, &program, timeout, NULL, &outcome);
+    child_run(runner, &in->expanded->program, &in->expanded->options, timeout, NULL, &outcome);
     char line[1024];
     child_outcome_text(&outcome, line, sizeof(line));
     printf("%s: %s\n", path, line);
@@ -37,7 +44,8 @@ static void run_one(vmbsave_runner *runner, const char *path, bool text, unsigne
 int cmd_run(int argc, char **argv)
 {
     const char *impl = NULL;
-    bool text = false;
+    run_input in = {.text = false, .target = VMBSAVE_FUZZ_TARGET_SAVE_SESSION, .expanded = NULL};
+    int target = VMBSAVE_FUZZ_TARGET_SAVE_SESSION;
     unsigned timeout = CLI_DEFAULT_TIMEOUT;
     char **inputs = calloc((size_t)argc, sizeof(*inputs));
     if (inputs == NULL) {
@@ -54,7 +62,12 @@ int cmd_run(int argc, char **argv)
         } else if (strcmp(argv[i], "--") == 0) {
             options_done = true;
         } else if (strcmp(argv[i], "--text") == 0) {
-            text = true;
+            in.text = true;
+        } else if ((m = cli_option_value(argc, argv, &i, "--target", &value)) != 0) {
+            if (cli_parse_target("run", m, value, &target) != 0) {
+                free(inputs);
+                return CLI_EXIT_USAGE;
+            }
         } else if ((m = cli_option_value(argc, argv, &i, "--impl", &value)) != 0) {
             if (m < 0 || value[0] == '\0') {
                 free(inputs);
@@ -73,21 +86,35 @@ int cmd_run(int argc, char **argv)
             return rc;
         }
     }
+    in.target = (vmbsave_fuzz_target)target;
     if (input_count == 0) {
         free(inputs);
         return cli_usage_error("run", "no FILE or DIR given");
     }
-
-    vmbsave_runner *runner = cli_open_runner(impl);
-    if (runner == NULL) {
+    if (cli_check_text_target("run", in.text, in.target) != 0) {
         free(inputs);
         return CLI_EXIT_USAGE;
     }
+    in.expanded = malloc(sizeof(*in.expanded));
+    if (in.expanded == NULL) {
+        free(inputs);
+        cli_error("out of memory");
+        return CLI_EXIT_USAGE;
+    }
+
+    vmbsave_runner *runner = cli_open_runner(impl);
+    if (runner == NULL) {
+        free(in.expanded);
+        free(inputs);
+        return CLI_EXIT_USAGE;
+    }
+    if (in.target == VMBSAVE_FUZZ_TARGET_DIFFERENTIAL)
+        cli_differential_note();
     run_totals totals = {0, 0, 0};
     for (size_t k = 0; k < input_count; k++) {
         const char *input = inputs[k];
         if (!io_is_directory(input)) {
-            run_one(runner, input, text, timeout, &totals);
+            run_one(runner, input, &in, timeout, &totals);
             continue;
         }
         char **files;
@@ -100,10 +127,11 @@ int cmd_run(int argc, char **argv)
             continue;
         }
         for (size_t j = 0; j < count; j++)
-            run_one(runner, files[j], text, timeout, &totals);
+            run_one(runner, files[j], &in, timeout, &totals);
         io_free_list(files, count);
     }
     vmbsave_runner_close(runner);
+    free(in.expanded);
     free(inputs);
 
     printf("%lu passed, %lu failed", totals.passed, totals.failed);

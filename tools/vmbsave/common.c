@@ -101,6 +101,53 @@ int cli_read_program(const char *path, bool text, vmbsave_program *out)
     return 0;
 }
 
+int cli_parse_target(const char *subcommand, int m, const char *value, int *target)
+{
+    int t = m > 0 ? vmbsave_fuzz_target_find(value) : -1;
+    if (t < 0) {
+        if (m < 0)
+            return cli_usage_error(subcommand, "--target needs a fuzz target: one of %s",
+                                   vmbsave_fuzz_target_names());
+        return cli_usage_error(subcommand, "unknown fuzz target '%s': one of %s", value,
+                               vmbsave_fuzz_target_names());
+    }
+    *target = t;
+    return 0;
+}
+
+int cli_check_text_target(const char *subcommand, bool text, vmbsave_fuzz_target target)
+{
+    if (text && !(target == VMBSAVE_FUZZ_TARGET_SAVE_SESSION ||
+                  target == VMBSAVE_FUZZ_TARGET_DIFFERENTIAL))
+        return cli_usage_error(subcommand,
+                               "--text reads a program: fuzz_%s's inputs are byte form only",
+                               vmbsave_fuzz_target_name(target));
+    return 0;
+}
+
+void cli_differential_note(void)
+{
+    printf("note: --target differential replays the program against the implementation under "
+           "the oracle only; a disagreement with the reference (impl-vs-reference-*) is "
+           "reproduced by 'VMBSAVE_FUZZ_IMPL=LIB.so fuzz_differential FILE'\n");
+}
+
+int cli_load_input(const char *path, bool text, vmbsave_fuzz_target target,
+                   vmbsave_fuzz_input *out, char *err, size_t err_size)
+{
+    if (text) {
+        memset(&out->options, 0, sizeof(out->options));
+        return cli_load_program(path, true, &out->program, err, err_size);
+    }
+    uint8_t *bytes;
+    size_t size;
+    if (io_read_file(path, CLI_MAX_INPUT_BYTES, &bytes, &size, err, err_size) != 0)
+        return -1;
+    bool built = vmbsave_fuzz_input_build(target, bytes, size, out, err, err_size);
+    free(bytes);
+    return built ? 0 : -1;
+}
+
 int cli_option_value(int argc, char **argv, int *i, const char *name, const char **value)
 {
     const char *arg = argv[*i];

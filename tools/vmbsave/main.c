@@ -17,25 +17,33 @@ typedef struct subcommand {
 } subcommand;
 
 static const subcommand subcommands[] = {
-    {"run", cmd_run, "vmbsave run [--impl LIB.so] [--text] [--timeout SECONDS] FILE|DIR...",
+    {"run", cmd_run,
+     "vmbsave run [--impl LIB.so] [--target NAME] [--text] [--timeout SECONDS] FILE|DIR...",
      "Replays each program (byte form: crash files, corpus files; a directory's regular files,\n"
      "one level, sorted by name) against the implementation, each in a child process, and\n"
      "prints one line per input and a summary.\n"
      "  --impl LIB.so        the plug-in to test (default: the built-in reference)\n"
-     "  --text               the inputs are in text form\n"
+     "  --target NAME        the inputs are fuzz_NAME's, replayed as that target expands them:\n"
+     "                       save_session (default), differential, roundtrip, restore,\n"
+     "                       restore_raw\n"
+     "  --text               the inputs are in text form (save_session, differential only)\n"
      "  --timeout SECONDS    a run taking longer counts as a crash (default 60; 0: none)\n"},
     {"repro", cmd_repro,
-     "vmbsave repro [--impl LIB.so] [--text] [--timeout SECONDS] [--emit-c OUT.c]\n"
-     "              [--minimize OUT] FILE",
+     "vmbsave repro [--impl LIB.so] [--target NAME] [--text] [--timeout SECONDS]\n"
+     "              [--emit-c OUT.c] [--minimize OUT] FILE",
      "Replays one program and prints every call as it is made (arguments, status, counts,\n"
      "faults injected, notes), then the verdict: the violated clause, step, expected and\n"
      "observed values, or the signal the implementation died of.\n"
      "  --impl LIB.so        the plug-in to test (default: the built-in reference)\n"
-     "  --text               FILE is in text form (default: byte form)\n"
+     "  --target NAME        FILE is fuzz_NAME's input (default save_session): the program\n"
+     "                       the target runs for it is traced, reproduced and minimised\n"
+     "  --text               FILE is in text form (default: byte form; not with --target\n"
+     "                       roundtrip, restore, restore_raw)\n"
      "  --timeout SECONDS    as for run (default 60; 0: none)\n"
      "  --emit-c OUT.c       write a standalone C reproducer (cc -o repro OUT.c -ldl)\n"
      "  --minimize OUT       shrink the program while it fails the same way; write it to OUT\n"
-     "                       (byte form) and print its text\n"},
+     "                       (byte form: a bare program, replayed without --target) and print\n"
+     "                       its text (not for restore_raw)\n"},
     {"print", cmd_print, "vmbsave print FILE",
      "Prints a byte-form program in text form, one step per line.\n"},
     {"encode", cmd_encode, "vmbsave encode TEXT [-o OUT]",
