@@ -54,6 +54,40 @@ for prog in tests/variants/*.prog; do
     name=$(basename "$prog" .prog)
     "$cli" encode "$prog" -o "$work/save_session/variant-$name"
 done
+# The save-protocol paths of a session, after each canonical state: every buffer-size mode of
+# save_continue; and, on paused_packets (packets in flight), each answer the driver's
+# save-packet callback can give (harness/driver_script.h), then a second save_continue, the
+# call the contract rules on after a failure.
+encode ss_sizes <<'TXT'
+save_continue ch=0 size=zero-null
+save_begin ch=0
+save_continue ch=0 size=zero-null
+save_continue ch=0 size=zero
+save_continue ch=0 size=one
+save_continue ch=0 size=required-1
+save_continue ch=0 size=required
+save_continue ch=0 size=required+1
+save_continue ch=0 size=max-chunk
+save_continue ch=0 size=large
+save_continue ch=0 size=large
+save_end ch=0
+TXT
+for s in "${states[@]}"; do
+    cat "$work/states/$s.bin" "$work/ss_sizes.bin" >"$work/save_session/session-$s-sizes"
+done
+for mode in normal no-state fail-second fail-first-zero over-limit asks-more too-small-second; do
+    packet=" packet=0" # every packet; mode normal takes no packet
+    [ "$mode" = normal ] && packet=""
+    encode "ss_callback_$mode" <<TXT
+fault_save_packet mode=$mode$packet
+save_begin ch=0
+save_continue ch=0 size=large
+save_continue ch=0 size=large
+save_end ch=0
+TXT
+    cat "$work/states/paused_packets.bin" "$work/ss_callback_$mode.bin" \
+        >"$work/save_session/session-paused_packets-callback_$mode"
+done
 
 # roundtrip: state byte, then a body run on the state before the capture/restore/capture.
 encode rt_empty </dev/null
