@@ -1,6 +1,7 @@
 /* Fuzz target: a canonical state (harness/canonical.h, chosen by the first byte) on channel 0,
  * then the program the rest of the input decodes to, then a round trip: capture channel 0,
- * restore the image into a fresh channel 1, capture that (the oracle checks the re-save,
+ * restore the image into a fresh channel 1 (whole, or k chunks per call: also the first byte),
+ * capture that (the oracle checks the re-save,
  * RESTORE.FIXED_POINT). The expansion is harness/fuzz_input.h's, which `vmbsave repro --target
  * roundtrip` replays. A violation aborts with the clause (fuzzers/fuzz_common.h). */
 #include <stddef.h>

@@ -55,6 +55,10 @@ static vmbsave_canonical_id pick_canonical(uint8_t byte)
 
 /* Steps roundtrip appends after the decoded program: CAPTURE, CLEANUP, RESTORE, CAPTURE. */
 #define ROUNDTRIP_SUFFIX_STEPS 4u
+/* How the round trip's restore is fed, from data[0] / VMBSAVE_CANONICAL_COUNT: 0 the whole
+ * image in one call, k (1..3) whole chunks per call. Header bytes below the state count (every
+ * seed written before this existed) keep the one-call restore. */
+#define ROUNDTRIP_PER_CALL_CHOICES 4u
 
 static void build_roundtrip(const uint8_t *data, size_t size, vmbsave_fuzz_input *out)
 {
@@ -68,7 +72,8 @@ static void build_roundtrip(const uint8_t *data, size_t size, vmbsave_fuzz_input
     const vmbsave_step suffix[ROUNDTRIP_SUFFIX_STEPS] = {
         {.op = VMBSAVE_OP_CAPTURE, .ch = 0, .slot = 0},
         {.op = VMBSAVE_OP_CLEANUP, .ch = 1}, /* the body may have used channel 1 */
-        {.op = VMBSAVE_OP_RESTORE, .ch = 1, .slot = 0, .mode = VMBSAVE_EDIT_WHOLE},
+        {.op = VMBSAVE_OP_RESTORE, .ch = 1, .slot = 0, .mode = VMBSAVE_EDIT_WHOLE,
+         .c = (uint32_t)(data[0] / VMBSAVE_CANONICAL_COUNT) % ROUNDTRIP_PER_CALL_CHOICES},
         {.op = VMBSAVE_OP_CAPTURE, .ch = 1, .slot = 1},
     };
     for (uint32_t i = 0; i < ROUNDTRIP_SUFFIX_STEPS; i++)

@@ -70,7 +70,8 @@ const char *vmbsave_fuzz_target_names(void);
  *     against two implementations: harness/differential.h, fuzzers/fuzz_common.h);
  *   roundtrip: canonical state data[0] % VMBSAVE_CANONICAL_COUNT on channel 0, the program the
  *     rest decodes to (cut where the suffix would not fit), then CAPTURE ch0 into image 0,
- *     CLEANUP ch1, RESTORE image 0 into ch1, CAPTURE ch1 into image 1;
+ *     CLEANUP ch1, RESTORE image 0 into ch1 (data[0] / VMBSAVE_CANONICAL_COUNT % 4 whole chunks
+ *     per call; 0: one call), CAPTURE ch1 into image 1;
  *   restore: the canonical state, CAPTURE ch0 into image 0, then per decoded step CLEANUP and
  *     RESTORE image 0 into channel 1 + ch % 2, edited by the step's mode and a/b/c
  *     (normalised), while both fit;
