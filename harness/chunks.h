@@ -25,6 +25,26 @@ enum {
     VMBSAVE_CHUNK_END = 0xFFFF
 };
 
+/* HEADER payload offsets of version 1.0 (FORMAT.md, "HEADER"): the oracle's writer and reader. */
+enum {
+    VMBSAVE_HDR_STATE = 0,
+    VMBSAVE_HDR_INTERFACE_TYPE = 4,
+    VMBSAVE_HDR_INTERFACE_INSTANCE = 20,
+    VMBSAVE_HDR_SUBCHANNEL = 36,
+    VMBSAVE_HDR_MMIO = 38,
+    VMBSAVE_HDR_OFFER_FLAGS = 40,
+    VMBSAVE_HDR_USER_DEFINED = 44,
+    VMBSAVE_HDR_RING_GPADL = 164,
+    VMBSAVE_HDR_IN_BYTES = 168,
+    VMBSAVE_HDR_OUT_BYTES = 172,
+    VMBSAVE_HDR_TARGET_VP = 176,
+    VMBSAVE_HDR_CONNECTION = 180,
+    VMBSAVE_HDR_NEXT_SEQ = 184,
+    VMBSAVE_HDR_GPADLS = 192,
+    VMBSAVE_HDR_PACKETS = 196,
+    VMBSAVE_HDR_PENDING = 200 /* u32 per ring direction: incoming, then outgoing */
+};
+
 /* Payload sizes and record layouts of version 1.0. */
 #define VMBSAVE_HEADER_PAYLOAD_BYTES 208u
 #define VMBSAVE_END_PAYLOAD_BYTES 24u

@@ -22,23 +22,23 @@ enum {
 static void encode_header(const oracle_state *m, uint8_t *p)
 {
     memset(p, 0, VMBSAVE_HEADER_PAYLOAD_BYTES);
-    vmbsave_put_u32(p + 0, (uint32_t)m->state);
-    memcpy(p + 4, m->offer.interface_type.bytes, 16);
-    memcpy(p + 20, m->offer.interface_instance.bytes, 16);
-    vmbsave_put_u16(p + 36, m->offer.subchannel_index);
-    vmbsave_put_u16(p + 38, m->offer.mmio_megabytes);
-    vmbsave_put_u32(p + 40, m->offer.flags);
-    memcpy(p + 44, m->offer.user_defined, VMBSAVE_USER_DEFINED_BYTES);
-    vmbsave_put_u32(p + 164, m->open.ring_gpadl_id);
-    vmbsave_put_u32(p + 168, m->open.incoming_ring_bytes);
-    vmbsave_put_u32(p + 172, m->open.outgoing_ring_bytes);
-    vmbsave_put_u32(p + 176, m->open.target_vp);
-    vmbsave_put_u32(p + 180, m->open.connection_id);
-    vmbsave_put_u64(p + 184, m->next_seq);
-    vmbsave_put_u32(p + 192, m->gpadl_count);
-    vmbsave_put_u32(p + 196, m->packet_count);
-    vmbsave_put_u32(p + 200, m->rings[0].len);
-    vmbsave_put_u32(p + 204, m->rings[1].len);
+    vmbsave_put_u32(p + VMBSAVE_HDR_STATE, (uint32_t)m->state);
+    memcpy(p + VMBSAVE_HDR_INTERFACE_TYPE, m->offer.interface_type.bytes, 16);
+    memcpy(p + VMBSAVE_HDR_INTERFACE_INSTANCE, m->offer.interface_instance.bytes, 16);
+    vmbsave_put_u16(p + VMBSAVE_HDR_SUBCHANNEL, m->offer.subchannel_index);
+    vmbsave_put_u16(p + VMBSAVE_HDR_MMIO, m->offer.mmio_megabytes);
+    vmbsave_put_u32(p + VMBSAVE_HDR_OFFER_FLAGS, m->offer.flags);
+    memcpy(p + VMBSAVE_HDR_USER_DEFINED, m->offer.user_defined, VMBSAVE_USER_DEFINED_BYTES);
+    vmbsave_put_u32(p + VMBSAVE_HDR_RING_GPADL, m->open.ring_gpadl_id);
+    vmbsave_put_u32(p + VMBSAVE_HDR_IN_BYTES, m->open.incoming_ring_bytes);
+    vmbsave_put_u32(p + VMBSAVE_HDR_OUT_BYTES, m->open.outgoing_ring_bytes);
+    vmbsave_put_u32(p + VMBSAVE_HDR_TARGET_VP, m->open.target_vp);
+    vmbsave_put_u32(p + VMBSAVE_HDR_CONNECTION, m->open.connection_id);
+    vmbsave_put_u64(p + VMBSAVE_HDR_NEXT_SEQ, m->next_seq);
+    vmbsave_put_u32(p + VMBSAVE_HDR_GPADLS, m->gpadl_count);
+    vmbsave_put_u32(p + VMBSAVE_HDR_PACKETS, m->packet_count);
+    vmbsave_put_u32(p + VMBSAVE_HDR_PENDING, m->rings[0].len);
+    vmbsave_put_u32(p + VMBSAVE_HDR_PENDING + 4, m->rings[1].len);
 }
 
 void oracle_plan_reset(oracle_plan *p, const oracle_state *m)

@@ -30,26 +30,6 @@
 
 #include "oracle.h"
 
-/* HEADER payload offsets (FORMAT.md, "HEADER"). */
-enum {
-    H_STATE = 0,
-    H_INTERFACE_TYPE = 4,
-    H_INTERFACE_INSTANCE = 20,
-    H_SUBCHANNEL = 36,
-    H_MMIO = 38,
-    H_OFFER_FLAGS = 40,
-    H_USER_DEFINED = 44,
-    H_RING_GPADL = 164,
-    H_IN_BYTES = 168,
-    H_OUT_BYTES = 172,
-    H_TARGET_VP = 176,
-    H_CONNECTION = 180,
-    H_NEXT_SEQ = 184,
-    H_GPADLS = 192,
-    H_PACKETS = 196,
-    H_PENDING = 200
-};
-
 #define GPADL_STATE_CREATED 1u
 #define GPADL_STATE_TEARING_DOWN 2u
 
@@ -122,28 +102,28 @@ static void take_header(reader *r, const uint8_t *p, uint32_t n, uint64_t image_
         CORRUPT(r, "a HEADER payload of %" PRIu32 " bytes, below 1.0's 208", n);
         return;
     }
-    uint32_t state = vmbsave_get_u32(p + H_STATE);
+    uint32_t state = vmbsave_get_u32(p + VMBSAVE_HDR_STATE);
     bool known = state == VMBSAVE_STATE_ENABLED || state == VMBSAVE_STATE_OPEN_PAUSED;
     if (!known)
         CORRUPT(r, "HEADER state %" PRIu32 ", not ENABLED or OPEN_PAUSED", state);
-    uint32_t flags = vmbsave_get_u32(p + H_OFFER_FLAGS);
+    uint32_t flags = vmbsave_get_u32(p + VMBSAVE_HDR_OFFER_FLAGS);
     if ((flags & ~(uint32_t)VMBSAVE_OFFER_FLAGS_VALID) != 0)
         CORRUPT(r, "offer flags 0x%" PRIx32 " outside VMBSAVE_OFFER_FLAGS_VALID", flags);
-    if (vmbsave_get_u16(p + H_SUBCHANNEL) > VMBSAVE_MAX_SUBCHANNEL_INDEX)
+    if (vmbsave_get_u16(p + VMBSAVE_HDR_SUBCHANNEL) > VMBSAVE_MAX_SUBCHANNEL_INDEX)
         CORRUPT(r, "offer subchannel index %u above its limit",
-                (unsigned)vmbsave_get_u16(p + H_SUBCHANNEL));
-    if (vmbsave_get_u16(p + H_MMIO) > VMBSAVE_MAX_MMIO_MEGABYTES)
+                (unsigned)vmbsave_get_u16(p + VMBSAVE_HDR_SUBCHANNEL));
+    if (vmbsave_get_u16(p + VMBSAVE_HDR_MMIO) > VMBSAVE_MAX_MMIO_MEGABYTES)
         CORRUPT(r, "offer MMIO megabytes %u above its limit",
-                (unsigned)vmbsave_get_u16(p + H_MMIO));
+                (unsigned)vmbsave_get_u16(p + VMBSAVE_HDR_MMIO));
 
-    uint32_t ring_gpadl = vmbsave_get_u32(p + H_RING_GPADL);
-    uint32_t ring_bytes[2] = {vmbsave_get_u32(p + H_IN_BYTES), vmbsave_get_u32(p + H_OUT_BYTES)};
-    uint32_t vp = vmbsave_get_u32(p + H_TARGET_VP);
-    uint32_t connection = vmbsave_get_u32(p + H_CONNECTION);
-    uint32_t gpadls = vmbsave_get_u32(p + H_GPADLS);
-    uint32_t packets = vmbsave_get_u32(p + H_PACKETS);
-    uint32_t pending[2] = {vmbsave_get_u32(p + H_PENDING), vmbsave_get_u32(p + H_PENDING + 4)};
-    uint64_t next_seq = vmbsave_get_u64(p + H_NEXT_SEQ);
+    uint32_t ring_gpadl = vmbsave_get_u32(p + VMBSAVE_HDR_RING_GPADL);
+    uint32_t ring_bytes[2] = {vmbsave_get_u32(p + VMBSAVE_HDR_IN_BYTES), vmbsave_get_u32(p + VMBSAVE_HDR_OUT_BYTES)};
+    uint32_t vp = vmbsave_get_u32(p + VMBSAVE_HDR_TARGET_VP);
+    uint32_t connection = vmbsave_get_u32(p + VMBSAVE_HDR_CONNECTION);
+    uint32_t gpadls = vmbsave_get_u32(p + VMBSAVE_HDR_GPADLS);
+    uint32_t packets = vmbsave_get_u32(p + VMBSAVE_HDR_PACKETS);
+    uint32_t pending[2] = {vmbsave_get_u32(p + VMBSAVE_HDR_PENDING), vmbsave_get_u32(p + VMBSAVE_HDR_PENDING + 4)};
+    uint64_t next_seq = vmbsave_get_u64(p + VMBSAVE_HDR_NEXT_SEQ);
 
     /* A state of no known value: a reader may apply either state's rules. */
     if (state == VMBSAVE_STATE_OPEN_PAUSED || !known) {
@@ -497,18 +477,18 @@ static void decode(const reader *r, const uint8_t *bytes, uint32_t end, oracle_s
         const uint8_t *p = bytes + pos + VMBSAVE_CHUNK_HEADER_BYTES;
         pos += h.size;
         if (h.type == VMBSAVE_CHUNK_HEADER) {
-            memcpy(m->offer.interface_type.bytes, p + H_INTERFACE_TYPE, 16);
-            memcpy(m->offer.interface_instance.bytes, p + H_INTERFACE_INSTANCE, 16);
-            m->offer.subchannel_index = vmbsave_get_u16(p + H_SUBCHANNEL);
-            m->offer.mmio_megabytes = vmbsave_get_u16(p + H_MMIO);
-            m->offer.flags = vmbsave_get_u32(p + H_OFFER_FLAGS);
-            memcpy(m->offer.user_defined, p + H_USER_DEFINED, VMBSAVE_USER_DEFINED_BYTES);
+            memcpy(m->offer.interface_type.bytes, p + VMBSAVE_HDR_INTERFACE_TYPE, 16);
+            memcpy(m->offer.interface_instance.bytes, p + VMBSAVE_HDR_INTERFACE_INSTANCE, 16);
+            m->offer.subchannel_index = vmbsave_get_u16(p + VMBSAVE_HDR_SUBCHANNEL);
+            m->offer.mmio_megabytes = vmbsave_get_u16(p + VMBSAVE_HDR_MMIO);
+            m->offer.flags = vmbsave_get_u32(p + VMBSAVE_HDR_OFFER_FLAGS);
+            memcpy(m->offer.user_defined, p + VMBSAVE_HDR_USER_DEFINED, VMBSAVE_USER_DEFINED_BYTES);
             if (r->open) {
                 m->open.ring_gpadl_id = r->ring_gpadl;
                 m->open.incoming_ring_bytes = r->ring_bytes[0];
                 m->open.outgoing_ring_bytes = r->ring_bytes[1];
-                m->open.target_vp = vmbsave_get_u32(p + H_TARGET_VP);
-                m->open.connection_id = vmbsave_get_u32(p + H_CONNECTION);
+                m->open.target_vp = vmbsave_get_u32(p + VMBSAVE_HDR_TARGET_VP);
+                m->open.connection_id = vmbsave_get_u32(p + VMBSAVE_HDR_CONNECTION);
             }
             m->next_seq = r->next_seq;
         } else if (h.type == VMBSAVE_CHUNK_GPADLS || h.type == VMBSAVE_CHUNK_PACKETS) {
