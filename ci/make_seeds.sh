@@ -115,7 +115,8 @@ done
 
 # differential: a whole input is a program, run on the implementation and the reference. The
 # save_session seeds, each canonical state's round trip (its image written, restored and
-# written again: the calls the two runs must agree on most), and tests/differential/*.prog.
+# written again: the calls the two runs must agree on most), each restore edit on each state,
+# and tests/differential/*.prog.
 cp "$work/save_session/"* "$work/differential/"
 encode df_round_trip <<'TXT'
 capture ch=0 image=0
@@ -124,6 +125,32 @@ capture ch=1 image=1
 TXT
 for s in "${states[@]}"; do
     cat "$work/states/$s.bin" "$work/df_round_trip.bin" >"$work/differential/roundtrip-$s"
+done
+# Each restore edit, as the restore target expands its every_edit seed (harness/fuzz_input.c):
+# the implementation must refuse the same edits with the same statuses, atomically.
+encode df_restore_edits <<'TXT'
+capture ch=0 image=0
+cleanup ch=1
+restore ch=1 image=0 edit=whole per_call=0
+cleanup ch=2
+restore ch=2 image=0 edit=whole per_call=1
+cleanup ch=1
+restore ch=1 image=0 edit=truncate at=100 per_call=0
+cleanup ch=1
+restore ch=1 image=0 edit=bit-flip bit=200
+cleanup ch=1
+restore ch=1 image=0 edit=drop-chunk chunk=1
+cleanup ch=1
+restore ch=1 image=0 edit=duplicate-chunk chunk=1
+cleanup ch=1
+restore ch=1 image=0 edit=swap-chunks chunk=1 with=2
+cleanup ch=1
+restore ch=1 image=0 edit=foreign-chunk chunk=1 from_image=0
+cleanup ch=1
+restore ch=1 image=0 edit=split-inside chunk=1
+TXT
+for s in "${states[@]}"; do
+    cat "$work/states/$s.bin" "$work/df_restore_edits.bin" >"$work/differential/restore-$s-every_edit"
 done
 for prog in tests/differential/*.prog; do
     name=$(basename "$prog" .prog)
