@@ -6,9 +6,10 @@
 #          seed files for the same time in the same run; reported as the ratio target / empty;
 #   find   the time each deliberately broken variant (variants/) takes to be found by each target
 #          bench/bug_targets.tsv lists for it: --seeds runs with engine seeds 1..N, each with a
-#          budget, stopping at the first crash, which counts only if its first line names the
-#          variant's clause; the median over the seeds, a run that found nothing counting as
-#          +infinity. Runs start from corpus/seeds/<target> WITHOUT its variant-* files (each of
+#          budget, stopping at the first crash, which counts only if its first line names a
+#          clause the variant's bug breaks (bug_targets.tsv: the clause or an "also") and the
+#          reference passes the same input; the median over the seeds, a run that found
+#          nothing counting as +infinity. Runs start from corpus/seeds/<target> WITHOUT its variant-* files (each of
 #          those is a witness of one bug); a pair whose seeds already show the bug is reported as
 #          found_by_seed, not fuzzed;
 #   cov    coverage against the reference after a fixed number of executions (libFuzzer's final
@@ -185,17 +186,22 @@ takes_program() { ! in_list "$1" $not_program; }
 arms_of() { if takes_program "$1"; then echo "${arms_wanted[@]}"; else echo n/a; fi; }
 
 # bench/bug_targets.tsv, checked against variants/README.md (the clause of each variant).
-declare -A tsv_clause=() tsv_targets=()
+declare -A tsv_clause=() tsv_also=() tsv_targets=()
 tsv_order=()
-while IFS=$'\t' read -r v clause tlist why extra; do
+while IFS=$'\t' read -r v clause also tlist why extra; do
     case "$v" in '' | '#'* | variant) continue ;; esac
     if [ -z "$why" ] || [ -n "${extra:-}" ] || ! [[ "$v" =~ ^[a-z0-9_]+$ ]]; then
-        usage_error "bench/bug_targets.tsv: bad line for '$v' (4 tab-separated fields)"
+        usage_error "bench/bug_targets.tsv: bad line for '$v' (5 tab-separated fields)"
     fi
     readme=$(grep -F "| \`$v\` |" "$repo/variants/README.md" | sed -n 's/.*| `\([A-Z0-9_.]*\)` |[[:space:]]*$/\1/p')
     [ "$readme" = "$clause" ] ||
         usage_error "bench/bug_targets.tsv: $v has clause $clause, variants/README.md says '${readme}'"
-    tsv_clause[$v]=$clause tsv_targets[$v]=$tlist
+    [ "$also" = - ] && also=""
+    for c in ${also//,/ }; do
+        grep -qF -- "- \`$v\` also breaks \`$c\`" "$repo/variants/README.md" ||
+            usage_error "bench/bug_targets.tsv: $v also breaks $c, which variants/README.md does not say"
+    done
+    tsv_clause[$v]=$clause tsv_also[$v]=${also//,/ } tsv_targets[$v]=$tlist
     tsv_order+=("$v")
 done <"$repo/bench/bug_targets.tsv"
 [ "${#tsv_order[@]}" -gt 0 ] || usage_error "bench/bug_targets.tsv lists no variant"
@@ -503,6 +509,10 @@ elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", b - a }'; }
 clause_of() { # FIRST_LINE: the clause of a "vmbsave: <CLAUSE> at step N" line, else empty
     sed -n 's/^vmbsave: \([^ ]*\) at step .*/\1/p' <<<"$1"
 }
+# shellcheck disable=SC2086 # the words of the list
+breaks() { # VARIANT CLAUSE: is CLAUSE one the variant's bug breaks (its clause or an "also")?
+    [ -n "$2" ] && in_list "$2" "${tsv_clause[$1]}" ${tsv_also[$1]}
+}
 
 # arm_env ENGINE TARGET ARM: the environment (and, for libFuzzer, the extra flag) of an arm.
 arm_env() {
@@ -725,8 +735,8 @@ job_cov() {
 }
 
 # job_seedcheck N ENGINE VARIANT TARGET: replays the seeds (without variant-*) against the
-# variant one by one. A seed that shows the variant's clause makes the pair found_by_seed; a seed
-# that fails otherwise is left out of the pair's fuzzing seeds (an engine stops on it at once).
+# variant one by one. A seed that fails under a clause the bug breaks makes the pair
+# found_by_seed; a seed that fails otherwise is left out of the pair's fuzzing seeds (an engine stops on it at once).
 # Writes $work/pairs/<engine>-<variant>-<target>/{status,seeds/}.
 job_seedcheck() {
     local n=$1 engine=$2 variant=$3 target=$4
@@ -737,7 +747,7 @@ job_seedcheck() {
         replay "$engine" "$target" "$variant" "$f" "$pd/replay.log"
         if [ -z "$r_first" ]; then
             cp "$f" "$pd/seeds/"
-        elif [ "$(clause_of "$r_first")" = "$clause" ]; then
+        elif breaks "$variant" "$(clause_of "$r_first")"; then
             witness=$(basename "$f") witness_line=$r_first
             break
         elif ! grep -qE "$FINDING_RE" "$pd/replay.log"; then
@@ -756,7 +766,8 @@ job_seedcheck() {
     if [ -n "$witness" ]; then
         emit "$rec" measure:=time_to_find engine:="$engine" target:="$target" variant:="$variant" \
             clause:="$clause" seed=null budget_s=null mutator:=n/a result:=found_by_seed seconds=0 \
-            clause_found:="$clause" first_line:="$witness_line" witness_seed:="$witness" \
+            clause_found:="$(clause_of "$witness_line")" first_line:="$witness_line" \
+            witness_seed:="$witness" \
             seeds:="${seed_note[$target]} without variant-*"
         echo found_by_seed >"$pd/status"
     elif [ -z "$(ls -A "$pd/seeds")" ]; then
@@ -821,14 +832,21 @@ job_find() {
             reason:="${failed:-no measurement: the run executed nothing}" \
             log:="$(keep_log "$rundir" "$name")"
     elif [ -n "$art" ]; then
-        local got kept=$keep_dir/$name.input
+        local got result reference="" kept=$keep_dir/$name.input
         got=$(clause_of "$first")
         cp "$art" "$kept"
-        emit "$rec" "${fields[@]}" result:="$([ "$got" = "$clause" ] && echo found || echo other_clause)" \
+        result=other_clause
+        if breaks "$variant" "$got"; then
+            # A finding is the variant's only if the reference passes the same input.
+            replay "$engine" "$target" "" "$kept" "$rundir/reference.log"
+            reference=${r_first:-pass}
+            if [ -z "$r_first" ]; then result=found; else result=reference_fails; fi
+        fi
+        emit "$rec" "${fields[@]}" result:="$result" \
             seconds="$(num "$found_t")" execs="$(num "$found_execs")" \
             clause_found:="${got:-none}" first_line:="${first:0:300}" input:="$kept" \
-            wall_seconds="$r_wall"
-        [ "$got" = "$clause" ] || keep_log "$rundir" "$name" >/dev/null
+            reference:="${reference:-not run}" wall_seconds="$r_wall"
+        [ "$result" = found ] || keep_log "$rundir" "$name" >/dev/null
     else
         emit "$rec" "${fields[@]}" result:=not_found seconds=null execs="$total_execs" \
             wall_seconds="$r_wall"
@@ -1032,7 +1050,7 @@ jq -r -s --arg budget "$budget" --arg seeds "$seeds" --arg exec_s "$exec_seconds
           | (if ($cols0 | length) == 0 then ($tf | map(select(.engine != null)) | map("\(.engine)/n/a") | unique) else $cols0 end) as $cols
           | "### Time to find each deliberate bug (median of \($seeds) engine seeds, \($budget) s budget each)",
             "",
-            "From the target'"'"'s seeds without its variant-* files (each is a witness of one bug). A cell: median time to the first crash naming the variant'"'"'s clause and median executions until then (ex), not found counting as +infinity, then (runs that found it / runs). \"seed\": a seed input already shows the bug (no fuzzing needed). A crash under another clause counts as not found (its record says which).",
+            "From the target'"'"'s seeds without its variant-* files (each is a witness of one bug). A cell: median time to the first crash naming the variant'"'"'s clause and median executions until then (ex), not found counting as +infinity, then (runs that found it / runs). \"seed\": a seed input already shows the bug (no fuzzing needed). A crash counts when its first line names a clause the bug breaks (bench/bug_targets.tsv: the witness'"'"'s or an \"also\") and the reference passes the same input; any other crash counts as not found (its record says why).",
             "",
             "| variant | clause | target | \($cols | join(" | ")) |",
             "|---|---|---|\($cols | map("---:") | join("|"))|",
@@ -1042,6 +1060,10 @@ jq -r -s --arg budget "$budget" --arg seeds "$seeds" --arg exec_s "$exec_seconds
                     | ($c | split("/")) as [$e, $m]
                     | cell($g | map(select(.engine == $e and (.mutator == $m or .mutator == "n/a" or $m == "n/a"))))]
                   | join(" | ")) |" ),
+            "",
+            ( $tf | map(select((.result == "found" or .result == "found_by_seed") and .clause_found != .clause))
+              | group_by([.variant, .target, .clause_found])[]
+              | "Found under \(.[0].clause_found), which the bug also breaks: \(.[0].variant) by \(.[0].target) (\(length) of the records: \(map(.engine) | unique | join(", ")))." ),
             "" end ),
       ( $all | map(select(.measure == "coverage")) as $cv
         | if ($cv | length) == 0 then empty else
