@@ -665,6 +665,7 @@ typedef enum bug {
     BUG_SESSION_LEAK,       /* save_begin allocates a block nobody frees */
     BUG_WRONG_PFN,          /* a GPADL record carries a wrong pfn (resealed: the checksum holds) */
     BUG_RING_READ_COUNT,    /* ring_read reports one byte less than it read */
+    BUG_TEARDOWN_LOOKUP_FIRST, /* teardown looks the id up before checking the state */
 } bug;
 
 static bug g_bug;
@@ -744,6 +745,12 @@ static NTSTATUS bug_ring_read(vmbsave_channel *ch, vmbsave_ring_direction d, voi
     return st;
 }
 
+static NTSTATUS bug_gpadl_teardown_begin(vmbsave_channel *ch, uint32_t id)
+{
+    NTSTATUS st = g_real.gpadl_teardown_begin(ch, id);
+    return st == STATUS_INVALID_DEVICE_STATE ? STATUS_NOT_FOUND : st;
+}
+
 /* The leaked blocks go back before the interface does, so the process itself leaks nothing. */
 static void bug_release(void *context)
 {
@@ -770,6 +777,7 @@ static NTSTATUS bug_entry(const char *name, uint32_t major, const vmbsave_host_v
     case BUG_DESCRIBE_NOT_FRESH: out->describe = bug_describe; break;
     case BUG_SESSION_LEAK: out->save_begin = bug_save_begin; break;
     case BUG_RING_READ_COUNT: out->ring_read = bug_ring_read; break;
+    case BUG_TEARDOWN_LOOKUP_FIRST: out->gpadl_teardown_begin = bug_gpadl_teardown_begin; break;
     default: break;
     }
     return STATUS_SUCCESS;
@@ -838,6 +846,9 @@ static const teeth_case teeth_cases[] = {
      "open ch=0 mode=valid gpadl=1 in_pages=2 out_pages=2\nstart ch=0\n"
      "ring_write ch=0 dir=in bytes=10 salt=1\nring_read ch=0 dir=in bytes=4\n",
      "LIFECYCLE.RING.FIFO", VMBSAVE_CHECK_COUNTS, 6},
+    /* A DISABLED channel has no GPADL, but the state is checked first: not NOT_FOUND. */
+    {BUG_TEARDOWN_LOOKUP_FIRST, "gpadl_teardown_begin ch=0 id=1\n", "LIFECYCLE.GPADL.TEARDOWN",
+     VMBSAVE_CHECK_STATUS, 0},
 };
 
 static void oracle_teeth(void **state)
