@@ -8,6 +8,8 @@
 #   ENGINE   libfuzzer   libFuzzer, ASan+UBSan, leak detection (preset fuzz-libfuzzer)
 #            afl         AFL++ afl-fuzz, persistent mode, shared-memory input (fuzz-afl)
 #            afl-cmplog  the same with a CMPLOG build for -c (fuzz-afl and fuzz-afl-cmplog)
+#            afl-lto     the same as afl built in AFL++'s LTO mode, afl-clang-lto: collision-free
+#                        edge ids (fuzz-afl-lto); the built-in reference only, no VMBSAVE_FUZZ_IMPL
 #            replay      the plain replay driver over the seeds and regressions (fuzz-replay)
 #   TARGET   a fuzz target of VMBSAVE_FUZZ_TARGETS (fuzzers/CMakeLists.txt): save_session, ...
 #   SECONDS  how long to fuzz, 1 to 604800 (default 60); replay runs every input once
@@ -18,7 +20,7 @@
 # AFL++ runs with the structure-aware mutator (libvmbsave_afl_mutator.so, corpus/README.md) on
 # targets whose input is a program; VMBSAVE_FUZZ_AFL_MUTATOR=off leaves it out.
 # Exit status: 0 no finding; 1 a finding, or the build or the engine failed; 2 usage, an unknown
-# engine or target, or a missing tool.
+# engine or target, a missing tool, or afl-lto with VMBSAVE_FUZZ_IMPL.
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -49,9 +51,19 @@ case "$engine" in
 libfuzzer) presets=(fuzz-libfuzzer) ;;
 afl) presets=(fuzz-afl) ;;
 afl-cmplog) presets=(fuzz-afl fuzz-afl-cmplog) ;;
+afl-lto) presets=(fuzz-afl-lto) ;;
 replay) presets=(fuzz-replay) ;;
-*) die_usage "unknown engine '$engine' (one of: libfuzzer, afl, afl-cmplog, replay)" ;;
+*) die_usage "unknown engine '$engine' (one of: libfuzzer, afl, afl-cmplog, afl-lto, replay)" ;;
 esac
+# The build afl-fuzz runs (and the AFL++ mutator's): the first preset.
+afl_preset=${presets[0]}
+# AFL++'s LTO mode numbers a shared library's edges from 1 again, over the target's own
+# (AFL++ README.lto.md, "Instrumenting shared libraries"), and a library built with
+# afl-clang-fast aborts an LTO target that dlopen()s it: plug-ins are fuzzed with engine afl.
+if [ "$engine" = afl-lto ] && [ -n "${VMBSAVE_FUZZ_IMPL:-}" ]; then
+    die_usage "engine afl-lto fuzzes the built-in reference only; fuzz a plug-in" \
+        "(VMBSAVE_FUZZ_IMPL) with engine afl"
+fi
 mapfile -t targets < <(vmbsave_fuzz_targets .)
 if [ "${#targets[@]}" -eq 0 ]; then
     die_usage "no fuzz target found in fuzzers/CMakeLists.txt (set(VMBSAVE_FUZZ_TARGETS ...))"
@@ -68,10 +80,11 @@ need=(cmake)
 case "$engine" in
 libfuzzer) need+=(clang clang++) ;;
 afl | afl-cmplog) need+=(afl-clang-fast afl-clang-fast++ afl-fuzz) ;;
+afl-lto) need+=(afl-clang-lto afl-clang-lto++ afl-fuzz ld.lld) ;; # afl-clang-lto links with lld
 esac
 for tool in "${need[@]}"; do
     if ! command -v "$tool" >/dev/null 2>&1; then
-        echo "fuzz.sh: $tool not found (apt-get install cmake clang afl++, or run" \
+        echo "fuzz.sh: $tool not found (apt-get install cmake clang afl++ lld, or run" \
             "ci/test.sh once as root: ci/lib/deps.sh installs them)" >&2
         exit 2
     fi
@@ -101,19 +114,19 @@ for preset in "${presets[@]}"; do
 done
 
 # AFL++'s structure-aware mutator: for targets whose input is a program (not those listed in
-# VMBSAVE_FUZZ_NOT_PROGRAM_TARGETS), built in the plain AFL++ build (without sanitizers or
-# instrumentation: afl-fuzz loads it).
+# VMBSAVE_FUZZ_NOT_PROGRAM_TARGETS), built in the plain AFL++ build, fuzz-afl or fuzz-afl-lto
+# (without sanitizers or instrumentation: afl-fuzz loads it).
 mutator=
 if [[ "$engine" == afl* ]] && [ "${VMBSAVE_FUZZ_AFL_MUTATOR:-on}" != off ] &&
     ! vmbsave_fuzz_cmake_list . VMBSAVE_FUZZ_NOT_PROGRAM_TARGETS | grep -qxF -- "$target"; then
     log=$work/build-afl-mutator.log
-    if ! cmake --build "$build_root/fuzz-afl" --target vmbsave_afl_mutator >"$log" 2>&1; then
+    if ! cmake --build "$build_root/$afl_preset" --target vmbsave_afl_mutator >"$log" 2>&1; then
         tail -n 30 "$log" >&2
         echo "fuzz.sh: the AFL++ mutator did not build (log: $log);" \
             "VMBSAVE_FUZZ_AFL_MUTATOR=off runs without it" >&2
         exit 1
     fi
-    mutator=$build_root/fuzz-afl/fuzzers/libvmbsave_afl_mutator.so
+    mutator=$build_root/$afl_preset/fuzzers/libvmbsave_afl_mutator.so
 fi
 
 # ---- Corpus: seeds and regressions, copied so the engine may add to it ------------------------
@@ -162,7 +175,7 @@ libfuzzer)
         exit 1
     fi
     ;;
-afl | afl-cmplog)
+afl | afl-cmplog | afl-lto)
     timeout_s=$(vmbsave_libfuzzer_option "$options" timeout)
     args=(-i "$corpus" -o "$work/afl" -x "$dict" -t "$((${timeout_s:-10} * 1000))"
         -V "$seconds")
@@ -189,14 +202,14 @@ afl | afl-cmplog)
     env "${afl_env[@]}" AFL_AUTORESUME=1 AFL_SKIP_CPUFREQ=1 AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES=1 \
         ASAN_OPTIONS="abort_on_error=1:symbolize=0:detect_leaks=0" \
         UBSAN_OPTIONS="abort_on_error=1:symbolize=0:print_stacktrace=1" \
-        afl-fuzz "${args[@]}" -- "${binary[fuzz-afl]}" || {
+        afl-fuzz "${args[@]}" -- "${binary[$afl_preset]}" || {
         echo "fuzz.sh: afl-fuzz failed" >&2
         exit 1
     }
     crashes=$(($(count_crashes) - crashes_before))
     if [ "$crashes" -ne 0 ]; then
         echo "fuzz.sh: $crashes new finding(s) in $work/afl/default/crashes/" \
-            "(replay: ${binary[fuzz-afl]} FILE)" >&2
+            "(replay: ${binary[$afl_preset]} FILE)" >&2
         exit 1
     fi
     ;;

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # FUZZ.SCRIPTS.USAGE_ERRORS: ci/fuzz.sh and ci/oss-fuzz-check.sh refuse bad arguments before
 # building anything: exit status 2 and a message naming the problem (an unknown engine lists the
-# engines, an unknown target lists the targets); --help prints the usage with status 0.
+# engines, an unknown target lists the targets, afl-lto refuses a plug-in); --help prints the
+# usage with status 0.
 #
 # usage: check_fuzz_scripts_usage.sh SOURCE_DIR
 # Exit status: 0 every case behaved; 1 a case did not (FAIL: lines say which); 2 usage.
@@ -35,8 +36,11 @@ expect() {
 expect 2 'expected ENGINE TARGET \[SECONDS\], got 0' fuzz.sh
 expect 2 'expected ENGINE TARGET \[SECONDS\], got 1' fuzz.sh libfuzzer
 expect 2 'expected ENGINE TARGET \[SECONDS\], got 4' fuzz.sh libfuzzer save_session 5 extra
-expect 2 "unknown engine 'honggfuzz' \(one of: libfuzzer, afl, afl-cmplog, replay\)" \
+expect 2 "unknown engine 'honggfuzz' \(one of: libfuzzer, afl, afl-cmplog, afl-lto, replay\)" \
     fuzz.sh honggfuzz save_session
+VMBSAVE_FUZZ_IMPL=/nonexistent/libplugin.so \
+    expect 2 "engine afl-lto fuzzes the built-in reference only; fuzz a plug-in" \
+    fuzz.sh afl-lto save_session 5
 expect 2 "unknown target 'no_such_target' \(one of: save_session " \
     fuzz.sh libfuzzer no_such_target
 expect 2 "unknown target 'fuzz_save_session'" fuzz.sh afl fuzz_save_session

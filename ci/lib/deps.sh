@@ -33,11 +33,13 @@ vmbsave_install_deps() {
     vmbsave_need_pkg libjansson-dev
     vmbsave_need_pkg libclang-rt-dev libclang-rt-14-dev # clang's ASan/UBSan runtimes
     # Fuzzing engines and the OSS-Fuzz check (ci/oss-fuzz-check.sh, ci/fuzz.sh): clang++ links
-    # the targets, AFL++ (its compilers, afl-fuzz, /usr/lib/afl/libAFLDriver.a), zip and unzip
-    # for seed corpora, objdump (binutils, above) to find CMPLOG hooks.
+    # the targets, AFL++ (its compilers, afl-fuzz, /usr/lib/afl/libAFLDriver.a), lld for
+    # afl-clang-lto (it links with ld.lld; afl++ does not depend on it), zip and unzip for seed
+    # corpora, objdump (binutils, above) to find CMPLOG hooks.
     vmbsave_need_cmd clang++ clang
     vmbsave_need_cmd afl-fuzz afl++
     vmbsave_need_cmd afl-clang-fast afl++
+    vmbsave_need_cmd ld.lld lld
     vmbsave_need_cmd zip zip
     vmbsave_need_cmd unzip unzip
 
