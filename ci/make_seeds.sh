@@ -89,6 +89,69 @@ TXT
         >"$work/save_session/session-paused_packets-callback_$mode"
 done
 
+# save_begin in every lifecycle state, from a fresh channel: refused in DISABLED (fresh, offered,
+# disabled again) and OPEN_RUNNING, a whole session in ENABLED and OPEN_PAUSED (SAVE.BEGIN.*).
+encode ss_states <<'TXT'
+save_begin ch=0
+offer ch=0 mode=valid salt=1
+save_begin ch=0
+enable ch=0
+save_begin ch=0
+save_continue ch=0 size=large
+save_end ch=0
+gpadl_create ch=0 mode=valid id=1 pfns=4 salt=1
+open ch=0 mode=valid gpadl=1 in_pages=2 out_pages=2
+save_begin ch=0
+save_continue ch=0 size=large
+save_end ch=0
+start ch=0
+save_begin ch=0
+save_continue ch=0 size=large
+save_end ch=0
+pause ch=0
+save_begin ch=0
+save_continue ch=0 size=large
+save_end ch=0
+close ch=0
+save_begin ch=0
+save_end ch=0
+disable ch=0
+save_begin ch=0
+save_end ch=0
+TXT
+cp "$work/ss_states.bin" "$work/save_session/session-states"
+# The first allocation of each call that allocates in the reference (channel_allocate of offer,
+# gpadl_create, packet_send, save_begin) fails once, then the call is made again; then a session
+# under a fault from its second allocation on (RESOURCES.*, SAVE.BEGIN.NO_MEMORY).
+# differential drops the fault steps and so runs each call twice.
+encode ss_faults <<'TXT'
+fault_alloc mode=once after=0
+offer ch=0 mode=valid salt=1
+offer ch=0 mode=valid salt=1
+enable ch=0
+fault_alloc mode=once after=0
+gpadl_create ch=0 mode=valid id=1 pfns=4 salt=1
+gpadl_create ch=0 mode=valid id=1 pfns=4 salt=1
+open ch=0 mode=valid gpadl=1 in_pages=2 out_pages=2
+start ch=0
+fault_alloc mode=once after=0
+packet_send ch=0 payload=small id=9 gpadl=0 bytes=5
+packet_send ch=0 payload=small id=9 gpadl=0 bytes=5
+pause ch=0
+fault_alloc mode=once after=0
+save_begin ch=0
+save_begin ch=0
+save_continue ch=0 size=large
+save_end ch=0
+fault_alloc mode=from after=1
+save_begin ch=0
+save_continue ch=0 size=large
+save_continue ch=0 size=large
+save_end ch=0
+fault_alloc mode=off
+TXT
+cp "$work/ss_faults.bin" "$work/save_session/faults-each_call"
+
 # roundtrip: state byte, then a body run on the state before the capture/restore/capture.
 encode rt_empty </dev/null
 encode rt_traffic <<'TXT'
