@@ -270,11 +270,17 @@ static vmbsave_step boundary_save_continue(uint8_t ch, mut_rng *r)
     return save_continue_boundary(ch, rng_below(r, SAVE_CONTINUE_BOUNDARIES));
 }
 
+/* The state changes a save session depends on: save_begin's allowed and refused states, and the
+ * calls a channel must refuse while a session freezes it (LIFECYCLE.FROZEN_DURING_SAVE). */
+static const uint8_t lifecycle_transitions[] = {VMBSAVE_OP_ENABLE, VMBSAVE_OP_DISABLE,
+                                                VMBSAVE_OP_CLOSE, VMBSAVE_OP_START,
+                                                VMBSAVE_OP_PAUSE};
+
 static vmbsave_step interesting_step(const vmbsave_program *p, mut_rng *r)
 {
     uint8_t ch = pick_channel(p, r);
     vmbsave_step s = {.ch = ch};
-    switch (rng_below(r, 6)) {
+    switch (rng_below(r, 7)) {
     case 0: s.op = VMBSAVE_OP_SAVE_BEGIN; break;
     case 1: return boundary_save_continue(ch, r);
     case 2: s.op = VMBSAVE_OP_SAVE_END; break;
@@ -291,6 +297,9 @@ static vmbsave_step interesting_step(const vmbsave_program *p, mut_rng *r)
         vmbsave_step_normalize(&s);
         adopt_ids(p, &s, r); /* restore from an image the program captured */
         s.ch = ch;
+        break;
+    case 5:
+        s.op = lifecycle_transitions[rng_below(r, sizeof lifecycle_transitions)];
         break;
     default: s.op = VMBSAVE_OP_CLEANUP; break;
     }
