@@ -189,29 +189,28 @@ TXT
 for s in "${states[@]}"; do
     cat "$work/states/$s.bin" "$work/df_round_trip.bin" >"$work/differential/roundtrip-$s"
 done
-# Each restore edit, as the restore target expands its every_edit seed (harness/fuzz_input.c):
-# the implementation must refuse the same edits with the same statuses, atomically.
-encode df_restore_edits <<'TXT'
-capture ch=0 image=0
-cleanup ch=1
-restore ch=1 image=0 edit=whole per_call=0
-cleanup ch=2
-restore ch=2 image=0 edit=whole per_call=1
-cleanup ch=1
-restore ch=1 image=0 edit=truncate at=100 per_call=0
-cleanup ch=1
-restore ch=1 image=0 edit=bit-flip bit=200
-cleanup ch=1
-restore ch=1 image=0 edit=drop-chunk chunk=1
-cleanup ch=1
-restore ch=1 image=0 edit=duplicate-chunk chunk=1
-cleanup ch=1
-restore ch=1 image=0 edit=swap-chunks chunk=1 with=2
-cleanup ch=1
-restore ch=1 image=0 edit=foreign-chunk chunk=1 from_image=0
-cleanup ch=1
-restore ch=1 image=0 edit=split-inside chunk=1
-TXT
+# Each restore edit, as the restore target expands its every_edit seed (harness/fuzz_input.c:
+# each body step becomes a cleanup and a restore of channel 1 + ch % 2): the implementation must
+# refuse the same edits with the same statuses, atomically. One list serves both seeds: the
+# body step's channel, then the edit's text form.
+restore_edits=(
+    "0 edit=whole per_call=0"
+    "1 edit=whole per_call=1"
+    "0 edit=truncate at=100 per_call=0"
+    "0 edit=bit-flip bit=200"
+    "0 edit=drop-chunk chunk=1"
+    "0 edit=duplicate-chunk chunk=1"
+    "0 edit=swap-chunks chunk=1 with=2"
+    "0 edit=foreign-chunk chunk=1 from_image=0"
+    "0 edit=split-inside chunk=1"
+)
+{
+    echo "capture ch=0 image=0"
+    for e in "${restore_edits[@]}"; do
+        ch=$((1 + ${e%% *} % 2))
+        printf 'cleanup ch=%d\nrestore ch=%d image=0 %s\n' "$ch" "$ch" "${e#* }"
+    done
+} | encode df_restore_edits
 for s in "${states[@]}"; do
     cat "$work/states/$s.bin" "$work/df_restore_edits.bin" >"$work/differential/restore-$s-every_edit"
 done
@@ -224,17 +223,9 @@ done
 encode re_whole <<'TXT'
 restore ch=0 image=0 edit=whole per_call=0
 TXT
-encode re_every_edit <<'TXT'
-restore ch=0 image=0 edit=whole per_call=0
-restore ch=1 image=0 edit=whole per_call=1
-restore ch=0 image=0 edit=truncate at=100 per_call=0
-restore ch=0 image=0 edit=bit-flip bit=200
-restore ch=0 image=0 edit=drop-chunk chunk=1
-restore ch=0 image=0 edit=duplicate-chunk chunk=1
-restore ch=0 image=0 edit=swap-chunks chunk=1 with=2
-restore ch=0 image=0 edit=foreign-chunk chunk=1 from_image=0
-restore ch=0 image=0 edit=split-inside chunk=1
-TXT
+for e in "${restore_edits[@]}"; do
+    echo "restore ch=${e%% *} image=0 ${e#* }"
+done | encode re_every_edit
 for i in "${!states[@]}"; do
     for body in re_whole re_every_edit; do
         { state_byte "$i"; cat "$work/$body.bin"; } >"$work/restore/${states[$i]}-${body#re_}"
