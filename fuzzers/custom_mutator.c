@@ -18,8 +18,8 @@
  * LLVMFuzzerCustomCrossOver returns 0, which libFuzzer treats as a failed mutation and retries
  * with another pick; every mutation is then one of libFuzzer's default mutations, byte-level
  * crossover included. Caveat: it is not bit-for-bit a build without the hooks. While the hooks
- * exist, libFuzzer turns -len_control off by default (pass -len_control=100, its usual default,
- * to match such a build), its random stream differs (so -seed=N runs differ), and "MS:" lines
+ * exist, libFuzzer turns -len_control off by default (corpus/<target>.options sets it back to
+ * 100, its usual default), its random stream differs (so -seed=N runs differ), and "MS:" lines
  * name "Custom". Unset, "on" or "1": on. Any other value: a one-line error and exit status 2. */
 #include <stddef.h>
 #include <stdint.h>
