@@ -100,6 +100,22 @@ static void build_restore(const uint8_t *data, size_t size, vmbsave_fuzz_input *
     }
 }
 
+/* differential runs the program without its FAULT_ALLOC steps (docs/DIFFERENTIAL.md); each
+ * becomes "fault_alloc mode=off", which injects nothing, so step numbers stay the input's. */
+static void build_differential(const uint8_t *data, size_t size, vmbsave_fuzz_input *out)
+{
+    vmbsave_program *program = &out->program;
+    vmbsave_program_decode(data, size, program);
+    for (uint32_t i = 0; i < program->count; i++) {
+        vmbsave_step s = program->steps[i];
+        vmbsave_step_normalize(&s); /* the op the runner would see */
+        if (s.op == VMBSAVE_OP_FAULT_ALLOC) {
+            program->steps[i] = (vmbsave_step){.op = VMBSAVE_OP_FAULT_ALLOC,
+                                               .mode = VMBSAVE_FAULT_OFF};
+        }
+    }
+}
+
 static void build_restore_raw(const uint8_t *data, size_t size, vmbsave_fuzz_input *out)
 {
     uint8_t flags = data[0], split = data[1];
@@ -146,8 +162,8 @@ bool vmbsave_fuzz_input_build(vmbsave_fuzz_target target, const uint8_t *data, s
         return false;
     }
     switch (target) {
-    case VMBSAVE_FUZZ_TARGET_SAVE_SESSION:
-    case VMBSAVE_FUZZ_TARGET_DIFFERENTIAL: vmbsave_program_decode(data, size, &out->program); break;
+    case VMBSAVE_FUZZ_TARGET_SAVE_SESSION: vmbsave_program_decode(data, size, &out->program); break;
+    case VMBSAVE_FUZZ_TARGET_DIFFERENTIAL: build_differential(data, size, out); break;
     case VMBSAVE_FUZZ_TARGET_ROUNDTRIP: build_roundtrip(data, size, out); break;
     case VMBSAVE_FUZZ_TARGET_RESTORE: build_restore(data, size, out); break;
     case VMBSAVE_FUZZ_TARGET_RESTORE_RAW: build_restore_raw(data, size, out); break;

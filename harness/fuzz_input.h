@@ -66,8 +66,10 @@ const char *vmbsave_fuzz_target_names(void);
  * Returns true; false when the target runs nothing for it (an input shorter than its header, or
  * for restore_raw one with no image byte: the target returns at once), with a one-line reason
  * in err (err may be NULL). What each target runs:
- *   save_session, differential: the bytes decoded as a program (differential then runs it
- *     against two implementations: harness/differential.h, fuzzers/fuzz_common.h);
+ *   save_session: the bytes decoded as a program;
+ *   differential: the same, each FAULT_ALLOC step made "fault_alloc mode=off" (the target
+ *     drops them; this keeps the input's step numbers), run against two implementations
+ *     (harness/differential.h, fuzzers/fuzz_common.h);
  *   roundtrip: canonical state data[0] % VMBSAVE_CANONICAL_COUNT on channel 0, the program the
  *     rest decodes to (cut where the suffix would not fit), then CAPTURE ch0 into image 0,
  *     CLEANUP ch1, RESTORE image 0 into ch1 (data[0] / VMBSAVE_CANONICAL_COUNT % 4 whole chunks
