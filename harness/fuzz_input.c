@@ -100,12 +100,9 @@ static void build_restore(const uint8_t *data, size_t size, vmbsave_fuzz_input *
     }
 }
 
-/* differential runs the program without its FAULT_ALLOC steps (docs/DIFFERENTIAL.md); each
- * becomes "fault_alloc mode=off", which injects nothing, so step numbers stay the input's. */
-static void build_differential(const uint8_t *data, size_t size, vmbsave_fuzz_input *out)
+/* "fault_alloc mode=off" injects nothing, so the step numbers stay the input's. */
+void vmbsave_fuzz_differential_program(vmbsave_program *program)
 {
-    vmbsave_program *program = &out->program;
-    vmbsave_program_decode(data, size, program);
     for (uint32_t i = 0; i < program->count; i++) {
         vmbsave_step s = program->steps[i];
         vmbsave_step_normalize(&s); /* the op the runner would see */
@@ -114,6 +111,12 @@ static void build_differential(const uint8_t *data, size_t size, vmbsave_fuzz_in
                                                .mode = VMBSAVE_FAULT_OFF};
         }
     }
+}
+
+static void build_differential(const uint8_t *data, size_t size, vmbsave_fuzz_input *out)
+{
+    vmbsave_program_decode(data, size, &out->program);
+    vmbsave_fuzz_differential_program(&out->program);
 }
 
 static void build_restore_raw(const uint8_t *data, size_t size, vmbsave_fuzz_input *out)

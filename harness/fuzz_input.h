@@ -83,4 +83,9 @@ const char *vmbsave_fuzz_target_names(void);
 bool vmbsave_fuzz_input_build(vmbsave_fuzz_target target, const uint8_t *data, size_t size,
                               vmbsave_fuzz_input *out, char *err, size_t err_size);
 
+/* The program as fuzz_differential runs it on each implementation: its FAULT_ALLOC steps are
+ * dropped there (docs/DIFFERENTIAL.md), made "fault_alloc mode=off" here. For a program read
+ * some other way (text form) than vmbsave_fuzz_input_build. */
+void vmbsave_fuzz_differential_program(vmbsave_program *program);
+
 #endif

@@ -137,7 +137,10 @@ int cli_load_input(const char *path, bool text, vmbsave_fuzz_target target,
 {
     if (text) {
         memset(&out->options, 0, sizeof(out->options));
-        return cli_load_program(path, true, &out->program, err, err_size);
+        int rc = cli_load_program(path, true, &out->program, err, err_size);
+        if (rc == 0 && target == VMBSAVE_FUZZ_TARGET_DIFFERENTIAL)
+            vmbsave_fuzz_differential_program(&out->program);
+        return rc;
     }
     uint8_t *bytes;
     size_t size;
