@@ -24,7 +24,7 @@
 #   --targets LIST        fuzz targets to measure (default: every one of fuzzers/CMakeLists.txt)
 #   --variants LIST       variants for "find" (default: every line of bench/bug_targets.tsv)
 #   --mutator on|off|both structure-aware mutator for targets that take a program (default both;
-#                         "off": libFuzzer with VMBSAVE_FUZZ_MUTATOR=off -len_control=100, AFL++
+#                         "off": libFuzzer with VMBSAVE_FUZZ_MUTATOR=off, AFL++
 #                         without AFL_CUSTOM_MUTATOR_LIBRARY)
 #   --exec-seconds N      length of each exec/s run (default 20; 1..3600)
 #   --budget N            seconds per "find" run (default 60; 1..86400)
@@ -514,7 +514,8 @@ breaks() { # VARIANT CLAUSE: is CLAUSE one the variant's bug breaks (its clause 
     [ -n "$2" ] && in_list "$2" "${tsv_clause[$1]}" ${tsv_also[$1]}
 }
 
-# arm_env ENGINE TARGET ARM: the environment (and, for libFuzzer, the extra flag) of an arm.
+# arm_env ENGINE TARGET ARM: the environment of an arm (both arms get the options file's flags,
+# len_control included, so the mutator is the only difference).
 arm_env() {
     case "$1/$3" in
         libfuzzer/on) echo VMBSAVE_FUZZ_MUTATOR=on ;;
@@ -523,7 +524,6 @@ arm_env() {
                 echo VMBSAVE_FUZZ_TARGET="$2" ;;
     esac
 }
-arm_flags() { [ "$1/$2" = libfuzzer/off ] && echo -len_control=100; return 0; }
 
 # lf_run RUNDIR SECONDS_CAP [env NAME=V...] -- BINARY ARGS...: one libFuzzer run in RUNDIR
 # (corpus/, artifacts/, log). Sets: r_rc r_wall r_execs r_first r_first_t r_artifact r_cov r_ft
@@ -660,7 +660,7 @@ job_exec() {
                   seeds:="${seed_note[$compared]} ($(ls "$rundir/seeds" | wc -l) files)")
     [ "$target" = empty ] && fields+=(compared_with:="$compared")
     if [ "$engine" = libfuzzer ]; then
-        mapfile -t flags < <(libfuzzer_flags "$compared"; arm_flags "$engine" "$arm")
+        mapfile -t flags < <(libfuzzer_flags "$compared")
         lf_run "$rundir" $((exec_seconds + GRACE_SECONDS)) "${envs[@]}" -- "$bin" -seed=1 \
             -max_total_time="$exec_seconds" "${flags[@]}"
         if [ -n "$r_artifact" ] || ! [[ "${r_loop_execs:-}" =~ ^[1-9][0-9]*$ ]] ||
@@ -709,7 +709,7 @@ job_cov() {
     # slowest target with the mutator on makes about 50 on a loaded 2-CPU machine).
     local cap=$((cov_runs / 5 + GRACE_SECONDS))
     if [ "$engine" = libfuzzer ]; then
-        mapfile -t flags < <(libfuzzer_flags "$target"; arm_flags "$engine" "$arm")
+        mapfile -t flags < <(libfuzzer_flags "$target")
         lf_run "$rundir" "$cap" "${envs[@]}" -- "$bin" -seed="$seed" -runs="$cov_runs" "${flags[@]}"
         if [ -n "$r_artifact" ] || [ "$r_done" -ne 1 ] || [ -z "$r_cov" ]; then
             emit "$rec" "${fields[@]}" result:=error \
@@ -802,7 +802,7 @@ job_find() {
     local name=find-$engine-$variant-$target-${arm/\//}-s$seed
     local found_t="" found_execs="" total_execs="" first="" art="" failed=""
     if [ "$engine" = libfuzzer ]; then
-        mapfile -t flags < <(libfuzzer_flags "$target"; arm_flags "$engine" "$arm")
+        mapfile -t flags < <(libfuzzer_flags "$target")
         lf_run "$rundir" $((budget + GRACE_SECONDS)) "${envs[@]}" -- "$bin" -seed="$seed" \
             -max_total_time="$budget" "${flags[@]}"
         total_execs=$r_execs first=$r_first
