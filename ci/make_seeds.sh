@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Regenerates corpus/seeds/<target>/ for the fuzz targets (fuzzers/*.c), deterministically: the
-# same tree gives the same bytes. Seeds are the canonical states (harness/canonical.h) and the
+# same tree gives the same bytes. Seeds are the canonical states (harness/program/canonical.h) and the
 # programs of tests/variants/*.prog (and tests/differential/*.prog), in program byte form
-# (harness/program.h), shaped as each target reads its input (corpus/README.md).
+# (harness/program/program.h), shaped as each target reads its input (corpus/README.md).
 # corpus/regressions/ is never touched.
 #
 # usage: ci/make_seeds.sh [BUILD_DIR]   (default build/asan; it must have been built)
@@ -56,7 +56,7 @@ for prog in tests/variants/*.prog; do
 done
 # The save-protocol paths of a session, after each canonical state: every buffer-size mode of
 # save_continue; and, on paused_packets (packets in flight), each answer the driver's
-# save-packet callback can give (harness/driver_script.h), then a second save_continue, the
+# save-packet callback can give (harness/host/driver_script.h), then a second save_continue, the
 # call the contract rules on after a failure.
 encode ss_sizes <<'TXT'
 save_continue ch=0 size=zero-null
@@ -189,7 +189,7 @@ TXT
 for s in "${states[@]}"; do
     cat "$work/states/$s.bin" "$work/df_round_trip.bin" >"$work/differential/roundtrip-$s"
 done
-# Each restore edit, as the restore target expands its every_edit seed (harness/fuzz_input.c:
+# Each restore edit, as the restore target expands its every_edit seed (harness/run/fuzz_input.c:
 # each body step becomes a cleanup and a restore of channel 1 + ch % 2): the implementation must
 # refuse the same edits with the same statuses, atomically. One list serves both seeds: the
 # body step's channel, then the edit's text form.

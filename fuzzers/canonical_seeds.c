@@ -1,4 +1,4 @@
-/* Writes each canonical state's prefix (harness/canonical.h) in program byte form to
+/* Writes each canonical state's prefix (harness/program/canonical.h) in program byte form to
  * OUT_DIR/<name>.bin, for ci/make_seeds.sh. Exit status: 0 all written; 1 a file could not be
  * written; 2 usage. Files are written whole (temp file, then rename). */
 #define _POSIX_C_SOURCE 200809L
@@ -7,8 +7,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "harness/canonical.h"
-#include "harness/program.h"
+#include "program/canonical.h"
+#include "program/program.h"
 
 static int write_whole(const char *path, const uint8_t *bytes, size_t size)
 {

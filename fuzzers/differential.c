@@ -1,6 +1,6 @@
-/* Fuzz target: any input is a program (harness/program.h, byte form), run against the
+/* Fuzz target: any input is a program (harness/program/program.h, byte form), run against the
  * implementation of VMBSAVE_FUZZ_IMPL and against the reference, both under the oracle, and
- * compared call by call (harness/differential.h, docs/DIFFERENTIAL.md). A violation, or two
+ * compared call by call (harness/run/differential.h, docs/DIFFERENTIAL.md). A violation, or two
  * conforming runs that differ, aborts (fuzzers/fuzz_common.h). */
 #include <stddef.h>
 #include <stdint.h>

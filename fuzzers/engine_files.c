@@ -1,7 +1,7 @@
 /* Writes each fuzz target's engine files: the dictionary <target>.dict (libFuzzer and AFL++
  * syntax) and the options <target>.options (the [libfuzzer] section OSS-Fuzz reads). Tokens
- * come from the program encoder (harness/program.h) and the image format's constants
- * (harness/chunks.h), never typed by hand, so they follow the op table and the format.
+ * come from the program encoder (harness/program/program.h) and the image format's constants
+ * (harness/image/chunks.h), never typed by hand, so they follow the op table and the format.
  * ci/make_engine_files.sh writes them to corpus/; FUZZ.ENGINE_FILES.CURRENT checks that the
  * checked-in files are what this tool writes.
  *
@@ -19,9 +19,9 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "harness/chunks.h"
-#include "harness/program.h"
-#include "harness/runner.h"
+#include "image/chunks.h"
+#include "program/program.h"
+#include "run/runner.h"
 #include "input_layout.h"
 #include "vmbsave/abi.h"
 

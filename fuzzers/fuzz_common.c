@@ -5,8 +5,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "harness/differential.h"
-#include "harness/runner.h"
+#include "run/differential.h"
+#include "run/runner.h"
 #include "reference.h"
 
 /* Engines call this once before the first input. The plug-in is loaded here, before AFL++'s

@@ -8,9 +8,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "harness/fuzz_input.h"
-#include "harness/program.h"
-#include "harness/runner.h"
+#include "run/fuzz_input.h"
+#include "program/program.h"
+#include "run/runner.h"
 
 /* The implementation the targets run: the plug-in named by this variable, or the linked-in
  * reference when it is unset or empty. */
@@ -22,7 +22,7 @@
  * ERROR (the harness could not run the program) return. */
 void vmbsave_fuzz_run(const vmbsave_program *program);
 
-/* The differential target (fuzzers/differential.c, harness/differential.h): `program` against
+/* The differential target (fuzzers/differential.c, harness/run/differential.h): `program` against
  * the implementation of VMBSAVE_FUZZ_IMPL and against the linked-in reference, both opened once
  * (unset: a second, independent reference, so the target checks the reference's determinism).
  * Aborts after one first line on stderr:
@@ -36,7 +36,7 @@ void vmbsave_fuzz_differential(const vmbsave_program *program);
 /* vmbsave_fuzz_run with run options (runner.h), e.g. preloaded images (restore_raw). */
 void vmbsave_fuzz_run_with(const vmbsave_program *program, const vmbsave_run_options *options);
 
-/* A target's input expanded as harness/fuzz_input.h says (the same expansion `vmbsave repro
+/* A target's input expanded as harness/run/fuzz_input.h says (the same expansion `vmbsave repro
  * --target` replays), then run by vmbsave_fuzz_run_with; an input the target runs nothing for
  * returns. For the targets that run one implementation (not differential). */
 void vmbsave_fuzz_run_input(vmbsave_fuzz_target target, const uint8_t *data, size_t size);

@@ -1,12 +1,12 @@
 /* The fuzz targets' input layouts (input_layout.h), from the one list of targets
- * (harness/fuzz_input.h: a macro, so this file still compiles without the harness library, as
+ * (harness/run/fuzz_input.h: a macro, so this file still compiles without the harness library, as
  * the AFL++ mutator builds it). FUZZ.MUTATOR.LAYOUT checks that every target CMake builds is
  * here, and that the targets CMake treats as "not a program" are the ones marked so here. */
 #include "input_layout.h"
 
 #include <string.h>
 
-#include "harness/fuzz_input.h"
+#include "run/fuzz_input.h"
 
 static const vmbsave_fuzz_layout layouts[] = {
 #define LAYOUT_(id, name, is_program, header_bytes) {name, is_program, header_bytes},

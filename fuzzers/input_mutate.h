@@ -1,8 +1,8 @@
 /* Structure-aware mutation of whole fuzz inputs: the target's header bytes (input_layout.h),
  * then a program in byte form. Shared by the libFuzzer hooks (custom_mutator.c) and the AFL++
- * custom mutator library (afl_mutator.c), and tested directly (tests/test_program_mutate.c).
+ * custom mutator library (afl_mutator.c), and tested directly (tests/selftest/test_program_mutate.c).
  *
- * An input is decoded (harness/program.h), mutated step by step (harness/program_mutate.h) and
+ * An input is decoded (harness/program/program.h), mutated step by step (harness/program/program_mutate.h) and
  * encoded again, so every result is a whole number of normalised steps after the header and
  * decodes to exactly the program that was written. Header bytes are kept, except that now and
  * then one is replaced by a random byte (the engines' byte-level mutators change them too).
@@ -14,8 +14,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "harness/program.h"
-#include "harness/program_mutate.h"
+#include "program/program.h"
+#include "program/program_mutate.h"
 #include "input_layout.h"
 
 /* Most program mutations stacked in one call. */

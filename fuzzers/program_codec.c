@@ -1,13 +1,13 @@
-/* libFuzzer target for the program codec (harness/program.h): any byte string decodes to a
+/* libFuzzer target for the program codec (harness/program/program.h): any byte string decodes to a
  * normalised program that survives encode/decode and print/parse unchanged; any text, parsed,
  * either fails cleanly or round-trips the same way. Run by HARNESS.PROGRAM.DECODE_FUZZ
- * (tests/fuzz_program_codec.sh). Checks abort with a message whatever NDEBUG says. */
+ * (tests/selftest/fuzz_program_codec.sh). Checks abort with a message whatever NDEBUG says. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "program.h"
+#include "program/program.h"
 
 #define FUZZ_ASSERT(cond)                                                                  \
     do {                                                                                   \

@@ -19,8 +19,8 @@
 #include <sys/stat.h>
 
 #include "fuzz_common.h"
-#include "harness/program.h"
-#include "harness/runner.h"
+#include "program/program.h"
+#include "run/runner.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -1,5 +1,5 @@
 /* Writes the restore_raw seeds (fuzzers/restore_raw.c) to OUT_DIR, for ci/make_seeds.sh: each
- * canonical state's image (harness/canonical.h) as the linked-in reference saves it (a CAPTURE,
+ * canonical state's image (harness/program/canonical.h) as the linked-in reference saves it (a CAPTURE,
  * handed back by the runner option export_image), behind the target's two header bytes, as-is
  * and with a few raw edits, each named after what it exercises:
  *   <state>-whole           the image in one call              (SUCCESS)
@@ -21,11 +21,11 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "harness/canonical.h"
-#include "harness/chunks.h"
-#include "harness/fuzz_input.h"
-#include "harness/image_reseal.h"
-#include "harness/runner.h"
+#include "program/canonical.h"
+#include "image/chunks.h"
+#include "run/fuzz_input.h"
+#include "image/image_reseal.h"
+#include "run/runner.h"
 #include "reference.h"
 
 /* The largest seed: the large_ring image is about 200 KiB. */

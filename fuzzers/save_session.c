@@ -1,4 +1,4 @@
-/* Fuzz target: any input is a program (harness/program.h, byte form) run against the
+/* Fuzz target: any input is a program (harness/program/program.h, byte form) run against the
  * implementation; a contract violation aborts with the clause (fuzzers/fuzz_common.h). */
 #include <stddef.h>
 #include <stdint.h>

@@ -9,8 +9,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "harness/host.h"
-#include "harness/loader.h"
+#include "host/host.h"
+#include "host/loader.h"
 #include "vmbsave/abi.h"
 
 typedef struct vt_env {

@@ -18,8 +18,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "host.h"
-#include "loader.h"
+#include "host/host.h"
+#include "host/loader.h"
 
 static vmbsave_fault_host g_host;
 static vmbsave_impl g_impl;

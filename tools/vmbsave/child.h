@@ -9,8 +9,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "harness/program.h"
-#include "harness/runner.h"
+#include "program/program.h"
+#include "run/runner.h"
 
 typedef enum child_status {
     CHILD_FINISHED = 0, /* the run ended and reported its result */
@@ -40,7 +40,7 @@ typedef struct child_listener {
 
 /* Runs `program` with `runner` in a child. preload: images preloaded into slots before the
  * first step (only its preload_image fields are used; NULL: none), as a fuzz target's input
- * sets them (harness/fuzz_input.h). listener NULL: only the result comes back (no trace, no
+ * sets them (harness/run/fuzz_input.h). listener NULL: only the result comes back (no trace, no
  * sink). timeout_seconds 0: no limit. Always fills `out`. */
 void child_run(vmbsave_runner *runner, const vmbsave_program *program,
                const vmbsave_run_options *preload, unsigned timeout_seconds,

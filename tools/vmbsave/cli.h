@@ -5,9 +5,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "harness/fuzz_input.h"
-#include "harness/program.h"
-#include "harness/runner.h"
+#include "run/fuzz_input.h"
+#include "program/program.h"
+#include "run/runner.h"
 
 /* Exit statuses (docs/vmbsave.1, EXIT STATUS). */
 enum {
@@ -63,7 +63,7 @@ int cli_load_program(const char *path, bool text, vmbsave_program *out, char *er
 /* The same, printing "vmbsave: PATH: reason" on failure. */
 int cli_read_program(const char *path, bool text, vmbsave_program *out);
 
-/* --target NAME (run, repro): the fuzz target whose input a file is (harness/fuzz_input.h).
+/* --target NAME (run, repro): the fuzz target whose input a file is (harness/run/fuzz_input.h).
  * Sets *target, or returns CLI_EXIT_USAGE after a message listing the names (m: what
  * cli_option_value returned, nonzero). */
 int cli_parse_target(const char *subcommand, int m, const char *value, int *target);
@@ -74,7 +74,7 @@ int cli_check_text_target(const char *subcommand, bool text, vmbsave_fuzz_target
 void cli_differential_note(void);
 
 /* Reads `path` as an input of fuzz target `target` and expands it as the target does into
- * `out` (harness/fuzz_input.h): a program and the images to preload. With `text` the file is a
+ * `out` (harness/run/fuzz_input.h): a program and the images to preload. With `text` the file is a
  * program in text form (save_session, differential). Returns 0, or -1 with a one-line reason
  * in err (also for an input the target runs nothing for). */
 int cli_load_input(const char *path, bool text, vmbsave_fuzz_target target,

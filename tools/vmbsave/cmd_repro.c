@@ -1,6 +1,6 @@
 /* vmbsave repro [--impl LIB.so] [--target NAME] [--text] [--timeout SECONDS] [--emit-c OUT.c]
  * [--minimize OUT] FILE: replays one program (or a fuzz target's input, expanded to the program
- * the target runs: harness/fuzz_input.h) in a child process, printing each call as the child
+ * the target runs: harness/run/fuzz_input.h) in a child process, printing each call as the child
  * reports it, then the verdict; optionally writes a C reproducer and a minimised program. */
 #define _XOPEN_SOURCE 700 /* realpath */
 
@@ -11,10 +11,9 @@
 
 #include "child.h"
 #include "cli.h"
-#include "harness/emit_c.h"
-#include "harness/minimize.h"
+#include "repro/emit_c.h"
+#include "program/minimize.h"
 #include "io.h"
-#include "repro_runtime_text.h"
 
 typedef struct repro_options {
     const char *impl;
@@ -144,7 +143,7 @@ static int write_reproducer(const repro_options *o, repro_listener *r,
         cli_error("%s: %s", o->emit_c, err);
         return -1;
     }
-    if (vmbsave_emitter_write(r->emitter, a.file, (const char *)vmbsave_repro_runtime_text,
+    if (vmbsave_emitter_write(r->emitter, a.file, vmbsave_emitter_runtime_text(),
                               plugin, err, sizeof(err)) != 0) {
         io_atomic_abort(&a);
         cli_error("%s: %s", o->emit_c, err);

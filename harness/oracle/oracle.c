@@ -1,0 +1,901 @@
+/* The contract oracle (harness/oracle/oracle.h): its lifetime, the lifecycle operations, channel
+ * allocation and clean-up, descriptions and allocation accounting. Save sessions are in
+ * oracle_save.c, restores in oracle_restore.c. */
+#include "oracle/oracle.h"
+
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "program/step_args.h"
+
+/* ---- Lifetime ---------------------------------------------------------------------------- */
+
+vmbsave_oracle *vmbsave_oracle_new(void)
+{
+    vmbsave_oracle *o = calloc(1, sizeof *o);
+    if (o == NULL)
+        return NULL;
+    bool ok = true;
+    for (unsigned i = 0; i < VMBSAVE_PROGRAM_CHANNELS; i++) {
+        o->ch[i].s.plan.image = malloc(ORACLE_MAX_IMAGE);
+        o->ch[i].r.accepted = malloc(ORACLE_MAX_IMAGE);
+        ok = ok && o->ch[i].s.plan.image != NULL && o->ch[i].r.accepted != NULL;
+    }
+    for (unsigned i = 0; i < VMBSAVE_PROGRAM_IMAGES; i++) {
+        o->img[i].bytes = malloc(ORACLE_MAX_IMAGE);
+        ok = ok && o->img[i].bytes != NULL;
+    }
+    for (unsigned i = 0; i < 2; i++) {
+        o->diag_image[i] = malloc(ORACLE_MAX_IMAGE);
+        ok = ok && o->diag_image[i] != NULL;
+    }
+    o->diag_expected = malloc(ORACLE_MAX_IMAGE);
+    ok = ok && o->diag_expected != NULL;
+    if (!ok) {
+        vmbsave_oracle_free(o);
+        return NULL;
+    }
+    return o;
+}
+
+void vmbsave_oracle_free(vmbsave_oracle *o)
+{
+    if (o == NULL)
+        return;
+    for (unsigned i = 0; i < VMBSAVE_PROGRAM_CHANNELS; i++) {
+        free(o->ch[i].s.plan.image);
+        free(o->ch[i].r.accepted);
+    }
+    for (unsigned i = 0; i < VMBSAVE_PROGRAM_IMAGES; i++)
+        free(o->img[i].bytes);
+    for (unsigned i = 0; i < 2; i++)
+        free(o->diag_image[i]);
+    free(o->diag_expected);
+    free(o);
+}
+
+static void channel_forget(oracle_channel *c)
+{
+    c->allocated = false;
+    c->handle = NULL;
+    c->s.phase = ORACLE_SESSION_NONE;
+    c->s.begin_nomem = false;
+    c->s.required = 0;
+    c->s.held = 0;
+    c->s.last_event = ORACLE_EVENT_NONE;
+    c->r.active = false;
+    c->r.uncertain = false;
+    c->r.accepted_len = 0;
+    c->r.held = 0;
+    c->held = 0;
+    c->restored_unchanged = false;
+    c->ever_restored = false;
+    c->chunked_verified = false;
+    c->sessions_since_change = 0;
+    c->desc_clause = "LIFECYCLE.ALLOCATE.DISABLED_FRESH";
+}
+
+void oracle_reset(vmbsave_oracle *o, const vmbsave_fault_host *host, uint64_t capabilities,
+                  int64_t instance_held)
+{
+    o->host = host;
+    o->capabilities = capabilities;
+    o->check_describe = (capabilities & VMBSAVE_CAP_DESCRIBE) != 0;
+    o->instance_held = instance_held;
+    for (unsigned i = 0; i < VMBSAVE_PROGRAM_CHANNELS; i++)
+        channel_forget(&o->ch[i]);
+    for (unsigned i = 0; i < VMBSAVE_PROGRAM_IMAGES; i++)
+        o->img[i].full = false;
+    o->violated = false;
+    o->v_located = false;
+    o->suspect.set = false;
+    o->suspect.unlocated = false;
+    memset(&o->v, 0, sizeof o->v);
+    o->v_image = NULL;
+    o->v_image_size = 0;
+    o->v_desc = NULL;
+    o->v_desc_except_fresh = false;
+}
+
+/* ---- Violations -------------------------------------------------------------------------- */
+
+void oracle_text(char *dst, size_t cap, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(dst, cap, fmt, ap);
+    va_end(ap);
+}
+
+vmbsave_violation *oracle_violation(vmbsave_oracle *o, const char *clause, vmbsave_check_kind kind)
+{
+    /* Only the first disagreement counts; a later one (made while attributing the first)
+     * writes into a scratch copy. */
+    static _Thread_local vmbsave_violation scratch;
+    if (o->violated) {
+        memset(&scratch, 0, sizeof scratch);
+        return &scratch;
+    }
+    o->violated = true;
+    memset(&o->v, 0, sizeof o->v);
+    oracle_text(o->v.clause, sizeof o->v.clause, "%s", clause);
+    o->v.kind = kind;
+    return &o->v;
+}
+
+const char *oracle_status_text(NTSTATUS status, char *tmp, size_t tmp_size)
+{
+    const char *name = vmbsave_status_name(status);
+    if (name != NULL)
+        return name;
+    oracle_text(tmp, tmp_size, "0x%08" PRIx32, (uint32_t)status);
+    return tmp;
+}
+
+void oracle_status_set_text(const NTSTATUS *allowed, unsigned n, char *dst, size_t cap)
+{
+    size_t len = 0;
+    dst[0] = '\0';
+    for (unsigned i = 0; i < n; i++) {
+        char tmp[16];
+        int w = snprintf(dst + len, cap - len, "%s%s", i == 0 ? "" : " or ",
+                         oracle_status_text(allowed[i], tmp, sizeof tmp));
+        if (w < 0 || (size_t)w >= cap - len)
+            return;
+        len += (size_t)w;
+    }
+}
+
+static bool status_violation(vmbsave_oracle *o, const char *clause, const NTSTATUS *allowed,
+                             unsigned n, NTSTATUS observed)
+{
+    vmbsave_violation *v = oracle_violation(o, clause, VMBSAVE_CHECK_STATUS);
+    char tmp[16];
+    oracle_status_set_text(allowed, n, v->expected, sizeof v->expected);
+    oracle_text(v->observed, sizeof v->observed, "%s",
+                oracle_status_text(observed, tmp, sizeof tmp));
+    return false;
+}
+
+bool oracle_check_live(vmbsave_oracle *o, const oracle_obs *obs, int64_t expected_delta,
+                       const char *clause, const char *what)
+{
+    int64_t delta = oracle_obs_live_delta(obs);
+    if (delta == expected_delta)
+        return true;
+    vmbsave_violation *v = oracle_violation(o, clause, VMBSAVE_CHECK_LEAK);
+    oracle_text(v->expected, sizeof v->expected, "live_allocations=%" PRId64 " (%s)",
+                (int64_t)obs->live_before + expected_delta, what);
+    oracle_text(v->observed, sizeof v->observed,
+                "live_allocations=%" PRIu64 " (%+" PRId64 " across the call)", obs->live_after,
+                delta);
+    return false;
+}
+
+bool oracle_note_live(vmbsave_oracle *o, const oracle_obs *obs, int64_t expected_delta,
+                      const char *clause, const char *what)
+{
+    int64_t delta = oracle_obs_live_delta(obs);
+    if (delta == expected_delta || o->suspect.set)
+        return true;
+    vmbsave_violation *v = &o->suspect.v;
+    memset(v, 0, sizeof *v);
+    oracle_text(v->clause, sizeof v->clause, "%s", clause);
+    v->kind = VMBSAVE_CHECK_LEAK;
+    oracle_text(v->expected, sizeof v->expected, "live_allocations=%" PRId64 " (%s)",
+                (int64_t)obs->live_before + expected_delta, what);
+    oracle_text(v->observed, sizeof v->observed,
+                "live_allocations=%" PRIu64 " (%+" PRId64 " across the call; still %s at the end)",
+                obs->live_after, delta, "not 0");
+    o->suspect.set = true;
+    o->suspect.unlocated = true;
+    return true;
+}
+
+bool oracle_no_callbacks(vmbsave_oracle *o, const oracle_obs *obs, const char *what,
+                         const char *save_clause)
+{
+    if (obs->save_log_after != obs->save_log_before) {
+        const vmbsave_packet_call *c = &o->host->save_calls[obs->save_log_before];
+        vmbsave_violation *v = oracle_violation(o, save_clause, VMBSAVE_CHECK_CALLBACK);
+        oracle_text(v->expected, sizeof v->expected, "no save_packet call during %s", what);
+        oracle_text(v->observed, sizeof v->observed,
+                    "%" PRIu32 " save_packet call(s), the first for packet %" PRIu64
+                    " size %" PRIu32,
+                    obs->save_log_after - obs->save_log_before, c->packet_id, c->buf_size);
+        return false;
+    }
+    if (obs->restore_log_after != obs->restore_log_before) {
+        const vmbsave_packet_call *c = &o->host->restore_calls[obs->restore_log_before];
+        vmbsave_violation *v =
+            oracle_violation(o, "PACKET.RESTORE.ONCE_AT_COMMIT", VMBSAVE_CHECK_CALLBACK);
+        oracle_text(v->expected, sizeof v->expected, "no restore_packet call during %s", what);
+        oracle_text(v->observed, sizeof v->observed,
+                    "%" PRIu32 " restore_packet call(s), the first for packet %" PRIu64,
+                    obs->restore_log_after - obs->restore_log_before, c->packet_id);
+        return false;
+    }
+    return true;
+}
+
+/* ---- Expected outcomes of lifecycle calls -------------------------------------------------- */
+
+/* The failing checks of a call, in LIFECYCLE.CHECK_ORDER order. */
+typedef struct expectation {
+    struct {
+        NTSTATUS st[2];
+        unsigned n;
+        const char *clause;
+    } fails[8];
+    unsigned nfails;
+    const char *success_clause;
+} expectation;
+
+static void expect_fail(expectation *e, NTSTATUS st, const char *clause)
+{
+    if (e->nfails < 8) {
+        e->fails[e->nfails].st[0] = st;
+        e->fails[e->nfails].n = 1;
+        e->fails[e->nfails].clause = clause;
+        e->nfails++;
+    }
+}
+
+static bool in_set(NTSTATUS s, const NTSTATUS *set, unsigned n)
+{
+    for (unsigned i = 0; i < n; i++) {
+        if (set[i] == s)
+            return true;
+    }
+    return false;
+}
+
+static bool is_open(const oracle_state *m)
+{
+    return m->state == VMBSAVE_STATE_OPEN_PAUSED || m->state == VMBSAVE_STATE_OPEN_RUNNING;
+}
+
+static bool session_exists(const oracle_channel *c)
+{
+    return c->s.phase != ORACLE_SESSION_NONE;
+}
+
+static void expect_ring_bytes(expectation *e, uint32_t bytes)
+{
+    if (bytes < VMBSAVE_MIN_RING_BYTES || bytes % VMBSAVE_PAGE_BYTES != 0)
+        expect_fail(e, STATUS_INVALID_PARAMETER, "LIFECYCLE.OPEN.VALIDATION");
+}
+
+static void expect_lifecycle(const oracle_channel *c, const oracle_lifecycle_call *call,
+                             expectation *e)
+{
+    const oracle_state *m = &c->m;
+    memset(e, 0, sizeof *e);
+    bool frozen = session_exists(c);
+    const char *frozen_clause = "LIFECYCLE.FROZEN_DURING_SAVE";
+    switch (call->op) {
+    case VMBSAVE_OP_OFFER:
+        e->success_clause = "LIFECYCLE.OFFER.INIT_PHASE_ONLY";
+        if (frozen)
+            expect_fail(e, STATUS_INVALID_DEVICE_STATE, frozen_clause);
+        if (call->offer == NULL || (call->offer->flags & ~(uint32_t)VMBSAVE_OFFER_FLAGS_VALID) != 0)
+            expect_fail(e, STATUS_INVALID_PARAMETER, "LIFECYCLE.OFFER.VALIDATION");
+        if (call->offer != NULL && (call->offer->subchannel_index > VMBSAVE_MAX_SUBCHANNEL_INDEX ||
+                                    call->offer->mmio_megabytes > VMBSAVE_MAX_MMIO_MEGABYTES))
+            expect_fail(e, STATUS_IMPLEMENTATION_LIMIT, "LIMIT.OFFER");
+        if (m->state != VMBSAVE_STATE_DISABLED || m->init_over)
+            expect_fail(e, STATUS_INVALID_DEVICE_STATE, "LIFECYCLE.OFFER.INIT_PHASE_ONLY");
+        break;
+    case VMBSAVE_OP_ENABLE:
+        e->success_clause = "LIFECYCLE.ENABLE.REQUIRES_OFFER";
+        if (frozen)
+            expect_fail(e, STATUS_INVALID_DEVICE_STATE, frozen_clause);
+        if (m->state != VMBSAVE_STATE_DISABLED || !m->offer_set)
+            expect_fail(e, STATUS_INVALID_DEVICE_STATE, "LIFECYCLE.ENABLE.REQUIRES_OFFER");
+        break;
+    case VMBSAVE_OP_DISABLE:
+        e->success_clause = "LIFECYCLE.DISABLE.TEARS_DOWN";
+        if (frozen)
+            expect_fail(e, STATUS_INVALID_DEVICE_STATE, frozen_clause);
+        break;
+    case VMBSAVE_OP_OPEN: {
+        e->success_clause = "LIFECYCLE.OPEN.FROM_ENABLED";
+        const vmbsave_open_params *p = call->open;
+        if (frozen)
+            expect_fail(e, STATUS_INVALID_DEVICE_STATE, frozen_clause);
+        if (p == NULL || p->connection_id == 0)
+            expect_fail(e, STATUS_INVALID_PARAMETER, "LIFECYCLE.OPEN.VALIDATION");
+        if (p != NULL) {
+            expect_ring_bytes(e, p->incoming_ring_bytes);
+            expect_ring_bytes(e, p->outgoing_ring_bytes);
+            if (p->incoming_ring_bytes > VMBSAVE_MAX_RING_BYTES ||
+                p->outgoing_ring_bytes > VMBSAVE_MAX_RING_BYTES ||
+                p->target_vp > VMBSAVE_MAX_TARGET_VP)
+                expect_fail(e, STATUS_IMPLEMENTATION_LIMIT, "LIMIT.RING");
+        }
+        if (m->state != VMBSAVE_STATE_ENABLED)
+            expect_fail(e, STATUS_INVALID_DEVICE_STATE, "LIFECYCLE.OPEN.FROM_ENABLED");
+        if (p != NULL) {
+            int g = oracle_gpadl_find(m, p->ring_gpadl_id);
+            if (g < 0)
+                expect_fail(e, STATUS_NOT_FOUND, "LIFECYCLE.OPEN.VALIDATION");
+            else if (m->gpadls[g].state != 1u)
+                expect_fail(e, STATUS_INVALID_DEVICE_STATE, "LIFECYCLE.OPEN.VALIDATION");
+        }
+        break;
+    }
+    case VMBSAVE_OP_CLOSE:
+        e->success_clause = "LIFECYCLE.CLOSE.DROPS_TRAFFIC";
+        if (frozen)
+            expect_fail(e, STATUS_INVALID_DEVICE_STATE, frozen_clause);
+        if (!is_open(m))
+            expect_fail(e, STATUS_INVALID_DEVICE_STATE, "LIFECYCLE.CLOSE.DROPS_TRAFFIC");
+        break;
+    case VMBSAVE_OP_START:
+    case VMBSAVE_OP_PAUSE:
+        e->success_clause = "LIFECYCLE.START_PAUSE.TRANSITIONS";
+        if (frozen)
+            expect_fail(e, STATUS_INVALID_DEVICE_STATE, frozen_clause);
+        if (!is_open(m))
+            expect_fail(e, STATUS_INVALID_DEVICE_STATE, "LIFECYCLE.START_PAUSE.TRANSITIONS");
+        break;
+    case VMBSAVE_OP_GPADL_CREATE: {
+        e->success_clause = "LIFECYCLE.GPADL.CREATE";
+        if (frozen)
+            expect_fail(e, STATUS_INVALID_DEVICE_STATE, frozen_clause);
+        bool bad_pfn = false;
+        if (call->pfns != NULL) {
+            uint32_t n = call->count < VMBSAVE_MAX_GPADL_PFNS + 1u ? call->count
+                                                                   : VMBSAVE_MAX_GPADL_PFNS + 1u;
+            for (uint32_t i = 0; i < n; i++)
+                bad_pfn = bad_pfn || call->pfns[i] > VMBSAVE_MAX_PFN;
+        }
+        if (call->id == 0 || call->pfns == NULL || call->count == 0 || bad_pfn)
+            expect_fail(e, STATUS_INVALID_PARAMETER,
+                        bad_pfn ? "LIMIT.GPADL" : "LIFECYCLE.GPADL.CREATE");
+        if (call->count > VMBSAVE_MAX_GPADL_PFNS)
+            expect_fail(e, STATUS_IMPLEMENTATION_LIMIT, "LIMIT.GPADL");
+        if (m->state == VMBSAVE_STATE_DISABLED)
+            expect_fail(e, STATUS_INVALID_DEVICE_STATE, "LIFECYCLE.GPADL.CREATE");
+        if (oracle_gpadl_find(m, call->id) >= 0)
+            expect_fail(e, STATUS_DUPLICATE_OBJECTID, "LIFECYCLE.GPADL.CREATE");
+        if (m->gpadl_count >= VMBSAVE_MAX_GPADLS)
+            expect_fail(e, STATUS_IMPLEMENTATION_LIMIT, "LIMIT.GPADL");
+        break;
+    }
+    case VMBSAVE_OP_GPADL_TEARDOWN_BEGIN:
+    case VMBSAVE_OP_GPADL_TEARDOWN_COMPLETE: {
+        e->success_clause = "LIFECYCLE.GPADL.TEARDOWN";
+        if (frozen)
+            expect_fail(e, STATUS_INVALID_DEVICE_STATE, frozen_clause);
+        /* The state check comes before the id look-up (LIFECYCLE.CHECK_ORDER). */
+        if (m->state == VMBSAVE_STATE_DISABLED) {
+            expect_fail(e, STATUS_INVALID_DEVICE_STATE, "LIFECYCLE.GPADL.TEARDOWN");
+            break;
+        }
+        int g = oracle_gpadl_find(m, call->id);
+        if (g < 0) {
+            expect_fail(e, STATUS_NOT_FOUND, "LIFECYCLE.GPADL.TEARDOWN");
+            break;
+        }
+        if (call->op == VMBSAVE_OP_GPADL_TEARDOWN_BEGIN) {
+            bool used =
+                m->gpadls[g].state != 1u || (is_open(m) && m->open.ring_gpadl_id == call->id);
+            for (uint32_t i = 0; i < m->packet_count && !used; i++)
+                used = m->packets[i].gpadl == call->id;
+            if (used)
+                expect_fail(e, STATUS_INVALID_DEVICE_STATE, "LIFECYCLE.GPADL.TEARDOWN");
+        } else if (m->gpadls[g].state != 2u) {
+            expect_fail(e, STATUS_INVALID_DEVICE_STATE, "LIFECYCLE.GPADL.TEARDOWN");
+        }
+        break;
+    }
+    case VMBSAVE_OP_PACKET_SEND:
+        e->success_clause = "LIFECYCLE.PACKET.SEND";
+        if (frozen)
+            expect_fail(e, STATUS_INVALID_DEVICE_STATE, frozen_clause);
+        if (call->id == 0 || (call->null_data && call->count != 0))
+            expect_fail(e, STATUS_INVALID_PARAMETER, "LIFECYCLE.PACKET.SEND");
+        if (call->count > VMBSAVE_MAX_PACKET_PAYLOAD)
+            expect_fail(e, STATUS_IMPLEMENTATION_LIMIT, "LIMIT.PACKET");
+        if (m->state != VMBSAVE_STATE_OPEN_RUNNING)
+            expect_fail(e, STATUS_INVALID_DEVICE_STATE, "LIFECYCLE.TRAFFIC.REQUIRES_RUNNING");
+        if (call->gpadl != 0) {
+            int g = oracle_gpadl_find(m, call->gpadl);
+            if (g < 0)
+                expect_fail(e, STATUS_NOT_FOUND, "LIFECYCLE.PACKET.SEND");
+            else if (m->gpadls[g].state != 1u)
+                expect_fail(e, STATUS_INVALID_DEVICE_STATE, "LIFECYCLE.PACKET.SEND");
+        }
+        if (oracle_packet_find(m, call->id) >= 0)
+            expect_fail(e, STATUS_DUPLICATE_OBJECTID, "LIFECYCLE.PACKET.SEND");
+        if (m->packet_count >= VMBSAVE_MAX_PACKETS || m->next_seq == UINT64_MAX)
+            expect_fail(e, STATUS_IMPLEMENTATION_LIMIT, "LIMIT.PACKET");
+        break;
+    case VMBSAVE_OP_PACKET_COMPLETE:
+        e->success_clause = "LIFECYCLE.PACKET.COMPLETE";
+        if (frozen)
+            expect_fail(e, STATUS_INVALID_DEVICE_STATE, frozen_clause);
+        if (m->state != VMBSAVE_STATE_OPEN_RUNNING)
+            expect_fail(e, STATUS_INVALID_DEVICE_STATE, "LIFECYCLE.TRAFFIC.REQUIRES_RUNNING");
+        if (oracle_packet_find(m, call->id) < 0)
+            expect_fail(e, STATUS_NOT_FOUND, "LIFECYCLE.PACKET.COMPLETE");
+        break;
+    case VMBSAVE_OP_RING_WRITE:
+    case VMBSAVE_OP_RING_READ:
+        e->success_clause = "LIFECYCLE.RING.FIFO";
+        if (frozen)
+            expect_fail(e, STATUS_INVALID_DEVICE_STATE, frozen_clause);
+        if (call->dir > 1u || (call->null_data && call->count != 0))
+            expect_fail(e, STATUS_INVALID_PARAMETER, "LIFECYCLE.RING.FIFO");
+        if (m->state != VMBSAVE_STATE_OPEN_RUNNING)
+            expect_fail(e, STATUS_INVALID_DEVICE_STATE, "LIFECYCLE.TRAFFIC.REQUIRES_RUNNING");
+        else if (call->op == VMBSAVE_OP_RING_WRITE && call->dir <= 1u) {
+            uint32_t size =
+                call->dir == 0 ? m->open.incoming_ring_bytes : m->open.outgoing_ring_bytes;
+            if (call->count > size - m->rings[call->dir].len)
+                expect_fail(e, STATUS_INVALID_BUFFER_SIZE, "LIFECYCLE.RING.FIFO");
+        }
+        break;
+    default: e->success_clause = "LIFECYCLE.CHECK_ORDER"; break;
+    }
+}
+
+/* Any change to the channel's state ends "restored and unchanged" and the image facts learnt. */
+static void state_changed(oracle_channel *c)
+{
+    c->restored_unchanged = false;
+    c->chunked_verified = false;
+    c->sessions_since_change = 0;
+}
+
+static void drop_traffic(oracle_state *m)
+{
+    m->packet_count = 0;
+    for (unsigned d = 0; d < 2; d++) {
+        m->rings[d].head = 0;
+        m->rings[d].len = 0;
+        oracle_ring_rehash(&m->rings[d]);
+    }
+}
+
+static void apply_lifecycle(vmbsave_oracle *o, oracle_channel *c, const oracle_lifecycle_call *call)
+{
+    oracle_state *m = &c->m;
+    switch (call->op) {
+    case VMBSAVE_OP_OFFER:
+        m->offer = *call->offer;
+        m->offer_set = true;
+        m->fresh = false;
+        /* RESTORE.REQUIRES_FRESH: an offer abandons a restore in progress. */
+        c->r.active = false;
+        c->r.uncertain = false;
+        c->r.accepted_len = 0;
+        c->r.held = 0;
+        break;
+    case VMBSAVE_OP_ENABLE:
+        m->state = VMBSAVE_STATE_ENABLED;
+        m->fresh = false;
+        m->init_over = true;
+        break;
+    case VMBSAVE_OP_DISABLE:
+        if (m->state == VMBSAVE_STATE_DISABLED)
+            return; /* a no-op */
+        drop_traffic(m);
+        m->gpadl_count = 0;
+        memset(&m->open, 0, sizeof m->open);
+        m->state = VMBSAVE_STATE_DISABLED;
+        break;
+    case VMBSAVE_OP_OPEN:
+        m->open = *call->open;
+        m->state = VMBSAVE_STATE_OPEN_PAUSED;
+        break;
+    case VMBSAVE_OP_CLOSE:
+        drop_traffic(m);
+        memset(&m->open, 0, sizeof m->open);
+        m->state = VMBSAVE_STATE_ENABLED;
+        break;
+    case VMBSAVE_OP_START:
+        if (m->state == VMBSAVE_STATE_OPEN_RUNNING)
+            return;
+        m->state = VMBSAVE_STATE_OPEN_RUNNING;
+        break;
+    case VMBSAVE_OP_PAUSE:
+        if (m->state == VMBSAVE_STATE_OPEN_PAUSED)
+            return;
+        m->state = VMBSAVE_STATE_OPEN_PAUSED;
+        break;
+    case VMBSAVE_OP_GPADL_CREATE: {
+        uint32_t at = 0;
+        while (at < m->gpadl_count && m->gpadls[at].id < call->id)
+            at++;
+        memmove(&m->gpadls[at + 1], &m->gpadls[at], (m->gpadl_count - at) * sizeof m->gpadls[0]);
+        oracle_gpadl *g = &m->gpadls[at];
+        memset(g, 0, sizeof *g);
+        g->id = call->id;
+        g->state = 1u;
+        g->pfn_count = call->count;
+        g->mode = call->gpadl_mode;
+        g->salt = call->salt;
+        const uint64_t *pfns = oracle_gpadl_pfns(o, m, g);
+        uint8_t le[8];
+        /* pfn_hash: XXH3 of the pfns as u64 LE (SPEC.md section 14), streamed 8 bytes at a
+         * time would need XXH3 state; the pfns are at most 32 KiB, so hash a copy. */
+        static _Thread_local uint8_t buf[(VMBSAVE_MAX_GPADL_PFNS + 1u) * 8u];
+        for (uint32_t i = 0; i < g->pfn_count; i++) {
+            vmbsave_put_u64(le, pfns[i]);
+            memcpy(buf + 8u * i, le, 8);
+        }
+        g->pfn_hash = vmbsave_hash(buf, (size_t)g->pfn_count * 8u, 0);
+        m->gpadl_count++;
+        break;
+    }
+    case VMBSAVE_OP_GPADL_TEARDOWN_BEGIN: {
+        int g = oracle_gpadl_find(m, call->id);
+        m->gpadls[g].state = 2u;
+        break;
+    }
+    case VMBSAVE_OP_GPADL_TEARDOWN_COMPLETE: {
+        uint32_t g = (uint32_t)oracle_gpadl_find(m, call->id);
+        memmove(&m->gpadls[g], &m->gpadls[g + 1], (m->gpadl_count - g - 1u) * sizeof m->gpadls[0]);
+        m->gpadl_count--;
+        break;
+    }
+    case VMBSAVE_OP_PACKET_SEND: {
+        oracle_packet *p = &m->packets[m->packet_count++];
+        p->id = call->id;
+        p->seq = m->next_seq++;
+        p->gpadl = call->gpadl;
+        p->bytes = call->count;
+        p->seed = call->seed;
+        p->in_bulk = false;
+        p->payload_hash = vmbsave_hash(oracle_packet_payload(o, m, p), p->bytes, 0);
+        break;
+    }
+    case VMBSAVE_OP_PACKET_COMPLETE: {
+        uint32_t i = (uint32_t)oracle_packet_find(m, call->id);
+        memmove(&m->packets[i], &m->packets[i + 1],
+                (m->packet_count - i - 1u) * sizeof m->packets[0]);
+        m->packet_count--;
+        break;
+    }
+    case VMBSAVE_OP_RING_WRITE: {
+        oracle_ring *r = &m->rings[call->dir];
+        if (call->count == 0)
+            return;
+        if ((size_t)r->head + r->len + call->count > sizeof r->bytes) {
+            memmove(r->bytes, r->bytes + r->head, r->len);
+            r->head = 0;
+        }
+        memcpy(r->bytes + r->head + r->len, call->data, call->count);
+        r->len += call->count;
+        oracle_ring_rehash(r);
+        break;
+    }
+    case VMBSAVE_OP_RING_READ: {
+        oracle_ring *r = &m->rings[call->dir];
+        uint32_t n = call->count < r->len ? call->count : r->len;
+        if (n == 0)
+            return;
+        r->head += n;
+        r->len -= n;
+        if (r->len == 0)
+            r->head = 0;
+        oracle_ring_rehash(r);
+        break;
+    }
+    default: return;
+    }
+    state_changed(c);
+}
+
+/* ring_read's outputs on success: the count, the bytes, and nothing written elsewhere. */
+static bool check_ring_read(vmbsave_oracle *o, const oracle_channel *c,
+                            const oracle_lifecycle_call *call)
+{
+    const oracle_ring *r = &c->m.rings[call->dir];
+    uint32_t n = call->count < r->len ? call->count : r->len;
+    if (call->bytes_read != n) {
+        vmbsave_violation *v = oracle_violation(o, "LIFECYCLE.RING.FIFO", VMBSAVE_CHECK_COUNTS);
+        oracle_text(v->expected, sizeof v->expected, "filled=%" PRIu32, n);
+        oracle_text(v->observed, sizeof v->observed, "filled=%" PRIu32, call->bytes_read);
+        return false;
+    }
+    const uint8_t *pending = oracle_ring_data(r);
+    if (n != 0 && memcmp(call->read_data, pending, n) != 0) {
+        uint32_t at = 0;
+        while (call->read_data[at] == pending[at])
+            at++;
+        vmbsave_violation *v = oracle_violation(o, "LIFECYCLE.RING.FIFO", VMBSAVE_CHECK_COUNTS);
+        oracle_text(v->expected, sizeof v->expected,
+                    "the %" PRIu32 " oldest pending bytes (byte %" PRIu32 " = 0x%02x)", n, at,
+                    pending[at]);
+        oracle_text(v->observed, sizeof v->observed, "byte %" PRIu32 " = 0x%02x", at,
+                    call->read_data[at]);
+        return false;
+    }
+    /* Outside [0, n): the guard before, the rest of the buffer and the guard after. */
+    const uint8_t *before = call->read_buf - call->guard;
+    const uint8_t *pattern_before = call->read_pattern - call->guard;
+    size_t tail = (size_t)call->count - n + call->guard;
+    if (memcmp(before, pattern_before, call->guard) != 0 ||
+        memcmp(call->read_buf + n, call->read_pattern + n, tail) != 0) {
+        vmbsave_violation *v = oracle_violation(o, "LIFECYCLE.RING.FIFO", VMBSAVE_CHECK_GUARD);
+        oracle_text(v->expected, sizeof v->expected,
+                    "no byte written outside the %" PRIu32 " bytes read", n);
+        oracle_text(v->observed, sizeof v->observed, "bytes outside [0, %" PRIu32 ") changed", n);
+        return false;
+    }
+    return true;
+}
+
+bool oracle_lifecycle(vmbsave_oracle *o, uint32_t slot, const oracle_lifecycle_call *call,
+                      NTSTATUS status, const oracle_obs *obs)
+{
+    oracle_channel *c = &o->ch[slot];
+    const char *name = vmbsave_op_name(call->op);
+    if (!oracle_no_callbacks(o, obs, name, "PACKET.SAVE.SIZE_QUERY_FIRST"))
+        return false;
+    expectation e;
+    expect_lifecycle(c, call, &e);
+    bool faulted = oracle_obs_faulted(obs);
+    int64_t delta = oracle_obs_live_delta(obs);
+    c->held += delta;
+
+    if (e.nfails > 0) {
+        if (!in_set(status, e.fails[0].st, e.fails[0].n)) {
+            for (unsigned i = 1; i < e.nfails; i++) {
+                if (in_set(status, e.fails[i].st, e.fails[i].n)) {
+                    status_violation(o, "LIFECYCLE.CHECK_ORDER", e.fails[0].st, e.fails[0].n,
+                                     status);
+                    oracle_text(o->v.observed + strlen(o->v.observed),
+                                sizeof o->v.observed - strlen(o->v.observed),
+                                " (a later check, %s, answered first)", e.fails[i].clause);
+                    return false;
+                }
+            }
+            if (status == STATUS_INSUFFICIENT_RESOURCES && faulted)
+                return status_violation(o, "LIFECYCLE.CHECK_ORDER", e.fails[0].st, e.fails[0].n,
+                                        status);
+            return status_violation(o, e.fails[0].clause, e.fails[0].st, e.fails[0].n, status);
+        }
+        c->desc_clause =
+            session_exists(c) ? "LIFECYCLE.FROZEN_DURING_SAVE" : "LIFECYCLE.FAILED_OPS.NO_CHANGE";
+        if (faulted)
+            return oracle_note_live(o, obs, 0, "RESOURCES.ALLOC_FAILURE.STATUS",
+                                    "a failed call keeps nothing");
+        return true;
+    }
+    if (faulted) {
+        if (status != STATUS_INSUFFICIENT_RESOURCES) {
+            NTSTATUS ir = STATUS_INSUFFICIENT_RESOURCES;
+            status_violation(o, "RESOURCES.ALLOC_FAILURE.STATUS", &ir, 1, status);
+            oracle_text(o->v.expected + strlen(o->v.expected),
+                        sizeof o->v.expected - strlen(o->v.expected),
+                        " (%" PRIu64 " allocation(s) failed during the call)",
+                        obs->faults_after - obs->faults_before);
+            return false;
+        }
+        c->desc_clause = "LIFECYCLE.FAILED_OPS.NO_CHANGE";
+        return oracle_note_live(o, obs, 0, "RESOURCES.ALLOC_FAILURE.STATUS",
+                                "a failed call keeps nothing");
+    }
+    if (status != STATUS_SUCCESS) {
+        NTSTATUS ok = STATUS_SUCCESS;
+        return status_violation(o, e.success_clause, &ok, 1, status);
+    }
+    if (call->op == VMBSAVE_OP_RING_READ && !check_ring_read(o, c, call))
+        return false;
+    if (call->op == VMBSAVE_OP_OFFER && c->r.active) {
+        /* The staged restore is freed with the offer (RESTORE.REQUIRES_FRESH); the offer may
+         * allocate for itself, so a difference is only a suspect. */
+        oracle_note_live(o, obs, -c->r.held, "RESTORE.REQUIRES_FRESH",
+                         "the abandoned restore's staged state freed");
+    }
+    apply_lifecycle(o, c, call);
+    c->desc_clause = e.success_clause;
+    return true;
+}
+
+/* ---- Allocation and clean-up ------------------------------------------------------------- */
+
+bool oracle_allocate(vmbsave_oracle *o, uint32_t slot, NTSTATUS status, vmbsave_channel *handle,
+                     const oracle_obs *obs)
+{
+    oracle_channel *c = &o->ch[slot];
+    if (!oracle_no_callbacks(o, obs, "channel_allocate", "PACKET.SAVE.SIZE_QUERY_FIRST"))
+        return false;
+    bool faulted = oracle_obs_faulted(obs);
+    if (status == STATUS_SUCCESS) {
+        if (faulted) {
+            NTSTATUS ir = STATUS_INSUFFICIENT_RESOURCES;
+            return status_violation(o, "RESOURCES.ALLOC_FAILURE.STATUS", &ir, 1, status);
+        }
+        if (handle == NULL) {
+            vmbsave_violation *v =
+                oracle_violation(o, "LIFECYCLE.ALLOCATE.DISABLED_FRESH", VMBSAVE_CHECK_STATUS);
+            oracle_text(v->expected, sizeof v->expected, "a channel handle with STATUS_SUCCESS");
+            oracle_text(v->observed, sizeof v->observed, "STATUS_SUCCESS and a NULL channel");
+            return false;
+        }
+        channel_forget(c);
+        c->allocated = true;
+        c->handle = handle;
+        oracle_state_init(&c->m);
+        c->held = oracle_obs_live_delta(obs);
+        c->desc_clause = "LIFECYCLE.ALLOCATE.DISABLED_FRESH";
+        return true;
+    }
+    /* Only an injected fault may make allocation fail (the runner reports other failures as a
+     * harness error before calling this). */
+    if (status != STATUS_INSUFFICIENT_RESOURCES) {
+        NTSTATUS ir = STATUS_INSUFFICIENT_RESOURCES;
+        return status_violation(o, "RESOURCES.ALLOC_FAILURE.STATUS", &ir, 1, status);
+    }
+    return oracle_note_live(o, obs, 0, "RESOURCES.ALLOC_FAILURE.STATUS",
+                            "a failed channel_allocate keeps nothing");
+}
+
+bool oracle_cleanup(vmbsave_oracle *o, uint32_t slot, NTSTATUS status, const oracle_obs *obs)
+{
+    oracle_channel *c = &o->ch[slot];
+    if (!oracle_no_callbacks(o, obs, "channel_cleanup", "PACKET.SAVE.SIZE_QUERY_FIRST"))
+        return false;
+    bool refused = session_exists(c) || c->m.state != VMBSAVE_STATE_DISABLED;
+    bool faulted = oracle_obs_faulted(obs);
+    int64_t delta = oracle_obs_live_delta(obs);
+    if (refused) {
+        NTSTATUS ids = STATUS_INVALID_DEVICE_STATE;
+        if (status != ids)
+            return status_violation(o, "LIFECYCLE.CLEANUP.REQUIRES_DISABLED", &ids, 1, status);
+        c->held += delta;
+        c->desc_clause = "LIFECYCLE.CLEANUP.REQUIRES_DISABLED";
+        return oracle_note_live(o, obs, 0, "LIFECYCLE.CLEANUP.REQUIRES_DISABLED",
+                                "a refused clean-up frees nothing");
+    }
+    if (faulted && status == STATUS_INSUFFICIENT_RESOURCES) {
+        c->held += delta;
+        c->desc_clause = "LIFECYCLE.FAILED_OPS.NO_CHANGE";
+        return oracle_note_live(o, obs, 0, "RESOURCES.ALLOC_FAILURE.STATUS",
+                                "a failed call keeps nothing");
+    }
+    if (status != STATUS_SUCCESS) {
+        NTSTATUS ok = STATUS_SUCCESS;
+        return status_violation(o, "LIFECYCLE.CLEANUP.REQUIRES_DISABLED", &ok, 1, status);
+    }
+    if (faulted) {
+        NTSTATUS ir = STATUS_INSUFFICIENT_RESOURCES;
+        return status_violation(o, "RESOURCES.ALLOC_FAILURE.STATUS", &ir, 1, status);
+    }
+    const char *clause = c->r.active ? "RESTORE.CLEANUP_MID_RESTORE" : "RESOURCES.NO_LEAK";
+    oracle_note_live(o, obs, -c->held, clause, "everything the channel held freed");
+    channel_forget(c);
+    return true;
+}
+
+bool oracle_released(vmbsave_oracle *o, uint64_t live_before, uint64_t live_after)
+{
+    if (live_after == 0)
+        return true;
+    if (o->suspect.set && !o->violated) {
+        /* The first call that did not give back what it should have is the likely leak. */
+        o->violated = true;
+        o->v = o->suspect.v;
+        o->v_located = true;
+        return false;
+    }
+    const char *clause =
+        (int64_t)live_before == o->instance_held ? "ABI.TABLE.RELEASE" : "RESOURCES.NO_LEAK";
+    vmbsave_violation *v = oracle_violation(o, clause, VMBSAVE_CHECK_LEAK);
+    oracle_text(v->expected, sizeof v->expected,
+                "live_allocations=0 (every channel cleaned up and the interface released)");
+    oracle_text(v->observed, sizeof v->observed, "live_allocations=%" PRIu64, live_after);
+    return false;
+}
+
+/* ---- Descriptions ------------------------------------------------------------------------ */
+
+size_t oracle_expected_description(vmbsave_oracle *o, uint32_t slot)
+{
+    /* The text is a function of the model's fields before the rings and of each ring's length
+     * and hash (oracle_describe.c); equal bytes there give the same text. */
+    const oracle_state *m = &o->ch[slot].m;
+    bool same = o->desc_memo.valid && memcmp(o->desc_memo.head, m, sizeof o->desc_memo.head) == 0;
+    for (uint32_t d = 0; d < 2u && same; d++)
+        same = o->desc_memo.ring_len[d] == m->rings[d].len &&
+               o->desc_memo.ring_hash[d] == m->rings[d].hash;
+    if (same)
+        return o->desc_memo.len;
+    o->desc_memo.len = oracle_describe_text(o, m, o->desc_expected, sizeof o->desc_expected);
+    memcpy(o->desc_memo.head, m, sizeof o->desc_memo.head);
+    for (uint32_t d = 0; d < 2u; d++) {
+        o->desc_memo.ring_len[d] = m->rings[d].len;
+        o->desc_memo.ring_hash[d] = m->rings[d].hash;
+    }
+    o->desc_memo.valid = true;
+    return o->desc_memo.len;
+}
+
+bool oracle_description(vmbsave_oracle *o, uint32_t slot, NTSTATUS status, uint32_t required,
+                        const char *textp, uint64_t alloc_calls_during)
+{
+    if (alloc_calls_during != 0) {
+        vmbsave_violation *v = oracle_violation(o, "ABI.DESCRIBE.NO_ALLOC", VMBSAVE_CHECK_LEAK);
+        oracle_text(v->expected, sizeof v->expected, "describe makes no allocation call");
+        oracle_text(v->observed, sizeof v->observed, "%" PRIu64 " allocation call(s) in describe",
+                    alloc_calls_during);
+        return false;
+    }
+    if (status != STATUS_SUCCESS) {
+        NTSTATUS ok = STATUS_SUCCESS;
+        status_violation(
+            o, required > ORACLE_DESC_CAP ? "ABI.DESCRIBE.FORMAT" : "ABI.DESCRIBE.SIZE_QUERY", &ok,
+            1, status);
+        oracle_text(
+            o->v.observed + strlen(o->v.observed), sizeof o->v.observed - strlen(o->v.observed),
+            " with a %u-byte buffer (bytes_required %" PRIu32 ")", ORACLE_DESC_CAP, required);
+        return false;
+    }
+    size_t len = strlen(textp);
+    if (required != len + 1u) {
+        vmbsave_violation *v = oracle_violation(o, "ABI.DESCRIBE.SIZE_QUERY", VMBSAVE_CHECK_COUNTS);
+        oracle_text(v->expected, sizeof v->expected, "required=%zu", len + 1u);
+        oracle_text(v->observed, sizeof v->observed, "required=%" PRIu32, required);
+        return false;
+    }
+    size_t n = oracle_expected_description(o, slot);
+    if (n != 0 && n == len && memcmp(o->desc_expected, textp, n) == 0)
+        return true;
+    char why[200];
+    const char *clause = o->ch[slot].desc_clause;
+    if (!oracle_describe_wellformed(textp, why, sizeof why))
+        clause = "ABI.DESCRIBE.FORMAT";
+    vmbsave_violation *v = oracle_violation(o, clause, VMBSAVE_CHECK_DESCRIBE);
+    char la[120], lb[120];
+    uint32_t line =
+        oracle_describe_diff(o->desc_expected, textp, false, la, sizeof la, lb, sizeof lb);
+    oracle_text(v->expected, sizeof v->expected, "line %" PRIu32 ": %s", line, la);
+    if (strcmp(clause, "ABI.DESCRIBE.FORMAT") == 0)
+        oracle_text(v->observed, sizeof v->observed, "line %" PRIu32 ": %s (%s)", line, lb, why);
+    else
+        oracle_text(v->observed, sizeof v->observed, "line %" PRIu32 ": %s", line, lb);
+    o->v_desc = o->desc_expected;
+    o->v_desc_except_fresh = false;
+    return false;
+}
+
+bool oracle_describe_size(vmbsave_oracle *o, uint32_t slot, NTSTATUS query_status,
+                          uint32_t query_required, NTSTATUS short_status, uint32_t short_required,
+                          bool short_buffer_untouched, uint32_t full_required)
+{
+    (void)slot;
+    NTSTATUS too_small = STATUS_BUFFER_TOO_SMALL;
+    if (query_status != too_small || short_status != too_small) {
+        status_violation(o, "ABI.DESCRIBE.SIZE_QUERY", &too_small, 1,
+                         query_status != too_small ? query_status : short_status);
+        oracle_text(o->v.observed + strlen(o->v.observed),
+                    sizeof o->v.observed - strlen(o->v.observed), " for %s",
+                    query_status != too_small ? "describe(NULL, 0)" : "a buffer one byte short");
+        return false;
+    }
+    if (query_required != full_required || short_required != full_required) {
+        vmbsave_violation *v = oracle_violation(o, "ABI.DESCRIBE.SIZE_QUERY", VMBSAVE_CHECK_COUNTS);
+        oracle_text(v->expected, sizeof v->expected, "required=%" PRIu32, full_required);
+        oracle_text(v->observed, sizeof v->observed, "required=%" PRIu32 " (%s)",
+                    query_required != full_required ? query_required : short_required,
+                    query_required != full_required ? "describe(NULL, 0)"
+                                                    : "a buffer one byte short");
+        return false;
+    }
+    if (!short_buffer_untouched) {
+        vmbsave_violation *v = oracle_violation(o, "ABI.DESCRIBE.SIZE_QUERY", VMBSAVE_CHECK_GUARD);
+        oracle_text(v->expected, sizeof v->expected,
+                    "nothing written with a buffer one byte short");
+        oracle_text(v->observed, sizeof v->observed, "the buffer changed");
+        return false;
+    }
+    return true;
+}

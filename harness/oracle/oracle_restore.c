@@ -1,0 +1,435 @@
+/* The oracle's restores (harness/oracle/oracle.h): restore_from_buffer checked against RESTORE.*,
+ * PACKET.RESTORE.* and FORMAT.md's reader validation order.
+ *
+ * Each call is simulated chunk by chunk as a reader must validate it: steps 1-7 from the bytes
+ * (harness/image/chunks.c), step 8 (image identity) and step 9 (sequence and order) from what the
+ * channel has accepted so far. Step 11 (payload content) and step 12 (totals, digest, references)
+ * cannot fail for the chunks of a genuine image, so the oracle tracks whether the accepted bytes
+ * are still a prefix of some image slot's image: while they are, every check must pass, and at
+ * END the restore must commit to exactly that image's state. Once they are not (a foreign chunk
+ * with the same image id mixed in), the reader may refuse any chunk from there on with a
+ * content status, and must refuse at END at the latest (the digest ties every chunk to its
+ * image). */
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "oracle/oracle.h"
+
+/* What steps 11 and 12 may answer for chunks mixed from images sharing an image id. */
+static const NTSTATUS lenient[] = {STATUS_FILE_CORRUPT_ERROR, STATUS_IMPLEMENTATION_LIMIT,
+                                   STATUS_REVISION_MISMATCH, STATUS_NOT_FOUND,
+                                   STATUS_DUPLICATE_OBJECTID};
+#define LENIENT_COUNT (sizeof lenient / sizeof lenient[0])
+
+void oracle_restore_step_begin(vmbsave_oracle *o, uint32_t slot)
+{
+    oracle_restore *r = &o->ch[slot].r;
+    bool any = false;
+    for (unsigned i = 0; i < VMBSAVE_PROGRAM_IMAGES; i++) {
+        const oracle_image *img = &o->img[i];
+        r->prefix_ok[i] = img->full && img->size >= r->accepted_len &&
+                          memcmp(img->bytes, r->accepted, r->accepted_len) == 0;
+        any = any || r->prefix_ok[i];
+    }
+    if (r->active)
+        r->uncertain = !any || r->doomed;
+}
+
+/* The outcome the contract gives one call. */
+typedef struct prediction {
+    NTSTATUS status; /* MORE_PROCESSING_REQUIRED, SUCCESS, or the first failing check's */
+    const char *clause;
+    char why[160];
+    bool lenient; /* a content status is also allowed (a mixed image) */
+    NTSTATUS also; /* a second status FORMAT.md allows (0: none), from a preloaded image */
+    bool doomed;   /* a failure the reader may leave to END was passed over */
+    /* Staged state after the call if it succeeds. */
+    uint32_t next_seq;
+    uint64_t image_id;
+    unsigned rank;
+    bool uncertain;
+    uint32_t accepted_len;
+    bool prefix_ok[VMBSAVE_PROGRAM_IMAGES];
+    int end_image; /* SUCCESS: the image slot whose state is committed */
+} prediction;
+
+static const char *fault_clause(vmbsave_chunk_fault f)
+{
+    switch (f) {
+    case VMBSAVE_CHUNK_SHORT_HEADER:
+    case VMBSAVE_CHUNK_SHORT_PAYLOAD: return "RESTORE.PARTIAL_CHUNK";
+    case VMBSAVE_CHUNK_BAD_MAGIC: return "RESTORE.CORRUPT.MAGIC";
+    case VMBSAVE_CHUNK_BAD_MAJOR: return "RESTORE.VERSION.MAJOR";
+    case VMBSAVE_CHUNK_TOO_LARGE: return "RESTORE.LIMITS.BEFORE_ALLOC";
+    case VMBSAVE_CHUNK_BAD_CHECKSUM: return "RESTORE.CORRUPT.CHECKSUM";
+    case VMBSAVE_CHUNK_BAD_RESERVED: return "RESTORE.CORRUPT.MALFORMED";
+    default: return "RESTORE.WHOLE_CHUNKS";
+    }
+}
+
+static void predict(vmbsave_oracle *o, oracle_channel *c, const uint8_t *data, uint32_t size,
+                    prediction *p)
+{
+    oracle_restore *r = &c->r;
+    p->status = STATUS_MORE_PROCESSING_REQUIRED;
+    p->clause = "RESTORE.MORE_PROCESSING";
+    p->why[0] = '\0';
+    p->next_seq = r->active ? r->next_seq : 0u;
+    p->image_id = r->active ? r->image_id : 0u;
+    p->rank = r->active ? r->rank : 0u;
+    p->uncertain = r->active && r->uncertain;
+    p->accepted_len = r->active ? r->accepted_len : 0u;
+    p->end_image = -1;
+    p->lenient = p->uncertain;
+    p->also = 0;
+    p->doomed = r->active && r->doomed;
+    for (unsigned i = 0; i < VMBSAVE_PROGRAM_IMAGES; i++)
+        p->prefix_ok[i] = r->active ? r->prefix_ok[i] : o->img[i].full;
+
+    uint32_t pos = 0, index = 0;
+    bool end_taken = false;
+    while (pos < size) {
+        uint32_t g = p->next_seq;
+        if (end_taken) {
+            p->status = STATUS_REQUEST_OUT_OF_SEQUENCE;
+            p->clause = "RESTORE.MORE_PROCESSING";
+            oracle_text(p->why, sizeof p->why, "%" PRIu32 " byte(s) after the END chunk",
+                        size - pos);
+            return;
+        }
+        vmbsave_chunk h;
+        vmbsave_chunk_fault f = vmbsave_chunk_check(data + pos, size - pos, &h);
+        if (f != VMBSAVE_CHUNK_OK) {
+            p->status = vmbsave_chunk_fault_status(f);
+            p->clause = fault_clause(f);
+            oracle_text(p->why, sizeof p->why, "chunk %" PRIu32 " of the call: %s", index,
+                        vmbsave_chunk_fault_name(f));
+            return;
+        }
+        const uint8_t *payload = data + pos + VMBSAVE_CHUNK_HEADER_BYTES;
+        if (h.type == VMBSAVE_CHUNK_HEADER &&
+            h.image_id != vmbsave_hash(payload, h.payload_bytes, 0)) {
+            p->status = STATUS_FILE_CORRUPT_ERROR;
+            p->clause = "RESTORE.CORRUPT.MALFORMED";
+            oracle_text(p->why, sizeof p->why, "a HEADER whose image id is not its hash");
+            return;
+        }
+        if (g != 0 && h.image_id != p->image_id) {
+            p->status = STATUS_REVISION_MISMATCH;
+            p->clause = "RESTORE.FOREIGN_CHUNK";
+            oracle_text(p->why, sizeof p->why,
+                        "chunk %" PRIu32 " of the call has image id %016" PRIx64
+                        ", the restore's is %016" PRIx64,
+                        index, h.image_id, p->image_id);
+            return;
+        }
+        unsigned rank = vmbsave_chunk_rank(h.type);
+        bool out_of_order = g == 0 ? rank != 1u : (rank == 1u || (rank != 0 && rank < p->rank));
+        if (h.sequence != g || out_of_order) {
+            p->status = STATUS_REQUEST_OUT_OF_SEQUENCE;
+            p->clause = "RESTORE.SEQUENCE";
+            if (h.sequence != g)
+                oracle_text(p->why, sizeof p->why, "sequence %" PRIu32 " where %" PRIu32 " is next",
+                            h.sequence, g);
+            else
+                oracle_text(p->why, sizeof p->why, "a %s chunk out of order",
+                            vmbsave_chunk_type_name(h.type));
+            return;
+        }
+        if (rank == 0 && (h.flags & VMBSAVE_CHUNK_FLAG_OPTIONAL) == 0) {
+            p->status = STATUS_NOT_SUPPORTED;
+            p->clause = "RESTORE.UNKNOWN_CHUNK";
+            oracle_text(p->why, sizeof p->why, "an unknown chunk type 0x%x", (unsigned)h.type);
+            return;
+        }
+        /* Step 11: content. A genuine prefix passes; anything else may be refused from here. */
+        bool any = false;
+        if ((uint64_t)p->accepted_len + h.size <= ORACLE_MAX_IMAGE)
+            memcpy(c->r.accepted + p->accepted_len, data + pos, h.size);
+        for (unsigned i = 0; i < VMBSAVE_PROGRAM_IMAGES; i++) {
+            const oracle_image *img = &o->img[i];
+            p->prefix_ok[i] = p->prefix_ok[i] && img->full &&
+                              (uint64_t)img->size >= (uint64_t)p->accepted_len + h.size &&
+                              memcmp(img->bytes + p->accepted_len, data + pos, h.size) == 0;
+            any = any || p->prefix_ok[i];
+        }
+        if (!any) {
+            p->uncertain = true;
+            p->lenient = true;
+        }
+        /* A preloaded image's content, as FORMAT.md's reader found it (oracle_reader.c): every
+         * slot the bytes are a prefix of agrees, as they hold the same bytes up to here. */
+        for (unsigned i = 0; i < VMBSAVE_PROGRAM_IMAGES && !p->uncertain; i++) {
+            const oracle_read_verdict *rv = &o->img[i].read;
+            if (!p->prefix_ok[i] || !o->img[i].preloaded || rv->valid ||
+                rv->fail_at != p->accepted_len)
+                continue;
+            p->status = rv->status[0];
+            p->also = rv->statuses > 1u ? rv->status[1] : 0;
+            p->clause = rv->clause;
+            oracle_text(p->why, sizeof p->why, "chunk %" PRIu32 " of the call: %s", index, rv->why);
+            if (!rv->deferrable)
+                return;
+            /* Refused now, or later with a content status, by END at the latest. */
+            p->status = STATUS_MORE_PROCESSING_REQUIRED;
+            p->clause = "RESTORE.MORE_PROCESSING";
+            p->uncertain = true;
+            p->lenient = true;
+            p->doomed = true;
+            break;
+        }
+        if (g == 0)
+            p->image_id = h.image_id;
+        p->accepted_len += h.size;
+        p->next_seq++;
+        if (rank != 0)
+            p->rank = rank;
+        if (h.type == VMBSAVE_CHUNK_END) {
+            end_taken = true;
+            for (unsigned i = 0; i < VMBSAVE_PROGRAM_IMAGES && !p->uncertain; i++) {
+                const oracle_image *img = &o->img[i];
+                uint32_t end = img->preloaded ? img->read.end : img->size;
+                if (p->prefix_ok[i] && (!img->preloaded || img->read.valid) &&
+                    end == p->accepted_len) {
+                    p->end_image = (int)i;
+                    break;
+                }
+            }
+            if (p->end_image < 0) {
+                /* Step 12 refuses a mixed image; only the content statuses may say so. */
+                p->status = lenient[0];
+                p->clause = "RESTORE.FOREIGN_CHUNK";
+                p->lenient = true;
+                oracle_text(p->why, sizeof p->why,
+                            "END of an image mixed from chunks of images that share an image id");
+                /* Trailing bytes cannot change that: the refusal comes at END. */
+                return;
+            }
+        }
+        pos += h.size;
+        index++;
+    }
+    if (end_taken) {
+        p->status = STATUS_SUCCESS;
+        p->clause = "RESTORE.MORE_PROCESSING";
+    }
+}
+
+static bool callback_problem(vmbsave_oracle *o, const char *clause, const char *expected,
+                             const char *observed)
+{
+    vmbsave_violation *v = oracle_violation(o, clause, VMBSAVE_CHECK_CALLBACK);
+    oracle_text(v->expected, sizeof v->expected, "%s", expected);
+    oracle_text(v->observed, sizeof v->observed, "%s", observed);
+    return false;
+}
+
+/* The restore_packet calls of a committing call: the first `expected` packets of the image, in
+ * send order, with their library buffer and saved driver state, on the calling thread. */
+static bool check_restore_callbacks(vmbsave_oracle *o, const oracle_channel *c,
+                                    const oracle_image *img, const oracle_obs *obs,
+                                    uint32_t expected, bool at_most)
+{
+    uint32_t n = obs->restore_log_after - obs->restore_log_before;
+    char ex[200], ob[200];
+    if (n != expected && !(at_most && n < expected)) {
+        oracle_text(ex, sizeof ex, "%s%" PRIu32 " restore_packet call(s), one per packet%s",
+                    at_most ? "at most " : "", expected,
+                    expected < img->model.packet_count ? " up to the failing one" : "");
+        oracle_text(ob, sizeof ob, "%" PRIu32, n);
+        return callback_problem(
+            o, n > expected ? "RESTORE.NO_REPLAY" : "PACKET.RESTORE.ONCE_AT_COMMIT", ex, ob);
+    }
+    uint32_t mismatches = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        const vmbsave_packet_call *e = &o->host->restore_calls[obs->restore_log_before + i];
+        const oracle_packet *p = &img->model.packets[i];
+        if (e->channel != c->handle)
+            return callback_problem(o, "PACKET.RESTORE.ONCE_AT_COMMIT",
+                                    "the handle of the channel being restored", "another handle");
+        if (!e->on_calling_thread)
+            return callback_problem(o, "CONTEXT.IRQL.PASSIVE",
+                                    "restore_packet on the calling thread, during the call",
+                                    "made elsewhere");
+        uint32_t lib = VMBSAVE_PACKET_RECORD_FIXED + p->bytes;
+        if (e->packet_id != p->id || e->lib_size != lib || e->buf_size != img->dstate_need[i]) {
+            oracle_text(ex, sizeof ex,
+                        "call %" PRIu32 ": packet %" PRIu64 ", library buffer %" PRIu32
+                        " bytes, driver state %" PRIu32 " bytes",
+                        i, p->id, lib, img->dstate_need[i]);
+            oracle_text(ob, sizeof ob, "packet %" PRIu64 ", %" PRIu32 " bytes, %" PRIu32 " bytes",
+                        e->packet_id, e->lib_size, e->buf_size);
+            return callback_problem(o, "PACKET.RESTORE.ONCE_AT_COMMIT", ex, ob);
+        }
+        /* The host compares the state it gets with what its current mode would have saved. */
+        vmbsave_save_packet_mode mode =
+            vmbsave_driver_mode(o->host->save_mode, o->host->save_mode_packet_id, p->id);
+        uint8_t host_state[64]; /* vmbsave_driver_state's longest */
+        uint32_t host_len = vmbsave_driver_saved_state(mode, p->id, host_state, sizeof host_state);
+        if (img->dstate_need[i] != host_len)
+            mismatches++;
+        else if (img->preloaded && vmbsave_hash(host_state, host_len, 0) != img->dstate_hash[i])
+            mismatches++; /* a caller's bytes, not the scripted driver's */
+    }
+    uint32_t seen = obs->mismatches_after - obs->mismatches_before;
+    if (seen != mismatches) {
+        oracle_text(ex, sizeof ex,
+                    "the saved driver state (NULL and 0 if none) in every restore_packet call");
+        oracle_text(ob, sizeof ob, "%" PRIu32 " call(s) with other driver state",
+                    seen - mismatches);
+        return callback_problem(o, "PACKET.RESTORE.ONCE_AT_COMMIT", ex, ob);
+    }
+    return true;
+}
+
+static bool in_list(NTSTATUS s, const NTSTATUS *list, unsigned n)
+{
+    for (unsigned i = 0; i < n; i++) {
+        if (list[i] == s)
+            return true;
+    }
+    return false;
+}
+
+static bool refuse(vmbsave_oracle *o, oracle_channel *c, NTSTATUS expected, NTSTATUS status,
+                   const oracle_obs *obs, const char *clause)
+{
+    c->desc_clause = clause;
+    if (status != expected) {
+        vmbsave_violation *v = oracle_violation(o, clause, VMBSAVE_CHECK_STATUS);
+        char a[16], b[16];
+        oracle_text(v->expected, sizeof v->expected, "%s",
+                    oracle_status_text(expected, a, sizeof a));
+        oracle_text(v->observed, sizeof v->observed, "%s", oracle_status_text(status, b, sizeof b));
+        return false;
+    }
+    return oracle_no_callbacks(o, obs, "a refused restore_from_buffer",
+                               "PACKET.SAVE.SIZE_QUERY_FIRST") &&
+           oracle_note_live(o, obs, 0, clause, "a refused restore changes nothing");
+}
+
+bool oracle_restore_call(vmbsave_oracle *o, uint32_t slot, const uint8_t *data, uint32_t size,
+                         NTSTATUS status, const oracle_obs *obs)
+{
+    oracle_channel *c = &o->ch[slot];
+    oracle_restore *r = &c->r;
+    int64_t delta = oracle_obs_live_delta(obs);
+    c->held += delta;
+
+    if (data == NULL || size == 0)
+        return refuse(o, c, STATUS_INVALID_PARAMETER, status, obs, "RESTORE.PARAMS");
+    if (c->s.phase != ORACLE_SESSION_NONE)
+        return refuse(o, c, STATUS_INVALID_DEVICE_STATE, status, obs,
+                      "LIFECYCLE.FROZEN_DURING_SAVE");
+    if (!c->m.fresh)
+        return refuse(o, c, STATUS_INVALID_DEVICE_STATE, status, obs,
+                      c->ever_restored ? "RESTORE.NO_REPLAY" : "RESTORE.REQUIRES_FRESH");
+    if (obs->save_log_after != obs->save_log_before)
+        return oracle_no_callbacks(o, obs, "restore_from_buffer", "PACKET.SAVE.SIZE_QUERY_FIRST");
+
+    prediction p;
+    predict(o, c, data, size, &p);
+    const oracle_image *img = p.end_image >= 0 ? &o->img[p.end_image] : NULL;
+    uint32_t callbacks = 0;
+    if (p.status == STATUS_SUCCESS && img != NULL) {
+        /* An implementation without packet callbacks makes none. */
+        bool calls =
+            o->host->enable_callbacks && (o->capabilities & VMBSAVE_CAP_PACKET_CALLBACKS) != 0;
+        callbacks = calls ? img->model.packet_count : 0u;
+        /* A restore-packet failure fails the commit (PACKET.RESTORE.FAILURE_ATOMIC). */
+        uint64_t fail_at = o->host->restore_fail_at, before = obs->restore_log_before;
+        if (calls && fail_at > before && fail_at <= before + callbacks) {
+            callbacks = (uint32_t)(fail_at - before);
+            p.status = STATUS_UNSUCCESSFUL;
+            p.clause = "PACKET.RESTORE.FAILURE_ATOMIC";
+            oracle_text(p.why, sizeof p.why, "restore_packet call %" PRIu32 " fails", callbacks);
+        }
+    }
+
+    /* The statuses the contract allows. */
+    NTSTATUS allowed[LENIENT_COUNT + 3];
+    unsigned n = 0;
+    bool faulted = oracle_obs_faulted(obs);
+    bool progress = p.status == STATUS_SUCCESS || p.status == STATUS_MORE_PROCESSING_REQUIRED;
+    if (!(faulted && progress))
+        allowed[n++] = p.status;
+    if (p.also != 0)
+        allowed[n++] = p.also;
+    if (p.lenient) {
+        for (unsigned i = 0; i < LENIENT_COUNT; i++) {
+            if (!in_list(lenient[i], allowed, n))
+                allowed[n++] = lenient[i];
+        }
+    }
+    if (faulted && !in_list(STATUS_INSUFFICIENT_RESOURCES, allowed, n))
+        allowed[n++] = STATUS_INSUFFICIENT_RESOURCES;
+    if (!in_list(status, allowed, n)) {
+        const char *clause = p.clause;
+        if (faulted && progress)
+            clause = "RESOURCES.ALLOC_FAILURE.STATUS";
+        else if (p.status == STATUS_MORE_PROCESSING_REQUIRED && status != STATUS_SUCCESS)
+            clause = "RESTORE.WHOLE_CHUNKS";
+        vmbsave_violation *v = oracle_violation(o, clause, VMBSAVE_CHECK_STATUS);
+        char tmp[16];
+        oracle_status_set_text(allowed, n, v->expected, sizeof v->expected);
+        if (p.why[0] != '\0') {
+            size_t len = strlen(v->expected);
+            oracle_text(v->expected + len, sizeof v->expected - len, " (%s)", p.why);
+        }
+        oracle_text(v->observed, sizeof v->observed, "%s",
+                    oracle_status_text(status, tmp, sizeof tmp));
+        return false;
+    }
+
+    /* Restore callbacks only from the call that commits (or fails in its callbacks). */
+    if (img != NULL && (status == STATUS_SUCCESS || status == STATUS_UNSUCCESSFUL ||
+                        (status == STATUS_INSUFFICIENT_RESOURCES && p.end_image >= 0))) {
+        bool at_most = status == STATUS_INSUFFICIENT_RESOURCES;
+        if (status == STATUS_UNSUCCESSFUL && p.status != STATUS_UNSUCCESSFUL)
+            callbacks = 0;
+        if (!check_restore_callbacks(o, c, img, obs, callbacks, at_most))
+            return false;
+    } else if (!oracle_no_callbacks(o, obs, "a restore_from_buffer that does not commit",
+                                    "PACKET.SAVE.SIZE_QUERY_FIRST")) {
+        return false;
+    }
+
+    if (status == STATUS_MORE_PROCESSING_REQUIRED) {
+        r->active = true;
+        r->next_seq = p.next_seq;
+        r->image_id = p.image_id;
+        r->rank = p.rank;
+        r->uncertain = p.uncertain;
+        r->doomed = p.doomed; /* read only while active: no reset needed elsewhere */
+        r->accepted_len = p.accepted_len;
+        memcpy(r->prefix_ok, p.prefix_ok, sizeof r->prefix_ok);
+        r->held += delta;
+        c->desc_clause = "RESTORE.ATOMIC";
+        return true;
+    }
+    if (status == STATUS_SUCCESS) {
+        /* Commit: the channel takes the saved state (RESTORE.RESULT.SAVED_STATE). */
+        oracle_state_copy(&c->m, &img->model);
+        c->m.fresh = false;
+        c->m.init_over = true;
+        r->active = false;
+        r->uncertain = false;
+        r->accepted_len = 0;
+        r->held = 0;
+        c->restored_unchanged = true;
+        c->ever_restored = true;
+        c->chunked_verified = false;
+        c->sessions_since_change = 0;
+        c->desc_clause = "RESTORE.RESULT.SAVED_STATE";
+        return true;
+    }
+    /* Any failure: everything staged is freed and the channel is fresh again. */
+    int64_t staged = r->active ? r->held : 0;
+    r->active = false;
+    r->uncertain = false;
+    r->accepted_len = 0;
+    r->held = 0;
+    c->desc_clause = "RESTORE.ATOMIC";
+    return oracle_check_live(o, obs, -staged, "RESTORE.ATOMIC", "everything staged freed");
+}

@@ -1,0 +1,515 @@
+/* Differential runs (harness/run/differential.h): the implementation, then the reference, each under
+ * the oracle with a digest trace, compared entry by entry. The clause table is documented in
+ * docs/DIFFERENTIAL.md ("Clauses"); keep the two in step. */
+#include "run/differential.h"
+
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct vmbsave_differential {
+    vmbsave_trace_entry *impl_trace;      /* VMBSAVE_DIFFERENTIAL_MAX_TRACE entries */
+    vmbsave_trace_entry *reference_trace; /* the same */
+    vmbsave_program program;              /* the input without its FAULT_ALLOC steps */
+    /* original_step[i]: the input's index of program step i; [count] is the input's count
+     * (the runner's final clean-up runs at step == count). */
+    uint32_t original_step[VMBSAVE_PROGRAM_MAX_STEPS + 1u];
+};
+
+static void set_text(char *dst, size_t cap, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void set_text(char *dst, size_t cap, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(dst, cap, fmt, ap);
+    va_end(ap);
+}
+
+vmbsave_differential *vmbsave_differential_new(char *err, size_t err_size)
+{
+    vmbsave_differential *d = calloc(1, sizeof *d);
+    if (d != NULL) {
+        d->impl_trace = calloc(VMBSAVE_DIFFERENTIAL_MAX_TRACE, sizeof *d->impl_trace);
+        d->reference_trace = calloc(VMBSAVE_DIFFERENTIAL_MAX_TRACE, sizeof *d->reference_trace);
+    }
+    if (d == NULL || d->impl_trace == NULL || d->reference_trace == NULL) {
+        if (err != NULL && err_size != 0)
+            set_text(err, err_size, "out of memory for the differential's traces");
+        vmbsave_differential_free(d);
+        return NULL;
+    }
+    return d;
+}
+
+void vmbsave_differential_free(vmbsave_differential *d)
+{
+    if (d == NULL)
+        return;
+    free(d->impl_trace);
+    free(d->reference_trace);
+    free(d);
+}
+
+const char *vmbsave_differential_field_name(vmbsave_differential_field field)
+{
+    switch (field) {
+    case VMBSAVE_DIFF_FIELD_CALL: return "call";
+    case VMBSAVE_DIFF_FIELD_STATUS: return "status";
+    case VMBSAVE_DIFF_FIELD_FILLED: return "filled";
+    case VMBSAVE_DIFF_FIELD_REQUIRED: return "required";
+    case VMBSAVE_DIFF_FIELD_OUTPUT: return "output";
+    case VMBSAVE_DIFF_FIELD_CALLS: return "calls";
+    case VMBSAVE_DIFF_FIELD_DESCRIPTION: return "description";
+    case VMBSAVE_DIFF_FIELD_COUNT: break;
+    }
+    return "?";
+}
+
+const char *vmbsave_differential_outcome_name(vmbsave_differential_outcome outcome)
+{
+    switch (outcome) {
+    case VMBSAVE_DIFFERENTIAL_AGREE: return "AGREE";
+    case VMBSAVE_DIFFERENTIAL_IMPL_VIOLATION: return "IMPL_VIOLATION";
+    case VMBSAVE_DIFFERENTIAL_REFERENCE_VIOLATION: return "REFERENCE_VIOLATION";
+    case VMBSAVE_DIFFERENTIAL_DISAGREE: return "DISAGREE";
+    case VMBSAVE_DIFFERENTIAL_ERROR: return "ERROR";
+    }
+    return "?";
+}
+
+/* ---- The clause table (docs/DIFFERENTIAL.md, "Clauses") ---------------------------------- */
+
+typedef enum call_family {
+    FAMILY_LIFECYCLE = 0, /* one status, fixed by LIFECYCLE.CHECK_ORDER */
+    FAMILY_SAVE_BEGIN,
+    FAMILY_SAVE_CONTINUE,
+    FAMILY_SAVE_END,
+    FAMILY_RESTORE,
+    FAMILY_RELEASE,
+} call_family;
+
+typedef struct call_clauses {
+    const char *function; /* as the trace names it */
+    call_family family;
+    const char *own;      /* the call's clause: SUCCESS, state and look-up statuses */
+    const char *params;   /* STATUS_INVALID_PARAMETER */
+    const char *limit;    /* STATUS_IMPLEMENTATION_LIMIT */
+} call_clauses;
+
+static const call_clauses calls_table[] = {
+    {"channel_allocate", FAMILY_LIFECYCLE, "LIFECYCLE.ALLOCATE.DISABLED_FRESH",
+     "LIFECYCLE.ALLOCATE.DISABLED_FRESH", "LIFECYCLE.ALLOCATE.DISABLED_FRESH"},
+    {"init_set_offer", FAMILY_LIFECYCLE, "LIFECYCLE.OFFER.INIT_PHASE_ONLY",
+     "LIFECYCLE.OFFER.VALIDATION", "LIMIT.OFFER"},
+    {"enable", FAMILY_LIFECYCLE, "LIFECYCLE.ENABLE.REQUIRES_OFFER",
+     "LIFECYCLE.ENABLE.REQUIRES_OFFER", "LIFECYCLE.ENABLE.REQUIRES_OFFER"},
+    {"disable", FAMILY_LIFECYCLE, "LIFECYCLE.DISABLE.TEARS_DOWN", "LIFECYCLE.DISABLE.TEARS_DOWN",
+     "LIFECYCLE.DISABLE.TEARS_DOWN"},
+    {"guest_open", FAMILY_LIFECYCLE, "LIFECYCLE.OPEN.FROM_ENABLED", "LIFECYCLE.OPEN.VALIDATION",
+     "LIMIT.RING"},
+    {"guest_close", FAMILY_LIFECYCLE, "LIFECYCLE.CLOSE.DROPS_TRAFFIC",
+     "LIFECYCLE.CLOSE.DROPS_TRAFFIC", "LIFECYCLE.CLOSE.DROPS_TRAFFIC"},
+    {"start", FAMILY_LIFECYCLE, "LIFECYCLE.START_PAUSE.TRANSITIONS",
+     "LIFECYCLE.START_PAUSE.TRANSITIONS", "LIFECYCLE.START_PAUSE.TRANSITIONS"},
+    {"pause", FAMILY_LIFECYCLE, "LIFECYCLE.START_PAUSE.TRANSITIONS",
+     "LIFECYCLE.START_PAUSE.TRANSITIONS", "LIFECYCLE.START_PAUSE.TRANSITIONS"},
+    {"gpadl_create", FAMILY_LIFECYCLE, "LIFECYCLE.GPADL.CREATE", "LIFECYCLE.GPADL.CREATE",
+     "LIMIT.GPADL"},
+    {"gpadl_teardown_begin", FAMILY_LIFECYCLE, "LIFECYCLE.GPADL.TEARDOWN",
+     "LIFECYCLE.GPADL.TEARDOWN", "LIFECYCLE.GPADL.TEARDOWN"},
+    {"gpadl_teardown_complete", FAMILY_LIFECYCLE, "LIFECYCLE.GPADL.TEARDOWN",
+     "LIFECYCLE.GPADL.TEARDOWN", "LIFECYCLE.GPADL.TEARDOWN"},
+    {"packet_send", FAMILY_LIFECYCLE, "LIFECYCLE.PACKET.SEND", "LIFECYCLE.PACKET.SEND",
+     "LIMIT.PACKET"},
+    {"packet_complete", FAMILY_LIFECYCLE, "LIFECYCLE.PACKET.COMPLETE",
+     "LIFECYCLE.PACKET.COMPLETE", "LIFECYCLE.PACKET.COMPLETE"},
+    {"ring_write", FAMILY_LIFECYCLE, "LIFECYCLE.RING.FIFO", "LIFECYCLE.RING.FIFO",
+     "LIFECYCLE.RING.FIFO"},
+    {"ring_read", FAMILY_LIFECYCLE, "LIFECYCLE.RING.FIFO", "LIFECYCLE.RING.FIFO",
+     "LIFECYCLE.RING.FIFO"},
+    {"channel_cleanup", FAMILY_LIFECYCLE, "LIFECYCLE.CLEANUP.REQUIRES_DISABLED",
+     "LIFECYCLE.CLEANUP.REQUIRES_DISABLED", "LIFECYCLE.CLEANUP.REQUIRES_DISABLED"},
+    {"save_begin", FAMILY_SAVE_BEGIN, "SAVE.BEGIN.ALLOWED_STATES", "SAVE.BEGIN.ALLOWED_STATES",
+     "SAVE.BEGIN.ALLOWED_STATES"},
+    {"save_continue", FAMILY_SAVE_CONTINUE, "SAVE.CONTINUE.WHOLE_CHUNKS", "SAVE.CONTINUE.PARAMS",
+     "SAVE.CONTINUE.STICKY_ERROR"},
+    {"save_end", FAMILY_SAVE_END, "SAVE.END.ALWAYS_SAFE", "SAVE.END.ALWAYS_SAFE",
+     "SAVE.END.ALWAYS_SAFE"},
+    {"restore_from_buffer", FAMILY_RESTORE, "RESTORE.MORE_PROCESSING", "RESTORE.PARAMS",
+     "RESTORE.LIMITS.BEFORE_ALLOC"},
+    {"release", FAMILY_RELEASE, "ABI.TABLE.RELEASE", "ABI.TABLE.RELEASE", "ABI.TABLE.RELEASE"},
+};
+
+/* A call the table does not know (a runner change not carried into the table; tests catch it). */
+#define UNKNOWN_CALL_CLAUSE "LIFECYCLE.CHECK_ORDER"
+
+static const call_clauses *lookup_call(const char *call_text)
+{
+    size_t len = strcspn(call_text, "(");
+    for (size_t i = 0; i < sizeof calls_table / sizeof calls_table[0]; i++) {
+        if (strlen(calls_table[i].function) == len &&
+            memcmp(calls_table[i].function, call_text, len) == 0)
+            return &calls_table[i];
+    }
+    return NULL;
+}
+
+bool vmbsave_differential_knows_call(const char *call_text)
+{
+    return call_text != NULL && lookup_call(call_text) != NULL;
+}
+
+/* Whether a status is a call's progress: SUCCESS, and save_continue's BUFFER_OVERFLOW and a
+ * restore's MORE_PROCESSING_REQUIRED. Anything else (BUFFER_TOO_SMALL included) is a refusal. */
+static bool progress(call_family family, NTSTATUS st)
+{
+    return st == STATUS_SUCCESS ||
+           (family == FAMILY_SAVE_CONTINUE && st == STATUS_BUFFER_OVERFLOW) ||
+           (family == FAMILY_RESTORE && st == STATUS_MORE_PROCESSING_REQUIRED);
+}
+
+/* The clause whose rule gives a restore call this (refusing) status: SPEC.md section 8. */
+static const char *restore_status_clause(NTSTATUS st)
+{
+    switch ((uint32_t)st) {
+    case (uint32_t)STATUS_INVALID_PARAMETER: return "RESTORE.PARAMS";
+    case (uint32_t)STATUS_INVALID_DEVICE_STATE: return "RESTORE.REQUIRES_FRESH";
+    case (uint32_t)STATUS_INVALID_BUFFER_SIZE: return "RESTORE.PARTIAL_CHUNK";
+    case (uint32_t)STATUS_DATA_ERROR: return "RESTORE.CORRUPT.CHECKSUM";
+    case (uint32_t)STATUS_FILE_CORRUPT_ERROR: return "RESTORE.CORRUPT.MALFORMED";
+    case (uint32_t)STATUS_UNKNOWN_REVISION: return "RESTORE.VERSION.MAJOR";
+    case (uint32_t)STATUS_REQUEST_OUT_OF_SEQUENCE: return "RESTORE.SEQUENCE";
+    case (uint32_t)STATUS_REVISION_MISMATCH: return "RESTORE.FOREIGN_CHUNK";
+    case (uint32_t)STATUS_NOT_SUPPORTED: return "RESTORE.UNKNOWN_CHUNK";
+    case (uint32_t)STATUS_IMPLEMENTATION_LIMIT: return "RESTORE.LIMITS.BEFORE_ALLOC";
+    case (uint32_t)STATUS_NOT_FOUND: return "RESTORE.REFERENCES.UNRESOLVED";
+    case (uint32_t)STATUS_DUPLICATE_OBJECTID: return "RESTORE.REFERENCES.DUPLICATE";
+    case (uint32_t)STATUS_UNSUCCESSFUL: return "PACKET.RESTORE.FAILURE_ATOMIC";
+    case (uint32_t)STATUS_INSUFFICIENT_RESOURCES: return "RESOURCES.ALLOC_FAILURE.STATUS";
+    default: return "RESTORE.ATOMIC";
+    }
+}
+
+/* The clause whose rule gives save_continue this status: SPEC.md sections 5 and 9 (the
+ * failures a packet callback calls for). */
+static const char *continue_status_clause(NTSTATUS st)
+{
+    switch ((uint32_t)st) {
+    case (uint32_t)STATUS_SUCCESS: return "SAVE.CONTINUE.SUCCESS.COMPLETE";
+    case (uint32_t)STATUS_BUFFER_OVERFLOW: return "SAVE.CONTINUE.OVERFLOW.PROGRESS";
+    case (uint32_t)STATUS_BUFFER_TOO_SMALL: return "SAVE.CONTINUE.TOO_SMALL.NO_PROGRESS";
+    case (uint32_t)STATUS_INVALID_PARAMETER: return "SAVE.CONTINUE.PARAMS";
+    case (uint32_t)STATUS_INVALID_DEVICE_STATE: return "SAVE.CONTINUE.NO_SESSION";
+    case (uint32_t)STATUS_UNSUCCESSFUL: return "PACKET.SAVE.SECOND_CALL_FAILS";
+    case (uint32_t)STATUS_IMPLEMENTATION_LIMIT: return "PACKET.SAVE.OVER_LIMIT";
+    case (uint32_t)STATUS_INTERNAL_ERROR: return "PACKET.SAVE.ASKS_MORE";
+    default: return "SAVE.CONTINUE.STICKY_ERROR";
+    }
+}
+
+/* The status field: where one run refused and the other did not, the refusing status names the
+ * rule in question (it applied, or it did not); where both refused, the reference's does, except
+ * that two refusals of a lifecycle call differ only in which check came first. */
+static const char *status_clause(const call_clauses *c, NTSTATUS ref, NTSTATUS impl)
+{
+    bool ref_progress = progress(c->family, ref), impl_progress = progress(c->family, impl);
+    if (ref_progress && impl_progress) {
+        /* Both progressed, differently: how much a call does is the freedom in question. */
+        return c->own;
+    }
+    if (!ref_progress && !impl_progress && c->family == FAMILY_LIFECYCLE)
+        return "LIFECYCLE.CHECK_ORDER";
+    NTSTATUS st = !ref_progress ? ref : impl;
+    if (st == STATUS_INSUFFICIENT_RESOURCES)
+        return c->family == FAMILY_SAVE_BEGIN ? "SAVE.BEGIN.NO_MEMORY"
+                                              : "RESOURCES.ALLOC_FAILURE.STATUS";
+    switch (c->family) {
+    case FAMILY_LIFECYCLE:
+        return st == STATUS_INVALID_PARAMETER       ? c->params
+               : st == STATUS_IMPLEMENTATION_LIMIT ? c->limit
+                                                   : c->own;
+    case FAMILY_SAVE_BEGIN:
+        return st == STATUS_INVALID_DEVICE_STATE ? "SAVE.BEGIN.REFUSED_STATES" : c->own;
+    case FAMILY_SAVE_CONTINUE: return continue_status_clause(st);
+    case FAMILY_RESTORE: return restore_status_clause(st);
+    case FAMILY_SAVE_END:
+    case FAMILY_RELEASE: break;
+    }
+    return c->own;
+}
+
+const char *vmbsave_differential_clause(const char *call_text, vmbsave_differential_field field,
+                                        bool has_status, NTSTATUS reference_status,
+                                        NTSTATUS impl_status)
+{
+    if (field == VMBSAVE_DIFF_FIELD_DESCRIPTION)
+        return "ABI.DESCRIBE.FORMAT";
+    const call_clauses *c = call_text != NULL ? lookup_call(call_text) : NULL;
+    if (c == NULL)
+        return UNKNOWN_CALL_CLAUSE;
+    if (!has_status) {
+        reference_status = STATUS_SUCCESS;
+        impl_status = STATUS_SUCCESS;
+    }
+    switch (field) {
+    case VMBSAVE_DIFF_FIELD_FILLED:
+        /* BytesFilled is how many whole chunks a call wrote; ring_read's count is FIFO's. */
+        return c->own;
+    case VMBSAVE_DIFF_FIELD_REQUIRED:
+        /* BytesRequired means what the reference's status says it means. */
+        return c->family == FAMILY_SAVE_CONTINUE ? continue_status_clause(reference_status)
+                                                 : c->own;
+    case VMBSAVE_DIFF_FIELD_OUTPUT:
+        return c->family == FAMILY_SAVE_CONTINUE ? "SAVE.IMAGE.COMPLETE" : c->own;
+    case VMBSAVE_DIFF_FIELD_CALL:
+    case VMBSAVE_DIFF_FIELD_STATUS:
+    case VMBSAVE_DIFF_FIELD_CALLS:
+        return status_clause(c, reference_status, impl_status);
+    case VMBSAVE_DIFF_FIELD_DESCRIPTION:
+    case VMBSAVE_DIFF_FIELD_COUNT: break;
+    }
+    return c->own;
+}
+
+/* ---- Values as text ---------------------------------------------------------------------- */
+
+static void status_value(char *dst, size_t cap, bool has_status, NTSTATUS st)
+{
+    const char *name = vmbsave_status_name(st);
+    if (!has_status)
+        set_text(dst, cap, "none");
+    else if (name != NULL)
+        set_text(dst, cap, "%s", name);
+    else
+        set_text(dst, cap, "0x%08" PRIx32, (uint32_t)st);
+}
+
+static void output_value(char *dst, size_t cap, const vmbsave_trace_entry *e)
+{
+    if (!e->has_output)
+        set_text(dst, cap, "none");
+    else
+        set_text(dst, cap, "%" PRIu32 " bytes (xxh3 %016" PRIx64 ")", e->output_bytes,
+                 e->output_digest);
+}
+
+static void description_value(char *dst, size_t cap, uint32_t slot,
+                              const vmbsave_final_description *d)
+{
+    if (!d->live)
+        set_text(dst, cap, "ch%" PRIu32 " none", slot);
+    else if (!d->described)
+        set_text(dst, cap, "ch%" PRIu32 " not described", slot);
+    else
+        set_text(dst, cap, "ch%" PRIu32 " %" PRIu32 " bytes (xxh3 %016" PRIx64 ")", slot, d->bytes,
+                 d->digest);
+}
+
+/* ---- Comparing --------------------------------------------------------------------------- */
+
+static uint32_t original_step(const vmbsave_differential *d, uint32_t step)
+{
+    return step <= d->program.count ? d->original_step[step] : step;
+}
+
+/* Records the disagreement on `field` of call `index`; `ref`/`impl` may be NULL past a trace's
+ * end. Always returns true (so a comparison reads `return disagree(...)`). */
+static bool disagree(const vmbsave_differential *d, vmbsave_differential_result *res,
+                     uint32_t index, vmbsave_differential_field field,
+                     const vmbsave_trace_entry *ref, const vmbsave_trace_entry *impl)
+{
+    vmbsave_differential_disagreement *g = &res->disagreement;
+    const vmbsave_trace_entry *e = ref != NULL ? ref : impl;
+    res->outcome = VMBSAVE_DIFFERENTIAL_DISAGREE;
+    g->field = field;
+    g->call = index;
+    g->step = original_step(d, e->step);
+    set_text(g->call_text, sizeof g->call_text, "%s", e->call);
+    bool has_status = ref != NULL && impl != NULL ? ref->has_status && impl->has_status
+                                                  : e->has_status;
+    NTSTATUS ref_st = ref != NULL ? ref->status : STATUS_SUCCESS;
+    NTSTATUS impl_st = impl != NULL ? impl->status : STATUS_SUCCESS;
+    if (field == VMBSAVE_DIFF_FIELD_CALL)
+        impl_st = STATUS_SUCCESS; /* another call: the reference's status names the clause */
+    set_text(g->clause, sizeof g->clause, "%s",
+             vmbsave_differential_clause(e->call, field, has_status, ref_st, impl_st));
+    char *values[2] = {g->reference, g->implementation};
+    const vmbsave_trace_entry *entries[2] = {ref, impl};
+    const vmbsave_run_result *runs[2] = {&res->reference, &res->impl};
+    for (unsigned k = 0; k < 2; k++) {
+        const vmbsave_trace_entry *x = entries[k];
+        char *dst = values[k];
+        size_t cap = sizeof g->reference;
+        if (field == VMBSAVE_DIFF_FIELD_CALLS) {
+            set_text(dst, cap, "%" PRIu32, runs[k]->calls);
+            continue;
+        }
+        switch (field) {
+        case VMBSAVE_DIFF_FIELD_CALL: set_text(dst, cap, "%s", x->call); break;
+        case VMBSAVE_DIFF_FIELD_STATUS: status_value(dst, cap, x->has_status, x->status); break;
+        case VMBSAVE_DIFF_FIELD_FILLED:
+            if (x->has_counts)
+                set_text(dst, cap, "%" PRIu32, x->filled);
+            else
+                set_text(dst, cap, "none");
+            break;
+        case VMBSAVE_DIFF_FIELD_REQUIRED:
+            if (x->has_counts)
+                set_text(dst, cap, "%" PRIu32, x->required);
+            else
+                set_text(dst, cap, "none");
+            break;
+        case VMBSAVE_DIFF_FIELD_OUTPUT: output_value(dst, cap, x); break;
+        case VMBSAVE_DIFF_FIELD_CALLS:
+        case VMBSAVE_DIFF_FIELD_DESCRIPTION:
+        case VMBSAVE_DIFF_FIELD_COUNT: break;
+        }
+    }
+    return true;
+}
+
+/* The first field in which two entries of the same index differ; false if none. */
+static bool compare_entry(const vmbsave_differential *d, vmbsave_differential_result *res,
+                          uint32_t i, const vmbsave_trace_entry *ref,
+                          const vmbsave_trace_entry *impl)
+{
+    if (strcmp(ref->call, impl->call) != 0)
+        return disagree(d, res, i, VMBSAVE_DIFF_FIELD_CALL, ref, impl);
+    if (ref->has_status != impl->has_status ||
+        (ref->has_status && ref->status != impl->status))
+        return disagree(d, res, i, VMBSAVE_DIFF_FIELD_STATUS, ref, impl);
+    if (ref->has_counts != impl->has_counts || (ref->has_counts && ref->filled != impl->filled))
+        return disagree(d, res, i, VMBSAVE_DIFF_FIELD_FILLED, ref, impl);
+    if (ref->has_counts && ref->required != impl->required)
+        return disagree(d, res, i, VMBSAVE_DIFF_FIELD_REQUIRED, ref, impl);
+    if (ref->has_output != impl->has_output ||
+        (ref->has_output && (ref->output_bytes != impl->output_bytes ||
+                              ref->output_digest != impl->output_digest)))
+        return disagree(d, res, i, VMBSAVE_DIFF_FIELD_OUTPUT, ref, impl);
+    return false;
+}
+
+/* Live in both or neither, and the same text where both describe: an implementation without
+ * descriptions (VMBSAVE_CAP_DESCRIBE is optional) is not a difference. */
+static bool same_description(const vmbsave_final_description *x,
+                             const vmbsave_final_description *y)
+{
+    return x->live == y->live &&
+           (!x->described || !y->described || (x->bytes == y->bytes && x->digest == y->digest));
+}
+
+static void compare_runs(const vmbsave_differential *d, vmbsave_differential_result *res)
+{
+    const vmbsave_run_result *ref = &res->reference, *impl = &res->impl;
+    uint32_t common = ref->trace_count < impl->trace_count ? ref->trace_count : impl->trace_count;
+    for (uint32_t i = 0; i < common; i++) {
+        if (compare_entry(d, res, i, &d->reference_trace[i], &d->impl_trace[i]))
+            return;
+    }
+    if (ref->trace_count != impl->trace_count) {
+        bool ref_longer = ref->trace_count > impl->trace_count;
+        disagree(d, res, common, VMBSAVE_DIFF_FIELD_CALLS,
+                 ref_longer ? &d->reference_trace[common] : NULL,
+                 ref_longer ? NULL : &d->impl_trace[common]);
+        return;
+    }
+    for (uint32_t slot = 0; slot < VMBSAVE_PROGRAM_CHANNELS; slot++) {
+        const vmbsave_final_description *x = &ref->descriptions[slot];
+        const vmbsave_final_description *y = &impl->descriptions[slot];
+        if (same_description(x, y))
+            continue;
+        vmbsave_differential_disagreement *g = &res->disagreement;
+        res->outcome = VMBSAVE_DIFFERENTIAL_DISAGREE;
+        g->field = VMBSAVE_DIFF_FIELD_DESCRIPTION;
+        g->call = common;
+        g->step = original_step(d, d->program.count);
+        set_text(g->call_text, sizeof g->call_text, "end of program, before the clean-up");
+        set_text(g->clause, sizeof g->clause, "%s",
+                 vmbsave_differential_clause(NULL, VMBSAVE_DIFF_FIELD_DESCRIPTION, false, 0, 0));
+        description_value(g->reference, sizeof g->reference, slot, x);
+        description_value(g->implementation, sizeof g->implementation, slot, y);
+        return;
+    }
+    res->outcome = VMBSAVE_DIFFERENTIAL_AGREE;
+}
+
+/* The input without FAULT_ALLOC steps, and where each remaining step came from. */
+static void filter_program(vmbsave_differential *d, const vmbsave_program *in,
+                           vmbsave_differential_result *res)
+{
+    uint32_t count = in->count < VMBSAVE_PROGRAM_MAX_STEPS ? in->count : VMBSAVE_PROGRAM_MAX_STEPS;
+    d->program.count = 0;
+    for (uint32_t i = 0; i < count; i++) {
+        vmbsave_step s = in->steps[i];
+        vmbsave_step_normalize(&s); /* the op the runner would see */
+        if (s.op == VMBSAVE_OP_FAULT_ALLOC) {
+            res->dropped_steps++;
+            continue;
+        }
+        d->original_step[d->program.count] = i;
+        d->program.steps[d->program.count++] = s;
+    }
+    d->original_step[d->program.count] = count;
+}
+
+/* A run's verdict on the filtered program, its violation's step mapped back to the input. */
+static void run_one(vmbsave_differential *d, vmbsave_runner *runner, vmbsave_trace_entry *trace,
+                    vmbsave_run_result *out)
+{
+    vmbsave_run_options options = {
+        .trace = trace, .trace_cap = VMBSAVE_DIFFERENTIAL_MAX_TRACE, .digests = true};
+    vmbsave_runner_run(runner, &d->program, &options, out);
+    if (out->verdict == VMBSAVE_VERDICT_VIOLATION)
+        out->violation.step = original_step(d, out->violation.step);
+}
+
+/* ERROR if the run could not be compared: its own ERROR, or a trace that did not hold it. */
+static bool run_error(vmbsave_differential_result *res, const vmbsave_run_result *run,
+                      const char *which)
+{
+    if (run->verdict == VMBSAVE_VERDICT_ERROR) {
+        res->outcome = VMBSAVE_DIFFERENTIAL_ERROR;
+        set_text(res->error, sizeof res->error, "%s run: %s", which, run->error);
+        return true;
+    }
+    if (run->calls > run->trace_count) {
+        res->outcome = VMBSAVE_DIFFERENTIAL_ERROR;
+        set_text(res->error, sizeof res->error,
+                 "%s run: %" PRIu32 " calls, more than the %u trace entries kept", which,
+                 run->calls, VMBSAVE_DIFFERENTIAL_MAX_TRACE);
+        return true;
+    }
+    return false;
+}
+
+void vmbsave_differential_run(vmbsave_differential *d, vmbsave_runner *reference,
+                              vmbsave_runner *impl, const vmbsave_program *program,
+                              vmbsave_differential_result *res)
+{
+    memset(res, 0, sizeof *res);
+    if (program == NULL) {
+        res->outcome = VMBSAVE_DIFFERENTIAL_ERROR;
+        set_text(res->error, sizeof res->error, "no program");
+        return;
+    }
+    filter_program(d, program, res);
+    run_one(d, impl, d->impl_trace, &res->impl);
+    if (res->impl.verdict == VMBSAVE_VERDICT_VIOLATION) {
+        res->outcome = VMBSAVE_DIFFERENTIAL_IMPL_VIOLATION;
+        return;
+    }
+    if (run_error(res, &res->impl, "implementation"))
+        return;
+    run_one(d, reference, d->reference_trace, &res->reference);
+    if (res->reference.verdict == VMBSAVE_VERDICT_VIOLATION) {
+        res->outcome = VMBSAVE_DIFFERENTIAL_REFERENCE_VIOLATION;
+        return;
+    }
+    if (run_error(res, &res->reference, "reference"))
+        return;
+    compare_runs(d, res);
+}
