@@ -33,11 +33,6 @@ static variant_handle *handle_of(vmbsave_channel *channel)
     return (variant_handle *)(void *)channel;
 }
 
-static vmbsave_channel *inner_of(vmbsave_channel *channel)
-{
-    return channel == NULL ? NULL : handle_of(channel)->inner;
-}
-
 void *variant_channel_state(vmbsave_channel *channel)
 {
     return channel == NULL ? NULL : handle_of(channel)->state;
@@ -51,16 +46,6 @@ void *variant_instance_state(vmbsave_channel *channel)
 const vmbsave_host_v1 *variant_host(vmbsave_channel *channel)
 {
     return channel == NULL ? NULL : &handle_of(channel)->inst->host;
-}
-
-vmbsave_channel *variant_inner(vmbsave_channel *channel)
-{
-    return inner_of(channel);
-}
-
-const vmbsave_interface_v1 *variant_reference(vmbsave_channel *channel)
-{
-    return channel == NULL ? NULL : &handle_of(channel)->inst->inner;
 }
 
 bool variant_session_active(vmbsave_channel *channel)

@@ -47,10 +47,6 @@ void *variant_channel_state(vmbsave_channel *channel);
 void *variant_instance_state(vmbsave_channel *channel);
 /* The host the harness passed in (for its allocator); NULL for a NULL channel. */
 const vmbsave_host_v1 *variant_host(vmbsave_channel *channel);
-/* The reference's own channel and operation table, for a variant that must call the
- * reference without going through the wrapper. */
-vmbsave_channel *variant_inner(vmbsave_channel *channel);
-const vmbsave_interface_v1 *variant_reference(vmbsave_channel *channel);
 
 /* Whether a session is active on the channel: tracked by variant_base's save_begin and
  * save_end, so a variant that replaces them must call those. */

@@ -1,4 +1,7 @@
-/* The fault-injecting host (harness/host/host.h). */
+/* The fault-injecting host (harness/host/host.h).
+ *
+ * Also pasted, with host.h, into every C reproducer (harness/repro/repro_runtime.c): so it
+ * includes nothing but host.h and libc, and its own names stay static or vmbsave_-prefixed. */
 #include "host/host.h"
 
 #include <stdio.h>

@@ -1,7 +1,10 @@
 /* The fault-injecting host: the services the harness hands an implementation. It counts
  * every allocation, fails allocations on a schedule (the Nth call once, or every call from the
  * Nth on, as SQLite's fault simulation does), and plays a scripted driver behind the
- * save-packet and restore-packet callbacks, recording what the implementation did. */
+ * save-packet and restore-packet callbacks, recording what the implementation did.
+ * C reproducers embed this header and host.c as they are (harness/repro/repro_runtime.c), and
+ * the runner writes statements on its fields into them (`host.fill_byte = ...`): renaming a
+ * field breaks reproducers. */
 #ifndef VMBSAVE_HARNESS_HOST_H
 #define VMBSAVE_HARNESS_HOST_H
 

@@ -79,37 +79,19 @@ static bool drop_fault_steps(shrinker *m)
     return try_candidate(m);
 }
 
-enum { FIELD_MODE, FIELD_CH, FIELD_SLOT, FIELD_A, FIELD_B, FIELD_C, FIELD_COUNT };
-
-static uint32_t get_field(const vmbsave_step *s, int field)
-{
-    switch (field) {
-    case FIELD_MODE: return s->mode;
-    case FIELD_CH: return s->ch;
-    case FIELD_SLOT: return s->slot;
-    case FIELD_A: return s->a;
-    case FIELD_B: return s->b;
-    default: return s->c;
-    }
-}
-
-static void set_field(vmbsave_step *s, int field, uint32_t v)
-{
-    switch (field) {
-    case FIELD_MODE: s->mode = (uint8_t)v; break;
-    case FIELD_CH: s->ch = (uint8_t)v; break;
-    case FIELD_SLOT: s->slot = (uint8_t)v; break;
-    case FIELD_A: s->a = v; break;
-    case FIELD_B: s->b = v; break;
-    default: s->c = v; break;
-    }
-}
+/* The order fields shrink in and compare by: mode first, as a smaller mode is the simpler
+ * call. Fixed: minimised outputs (and the tests that pin them) depend on it. */
+static const vmbsave_step_field k_shrink_order[] = {
+    VMBSAVE_STEP_FIELD_MODE, VMBSAVE_STEP_FIELD_CH, VMBSAVE_STEP_FIELD_SLOT,
+    VMBSAVE_STEP_FIELD_A,    VMBSAVE_STEP_FIELD_B,  VMBSAVE_STEP_FIELD_C};
+#define SHRINK_FIELDS (sizeof(k_shrink_order) / sizeof(k_shrink_order[0]))
 
 /* x < y in the order (mode, ch, slot, a, b, c); the op never changes. */
 static bool step_smaller(const vmbsave_step *x, const vmbsave_step *y)
 {
-    for (int f = 0; f < FIELD_COUNT; f++) {
-        uint32_t a = get_field(x, f), b = get_field(y, f);
+    for (unsigned k = 0; k < SHRINK_FIELDS; k++) {
+        uint32_t a = vmbsave_step_field_get(x, k_shrink_order[k]);
+        uint32_t b = vmbsave_step_field_get(y, k_shrink_order[k]);
         if (a != b)
             return a < b;
     }
@@ -121,11 +103,12 @@ static bool shrink_fields(shrinker *m)
 {
     bool changed = false;
     for (uint32_t i = 0; i < m->current.count && !m->stats.budget_exhausted; i++) {
-        for (int f = 0; f < FIELD_COUNT && !m->stats.budget_exhausted; f++) {
+        for (unsigned k = 0; k < SHRINK_FIELDS && !m->stats.budget_exhausted; k++) {
+            vmbsave_step_field f = k_shrink_order[k];
             bool progressed = true;
             while (progressed && !m->stats.budget_exhausted) {
                 progressed = false;
-                uint32_t v = get_field(&m->current.steps[i], f);
+                uint32_t v = vmbsave_step_field_get(&m->current.steps[i], f);
                 if (v == 0)
                     break;
                 const uint32_t tries[4] = {0u, 1u, v / 2u, v - 1u};
@@ -134,7 +117,7 @@ static bool shrink_fields(shrinker *m)
                         continue;
                     m->candidate = m->current;
                     vmbsave_step *s = &m->candidate.steps[i];
-                    set_field(s, f, tries[t]);
+                    vmbsave_step_field_set(s, f, tries[t]);
                     vmbsave_step_normalize(s);
                     if (!step_smaller(s, &m->current.steps[i]))
                         continue;

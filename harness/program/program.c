@@ -14,7 +14,13 @@
 #include "host/host.h"
 #include "vmbsave/abi.h"
 
-enum step_field { F_CH, F_MODE, F_SLOT, F_A, F_B, F_C };
+/* Short names for the table below. */
+#define F_CH VMBSAVE_STEP_FIELD_CH
+#define F_MODE VMBSAVE_STEP_FIELD_MODE
+#define F_SLOT VMBSAVE_STEP_FIELD_SLOT
+#define F_A VMBSAVE_STEP_FIELD_A
+#define F_B VMBSAVE_STEP_FIELD_B
+#define F_C VMBSAVE_STEP_FIELD_C
 
 #define ALL_MODES UINT32_MAX
 #define M(mode) (UINT32_C(1) << (mode))
@@ -26,7 +32,7 @@ enum step_field { F_CH, F_MODE, F_SLOT, F_A, F_B, F_C };
  * field and per key. */
 typedef struct field_spec {
     const char *key;
-    uint8_t field;  /* enum step_field */
+    uint8_t field;  /* vmbsave_step_field */
     uint32_t modes; /* bit m: used in mode m */
     uint32_t lo, hi;
 } field_spec;
@@ -228,27 +234,27 @@ static uint32_t reduce(uint32_t x, uint32_t lo, uint32_t hi)
     return (uint32_t)(lo + (uint64_t)x % span);
 }
 
-static uint32_t field_get(const vmbsave_step *s, unsigned field)
+uint32_t vmbsave_step_field_get(const vmbsave_step *s, vmbsave_step_field field)
 {
     switch (field) {
-    case F_CH: return s->ch;
-    case F_MODE: return s->mode;
-    case F_SLOT: return s->slot;
-    case F_A: return s->a;
-    case F_B: return s->b;
+    case VMBSAVE_STEP_FIELD_CH: return s->ch;
+    case VMBSAVE_STEP_FIELD_MODE: return s->mode;
+    case VMBSAVE_STEP_FIELD_SLOT: return s->slot;
+    case VMBSAVE_STEP_FIELD_A: return s->a;
+    case VMBSAVE_STEP_FIELD_B: return s->b;
     default: return s->c;
     }
 }
 
-/* Values reaching here fit their field: u8 fields have ranges below 256. */
-static void field_set(vmbsave_step *s, unsigned field, uint32_t v)
+/* Values reaching here from the table fit their field: u8 fields have ranges below 256. */
+void vmbsave_step_field_set(vmbsave_step *s, vmbsave_step_field field, uint32_t v)
 {
     switch (field) {
-    case F_CH: s->ch = (uint8_t)v; break;
-    case F_MODE: s->mode = (uint8_t)v; break;
-    case F_SLOT: s->slot = (uint8_t)v; break;
-    case F_A: s->a = v; break;
-    case F_B: s->b = v; break;
+    case VMBSAVE_STEP_FIELD_CH: s->ch = (uint8_t)v; break;
+    case VMBSAVE_STEP_FIELD_MODE: s->mode = (uint8_t)v; break;
+    case VMBSAVE_STEP_FIELD_SLOT: s->slot = (uint8_t)v; break;
+    case VMBSAVE_STEP_FIELD_A: s->a = v; break;
+    case VMBSAVE_STEP_FIELD_B: s->b = v; break;
     default: s->c = v; break;
     }
 }
@@ -258,12 +264,13 @@ void vmbsave_step_normalize(vmbsave_step *step)
     step->op = (uint8_t)(step->op % VMBSAVE_OP_COUNT);
     const op_spec *o = &op_specs[step->op];
     step->mode = o->mode_count != 0 ? (uint8_t)(step->mode % o->mode_count) : 0;
-    static const unsigned value_fields[] = {F_CH, F_SLOT, F_A, F_B, F_C};
+    static const vmbsave_step_field value_fields[] = {F_CH, F_SLOT, F_A, F_B, F_C};
     for (unsigned i = 0; i < sizeof(value_fields) / sizeof(value_fields[0]); i++) {
         const field_spec *spec = spec_for_field(o, step->mode, value_fields[i]);
-        uint32_t v = spec != NULL ? reduce(field_get(step, value_fields[i]), spec->lo, spec->hi)
+        uint32_t v = spec != NULL ? reduce(vmbsave_step_field_get(step, value_fields[i]),
+                                           spec->lo, spec->hi)
                                   : 0u;
-        field_set(step, value_fields[i], v);
+        vmbsave_step_field_set(step, value_fields[i], v);
     }
 }
 
@@ -396,7 +403,8 @@ static void print_step(text_out *t, const vmbsave_step *step)
         if (spec->field == F_MODE)
             out_printf(t, " %s=%s", spec->key, o->mode_names[s.mode]);
         else
-            out_printf(t, " %s=%" PRIu32, spec->key, field_get(&s, spec->field));
+            out_printf(t, " %s=%" PRIu32, spec->key,
+                       vmbsave_step_field_get(&s, (vmbsave_step_field)spec->field));
     }
 }
 
@@ -618,7 +626,8 @@ static int parse_line(char *line, uint32_t line_no, vmbsave_step *step, char *er
                                "bad number '%.40s' for %s (a decimal number below 2^32)",
                                values[i], spec->key);
         /* Reduced as normalisation would (the mode is known), before a u8 field cuts it. */
-        field_set(&s, spec->field, reduce(v, spec->lo, spec->hi));
+        vmbsave_step_field_set(&s, (vmbsave_step_field)spec->field,
+                               reduce(v, spec->lo, spec->hi));
     }
     for (unsigned i = 0; i < o->spec_count && i < OP_MAX_SPECS; i++) {
         const field_spec *spec = &o->specs[i];

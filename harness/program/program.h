@@ -152,6 +152,25 @@ typedef struct vmbsave_program {
     vmbsave_step steps[VMBSAVE_PROGRAM_MAX_STEPS];
 } vmbsave_program;
 
+/* The fields of a step after its op, for code that walks them generically (normalisation, the
+ * text form, the mutator, the minimiser, tests). The order is the byte form's. The mutator
+ * walks fields in it, so its seeded choices depend on it: append, do not reorder. */
+typedef enum vmbsave_step_field {
+    VMBSAVE_STEP_FIELD_CH = 0,
+    VMBSAVE_STEP_FIELD_MODE,
+    VMBSAVE_STEP_FIELD_SLOT,
+    VMBSAVE_STEP_FIELD_A,
+    VMBSAVE_STEP_FIELD_B,
+    VMBSAVE_STEP_FIELD_C,
+    VMBSAVE_STEP_FIELD_COUNT
+} vmbsave_step_field;
+
+/* A field's value; a field out of range reads as c. */
+uint32_t vmbsave_step_field_get(const vmbsave_step *step, vmbsave_step_field field);
+/* Sets a field; the u8 fields (ch, mode, slot) keep v's low byte, so callers pass values
+ * already in range. A field out of range writes c. */
+void vmbsave_step_field_set(vmbsave_step *step, vmbsave_step_field field, uint32_t v);
+
 /* Reduces every field of `step` into its op's range, and zeroes fields the op does not use.
  * Idempotent. */
 void vmbsave_step_normalize(vmbsave_step *step);

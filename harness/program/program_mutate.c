@@ -45,56 +45,34 @@ static uint32_t min_u32(uint32_t x, uint32_t y)
 
 /* ---- Step fields -------------------------------------------------------------------------- */
 
-enum field { FIELD_CH, FIELD_MODE, FIELD_SLOT, FIELD_A, FIELD_B, FIELD_C, FIELD_COUNT };
+/* Fields are walked in vmbsave_step_field order (program.h): the mutator's deterministic
+ * choices, and so the seeds ci/make_seeds.sh writes, depend on it. */
 
-static uint32_t field_get(const vmbsave_step *s, int f)
+static uint32_t field_max(vmbsave_step_field f)
 {
-    switch (f) {
-    case FIELD_CH: return s->ch;
-    case FIELD_MODE: return s->mode;
-    case FIELD_SLOT: return s->slot;
-    case FIELD_A: return s->a;
-    case FIELD_B: return s->b;
-    default: return s->c;
-    }
-}
-
-/* u8 fields take the low byte: callers pass values already in the field's range. */
-static void field_set(vmbsave_step *s, int f, uint32_t v)
-{
-    switch (f) {
-    case FIELD_CH: s->ch = (uint8_t)v; break;
-    case FIELD_MODE: s->mode = (uint8_t)v; break;
-    case FIELD_SLOT: s->slot = (uint8_t)v; break;
-    case FIELD_A: s->a = v; break;
-    case FIELD_B: s->b = v; break;
-    default: s->c = v; break;
-    }
-}
-
-static uint32_t field_max(int f)
-{
-    return f <= FIELD_SLOT ? UINT8_MAX : UINT32_MAX;
+    bool u8 = f == VMBSAVE_STEP_FIELD_CH || f == VMBSAVE_STEP_FIELD_MODE ||
+              f == VMBSAVE_STEP_FIELD_SLOT;
+    return u8 ? UINT8_MAX : UINT32_MAX;
 }
 
 /* Whether normalisation leaves value v of field f unchanged, the rest of `step` as it is. */
-static bool field_keeps(const vmbsave_step *step, int f, uint32_t v)
+static bool field_keeps(const vmbsave_step *step, vmbsave_step_field f, uint32_t v)
 {
     vmbsave_step probe = *step;
-    field_set(&probe, f, v);
+    vmbsave_step_field_set(&probe, f, v);
     vmbsave_step_normalize(&probe);
-    return field_get(&probe, f) == v;
+    return vmbsave_step_field_get(&probe, f) == v;
 }
 
 /* The range [lo, hi] of field f in (normalised) `step`'s op and mode. Normalisation keeps a
  * value exactly when it is in the range and maps 0 to lo, so lo is one probe and hi a binary
  * search. Returns false when the field is constant there (unused, or implied by the mode). */
-static bool field_range(const vmbsave_step *step, int f, uint32_t *lo, uint32_t *hi)
+static bool field_range(const vmbsave_step *step, vmbsave_step_field f, uint32_t *lo, uint32_t *hi)
 {
     vmbsave_step probe = *step;
-    field_set(&probe, f, 0);
+    vmbsave_step_field_set(&probe, f, 0);
     vmbsave_step_normalize(&probe);
-    uint32_t low = field_get(&probe, f);
+    uint32_t low = vmbsave_step_field_get(&probe, f);
     uint32_t max = field_max(f);
     if (low == max || !field_keeps(step, f, low + 1u))
         return false;
@@ -128,27 +106,31 @@ static bool op_is_fault(uint8_t op)
 /* Fields that name the same kind of thing across ops. */
 enum id_kind { ID_NONE, ID_CHANNEL, ID_GPADL, ID_PACKET, ID_IMAGE };
 
-static enum id_kind id_kind_of(const vmbsave_step *s, int f)
+static enum id_kind id_kind_of(const vmbsave_step *s, vmbsave_step_field f)
 {
-    if (f == FIELD_CH)
+    if (f == VMBSAVE_STEP_FIELD_CH)
         return op_uses_channel(s->op) ? ID_CHANNEL : ID_NONE;
     switch (s->op) {
     case VMBSAVE_OP_GPADL_CREATE:
     case VMBSAVE_OP_GPADL_TEARDOWN_BEGIN:
     case VMBSAVE_OP_GPADL_TEARDOWN_COMPLETE:
-        return f == FIELD_A ? ID_GPADL : ID_NONE;
+        return f == VMBSAVE_STEP_FIELD_A ? ID_GPADL : ID_NONE;
     case VMBSAVE_OP_OPEN:
-        return f == FIELD_A && s->mode != VMBSAVE_OPEN_NULL ? ID_GPADL : ID_NONE;
+        return f == VMBSAVE_STEP_FIELD_A && s->mode != VMBSAVE_OPEN_NULL ? ID_GPADL : ID_NONE;
     case VMBSAVE_OP_PACKET_SEND:
-        return f == FIELD_A ? ID_PACKET : f == FIELD_B ? ID_GPADL : ID_NONE;
+        return f == VMBSAVE_STEP_FIELD_A   ? ID_PACKET
+               : f == VMBSAVE_STEP_FIELD_B ? ID_GPADL
+                                           : ID_NONE;
     case VMBSAVE_OP_PACKET_COMPLETE:
-        return f == FIELD_A ? ID_PACKET : ID_NONE;
+        return f == VMBSAVE_STEP_FIELD_A ? ID_PACKET : ID_NONE;
     case VMBSAVE_OP_FAULT_SAVE_PACKET:
-        return f == FIELD_A && s->mode != 0 ? ID_PACKET : ID_NONE; /* mode 0: no packet */
+        /* mode 0: no packet */
+        return f == VMBSAVE_STEP_FIELD_A && s->mode != 0 ? ID_PACKET : ID_NONE;
     case VMBSAVE_OP_CAPTURE:
-        return f == FIELD_SLOT ? ID_IMAGE : ID_NONE;
+        return f == VMBSAVE_STEP_FIELD_SLOT ? ID_IMAGE : ID_NONE;
     case VMBSAVE_OP_RESTORE:
-        if (f == FIELD_SLOT || (f == FIELD_B && s->mode == VMBSAVE_EDIT_FOREIGN_CHUNK))
+        if (f == VMBSAVE_STEP_FIELD_SLOT ||
+            (f == VMBSAVE_STEP_FIELD_B && s->mode == VMBSAVE_EDIT_FOREIGN_CHUNK))
             return ID_IMAGE;
         return ID_NONE;
     default:
@@ -162,17 +144,17 @@ static bool pick_used_id(const vmbsave_program *p, enum id_kind kind, mut_rng *r
 {
     uint32_t uses = 0;
     for (uint32_t i = 0; i < p->count; i++)
-        for (int f = 0; f < FIELD_COUNT; f++)
-            uses += f != FIELD_MODE && id_kind_of(&p->steps[i], f) == kind;
+        for (vmbsave_step_field f = 0; f < VMBSAVE_STEP_FIELD_COUNT; f++)
+            uses += f != VMBSAVE_STEP_FIELD_MODE && id_kind_of(&p->steps[i], f) == kind;
     if (uses == 0)
         return false;
     uint32_t target = rng_below(r, uses);
     for (uint32_t i = 0; i < p->count; i++) {
-        for (int f = 0; f < FIELD_COUNT; f++) {
-            if (f == FIELD_MODE || id_kind_of(&p->steps[i], f) != kind)
+        for (vmbsave_step_field f = 0; f < VMBSAVE_STEP_FIELD_COUNT; f++) {
+            if (f == VMBSAVE_STEP_FIELD_MODE || id_kind_of(&p->steps[i], f) != kind)
                 continue;
             if (target-- == 0) {
-                *out = field_get(&p->steps[i], f);
+                *out = vmbsave_step_field_get(&p->steps[i], f);
                 return true;
             }
         }
@@ -191,8 +173,8 @@ static uint8_t pick_channel(const vmbsave_program *p, mut_rng *r)
 
 /* A value for field f of `s` in [lo, hi]: for an id field mostly one the program uses,
  * otherwise uniform. */
-static uint32_t pick_value(const vmbsave_program *p, const vmbsave_step *s, int f, uint32_t lo,
-                           uint32_t hi, mut_rng *r)
+static uint32_t pick_value(const vmbsave_program *p, const vmbsave_step *s, vmbsave_step_field f,
+                           uint32_t lo, uint32_t hi, mut_rng *r)
 {
     enum id_kind kind = id_kind_of(s, f);
     uint32_t v;
@@ -209,12 +191,13 @@ static void adopt_ids(const vmbsave_program *p, vmbsave_step *s, mut_rng *r)
 {
     if (op_uses_channel(s->op))
         s->ch = pick_channel(p, r);
-    static const int id_fields[] = {FIELD_SLOT, FIELD_A, FIELD_B};
+    static const vmbsave_step_field id_fields[] = {VMBSAVE_STEP_FIELD_SLOT, VMBSAVE_STEP_FIELD_A,
+                                                   VMBSAVE_STEP_FIELD_B};
     for (unsigned i = 0; i < sizeof(id_fields) / sizeof(id_fields[0]); i++) {
         uint32_t v;
         enum id_kind kind = id_kind_of(s, id_fields[i]);
         if (kind != ID_NONE && !rng_one_in(r, 4) && pick_used_id(p, kind, r, &v))
-            field_set(s, id_fields[i], v);
+            vmbsave_step_field_set(s, id_fields[i], v);
     }
     vmbsave_step_normalize(s);
 }
@@ -323,7 +306,7 @@ static vmbsave_step fault_step(const vmbsave_program *p, mut_rng *r)
         uint32_t lo = 0, hi = 0;
         s.mode = 1; /* a mode that names a packet, to probe the mode range with */
         vmbsave_step_normalize(&s);
-        if (field_range(&s, FIELD_MODE, &lo, &hi))
+        if (field_range(&s, VMBSAVE_STEP_FIELD_MODE, &lo, &hi))
             s.mode = (uint8_t)(lo + rng_below(r, (uint64_t)hi - lo + 1u));
         s.a = rng_below(r, VMBSAVE_PROGRAM_PACKET_IDS);
         vmbsave_step_normalize(&s);
@@ -451,7 +434,8 @@ static uint32_t boundary_candidates(const vmbsave_program *p, uint32_t i, vmbsav
     /* Every size, count or id at its range's edges and one inside them. Values past a range
      * cannot be written in a program (normalisation would wrap them): the modes above are how
      * a program goes over a limit. */
-    static const int value_fields[] = {FIELD_A, FIELD_B, FIELD_C};
+    static const vmbsave_step_field value_fields[] = {VMBSAVE_STEP_FIELD_A, VMBSAVE_STEP_FIELD_B,
+                                                      VMBSAVE_STEP_FIELD_C};
     for (unsigned k = 0; k < sizeof(value_fields) / sizeof(value_fields[0]); k++) {
         uint32_t lo, hi;
         if (!field_range(s, value_fields[k], &lo, &hi))
@@ -459,7 +443,7 @@ static uint32_t boundary_candidates(const vmbsave_program *p, uint32_t i, vmbsav
         const uint32_t edges[4] = {lo, lo + 1u, hi - 1u, hi};
         for (unsigned e = 0; e < 4u; e++) {
             c = *s;
-            field_set(&c, value_fields[k], edges[e]);
+            vmbsave_step_field_set(&c, value_fields[k], edges[e]);
             n = add_candidate(out, n, s, c);
         }
     }
@@ -535,11 +519,11 @@ static bool mutate_change_field(vmbsave_program *p, mut_rng *r)
         return false;
     vmbsave_step *s = &p->steps[rng_below(r, p->count)];
     /* Candidates: the op, and every field with more than one value in this op and mode. */
-    int fields[FIELD_COUNT + 1];
-    uint32_t los[FIELD_COUNT + 1], his[FIELD_COUNT + 1];
+    int fields[VMBSAVE_STEP_FIELD_COUNT + 1]; /* -1: the op */
+    uint32_t los[VMBSAVE_STEP_FIELD_COUNT + 1], his[VMBSAVE_STEP_FIELD_COUNT + 1];
     uint32_t n = 0;
     fields[n++] = -1; /* the op */
-    for (int f = 0; f < FIELD_COUNT; f++)
+    for (vmbsave_step_field f = 0; f < VMBSAVE_STEP_FIELD_COUNT; f++)
         if (field_range(s, f, &los[n], &his[n]))
             fields[n++] = f;
     uint32_t k = rng_below(r, n);
@@ -551,9 +535,9 @@ static bool mutate_change_field(vmbsave_program *p, mut_rng *r)
             s->ch = pick_channel(p, r);
         return true;
     }
-    int f = fields[k];
-    uint32_t lo = los[k], hi = his[k], v = field_get(s, f);
-    if (f != FIELD_MODE && rng_one_in(r, 2)) {
+    vmbsave_step_field f = (vmbsave_step_field)fields[k];
+    uint32_t lo = los[k], hi = his[k], v = vmbsave_step_field_get(s, f);
+    if (f != VMBSAVE_STEP_FIELD_MODE && rng_one_in(r, 2)) {
         /* A small step from the current value, wrapping inside the range. */
         uint64_t span = (uint64_t)hi - lo + 1u;
         uint64_t delta = 1u + rng_below(r, 16);
@@ -563,7 +547,7 @@ static bool mutate_change_field(vmbsave_program *p, mut_rng *r)
     } else {
         v = pick_value(p, s, f, lo, hi, r);
     }
-    field_set(s, f, v);
+    vmbsave_step_field_set(s, f, v);
     vmbsave_step_normalize(s); /* a new mode may change which fields are used */
     return true;
 }

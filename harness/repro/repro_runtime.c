@@ -1,21 +1,26 @@
 /* The runtime of every reproducer `vmbsave repro --emit-c` writes (harness/repro/emit_c.h).
  *
  * Not compiled into vmbsave: the build embeds this file, after vmbsave/ntstatus.h,
- * vmbsave/abi.h and harness/host/driver_script.h and .c, as text that harness/repro/emit_c.c pastes into
- * each reproducer, followed by the run's data and a main() making the run's calls. It is compiled on its own as well
+ * vmbsave/abi.h, harness/host/driver_script.h and .c and harness/host/host.h and .c, as text
+ * that harness/repro/emit_c.c pastes into each reproducer, followed by the run's data and a
+ * main() making the run's calls. It is compiled on its own as well
  * (vmbsave_repro_runtime_check) so that it stays warning-free C11.
  *
- * It holds: a cut-down copy of harness/host/host.c (the counting allocator with its fault schedule
- * and the callbacks around the scripted packet driver, same names and meaning, so the runner's
- * host statements apply unchanged; the driver itself is harness/host/driver_script.c, embedded
- * ahead of this file), a table of wrappers around the implementation's operations that record
- * what each call did (status, counts, bytes written around `out`, image bytes, callbacks),
- * and the checks main() ends with. Everything here is static: a reproducer is one file. */
+ * The fault host is the harness's own (host.c, embedded ahead of this file), so the runner's
+ * host statements (`host.fill_byte = ...`, fault settings) mean what they meant in the run.
+ * This file adds the global `host` those statements name, wrappers around the host's packet
+ * callbacks that check the callback protocol, a table of wrappers around the implementation's
+ * operations that record what each call did (status, counts, bytes written around `out`,
+ * image bytes, callbacks), and the checks main() ends with. Everything here is static: a
+ * reproducer is one file. */
 #ifndef VMBSAVE_ABI_H
 #include "vmbsave/abi.h"
 #endif
 #ifndef VMBSAVE_HARNESS_DRIVER_SCRIPT_H
 #include "host/driver_script.h"
+#endif
+#ifndef VMBSAVE_HARNESS_HOST_H
+#include "host/host.h"
 #endif
 
 #include <dlfcn.h>
@@ -36,37 +41,6 @@
 #define VB_MAX_SEEN 8192u /* packets whose callbacks one session tracks */
 /* Each reproducer calls one check and maybe not every host helper: no -Wall noise for them. */
 #define VB_MAYBE_UNUSED __attribute__((unused))
-
-/* ---- The fault host (harness/host/host.h, cut down) ------------------------------------------ */
-typedef enum vmbsave_alloc_fault_mode {
-    VMBSAVE_ALLOC_FAULT_NONE = 0,
-    VMBSAVE_ALLOC_FAULT_ONCE = 1,
-    VMBSAVE_ALLOC_FAULT_FROM = 2
-} vmbsave_alloc_fault_mode;
-
-typedef struct vmbsave_fault_host {
-    vmbsave_host_v1 host;
-    uint64_t alloc_calls;
-    uint64_t live_allocations;
-    uint64_t live_bytes;
-    uint64_t largest_request;
-    uint64_t faults_injected;
-    vmbsave_alloc_fault_mode fault_mode;
-    uint64_t fault_at;
-    int fill_byte;
-    vmbsave_save_packet_mode save_mode;
-    uint64_t save_mode_packet_id;
-    uint64_t restore_fail_at;
-    bool enable_callbacks;
-    uint32_t save_call_count;
-    uint32_t restore_call_count;
-    uint32_t restore_state_mismatches;
-} vmbsave_fault_host;
-
-typedef union vb_alloc_header {
-    max_align_t align;
-    size_t bytes;
-} vb_alloc_header;
 
 /* The names the runner's statements use (harness/repro/emit_c.h). */
 static vmbsave_fault_host host;
@@ -195,57 +169,26 @@ static int vb_slot_of(const vmbsave_channel *c)
     return -1;
 }
 
-/* ---- Allocator and scripted driver (harness/host/host.c) ------------------------------------- */
-static void *vb_host_alloc(void *context, size_t bytes)
-{
-    vmbsave_fault_host *h = context;
-    h->alloc_calls++;
-    if (bytes > h->largest_request)
-        h->largest_request = bytes;
-    bool fail = false;
-    switch (h->fault_mode) {
-    case VMBSAVE_ALLOC_FAULT_ONCE: fail = h->alloc_calls == h->fault_at; break;
-    case VMBSAVE_ALLOC_FAULT_FROM: fail = h->fault_at != 0 && h->alloc_calls >= h->fault_at; break;
-    case VMBSAVE_ALLOC_FAULT_NONE: break;
-    }
-    if (fail) {
-        h->faults_injected++;
-        return NULL;
-    }
-    if (bytes > SIZE_MAX - sizeof(vb_alloc_header))
-        return NULL;
-    vb_alloc_header *hdr = malloc(sizeof(vb_alloc_header) + bytes);
-    if (hdr == NULL)
-        return NULL;
-    hdr->bytes = bytes;
-    if (h->fill_byte >= 0)
-        memset(hdr + 1, h->fill_byte & 0xFF, bytes);
-    h->live_allocations++;
-    h->live_bytes += bytes;
-    return hdr + 1;
-}
+/* ---- Packet callbacks: the host's, behind protocol checks ----------------------------- */
 
-static void vb_host_free(void *context, void *ptr)
-{
-    vmbsave_fault_host *h = context;
-    if (ptr == NULL)
-        return;
-    vb_alloc_header *hdr = (vb_alloc_header *)ptr - 1;
-    h->live_allocations--;
-    h->live_bytes -= hdr->bytes;
-    free(hdr);
-}
+/* The host's own callbacks (host.c), as vmbsave_fault_host_init bound them; the checking
+ * wrappers below answer through them, so the scripted driver and the host's counters behave
+ * as in the run. */
+static NTSTATUS (*vb_host_save_packet)(void *context, vmbsave_channel *channel,
+                                       uint64_t packet_id, void *save_buf, uint32_t save_buf_size,
+                                       uint32_t *bytes_needed);
+static NTSTATUS (*vb_host_restore_packet)(void *context, vmbsave_channel *channel,
+                                          uint64_t packet_id, const void *lib_buf,
+                                          uint32_t lib_buf_size, const void *save_buf,
+                                          uint32_t save_buf_size);
 
-static void vb_host_log(void *context, vmbsave_log_level level, const char *message)
+/* The implementation's log, shown with VMBSAVE_REPRO_VERBOSE (host.c's log answers to
+ * VMBSAVE_HOST_LOG, which means nothing to a reproducer's user). */
+static void vb_log(void *context, vmbsave_log_level level, const char *message)
 {
     (void)context;
     if (vb_verbose)
         fprintf(stderr, "[log %d] %s\n", (int)level, message != NULL ? message : "(null)");
-}
-
-static vmbsave_save_packet_mode vb_effective_mode(const vmbsave_fault_host *h, uint64_t id)
-{
-    return vmbsave_driver_mode(h->save_mode, h->save_mode_packet_id, id);
 }
 
 /* The callback checks shared by both callbacks: made during a call, on its thread, for its
@@ -279,12 +222,9 @@ static vb_packet_seen *vb_seen(vb_slot *s, uint64_t id, bool add)
     return p;
 }
 
-static NTSTATUS vb_host_save_packet(void *context, vmbsave_channel *channel, uint64_t packet_id,
-                                    void *save_buf, uint32_t save_buf_size,
-                                    uint32_t *bytes_needed)
+static NTSTATUS vb_save_packet(void *context, vmbsave_channel *channel, uint64_t packet_id,
+                               void *save_buf, uint32_t save_buf_size, uint32_t *bytes_needed)
 {
-    vmbsave_fault_host *h = context;
-    h->save_call_count++;
     vb_check_callback_context("save_packet", channel);
     int slot = vb_slot_of(channel);
     vb_slot *s = slot >= 0 ? &vb_slots[slot] : NULL;
@@ -319,37 +259,22 @@ static NTSTATUS vb_host_save_packet(void *context, vmbsave_channel *channel, uin
             seen->phase = 3;
     }
 
-    vmbsave_save_packet_mode mode = vb_effective_mode(h, packet_id);
-    if (save_buf_size == 0) {
-        if (bytes_needed == NULL)
-            return STATUS_INVALID_PARAMETER;
-        vmbsave_driver_answer a = vmbsave_driver_save(mode, packet_id, 0);
-        *bytes_needed = a.bytes_needed;
-        if (seen != NULL) {
-            bool second_due = a.status != STATUS_SUCCESS && a.bytes_needed >= 1u &&
-                              a.bytes_needed <= VMBSAVE_MAX_DRIVER_PACKET_STATE;
-            seen->phase = second_due ? 1 : 2;
-            seen->need = a.bytes_needed;
-        }
-        return a.status;
+    NTSTATUS status =
+        vb_host_save_packet(context, channel, packet_id, save_buf, save_buf_size, bytes_needed);
+    /* After a size query the driver's answer says whether a second call is due. */
+    if (save_buf_size == 0 && bytes_needed != NULL && seen != NULL) {
+        bool second_due = status != STATUS_SUCCESS && *bytes_needed >= 1u &&
+                          *bytes_needed <= VMBSAVE_MAX_DRIVER_PACKET_STATE;
+        seen->phase = second_due ? 1 : 2;
+        seen->need = *bytes_needed;
     }
-    if (save_buf == NULL || bytes_needed == NULL)
-        return STATUS_INVALID_PARAMETER;
-    vmbsave_driver_answer a = vmbsave_driver_save(mode, packet_id, save_buf_size);
-    *bytes_needed = a.bytes_needed;
-    vmbsave_driver_state(packet_id, save_buf, a.state_bytes);
-    return a.status;
+    return status;
 }
 
-static NTSTATUS vb_host_restore_packet(void *context, vmbsave_channel *channel,
-                                       uint64_t packet_id, const void *lib_buf,
-                                       uint32_t lib_buf_size, const void *save_buf,
-                                       uint32_t save_buf_size)
+static NTSTATUS vb_restore_packet(void *context, vmbsave_channel *channel, uint64_t packet_id,
+                                  const void *lib_buf, uint32_t lib_buf_size,
+                                  const void *save_buf, uint32_t save_buf_size)
 {
-    vmbsave_fault_host *h = context;
-    (void)lib_buf;
-    (void)lib_buf_size;
-    h->restore_call_count++;
     vb_check_callback_context("restore_packet", channel);
     if (vb_in_call && !vb_cur.restoring)
         vb_note_callback_break("restore_packet called for packet %llu from %s",
@@ -361,36 +286,31 @@ static NTSTATUS vb_host_restore_packet(void *context, vmbsave_channel *channel,
     if (vb_restored_id_count < VB_MAX_SEEN)
         vb_restored_ids[vb_restored_id_count++] = packet_id;
 
-    uint8_t expected[64];
-    uint32_t n = vmbsave_driver_saved_state(vb_effective_mode(h, packet_id), packet_id, expected,
-                                            sizeof(expected));
-    bool ok = n == 0 ? save_buf_size == 0 && save_buf == NULL
-                     : save_buf_size == n && save_buf != NULL &&
-                           memcmp(save_buf, expected, n) == 0;
-    if (!ok) {
-        h->restore_state_mismatches++;
+    /* The host compares the driver state it gets with what it saved, and fails the call the
+     * program's fault_restore_packet asked for. */
+    uint32_t mismatches = host.restore_state_mismatches;
+    NTSTATUS status = vb_host_restore_packet(context, channel, packet_id, lib_buf, lib_buf_size,
+                                             save_buf, save_buf_size);
+    if (host.restore_state_mismatches != mismatches)
         vb_note_callback_break("restore_packet for packet %llu got %lu bytes of driver state "
                                "other than saved",
                                (unsigned long long)packet_id, (unsigned long)save_buf_size);
-    }
-    if (h->restore_fail_at != 0 && h->restore_call_count == h->restore_fail_at) {
+    if (status != STATUS_SUCCESS)
         vb_cur.restore_callback_failed = true;
-        return STATUS_UNSUCCESSFUL;
-    }
-    return STATUS_SUCCESS;
+    return status;
 }
 
-static void vmbsave_fault_host_apply(vmbsave_fault_host *h)
+/* The host as the run had it (callbacks on, no faults, fill byte -1), with the checking
+ * wrappers in front of its callbacks. The implementation copies the host struct when it is
+ * loaded (ABI.ENTRY.HOST), so the wrappers stay in place for the whole run. */
+static void vb_host_init(void)
 {
-    h->host.save_packet = h->enable_callbacks ? vb_host_save_packet : NULL;
-    h->host.restore_packet = h->enable_callbacks ? vb_host_restore_packet : NULL;
-}
-
-VB_MAYBE_UNUSED static void vmbsave_fault_host_clear_logs(vmbsave_fault_host *h)
-{
-    h->save_call_count = 0;
-    h->restore_call_count = 0;
-    h->restore_state_mismatches = 0;
+    vmbsave_fault_host_init(&host);
+    host.host.log = vb_log;
+    vb_host_save_packet = host.host.save_packet;
+    vb_host_restore_packet = host.host.restore_packet;
+    host.host.save_packet = vb_save_packet;
+    host.host.restore_packet = vb_restore_packet;
 }
 
 /* ---- Call recording ---------------------------------------------------------------------- */
@@ -834,16 +754,7 @@ static int vb_load(const char *path)
 {
     vb_main_thread = true;
     vb_verbose = getenv("VMBSAVE_REPRO_VERBOSE") != NULL;
-    memset(&host, 0, sizeof(host));
-    host.host.size = (uint32_t)sizeof(host.host);
-    host.host.abi_major = VMBSAVE_ABI_MAJOR;
-    host.host.context = &host;
-    host.host.alloc = vb_host_alloc;
-    host.host.free = vb_host_free;
-    host.host.log = vb_host_log;
-    host.fill_byte = -1;
-    host.enable_callbacks = true;
-    vmbsave_fault_host_apply(&host);
+    vb_host_init();
 
     void *handle = dlopen(path, RTLD_NOW | RTLD_LOCAL);
     if (handle == NULL) {

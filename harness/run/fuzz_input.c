@@ -34,11 +34,6 @@ const char *vmbsave_fuzz_target_name(vmbsave_fuzz_target target)
     return (unsigned)target < VMBSAVE_FUZZ_TARGET_COUNT ? targets[target].name : "?";
 }
 
-bool vmbsave_fuzz_target_is_program(vmbsave_fuzz_target target)
-{
-    return (unsigned)target < VMBSAVE_FUZZ_TARGET_COUNT && targets[target].is_program;
-}
-
 const char *vmbsave_fuzz_target_names(void)
 {
 #define TARGET_NAME_(id, name, is_program, header_bytes) ", " name

@@ -56,9 +56,8 @@ typedef struct vmbsave_fuzz_input {
 
 /* The target named `name` (exact match), or -1 for NULL or an unknown name. */
 int vmbsave_fuzz_target_find(const char *name);
-/* Its name ("?" out of range), and whether its input after the header is a program. */
+/* Its name ("?" out of range). Whether its input is a program is the table's is_program. */
 const char *vmbsave_fuzz_target_name(vmbsave_fuzz_target target);
-bool vmbsave_fuzz_target_is_program(vmbsave_fuzz_target target);
 /* The names, comma-separated, for messages ("save_session, differential, ..."). */
 const char *vmbsave_fuzz_target_names(void);
 

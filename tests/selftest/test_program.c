@@ -84,7 +84,12 @@ static void random_bytes(rng *r, uint8_t *out, size_t n)
 
 /* ---- The ranges of docs/PROGRAMS.md, written from the document ----------------------------- */
 
-enum { FIELD_CH, FIELD_SLOT, FIELD_A, FIELD_B, FIELD_C, FIELD_COUNT };
+/* The fields that have documented ranges (the mode's are doc_mode_count's), in the order the
+ * tests draw random values for them. */
+static const vmbsave_step_field k_value_fields[] = {
+    VMBSAVE_STEP_FIELD_CH, VMBSAVE_STEP_FIELD_SLOT, VMBSAVE_STEP_FIELD_A, VMBSAVE_STEP_FIELD_B,
+    VMBSAVE_STEP_FIELD_C};
+#define VALUE_FIELDS (sizeof(k_value_fields) / sizeof(k_value_fields[0]))
 #define FULL 0u, UINT32_MAX
 
 typedef struct doc_range {
@@ -117,30 +122,30 @@ static unsigned doc_mode_count(unsigned op)
 }
 
 /* The documented range of `field` for a step of op `op` in mode `m` (both already valid). */
-static doc_range doc_field_range(unsigned op, unsigned m, unsigned field)
+static doc_range doc_field_range(unsigned op, unsigned m, vmbsave_step_field field)
 {
     const doc_range ch = used(0, 2), gpadl_id = used(0, 8), packet_id = used(0, 16);
     bool fault = op == VMBSAVE_OP_FAULT_ALLOC || op == VMBSAVE_OP_FAULT_SAVE_PACKET ||
                  op == VMBSAVE_OP_FAULT_RESTORE_PACKET;
-    if (field == FIELD_CH)
+    if (field == VMBSAVE_STEP_FIELD_CH)
         return fault ? unused : ch;
-    if (field == FIELD_SLOT)
+    if (field == VMBSAVE_STEP_FIELD_SLOT)
         return op == VMBSAVE_OP_CAPTURE || op == VMBSAVE_OP_RESTORE ? used(0, 3) : unused;
     switch (op) {
     case VMBSAVE_OP_OFFER:
-        return field == FIELD_A && m != VMBSAVE_OFFER_NULL ? used(FULL) : unused;
+        return field == VMBSAVE_STEP_FIELD_A && m != VMBSAVE_OFFER_NULL ? used(FULL) : unused;
     case VMBSAVE_OP_OPEN:
         if (m == VMBSAVE_OPEN_NULL)
             return unused;
-        if (field == FIELD_A)
+        if (field == VMBSAVE_STEP_FIELD_A)
             return gpadl_id;
-        if (field == FIELD_B)
+        if (field == VMBSAVE_STEP_FIELD_B)
             return m == VMBSAVE_OPEN_OVER_LIMIT ? used(8193, 8193) : used(2, 65);
         return used(2, 65);
     case VMBSAVE_OP_GPADL_CREATE:
-        if (field == FIELD_A)
+        if (field == VMBSAVE_STEP_FIELD_A)
             return gpadl_id;
-        if (field == FIELD_B) {
+        if (field == VMBSAVE_STEP_FIELD_B) {
             switch (m) {
             case VMBSAVE_GPADL_MAX_PFNS: return used(4096, 4096);
             case VMBSAVE_GPADL_OVER_LIMIT: return used(4097, 4097);
@@ -151,11 +156,11 @@ static doc_range doc_field_range(unsigned op, unsigned m, unsigned field)
         return m == VMBSAVE_GPADL_ZERO_PFNS || m == VMBSAVE_GPADL_NULL ? unused : used(FULL);
     case VMBSAVE_OP_GPADL_TEARDOWN_BEGIN:
     case VMBSAVE_OP_GPADL_TEARDOWN_COMPLETE:
-        return field == FIELD_A ? gpadl_id : unused;
+        return field == VMBSAVE_STEP_FIELD_A ? gpadl_id : unused;
     case VMBSAVE_OP_PACKET_SEND:
-        if (field == FIELD_A)
+        if (field == VMBSAVE_STEP_FIELD_A)
             return packet_id;
-        if (field == FIELD_B)
+        if (field == VMBSAVE_STEP_FIELD_B)
             return gpadl_id;
         switch (m) {
         case VMBSAVE_PAYLOAD_SMALL: return used(0, 64);
@@ -165,60 +170,41 @@ static doc_range doc_field_range(unsigned op, unsigned m, unsigned field)
         default: return used(1, 64);
         }
     case VMBSAVE_OP_PACKET_COMPLETE:
-        return field == FIELD_A ? packet_id : unused;
+        return field == VMBSAVE_STEP_FIELD_A ? packet_id : unused;
     case VMBSAVE_OP_RING_WRITE:
-        return field == FIELD_A ? used(0, 65536) : field == FIELD_C ? used(FULL) : unused;
+        if (field == VMBSAVE_STEP_FIELD_A)
+            return used(0, 65536);
+        return field == VMBSAVE_STEP_FIELD_C ? used(FULL) : unused;
     case VMBSAVE_OP_RING_READ:
-        return field == FIELD_A ? used(0, 65536) : unused;
+        return field == VMBSAVE_STEP_FIELD_A ? used(0, 65536) : unused;
     case VMBSAVE_OP_SAVE_CONTINUE:
-        if (field != FIELD_A)
+        if (field != VMBSAVE_STEP_FIELD_A)
             return unused;
         if (m == VMBSAVE_SIZE_EXPLICIT || m == VMBSAVE_SIZE_NULL_FILLED ||
             m == VMBSAVE_SIZE_NULL_REQUIRED)
             return used(0, 131072);
         return m == VMBSAVE_SIZE_NULL_BUFFER ? used(1, 131072) : unused;
     case VMBSAVE_OP_RESTORE:
-        if (field == FIELD_A)
+        if (field == VMBSAVE_STEP_FIELD_A)
             return m == VMBSAVE_EDIT_WHOLE ? unused : used(FULL);
-        if (field == FIELD_B)
+        if (field == VMBSAVE_STEP_FIELD_B)
             return m == VMBSAVE_EDIT_SWAP_CHUNKS     ? used(FULL)
                    : m == VMBSAVE_EDIT_FOREIGN_CHUNK ? used(0, 3)
                                                      : unused;
         return m == VMBSAVE_EDIT_WHOLE || m == VMBSAVE_EDIT_TRUNCATE ? used(0, 16) : unused;
     case VMBSAVE_OP_FAULT_ALLOC:
-        return field == FIELD_A && m != VMBSAVE_FAULT_OFF ? used(0, 63) : unused;
+        return field == VMBSAVE_STEP_FIELD_A && m != VMBSAVE_FAULT_OFF ? used(0, 63) : unused;
     case VMBSAVE_OP_FAULT_SAVE_PACKET:
-        return field == FIELD_A && m != 0 ? packet_id : unused;
+        return field == VMBSAVE_STEP_FIELD_A && m != 0 ? packet_id : unused;
     case VMBSAVE_OP_FAULT_RESTORE_PACKET:
-        return field == FIELD_A ? used(1, 16) : unused;
+        return field == VMBSAVE_STEP_FIELD_A ? used(1, 16) : unused;
     default:
         return unused; /* ch-only ops */
     }
 }
 
-static uint32_t step_field(const vmbsave_step *s, unsigned field)
-{
-    switch (field) {
-    case FIELD_CH: return s->ch;
-    case FIELD_SLOT: return s->slot;
-    case FIELD_A: return s->a;
-    case FIELD_B: return s->b;
-    default: return s->c;
-    }
-}
-
-static void set_step_field(vmbsave_step *s, unsigned field, uint32_t v)
-{
-    switch (field) {
-    case FIELD_CH: s->ch = (uint8_t)v; break;
-    case FIELD_SLOT: s->slot = (uint8_t)v; break;
-    case FIELD_A: s->a = v; break;
-    case FIELD_B: s->b = v; break;
-    default: s->c = v; break;
-    }
-}
-
-static const char *const field_names[FIELD_COUNT] = {"ch", "slot", "a", "b", "c"};
+static const char *const field_names[VMBSAVE_STEP_FIELD_COUNT] = {"ch", "mode", "slot",
+                                                                   "a",  "b",    "c"};
 
 /* Fails unless every field of `s` is in its documented range and unused fields are 0. */
 static void assert_documented(const vmbsave_step *s)
@@ -229,9 +215,10 @@ static void assert_documented(const vmbsave_step *s)
     if (modes == 0 ? s->mode != 0 : s->mode >= modes)
         fail_msg("%s: mode %u outside [0, %u)", vmbsave_op_name((vmbsave_op)s->op),
                  (unsigned)s->mode, modes == 0 ? 1u : modes);
-    for (unsigned f = 0; f < FIELD_COUNT; f++) {
+    for (unsigned k = 0; k < VALUE_FIELDS; k++) {
+        vmbsave_step_field f = k_value_fields[k];
         doc_range r = doc_field_range(s->op, s->mode, f);
-        uint32_t v = step_field(s, f);
+        uint32_t v = vmbsave_step_field_get(s, f);
         if (!r.used && v != 0)
             fail_msg("%s mode %u: unused field %s is %" PRIu32 ", not 0",
                      vmbsave_op_name((vmbsave_op)s->op), (unsigned)s->mode, field_names[f], v);
@@ -303,17 +290,19 @@ static void normalize_ranges(void **state)
         for (unsigned m = 0; m < (modes == 0 ? 1u : modes); m++) {
             for (unsigned trial = 0; trial < 2000; trial++) {
                 vmbsave_step s = {(uint8_t)op, 0, (uint8_t)m, 0, 0, 0, 0}, want = s;
-                for (unsigned f = 0; f < FIELD_COUNT; f++) {
+                for (unsigned k = 0; k < VALUE_FIELDS; k++) {
+                    vmbsave_step_field f = k_value_fields[k];
                     doc_range dr = doc_field_range(op, m, f);
-                    uint32_t v = f == FIELD_CH || f == FIELD_SLOT ? (uint32_t)(uint8_t)rng_next(&r)
-                                                                  : rng_value(&r);
-                    set_step_field(&s, f, v);
+                    uint32_t v = f == VMBSAVE_STEP_FIELD_CH || f == VMBSAVE_STEP_FIELD_SLOT
+                                     ? (uint32_t)(uint8_t)rng_next(&r)
+                                     : rng_value(&r);
+                    vmbsave_step_field_set(&s, f, v);
                     uint32_t expect = 0;
                     if (dr.used) {
                         uint64_t span = (uint64_t)dr.hi - dr.lo + 1u;
                         expect = v >= dr.lo && v <= dr.hi ? v : (uint32_t)(dr.lo + v % span);
                     }
-                    set_step_field(&want, f, expect);
+                    vmbsave_step_field_set(&want, f, expect);
                 }
                 vmbsave_step got = s;
                 vmbsave_step_normalize(&got);
