@@ -432,6 +432,9 @@ NTSTATUS sv_ring_write(vmbsave_channel *ch, vmbsave_ring_direction dir, const vo
 NTSTATUS sv_ring_read(vmbsave_channel *ch, vmbsave_ring_direction dir, void *data, uint32_t bytes,
                       uint32_t *bytes_read)
 {
+    /* The count is defined on every return, a refusal included: 0 bytes were read. */
+    if (bytes_read != NULL)
+        *bytes_read = 0;
     if (ch == NULL)
         return STATUS_INVALID_PARAMETER;
     if (frozen(ch))
