@@ -35,6 +35,12 @@ static int verify_table(const vmbsave_interface_v1 *t, char *err, size_t err_siz
                 sizeof(*t));
         return -1;
     }
+    /* The query passed sizeof(*t): a table cannot have filled in more (ABI.TABLE.COMPLETE). */
+    if (t->size > sizeof(*t)) {
+        set_err(err, err_size, "interface table size %u is more than the %zu bytes passed",
+                (unsigned)t->size, sizeof(*t));
+        return -1;
+    }
     if (t->abi_major != VMBSAVE_ABI_MAJOR) {
         set_err(err, err_size, "interface abi_major %u, expected %u", (unsigned)t->abi_major,
                 (unsigned)VMBSAVE_ABI_MAJOR);
