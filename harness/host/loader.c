@@ -127,6 +127,16 @@ int vmbsave_impl_load(const char *path, const vmbsave_host_v1 *host, vmbsave_imp
         set_err(err, err_size, "no plug-in path");
         return -1;
     }
+    /* A plug-in is a file, never a library name: dlopen() would search the system's library
+     * path for a name without a slash (and "libc.so.6" would load the C library). */
+    char local[4096];
+    if (strchr(path, '/') == NULL) {
+        if ((size_t)snprintf(local, sizeof(local), "./%s", path) >= sizeof(local)) {
+            set_err(err, err_size, "plug-in path too long");
+            return -1;
+        }
+        path = local;
+    }
     void *dl = dlopen(path, RTLD_NOW | RTLD_LOCAL);
     if (dl == NULL) {
         const char *why = dlerror();
