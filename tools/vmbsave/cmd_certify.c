@@ -443,12 +443,16 @@ static void run_conformance_case(context *x, certify_case *c)
         snprintf(c->detail, sizeof(c->detail), "LeakSanitizer: memory allocated outside the host "
                                                "allocator was never freed");
     } else {
+        /* The test started and the process ended without its verdict: the implementation
+         * ended it (exit() in a call). A test that never started is vmbsave's problem. */
         char what[128];
         sandbox_describe(&r, what, sizeof(what));
-        c->verdict = r.exit_code == 0 ? CV_HARNESS_ERROR : CV_CRASH;
-        if (c->verdict == CV_CRASH)
+        bool started = strstr(out, "[ RUN      ]") != NULL;
+        c->verdict = started ? CV_CRASH : CV_HARNESS_ERROR;
+        if (started)
             snprintf(c->crash_type, sizeof(c->crash_type), "exit");
-        snprintf(c->detail, sizeof(c->detail), "the case ended (%s) without a cmocka verdict", what);
+        snprintf(c->detail, sizeof(c->detail), "%s (%s) without a cmocka verdict",
+                 started ? "the process ended mid-test" : "the test did not start", what);
     }
     sandbox_result_free(&r);
 }
@@ -456,6 +460,7 @@ static void run_conformance_case(context *x, certify_case *c)
 /* What a seed run hands back from the child. */
 typedef struct seed_report {
     int setup_failed;
+    int impl_refused; /* the runner could not use the implementation's table */
     char error[512];
     int verdict;   /* vmbsave_verdict */
     int differential; /* vmbsave_differential_outcome + 1, 0: not a differential run */
@@ -486,7 +491,7 @@ static int run_seed_child(void *arg, void *report, size_t size)
     }
     vmbsave_runner *impl = vmbsave_runner_open_path(a->plugin, r->error, sizeof(r->error));
     if (impl == NULL) {
-        r->setup_failed = 1;
+        r->impl_refused = 1;
         return 0;
     }
     vmbsave_run_result result;
@@ -547,6 +552,11 @@ static void run_seed_case(context *x, certify_case *c)
             snprintf(c->detail, sizeof(c->detail), "the implementation ended the process (exit %d) mid-case",
                      r.exit_code);
         }
+    } else if (s->impl_refused) {
+        /* It loaded in the preflight: what the runner refuses is its table. */
+        c->verdict = CV_FAIL;
+        snprintf(c->clause, sizeof(c->clause), "ABI.TABLE.COMPLETE");
+        snprintf(c->detail, sizeof(c->detail), "the implementation's table is unusable: %s", s->error);
     } else if (s->setup_failed) {
         c->verdict = CV_HARNESS_ERROR;
         snprintf(c->detail, sizeof(c->detail), "%s", s->error);

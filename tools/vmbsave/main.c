@@ -70,6 +70,11 @@ static const subcommand subcommands[] = {
      "  --memory MIB         how much one case may grow its address space (default 1024)\n"
      "  --memcheck none      how memory errors inside an uninstrumented plug-in are caught\n"
      "Exit status: 0 certified; 1 not conformant; 2 incomplete or a harness error; 3 usage.\n"},
+    {"verify-report", cmd_verify_report, "vmbsave verify-report DIR [--impl LIB.so]",
+     "Checks a certify report: report.json matches its own SHA-256, its counts, certified flag\n"
+     "and result follow from its cases, junit.xml, summary.md and report.html are the ones it\n"
+     "lists, and, with --impl, LIB.so is the library it is about (SHA-256).\n"
+     "Exit status: 0 accepted; 1 rejected (each problem is printed); 3 usage or unreadable.\n"},
     {"print", cmd_print, "vmbsave print FILE",
      "Prints a byte-form program in text form, one step per line.\n"},
     {"encode", cmd_encode, "vmbsave encode TEXT [-o OUT]",
