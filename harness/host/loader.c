@@ -35,6 +35,12 @@ static int verify_table(const vmbsave_interface_v1 *t, char *err, size_t err_siz
                 sizeof(*t));
         return -1;
     }
+    /* The query passed sizeof(*t): a table cannot have filled in more (ABI.TABLE.COMPLETE). */
+    if (t->size > sizeof(*t)) {
+        set_err(err, err_size, "interface table size %u is more than the %zu bytes passed",
+                (unsigned)t->size, sizeof(*t));
+        return -1;
+    }
     if (t->abi_major != VMBSAVE_ABI_MAJOR) {
         set_err(err, err_size, "interface abi_major %u, expected %u", (unsigned)t->abi_major,
                 (unsigned)VMBSAVE_ABI_MAJOR);
@@ -120,6 +126,16 @@ int vmbsave_impl_load(const char *path, const vmbsave_host_v1 *host, vmbsave_imp
     if (path == NULL) {
         set_err(err, err_size, "no plug-in path");
         return -1;
+    }
+    /* A plug-in is a file, never a library name: dlopen() would search the system's library
+     * path for a name without a slash (and "libc.so.6" would load the C library). */
+    char local[4096];
+    if (strchr(path, '/') == NULL) {
+        if ((size_t)snprintf(local, sizeof(local), "./%s", path) >= sizeof(local)) {
+            set_err(err, err_size, "plug-in path too long");
+            return -1;
+        }
+        path = local;
     }
     void *dl = dlopen(path, RTLD_NOW | RTLD_LOCAL);
     if (dl == NULL) {

@@ -295,6 +295,7 @@ static void abi_table_complete(void **state)
         p.entry(VMBSAVE_INTERFACE_NAME, VMBSAVE_ABI_MAJOR, &p.h.host, &t, (uint32_t)sizeof(t)),
         STATUS_SUCCESS, "query");
     assert_true(t.size >= sizeof(vmbsave_interface_v1));
+    assert_true(t.size <= sizeof(t)); /* no more than the out_size passed */
     assert_int_equal(t.abi_major, 1);
     assert_non_null(t.impl_name);
     assert_true(t.impl_name[0] != '\0');

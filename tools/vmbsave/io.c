@@ -16,7 +16,9 @@ int io_read_file(const char *path, size_t max, uint8_t **bytes, size_t *size, ch
 {
     *bytes = NULL;
     *size = 0;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    /* O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer; the type is
+     * checked right after, on what was opened. */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0) {
         snprintf(err, err_size, "cannot open: %s", strerror(errno));
         return -1;
@@ -120,7 +122,8 @@ int io_list_directory(const char *dir, size_t max, char ***paths, size_t *count,
             }
             break;
         }
-        if (strcmp(ent->d_name, ".") == 0 || strcmp(ent->d_name, "..") == 0)
+        /* Dot files (.gitkeep in an empty corpus folder, editors' files) are not inputs. */
+        if (ent->d_name[0] == '.')
             continue;
         size_t len = dir_len + 1u + strlen(ent->d_name) + 1u;
         char *path = malloc(len);

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "certify.h"
 #include "cli.h"
 
 #ifndef VMBSAVE_VERSION_STRING
@@ -44,6 +45,36 @@ static const subcommand subcommands[] = {
      "  --minimize OUT       shrink the program while it fails the same way; write it to OUT\n"
      "                       (byte form: a bare program, replayed without --target) and print\n"
      "                       its text (not for restore_raw)\n"},
+    {"certify", cmd_certify,
+     "vmbsave certify --impl LIB.so [--budget SECONDS] [--seed N] [--case PATTERN]...\n"
+     "                [--list] [--report DIR] [--jobs N] [--case-timeout SECONDS]\n"
+     "                [--memory MIB] [--memcheck none]",
+     "Certifies an implementation: runs every case of the conformance suite (one per clause\n"
+     "test of docs/SPEC.md, and the exhaustive checks), then every fuzz target's seeds and\n"
+     "regressions, each in a child process with a time and a memory limit, and grades each:\n"
+     "PASS, FAIL, CRASH, TIMEOUT, MEMORY_LIMIT, NOT_SUPPORTED, WARN, INFO, HARNESS_ERROR.\n"
+     "The plug-in is only ever loaded in children.\n"
+     "  --impl LIB.so        the plug-in (a path; a bare name means ./name)\n"
+     "  --budget SECONDS     wall time for the whole run (default 120); cases not started by\n"
+     "                       then are not run, and the run is incomplete\n"
+     "  --seed N             master seed (default: from the clock; printed first); each\n"
+     "                       case's seed derives from it and the case ID alone\n"
+     "  --case PATTERN       only cases whose ID is PATTERN or starts with it at a segment\n"
+     "                       boundary (SAVE.CONTINUE matches SAVE.CONTINUE.X, not\n"
+     "                       SAVE.CONTINUED); repeatable\n"
+     "  --list               print the cases (ID, stage, clause, level) and exit\n"
+     "  --report DIR         write report.json, junit.xml, summary.md, report.html and\n"
+     "                       repro/<case>/ for failures into DIR (each file atomically)\n"
+     "  --jobs N             cases run at once (default 1)\n"
+     "  --case-timeout S     seconds one case may take (default 20)\n"
+     "  --memory MIB         how much one case may grow its address space (default 1024)\n"
+     "  --memcheck none      how memory errors inside an uninstrumented plug-in are caught\n"
+     "Exit status: 0 certified; 1 not conformant; 2 incomplete or a harness error; 3 usage.\n"},
+    {"verify-report", cmd_verify_report, "vmbsave verify-report DIR [--impl LIB.so]",
+     "Checks a certify report: report.json matches its own SHA-256, its counts, certified flag\n"
+     "and result follow from its cases, junit.xml, summary.md and report.html are the ones it\n"
+     "lists, and, with --impl, LIB.so is the library it is about (SHA-256).\n"
+     "Exit status: 0 accepted; 1 rejected (each problem is printed); 3 usage or unreadable.\n"},
     {"print", cmd_print, "vmbsave print FILE",
      "Prints a byte-form program in text form, one step per line.\n"},
     {"encode", cmd_encode, "vmbsave encode TEXT [-o OUT]",
@@ -70,7 +101,8 @@ void cli_print_help(const char *name)
 {
     const subcommand *sc = name != NULL ? find_subcommand(name) : NULL;
     if (sc != NULL) {
-        printf("usage: %s\n\n%s\n%s", sc->synopsis, sc->help, exit_status_help);
+        printf("usage: %s\n\n%s\n%s", sc->synopsis, sc->help,
+               strstr(sc->help, "Exit status:") != NULL ? "" : exit_status_help);
         return;
     }
     printf("usage: vmbsave SUBCOMMAND [OPTIONS] ARGS...\n"

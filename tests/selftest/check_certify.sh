@@ -1,0 +1,177 @@
+#!/usr/bin/env bash
+# HARNESS.CERTIFY.*: vmbsave certify end to end (docs/vmbsave.1, "certify").
+#
+# usage: check_certify.sh MODE VMBSAVE BUILD_DIR SOURCE_DIR
+#   reference  the reference plug-in certifies (every case, --jobs 2): exit 0, every case PASS
+#              or INFO, and verify-report accepts the report with --impl
+#   variants   every deliberately broken plug-in of bench/bug_targets.tsv is rejected (exit 1)
+#              with a blocking verdict on a case of its clause, run on that clause's cases and
+#              its witness seeds only
+#   hostile    every hostile plug-in (tests/hostile) gets a verdict on each case and a report;
+#              vmbsave itself ends with status 1 (never a signal); the expected verdict class
+#              shows for each
+#   report     the report's files exist and are consistent; verify-report rejects a tampered
+#              report.json, a tampered view, and the wrong library; usage errors exit 3
+set -euo pipefail
+
+if [ "$#" -ne 4 ]; then
+    echo "usage: $0 MODE VMBSAVE BUILD_DIR SOURCE_DIR" >&2
+    exit 2
+fi
+mode=$1
+vmbsave=$2
+build=$3
+src=$4
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+reference="$build/reference/libvmbsave_reference.so"
+fail() {
+    echo "FAIL: $*"
+    exit 1
+}
+
+# Prints the verdicts of report.json's cases, "ID VERDICT" a line.
+verdicts() {
+    jq -r '.cases[] | "\(.id) \(.verdict)"' "$1/report.json"
+}
+
+case $mode in
+reference)
+    rc=0
+    "$vmbsave" certify --impl "$reference" --jobs 2 --budget 900 --seed 1 --report "$tmp/r" \
+        >"$tmp/log" 2>&1 || rc=$?
+    tail -n 3 "$tmp/log"
+    [ "$rc" -eq 0 ] || { grep -v ' PASS ' "$tmp/log" | head -n 30; fail "certify of the reference exited $rc"; }
+    bad=$(verdicts "$tmp/r" | awk '$2 != "PASS" && $2 != "INFO"' | head -n 10)
+    [ -z "$bad" ] || fail "cases of the reference that did not pass: $bad"
+    n=$(jq '.counts.ran' "$tmp/r/report.json")
+    [ "$n" -gt 100 ] || fail "only $n cases ran"
+    "$vmbsave" verify-report "$tmp/r" --impl "$reference" || fail "verify-report rejected a good report"
+    echo "PASS: the reference certified on $n cases"
+    ;;
+variants)
+    failures=0
+    while IFS=$'\t' read -r variant clause also _targets _why; do
+        case $variant in '#'* | variant | '') continue ;; esac
+        lib="$build/variants/libvmbsave_variant_$variant.so"
+        args=(--case "$clause")
+        [ "$also" = "-" ] || args+=(--case "$also")
+        # Its witness inputs (corpus/{seeds,regressions}/<target>/variant-<name>*).
+        while IFS= read -r seed; do
+            target=$(basename "$(dirname "$seed")")
+            kind=$(basename "$(dirname "$(dirname "$seed")")")
+            args+=(--case "$(tr '[:lower:]' '[:upper:]' <<<"$kind").$target.$(basename "$seed")")
+        done < <(find "$src/corpus/seeds" "$src/corpus/regressions" -name "variant-$variant*" -type f | sort)
+        rc=0
+        "$vmbsave" certify --impl "$lib" "${args[@]}" --seed 2 --report "$tmp/$variant" \
+            >"$tmp/$variant.log" 2>&1 || rc=$?
+        blocking=$(jq -r --arg c "$clause" --arg a "$also" \
+            '[.cases[] | select((.clause == $c or .clause == $a)
+                                and (.verdict | IN("FAIL","CRASH","TIMEOUT","MEMORY_LIMIT")))] | length' \
+            "$tmp/$variant/report.json")
+        if [ "$rc" -ne 1 ] || [ "$blocking" -eq 0 ]; then
+            echo "FAIL: $variant: exit $rc, $blocking blocking case(s) on $clause"
+            tail -n 5 "$tmp/$variant.log"
+            failures=$((failures + 1))
+        else
+            echo "ok: $variant rejected: $blocking blocking case(s) on $clause"
+        fi
+    done <"$src/bench/bug_targets.tsv"
+    [ "$failures" -eq 0 ] || fail "$failures variant(s) not rejected with their clause"
+    echo "PASS: every variant rejected with its clause"
+    ;;
+hostile)
+    # name, then the verdicts at least one case must have
+    expectations="entry_crash CRASH
+load_thread CRASH
+null_ops FAIL
+absurd_size FAIL
+call_crash CRASH
+hang TIMEOUT
+exits CRASH
+aborts CRASH
+eats_memory MEMORY_LIMIT
+stack_overflow CRASH
+writes_far CRASH|FAIL
+huge_filled FAIL"
+    failures=0
+    while read -r name want; do
+        lib="$build/tests/hostile/libvmbsave_hostile_$name.so"
+        rc=0
+        # Time enough for a loaded machine; only the hanging one waits it out. Filling 128 MiB
+        # under ASan takes well under a second alone, several seconds beside other builds.
+        timeout=60
+        [ "$name" != hang ] || timeout=3
+        "$vmbsave" certify --impl "$lib" --case ABI.TABLE.COMPLETE --case SAVE.CONTINUE.PARAMS \
+            --case SEEDS.save_session.canonical-paused_packets --case-timeout "$timeout" --memory 128 \
+            --seed 3 --report "$tmp/$name" >"$tmp/$name.log" 2>&1 || rc=$?
+        if [ "$rc" -ne 1 ]; then
+            echo "FAIL: $name: vmbsave exited $rc (expected 1: not conformant)"
+            tail -n 5 "$tmp/$name.log"
+            failures=$((failures + 1))
+            continue
+        fi
+        not_run=$(jq '[.cases[] | select(.verdict == "NOT_RUN")] | length' "$tmp/$name/report.json")
+        got=$(jq -r '[.cases[].verdict] | unique | join(",")' "$tmp/$name/report.json")
+        if [ "$not_run" -ne 0 ] || ! grep -qE "(^|,)($want)(,|$)" <<<"$got"; then
+            echo "FAIL: $name: verdicts $got, $not_run not run; expected one of $want"
+            failures=$((failures + 1))
+        else
+            echo "ok: $name: $got"
+        fi
+    done <<<"$expectations"
+    [ "$failures" -eq 0 ] || fail "$failures hostile plug-in(s) without the expected verdicts"
+    echo "PASS: every hostile plug-in got verdicts and vmbsave survived"
+    ;;
+report)
+    rc=0
+    "$vmbsave" certify --impl "$build/variants/libvmbsave_variant_overrun_one_byte.so" \
+        --case SAVE.CONTINUE.NO_OVERRUN --case ABI.ENTRY.NAME --seed 4 --report "$tmp/r" \
+        >"$tmp/log" 2>&1 || rc=$?
+    [ "$rc" -eq 1 ] || fail "a failing run exited $rc, not 1"
+    head -n 1 "$tmp/log" | grep -q '^master seed 0x0000000000000004$' || fail "the master seed is not printed first"
+    for f in report.json junit.xml summary.md report.html progress.log; do
+        [ -s "$tmp/r/$f" ] || fail "$f missing or empty"
+    done
+    [ -s "$tmp/r/repro/SAVE.CONTINUE.NO_OVERRUN/output.txt" ] || fail "no reproducer folder for the failure"
+    grep -q '<failure' "$tmp/r/junit.xml" || fail "junit.xml has no failure element"
+    grep -q 'id="verdicts"' "$tmp/r/report.html" || fail "report.html has no verdict table"
+    grep -q "vmbsave certify --impl .* --case 'SAVE.CONTINUE.NO_OVERRUN'" "$tmp/r/summary.md" ||
+        fail "summary.md has no rerun command"
+    lib="$build/variants/libvmbsave_variant_overrun_one_byte.so"
+    "$vmbsave" verify-report "$tmp/r" --impl "$lib" || fail "verify-report rejected a good report"
+    cp -R "$tmp/r" "$tmp/t1"
+    sed -i 's/"verdict": "FAIL"/"verdict": "PASS"/' "$tmp/t1/report.json"
+    if "$vmbsave" verify-report "$tmp/t1" >/dev/null; then fail "a tampered report.json was accepted"; fi
+    cp -R "$tmp/r" "$tmp/t2"
+    sed -i 's/FAIL/PASS/g' "$tmp/t2/summary.md"
+    if "$vmbsave" verify-report "$tmp/t2" >/dev/null; then fail "a tampered summary.md was accepted"; fi
+    if "$vmbsave" verify-report "$tmp/r" --impl "$reference" >/dev/null; then
+        fail "a report was accepted for another library"
+    fi
+    # Usage errors: exit 3, one line.
+    rc=0; "$vmbsave" certify --impl "$tmp/nothing.so" >/dev/null 2>&1 || rc=$?
+    [ "$rc" -eq 3 ] || fail "a missing --impl exited $rc"
+    echo 'not a library' >"$tmp/fake.so"
+    rc=0; "$vmbsave" certify --impl "$tmp/fake.so" >"$tmp/fake.log" 2>&1 || rc=$?
+    [ "$rc" -eq 3 ] || fail "a file that is not a plug-in exited $rc"
+    grep -q 'not a loadable plug-in' "$tmp/fake.log" || fail "no clear message for a file that is not a plug-in"
+    rc=0; "$vmbsave" certify --impl "$reference" --case NO.SUCH.CASE >/dev/null 2>&1 || rc=$?
+    [ "$rc" -eq 3 ] || fail "a --case matching nothing exited $rc"
+    rc=0; "$vmbsave" certify --impl "$reference" --budget 0 >/dev/null 2>&1 || rc=$?
+    [ "$rc" -eq 3 ] || fail "--budget 0 exited $rc"
+    # Segment prefixes: SAVE.CONTINUE never matches SAVE.CONTINUED...
+    "$vmbsave" certify --list --case SAVE.CONTINUE | cut -f1 | grep -v '^SAVE\.CONTINUE\.' && fail "--case matched outside the segment"
+    # ...and a filtered case keeps the seed it has in a full run.
+    full=$(jq -r '.cases[] | select(.id == "ABI.ENTRY.NAME") | .seed' "$tmp/r/report.json")
+    "$vmbsave" certify --impl "$reference" --case ABI.ENTRY.NAME --case ABI.ENTRY.MAJOR --seed 4 \
+        --report "$tmp/s" >/dev/null
+    again=$(jq -r '.cases[] | select(.id == "ABI.ENTRY.NAME") | .seed' "$tmp/s/report.json")
+    [ "$full" = "$again" ] || fail "the case seed changed with the filter ($full, $again)"
+    echo "PASS: report files, verify-report, usage errors, case filters and seeds"
+    ;;
+*)
+    echo "$0: unknown mode $mode" >&2
+    exit 2
+    ;;
+esac

@@ -1,0 +1,872 @@
+/* vmbsave certify (docs/vmbsave.1): every case of the conformance suite, then every fuzz
+ * target's seeds and regressions, each in a sandboxed child (sandbox.h), graded, and written
+ * up as evidence (certify_report.c). The implementation is never loaded into this process. */
+#define _GNU_SOURCE /* dlopen's RTLD_LOCAL is POSIX; realpath, strsep */
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "certify.h"
+#include "child.h"
+#include "cli.h"
+#include "io.h"
+#include "sandbox.h"
+
+#include "host/host.h"
+#include "host/loader.h"
+#include "reference.h"
+#include "run/differential.h"
+#include "run/fuzz_input.h"
+#include "run/runner.h"
+
+#ifndef VMBSAVE_CONFORMANCE_MANIFEST
+#define VMBSAVE_CONFORMANCE_MANIFEST ""
+#endif
+#ifndef VMBSAVE_CORPUS_DIR
+#define VMBSAVE_CORPUS_DIR ""
+#endif
+
+#define CERTIFY_MAX_PATTERNS 64u
+#define CERTIFY_MAX_JOBS 64u
+
+typedef struct certify_options {
+    const char *impl;
+    unsigned budget;
+    uint64_t seed;
+    bool seed_given;
+    const char *patterns[CERTIFY_MAX_PATTERNS];
+    size_t pattern_count;
+    bool list;
+    const char *report_dir;
+    unsigned jobs;
+    const char *memcheck;
+    unsigned case_timeout;
+    unsigned memory_mib;
+    const char *manifest;
+    const char *corpus;
+} certify_options;
+
+/* ---- Options ------------------------------------------------------------------------------- */
+
+static bool parse_unsigned(const char *text, unsigned long long max, unsigned long long *out)
+{
+    if (text == NULL || text[0] == '\0' || text[0] == '-')
+        return false;
+    char *end = NULL;
+    errno = 0;
+    unsigned long long v = strtoull(text, &end, 0);
+    if (errno != 0 || *end != '\0' || v > max)
+        return false;
+    *out = v;
+    return true;
+}
+
+static int parse_options(int argc, char **argv, certify_options *o)
+{
+    memset(o, 0, sizeof(*o));
+    o->budget = CERTIFY_DEFAULT_BUDGET;
+    o->jobs = 1;
+    o->memcheck = "none";
+    o->case_timeout = CERTIFY_DEFAULT_CASE_TIMEOUT;
+    o->memory_mib = CERTIFY_DEFAULT_MEMORY_MIB;
+    o->manifest = getenv("VMBSAVE_CONFORMANCE_MANIFEST");
+    if (o->manifest == NULL || o->manifest[0] == '\0')
+        o->manifest = VMBSAVE_CONFORMANCE_MANIFEST;
+    o->corpus = getenv("VMBSAVE_CORPUS_DIR");
+    if (o->corpus == NULL || o->corpus[0] == '\0')
+        o->corpus = VMBSAVE_CORPUS_DIR;
+    for (int i = 1; i < argc; i++) {
+        const char *v = NULL;
+        int m;
+        unsigned long long n;
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            cli_print_help("certify");
+            return -2;
+        } else if (strcmp(argv[i], "--list") == 0) {
+            o->list = true;
+        } else if ((m = cli_option_value(argc, argv, &i, "--impl", &v)) != 0) {
+            if (m < 0)
+                return cli_usage_error("certify", "--impl needs a path"), -1;
+            o->impl = v;
+        } else if ((m = cli_option_value(argc, argv, &i, "--budget", &v)) != 0) {
+            if (m < 0 || !parse_unsigned(v, CERTIFY_MAX_BUDGET, &n) || n == 0)
+                return cli_usage_error("certify", "--budget takes seconds, 1 to %u", CERTIFY_MAX_BUDGET), -1;
+            o->budget = (unsigned)n;
+        } else if ((m = cli_option_value(argc, argv, &i, "--seed", &v)) != 0) {
+            if (m < 0 || !parse_unsigned(v, UINT64_MAX, &n))
+                return cli_usage_error("certify", "--seed takes a number (decimal or 0x hex)"), -1;
+            o->seed = n;
+            o->seed_given = true;
+        } else if ((m = cli_option_value(argc, argv, &i, "--case", &v)) != 0) {
+            if (m < 0 || v[0] == '\0')
+                return cli_usage_error("certify", "--case needs a case ID or a prefix of whole segments"), -1;
+            if (o->pattern_count == CERTIFY_MAX_PATTERNS)
+                return cli_usage_error("certify", "at most %u --case options", CERTIFY_MAX_PATTERNS), -1;
+            o->patterns[o->pattern_count++] = v;
+        } else if ((m = cli_option_value(argc, argv, &i, "--report", &v)) != 0) {
+            if (m < 0 || v[0] == '\0')
+                return cli_usage_error("certify", "--report needs a directory"), -1;
+            o->report_dir = v;
+        } else if ((m = cli_option_value(argc, argv, &i, "--jobs", &v)) != 0) {
+            if (m < 0 || !parse_unsigned(v, CERTIFY_MAX_JOBS, &n) || n == 0)
+                return cli_usage_error("certify", "--jobs takes 1 to %u", CERTIFY_MAX_JOBS), -1;
+            o->jobs = (unsigned)n;
+        } else if ((m = cli_option_value(argc, argv, &i, "--memcheck", &v)) != 0) {
+            if (m < 0 || strcmp(v, "none") != 0)
+                return cli_usage_error("certify", "--memcheck takes: none"), -1;
+            o->memcheck = v;
+        } else if ((m = cli_option_value(argc, argv, &i, "--case-timeout", &v)) != 0) {
+            if (m < 0 || !parse_unsigned(v, CLI_MAX_TIMEOUT, &n) || n == 0)
+                return cli_usage_error("certify", "--case-timeout takes seconds, 1 to %u", CLI_MAX_TIMEOUT), -1;
+            o->case_timeout = (unsigned)n;
+        } else if ((m = cli_option_value(argc, argv, &i, "--memory", &v)) != 0) {
+            if (m < 0 || !parse_unsigned(v, CERTIFY_MAX_MEMORY_MIB, &n) || n < 16)
+                return cli_usage_error("certify", "--memory takes MiB, 16 to %u", CERTIFY_MAX_MEMORY_MIB), -1;
+            o->memory_mib = (unsigned)n;
+        } else {
+            return cli_usage_error("certify", "unknown argument '%s'", argv[i]), -1;
+        }
+    }
+    if (o->impl == NULL && !o->list)
+        return cli_usage_error("certify", "--impl LIB.so is required"), -1;
+    if (!o->seed_given) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        o->seed = ((uint64_t)ts.tv_sec << 20) ^ (uint64_t)ts.tv_nsec ^ ((uint64_t)getpid() << 40);
+    }
+    return 0;
+}
+
+/* ---- The implementation, looked at from a child ------------------------------------------- */
+
+typedef struct preflight_report {
+    int loadable;       /* dlopen and dlsym worked */
+    int queried;        /* the query succeeded and the table passed the loader's checks */
+    char name[128];
+    char version[128];
+    unsigned abi_major, abi_minor;
+    uint64_t capabilities;
+    char error[512];
+} preflight_report;
+
+static int preflight(void *arg, void *report, size_t size)
+{
+    (void)size;
+    const char *path = arg;
+    preflight_report *r = report;
+    void *dl = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    if (dl == NULL) {
+        const char *why = dlerror();
+        snprintf(r->error, sizeof(r->error), "%s", why != NULL ? why : "dlopen failed");
+        return 0;
+    }
+    if (dlsym(dl, "vmbsave_get_interface") == NULL) {
+        snprintf(r->error, sizeof(r->error), "it does not export vmbsave_get_interface");
+        return 0;
+    }
+    r->loadable = 1;
+    vmbsave_fault_host host;
+    vmbsave_fault_host_init(&host);
+    vmbsave_impl impl;
+    if (vmbsave_impl_load(path, &host.host, &impl, r->error, sizeof(r->error)) != 0)
+        return 0;
+    r->queried = 1;
+    snprintf(r->name, sizeof(r->name), "%s", impl.iface.impl_name);
+    snprintf(r->version, sizeof(r->version), "%s", impl.iface.impl_version);
+    r->abi_major = impl.iface.abi_major;
+    r->abi_minor = impl.iface.abi_minor;
+    r->capabilities = impl.iface.capabilities;
+    vmbsave_impl_unload(&impl); /* releases the interface too */
+    return 0;
+}
+
+/* ---- The cases ---------------------------------------------------------------------------- */
+
+typedef struct case_list {
+    certify_case *items;
+    size_t count, cap;
+} case_list;
+
+static certify_case *add_case(case_list *l, const char *id, const char *clause, certify_level level,
+                              certify_stage stage, const char *program, const char *argument,
+                              int target)
+{
+    if (l->count == CERTIFY_MAX_CASES)
+        return NULL;
+    if (l->count == l->cap) {
+        size_t want = l->cap == 0 ? 256 : l->cap * 2;
+        certify_case *grown = realloc(l->items, want * sizeof(*grown));
+        if (grown == NULL)
+            return NULL;
+        l->items = grown;
+        l->cap = want;
+    }
+    certify_case *c = &l->items[l->count++];
+    memset(c, 0, sizeof(*c));
+    snprintf(c->id, sizeof(c->id), "%s", id);
+    snprintf(c->clause, sizeof(c->clause), "%s", clause);
+    c->level = level;
+    c->stage = stage;
+    c->program = strdup(program);
+    c->argument = strdup(argument);
+    c->target = target;
+    return c;
+}
+
+/* The conformance suite's manifest (tests/CMakeLists.txt writes it): one case a line,
+ * "ID<TAB>CLAUSE<TAB>LEVEL<TAB>TIMEOUT<TAB>EXECUTABLE<TAB>TEST NAME"; TIMEOUT is the seconds the
+ * case needs at least (0: --case-timeout decides). */
+static int load_manifest(const char *path, case_list *l, char *err, size_t err_size)
+{
+    uint8_t *bytes;
+    size_t size;
+    char why[512];
+    if (path[0] == '\0') {
+        snprintf(err, err_size, "this vmbsave was built without the conformance suite "
+                                "(VMBSAVE_BUILD_TESTS=OFF); set VMBSAVE_CONFORMANCE_MANIFEST");
+        return -1;
+    }
+    if (io_read_file(path, CERTIFY_MAX_MANIFEST_BYTES, &bytes, &size, why, sizeof(why)) != 0) {
+        snprintf(err, err_size, "conformance manifest %s: %s", path, why);
+        return -1;
+    }
+    char *cursor = (char *)bytes;
+    unsigned line_no = 0;
+    int rc = 0;
+    for (char *line; (line = strsep(&cursor, "\n")) != NULL;) {
+        line_no++;
+        if (line[0] == '\0' || line[0] == '#')
+            continue;
+        char *fields[6];
+        size_t n = 0;
+        for (char *f; n < 6 && (f = strsep(&line, "\t")) != NULL;)
+            fields[n++] = f;
+        certify_level level = LEVEL_MUST;
+        if (n == 6 && strcmp(fields[2], "SHOULD") == 0)
+            level = LEVEL_SHOULD;
+        else if (n == 6 && strcmp(fields[2], "MAY") == 0)
+            level = LEVEL_MAY;
+        unsigned long long timeout = 0;
+        certify_case *c = NULL;
+        if (n == 6 && line == NULL && strlen(fields[0]) < CERTIFY_MAX_ID &&
+            parse_unsigned(fields[3], CLI_MAX_TIMEOUT, &timeout))
+            c = add_case(l, fields[0], fields[1], level, STAGE_CONFORMANCE, fields[4], fields[5], -1);
+        if (c != NULL)
+            c->min_timeout_seconds = (unsigned)timeout;
+        if (c == NULL) {
+            snprintf(err, err_size, "conformance manifest %s:%u: malformed line", path, line_no);
+            rc = -1;
+            break;
+        }
+    }
+    free(bytes);
+    return rc;
+}
+
+/* Every target's seeds and regressions, as SEEDS.<target>.<file>. */
+static int load_seeds(const char *corpus, case_list *l, char *err, size_t err_size)
+{
+    if (corpus[0] == '\0' || !io_is_directory(corpus)) {
+        snprintf(err, err_size, "corpus directory '%s' not found; set VMBSAVE_CORPUS_DIR", corpus);
+        return -1;
+    }
+    static const char *const kinds[] = {"seeds", "regressions"};
+    for (int t = 0; t < VMBSAVE_FUZZ_TARGET_COUNT; t++) {
+        const char *name = vmbsave_fuzz_target_name((vmbsave_fuzz_target)t);
+        for (size_t k = 0; k < 2; k++) {
+            char dir[4096];
+            snprintf(dir, sizeof(dir), "%s/%s/%s", corpus, kinds[k], name);
+            if (!io_is_directory(dir))
+                continue;
+            char **paths;
+            size_t count;
+            char why[512];
+            if (io_list_directory(dir, CLI_MAX_DIR_ENTRIES, &paths, &count, why, sizeof(why)) != 0) {
+                snprintf(err, err_size, "%s: %s", dir, why);
+                return -1;
+            }
+            for (size_t i = 0; i < count; i++) {
+                const char *base = strrchr(paths[i], '/');
+                char id[CERTIFY_MAX_ID];
+                snprintf(id, sizeof(id), "%s.%s.%s", k == 0 ? "SEEDS" : "REGRESSIONS", name,
+                         base != NULL ? base + 1 : paths[i]);
+                if (add_case(l, id, "-", LEVEL_MUST, STAGE_SEEDS, paths[i], "", t) == NULL) {
+                    io_free_list(paths, count);
+                    snprintf(err, err_size, "more than %u cases", CERTIFY_MAX_CASES);
+                    return -1;
+                }
+            }
+            io_free_list(paths, count);
+        }
+    }
+    return 0;
+}
+
+/* ---- Running one case ---------------------------------------------------------------------- */
+
+typedef struct context {
+    const certify_options *options;
+    certify_run *run;
+    char plugin_env[4096 + 32];
+    pthread_mutex_t lock;
+    size_t next; /* the next case to start */
+    size_t done;
+    size_t failed;
+    uint64_t deadline_ms;
+    bool tty;
+    FILE *log; /* progress.log in the report folder, or NULL */
+} context;
+
+static uint64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* The type a sanitizer names in its report ("heap-buffer-overflow", "SEGV", "stack-overflow",
+ * "undefined-behavior"), or "" if the output has none. Leak reports are not counted here: after
+ * a failed check, the test's own unwound allocations show as leaks. Sanitizer reports are the
+ * sanitizer's format, read as such. */
+static void sanitizer_type(const char *output, char *out, size_t cap)
+{
+    out[0] = '\0';
+    const char *p = output != NULL ? strstr(output, "ERROR: AddressSanitizer: ") : NULL;
+    if (p != NULL) {
+        p += strlen("ERROR: AddressSanitizer: ");
+        size_t n = strcspn(p, " \n:");
+        snprintf(out, cap, "%.*s", (int)(n < cap ? n : cap - 1), p);
+    } else if (output != NULL && strstr(output, "runtime error: ") != NULL) {
+        snprintf(out, cap, "undefined-behavior");
+    }
+}
+
+/* Grades what the sandbox saw for an end that is not a finished run (the case's output is
+ * already in c->output). True if it did. */
+static bool grade_abnormal(certify_case *c, const sandbox_result *r)
+{
+    char what[256];
+    sandbox_describe(r, what, sizeof(what));
+    switch (r->end) {
+    case SANDBOX_TIMED_OUT:
+        c->verdict = CV_TIMEOUT;
+        snprintf(c->detail, sizeof(c->detail), "%s", what);
+        return true;
+    case SANDBOX_MEMORY_LIMIT:
+        c->verdict = CV_MEMORY_LIMIT;
+        snprintf(c->detail, sizeof(c->detail), "%s", what);
+        return true;
+    case SANDBOX_FAILED:
+        c->verdict = CV_HARNESS_ERROR;
+        snprintf(c->detail, sizeof(c->detail), "%s", what);
+        return true;
+    case SANDBOX_SIGNALLED:
+        c->verdict = CV_CRASH;
+        sanitizer_type(c->output, c->crash_type, sizeof(c->crash_type));
+        if (c->crash_type[0] == '\0')
+            snprintf(c->crash_type, sizeof(c->crash_type), "%s", child_signal_name(r->signal_number));
+        snprintf(c->detail, sizeof(c->detail), "crash: %s (%s)", what, c->crash_type);
+        return true;
+    case SANDBOX_EXITED: break;
+    }
+    char type[64];
+    sanitizer_type(c->output, type, sizeof(type));
+    if (type[0] != '\0') {
+        c->verdict = CV_CRASH;
+        snprintf(c->crash_type, sizeof(c->crash_type), "%s", type);
+        snprintf(c->detail, sizeof(c->detail), "crash: sanitizer report %s (%s)", type, what);
+        return true;
+    }
+    return false;
+}
+
+/* What a cmocka failure says was wrong: its message lines, up to the test's end or a
+ * sanitizer's report (a leak report after a failed check is the test's, not the verdict's). */
+static void failure_lines(const char *output, char *out, size_t cap)
+{
+    out[0] = '\0';
+    size_t used = 0;
+    for (const char *line = output; line != NULL && *line != '\0';) {
+        const char *end = strchr(line, '\n');
+        size_t n = end != NULL ? (size_t)(end - line) : strlen(line);
+        if (strncmp(line, "[  FAILED  ]", 12) == 0 || strncmp(line, "[  SKIPPED ]", 12) == 0 ||
+            strncmp(line, "==", 2) == 0)
+            break;
+        bool wanted = n > 0 && line[0] != '[';
+        if (wanted && used + n + 4 < cap && used < 600) {
+            used += (size_t)snprintf(out + used, cap - used, "%s%.*s", used != 0 ? " | " : "",
+                                     (int)n, line);
+        }
+        line = end != NULL ? end + 1 : NULL;
+    }
+}
+
+static void run_conformance_case(context *x, certify_case *c)
+{
+    char *argv[] = {c->program, c->argument, NULL};
+    char *env[] = {x->plugin_env, NULL};
+    unsigned seconds = x->options->case_timeout > c->min_timeout_seconds
+                           ? x->options->case_timeout
+                           : c->min_timeout_seconds;
+    sandbox_limits limits = {seconds * 1000u, (uint64_t)x->options->memory_mib << 20};
+    sandbox_result r;
+    sandbox_run_exec(argv, env, &limits, &r);
+    c->elapsed_ms = r.elapsed_ms;
+    c->output = r.output;
+    r.output = NULL;
+    if (grade_abnormal(c, &r)) {
+        sandbox_result_free(&r);
+        return;
+    }
+    const char *out = c->output != NULL ? c->output : "";
+    if (strstr(out, "[  SKIPPED ]") != NULL) {
+        c->verdict = CV_NOT_SUPPORTED;
+        failure_lines(out, c->detail, sizeof(c->detail));
+    } else if (strstr(out, "[  FAILED  ]") != NULL) {
+        /* A SHOULD clause broken warns; a MUST fails. */
+        c->verdict = c->level == LEVEL_MUST ? CV_FAIL : CV_WARN;
+        failure_lines(out, c->detail, sizeof(c->detail));
+    } else if (r.exit_code == 0 && strstr(out, "[  PASSED  ] 1 test(s).") != NULL) {
+        c->verdict = CV_PASS;
+    } else if (strstr(out, "ERROR: LeakSanitizer:") != NULL) {
+        /* The check passed, but memory was lost outside the host's counted allocator. */
+        c->verdict = CV_CRASH;
+        snprintf(c->crash_type, sizeof(c->crash_type), "memory-leak");
+        snprintf(c->detail, sizeof(c->detail), "LeakSanitizer: memory allocated outside the host "
+                                               "allocator was never freed");
+    } else {
+        /* The test started and the process ended without its verdict: the implementation
+         * ended it (exit() in a call). A test that never started is vmbsave's problem. */
+        char what[128];
+        sandbox_describe(&r, what, sizeof(what));
+        bool started = strstr(out, "[ RUN      ]") != NULL;
+        c->verdict = started ? CV_CRASH : CV_HARNESS_ERROR;
+        if (started)
+            snprintf(c->crash_type, sizeof(c->crash_type), "exit");
+        snprintf(c->detail, sizeof(c->detail), "%s (%s) without a cmocka verdict",
+                 started ? "the process ended mid-test" : "the test did not start", what);
+    }
+    sandbox_result_free(&r);
+}
+
+/* What a seed run hands back from the child. */
+typedef struct seed_report {
+    int setup_failed;
+    int impl_refused; /* the runner could not use the implementation's table */
+    char error[512];
+    int verdict;   /* vmbsave_verdict */
+    int differential; /* vmbsave_differential_outcome + 1, 0: not a differential run */
+    char clause[64];
+    uint32_t step;
+    char check[32];
+    char expected[256];
+    char observed[256];
+    char disagreement[512];
+    uint32_t faults;
+} seed_report;
+
+typedef struct seed_arg {
+    const char *plugin;
+    const certify_case *c;
+} seed_arg;
+
+static int run_seed_child(void *arg, void *report, size_t size)
+{
+    (void)size;
+    const seed_arg *a = arg;
+    seed_report *r = report;
+    static vmbsave_fuzz_input input; /* 4 MiB: not on the stack */
+    if (cli_load_input(a->c->program, false, (vmbsave_fuzz_target)a->c->target, &input, r->error,
+                       sizeof(r->error)) != 0) {
+        r->setup_failed = 1;
+        return 0;
+    }
+    vmbsave_runner *impl = vmbsave_runner_open_path(a->plugin, r->error, sizeof(r->error));
+    if (impl == NULL) {
+        r->impl_refused = 1;
+        return 0;
+    }
+    vmbsave_run_result result;
+    if (a->c->target == VMBSAVE_FUZZ_TARGET_DIFFERENTIAL) {
+        vmbsave_runner *ref = vmbsave_runner_open_entry(vmbsave_reference_get_interface, r->error,
+                                                        sizeof(r->error));
+        vmbsave_differential *diff = ref != NULL ? vmbsave_differential_new(r->error, sizeof(r->error)) : NULL;
+        if (diff == NULL) {
+            r->setup_failed = 1;
+            return 0;
+        }
+        static vmbsave_differential_result d;
+        vmbsave_differential_run(diff, ref, impl, &input.program, &d);
+        r->differential = (int)d.outcome + 1;
+        result = d.impl;
+        if (d.outcome == VMBSAVE_DIFFERENTIAL_DISAGREE) {
+            snprintf(r->clause, sizeof(r->clause), "%s", d.disagreement.clause);
+            snprintf(r->disagreement, sizeof(r->disagreement),
+                     "step %u, %.100s: %s: reference %.150s, implementation %.150s", d.disagreement.step,
+                     d.disagreement.call_text, vmbsave_differential_field_name(d.disagreement.field),
+                     d.disagreement.reference, d.disagreement.implementation);
+        } else if (d.outcome == VMBSAVE_DIFFERENTIAL_REFERENCE_VIOLATION) {
+            result = d.reference;
+        } else if (d.outcome == VMBSAVE_DIFFERENTIAL_ERROR) {
+            snprintf(r->error, sizeof(r->error), "%s", d.error);
+        }
+    } else {
+        vmbsave_runner_run(impl, &input.program, &input.options, &result);
+    }
+    r->verdict = (int)result.verdict;
+    if (result.verdict == VMBSAVE_VERDICT_VIOLATION) {
+        snprintf(r->clause, sizeof(r->clause), "%s", result.violation.clause);
+        r->step = result.violation.step;
+        snprintf(r->check, sizeof(r->check), "%s", vmbsave_check_kind_name(result.violation.kind));
+        snprintf(r->expected, sizeof(r->expected), "%s", result.violation.expected);
+        snprintf(r->observed, sizeof(r->observed), "%s", result.violation.observed);
+    } else if (result.verdict == VMBSAVE_VERDICT_ERROR && r->error[0] == '\0') {
+        snprintf(r->error, sizeof(r->error), "%s", result.error);
+    }
+    return 0;
+}
+
+static void run_seed_case(context *x, certify_case *c)
+{
+    seed_arg a = {x->run->impl_path, c};
+    sandbox_limits limits = {x->options->case_timeout * 1000u,
+                             (uint64_t)x->options->memory_mib << 20};
+    sandbox_result r;
+    sandbox_run_function(run_seed_child, &a, sizeof(seed_report), &limits, &r);
+    c->elapsed_ms = r.elapsed_ms;
+    c->output = r.output;
+    r.output = NULL;
+    const seed_report *s = r.report;
+    if (!r.finished || s == NULL) {
+        if (!grade_abnormal(c, &r)) {
+            c->verdict = CV_CRASH;
+            snprintf(c->crash_type, sizeof(c->crash_type), "exit");
+            snprintf(c->detail, sizeof(c->detail), "the implementation ended the process (exit %d) mid-case",
+                     r.exit_code);
+        }
+    } else if (s->impl_refused) {
+        /* It loaded in the preflight: what the runner refuses is its table. */
+        c->verdict = CV_FAIL;
+        snprintf(c->clause, sizeof(c->clause), "ABI.TABLE.COMPLETE");
+        snprintf(c->detail, sizeof(c->detail), "the implementation's table is unusable: %s", s->error);
+    } else if (s->setup_failed) {
+        c->verdict = CV_HARNESS_ERROR;
+        snprintf(c->detail, sizeof(c->detail), "%s", s->error);
+    } else if (s->differential == VMBSAVE_DIFFERENTIAL_DISAGREE + 1) {
+        /* Both runs passed the oracle: the contract allows either; recorded, never failing. */
+        c->verdict = CV_INFO;
+        snprintf(c->clause, sizeof(c->clause), "%s", s->clause);
+        snprintf(c->detail, sizeof(c->detail), "differs from the reference where the contract allows it: %s",
+                 s->disagreement);
+    } else if (s->differential == VMBSAVE_DIFFERENTIAL_REFERENCE_VIOLATION + 1) {
+        c->verdict = CV_HARNESS_ERROR;
+        snprintf(c->detail, sizeof(c->detail), "the reference broke %s on this input (a bug of vmbsave's)",
+                 s->clause);
+    } else if (s->verdict == VMBSAVE_VERDICT_VIOLATION) {
+        c->verdict = CV_FAIL;
+        snprintf(c->clause, sizeof(c->clause), "%s", s->clause);
+        snprintf(c->detail, sizeof(c->detail), "%s at step %u (%s): expected %s, observed %s", s->clause,
+                 s->step, s->check, s->expected, s->observed);
+        c->expected = json_pack("{s:s, s:s}", "check", s->check, "text", s->expected);
+        c->observed = json_pack("{s:s, s:s}", "check", s->check, "text", s->observed);
+    } else if (s->verdict == VMBSAVE_VERDICT_ERROR) {
+        c->verdict = CV_HARNESS_ERROR;
+        snprintf(c->detail, sizeof(c->detail), "%s", s->error);
+    } else {
+        c->verdict = CV_PASS;
+    }
+    sandbox_result_free(&r);
+}
+
+/* ---- The run ------------------------------------------------------------------------------- */
+
+static void progress_line(context *x, const certify_case *c)
+{
+    size_t total = x->run->case_count;
+    if (x->tty) {
+        uint64_t now = now_ms();
+        unsigned left = x->deadline_ms > now ? (unsigned)((x->deadline_ms - now) / 1000u) : 0;
+        fprintf(stderr, "\r\033[K[%zu/%zu] %zu failed, %u s left  %s %s", x->done, total, x->failed,
+                left, certify_verdict_name(c->verdict), c->id);
+        if (certify_verdict_blocks(c->verdict))
+            fprintf(stderr, "\n  %s\n", c->detail);
+    } else {
+        printf("[%zu/%zu] %-13s %s (%u ms)%s%s\n", x->done, total, certify_verdict_name(c->verdict),
+               c->id, c->elapsed_ms, certify_verdict_blocks(c->verdict) ? ": " : "",
+               certify_verdict_blocks(c->verdict) ? c->detail : "");
+    }
+    fflush(stdout);
+    fflush(stderr);
+}
+
+static void *worker(void *arg)
+{
+    context *x = arg;
+    for (;;) {
+        pthread_mutex_lock(&x->lock);
+        if (x->next == x->run->case_count || now_ms() >= x->deadline_ms) {
+            if (x->next != x->run->case_count)
+                x->run->budget_exhausted = true;
+            pthread_mutex_unlock(&x->lock);
+            return NULL;
+        }
+        certify_case *c = &x->run->cases[x->next++];
+        /* Where it was, written before the case: a run killed from outside still says. */
+        if (x->log != NULL) {
+            fprintf(x->log, "start %s\n", c->id);
+            fflush(x->log);
+        }
+        pthread_mutex_unlock(&x->lock);
+
+        if (c->stage == STAGE_CONFORMANCE)
+            run_conformance_case(x, c);
+        else
+            run_seed_case(x, c);
+
+        pthread_mutex_lock(&x->lock);
+        c->ran = true;
+        x->done++;
+        if (certify_verdict_blocks(c->verdict))
+            x->failed++;
+        if (x->log != NULL) {
+            fprintf(x->log, "end %s %s\n", c->id, certify_verdict_name(c->verdict));
+            fflush(x->log);
+        }
+        progress_line(x, c);
+        pthread_mutex_unlock(&x->lock);
+    }
+}
+
+/* A reproducer folder name for each blocking case: repro/<case id with '/' replaced>. */
+static void name_reproducers(certify_run *run)
+{
+    for (size_t i = 0; i < run->case_count; i++) {
+        certify_case *c = &run->cases[i];
+        if (!c->ran || !certify_verdict_blocks(c->verdict))
+            continue;
+        char safe[CERTIFY_MAX_ID];
+        snprintf(safe, sizeof(safe), "%s", c->id);
+        for (char *p = safe; *p != '\0'; p++) {
+            if (*p == '/' || *p == '\'' || *p == ' ')
+                *p = '_';
+        }
+        snprintf(c->reproducer, sizeof(c->reproducer), "repro/%s", safe);
+    }
+}
+
+static void free_cases(case_list *l)
+{
+    for (size_t i = 0; i < l->count; i++) {
+        free(l->items[i].program);
+        free(l->items[i].argument);
+        free(l->items[i].output);
+        json_decref(l->items[i].expected);
+        json_decref(l->items[i].observed);
+    }
+    free(l->items);
+}
+
+static bool selected(const certify_options *o, const char *id)
+{
+    if (o->pattern_count == 0)
+        return true;
+    for (size_t i = 0; i < o->pattern_count; i++) {
+        if (certify_case_matches(id, o->patterns[i]))
+            return true;
+    }
+    return false;
+}
+
+int cmd_certify(int argc, char **argv)
+{
+    certify_options o;
+    int rc = parse_options(argc, argv, &o);
+    if (rc == -2)
+        return CERTIFY_EXIT_CERTIFIED;
+    if (rc != 0)
+        return CERTIFY_EXIT_USAGE;
+    sandbox_install_signal_handlers();
+
+    char err[1024];
+    case_list all = {0};
+    if (load_manifest(o.manifest, &all, err, sizeof(err)) != 0 ||
+        load_seeds(o.corpus, &all, err, sizeof(err)) != 0) {
+        cli_error("%s", err);
+        free_cases(&all);
+        return CERTIFY_EXIT_INCOMPLETE;
+    }
+    /* The selection, in run order, with each case's seed from its ID alone. */
+    case_list chosen = {0};
+    for (size_t i = 0; i < all.count; i++) {
+        certify_case *c = &all.items[i];
+        if (!selected(&o, c->id))
+            continue;
+        certify_case *d = add_case(&chosen, c->id, c->clause, c->level, c->stage, c->program,
+                                   c->argument, c->target);
+        if (d != NULL)
+            d->min_timeout_seconds = c->min_timeout_seconds;
+        if (d == NULL) {
+            cli_error("out of memory");
+            free_cases(&all);
+            free_cases(&chosen);
+            return CERTIFY_EXIT_INCOMPLETE;
+        }
+        d->seed = certify_case_seed(o.seed, d->id);
+    }
+    free_cases(&all);
+    if (o.list) {
+        for (size_t i = 0; i < chosen.count; i++) {
+            const certify_case *c = &chosen.items[i];
+            printf("%s\t%s\t%s\t%s\n", c->id, certify_stage_name(c->stage), c->clause,
+                   certify_level_name(c->level));
+        }
+        free_cases(&chosen);
+        return CERTIFY_EXIT_CERTIFIED;
+    }
+    if (chosen.count == 0) {
+        cli_error("no case matches the --case patterns given");
+        free_cases(&chosen);
+        return CERTIFY_EXIT_USAGE;
+    }
+
+    static certify_run run;
+    memset(&run, 0, sizeof(run));
+    printf("master seed 0x%016" PRIx64 "\n", o.seed);
+    fflush(stdout);
+    /* The implementation is a path: a bare name means ./name (never the library search). */
+    char given[4096];
+    snprintf(given, sizeof(given), "%s%s", strchr(o.impl, '/') != NULL ? "" : "./", o.impl);
+    struct stat sb;
+    if (stat(given, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+        cli_error("--impl %s: %s", o.impl, stat(given, &sb) != 0 ? strerror(errno) : "not a regular file");
+        free_cases(&chosen);
+        return CERTIFY_EXIT_USAGE;
+    }
+    if (realpath(given, run.impl_path) == NULL) {
+        cli_error("--impl %s: %s", o.impl, strerror(errno));
+        free_cases(&chosen);
+        return CERTIFY_EXIT_USAGE;
+    }
+    if (certify_sha256_file(run.impl_path, run.impl_sha256, err, sizeof(err)) != 0) {
+        cli_error("%s", err);
+        free_cases(&chosen);
+        return CERTIFY_EXIT_USAGE;
+    }
+    sandbox_limits pre_limits = {o.case_timeout * 1000u, (uint64_t)o.memory_mib << 20};
+    sandbox_result pre;
+    sandbox_run_function(preflight, run.impl_path, sizeof(preflight_report), &pre_limits, &pre);
+    const preflight_report *p = pre.report;
+    if (pre.finished && p != NULL && !p->loadable) {
+        cli_error("--impl %s is not a loadable plug-in: %s", o.impl, p->error);
+        sandbox_result_free(&pre);
+        free_cases(&chosen);
+        return CERTIFY_EXIT_USAGE;
+    }
+    if (pre.finished && p != NULL && p->queried) {
+        snprintf(run.impl_name, sizeof(run.impl_name), "%s", p->name);
+        snprintf(run.impl_version, sizeof(run.impl_version), "%s", p->version);
+        run.abi_major = p->abi_major;
+        run.abi_minor = p->abi_minor;
+        run.capabilities = p->capabilities;
+    } else {
+        char what[256];
+        sandbox_describe(&pre, what, sizeof(what));
+        snprintf(run.impl_name, sizeof(run.impl_name), "(unknown: %.100s)",
+                 pre.finished && p != NULL ? p->error : what);
+        if (getenv("VMBSAVE_CERTIFY_DEBUG") != NULL && pre.output != NULL)
+            fprintf(stderr, "%s\n", pre.output);
+        snprintf(run.impl_version, sizeof(run.impl_version), "?");
+    }
+    sandbox_result_free(&pre);
+    printf("implementation %s: %s %s, sha256 %s\n", run.impl_path, run.impl_name, run.impl_version,
+           run.impl_sha256);
+
+    run.cases = chosen.items;
+    run.case_count = chosen.count;
+    run.master_seed = o.seed;
+    run.budget_seconds = o.budget;
+    run.case_timeout_seconds = o.case_timeout;
+    run.memory_mib = o.memory_mib;
+    run.memcheck = o.memcheck;
+    time_t wall = time(NULL);
+    struct tm tm;
+    gmtime_r(&wall, &tm);
+    strftime(run.started, sizeof(run.started), "%Y-%m-%dT%H:%M:%SZ", &tm);
+
+    static context x;
+    memset(&x, 0, sizeof(x));
+    x.options = &o;
+    x.run = &run;
+    snprintf(x.plugin_env, sizeof(x.plugin_env), "VMBSAVE_PLUGIN=%s", run.impl_path);
+    pthread_mutex_init(&x.lock, NULL);
+    uint64_t start = now_ms();
+    x.deadline_ms = start + (uint64_t)o.budget * 1000u;
+    x.tty = isatty(STDERR_FILENO) == 1;
+    if (o.report_dir != NULL) {
+        if (mkdir(o.report_dir, 0777) != 0 && errno != EEXIST) {
+            cli_error("%s: cannot create: %s", o.report_dir, strerror(errno));
+            free_cases(&chosen);
+            return CERTIFY_EXIT_USAGE;
+        }
+        char log_path[4096];
+        snprintf(log_path, sizeof(log_path), "%s/progress.log", o.report_dir);
+        x.log = fopen(log_path, "w");
+    }
+    printf("%zu cases, %u job(s), budget %u s, %u s and %u MiB per case\n", run.case_count, o.jobs,
+           o.budget, o.case_timeout, o.memory_mib);
+    fflush(stdout);
+
+    pthread_t threads[CERTIFY_MAX_JOBS];
+    unsigned started_threads = 0;
+    for (unsigned j = 1; j < o.jobs; j++) {
+        if (pthread_create(&threads[started_threads], NULL, worker, &x) == 0)
+            started_threads++;
+    }
+    worker(&x);
+    for (unsigned j = 0; j < started_threads; j++)
+        pthread_join(threads[j], NULL);
+    run.elapsed_ms = (uint32_t)(now_ms() - start);
+    if (x.tty)
+        fprintf(stderr, "\r\033[K");
+    if (x.log != NULL)
+        fclose(x.log);
+    name_reproducers(&run);
+
+    int overall = certify_overall(&run);
+    size_t counts[CV_COUNT];
+    certify_count(&run, counts);
+    if (o.report_dir != NULL) {
+        if (certify_write_report(&run, o.report_dir, err, sizeof(err)) != 0) {
+            cli_error("%s", err);
+            overall = CERTIFY_EXIT_INCOMPLETE;
+        } else {
+            printf("report: %s/report.json, junit.xml, summary.md, report.html\n", o.report_dir);
+        }
+    }
+    size_t ran = 0;
+    for (unsigned v = 0; v < CV_COUNT; v++)
+        ran += counts[v];
+    printf("%zu of %zu cases ran:", ran, run.case_count);
+    for (unsigned v = 0; v < CV_COUNT; v++) {
+        if (counts[v] != 0)
+            printf(" %zu %s", counts[v], certify_verdict_name((certify_verdict)v));
+    }
+    printf("\n");
+    if (run.budget_exhausted)
+        printf("the budget of %u s ran out before every case ran (--budget)\n", o.budget);
+    printf("%s: %s\n", overall == CERTIFY_EXIT_CERTIFIED     ? "CERTIFIED"
+                       : overall == CERTIFY_EXIT_NOT_CONFORMANT ? "NOT CONFORMANT"
+                                                                : "INCOMPLETE",
+           run.impl_path);
+    pthread_mutex_destroy(&x.lock);
+    free_cases(&chosen);
+    return overall;
+}
