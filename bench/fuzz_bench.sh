@@ -547,7 +547,9 @@ lf_run() {
     r_wall=$(elapsed "$t0" "$t1")
     r_execs=$(sed -n 's/^[0-9.]* stat::number_of_executed_units: \([0-9]*\)$/\1/p' "$rundir/log" | tail -n1)
     local first
-    first=$(cut -d' ' -f2- "$rundir/log" | grep -m1 -nE "$FINDING_RE" || true)
+    # The first match: every stage reads all its input (grep -m1 stopping early fails the
+    # pipeline under pipefail, SIGPIPE to cut).
+    first=$(cut -d' ' -f2- "$rundir/log" | grep -nE "$FINDING_RE" | sed -n 1p || true)
     r_first="" r_first_t=""
     if [ -n "$first" ]; then
         r_first=${first#*:}
@@ -609,7 +611,7 @@ afl_run() {
     done
     r_crash_ms=$(sed -n 's/.*,time:\([0-9]*\).*/\1/p' <<<"$r_crash")
     r_crash_execs=$(sed -n 's/.*,execs:\([0-9]*\).*/\1/p' <<<"$r_crash")
-    r_abort=$(sed 's/\x1b\[[0-9;]*m//g' "$rundir/log" | grep -m1 -E 'PROGRAM ABORT|^\[-\] ' | cut -c1-300 || true)
+    r_abort=$(sed 's/\x1b\[[0-9;]*m//g' "$rundir/log" | grep -E 'PROGRAM ABORT|^\[-\] ' | sed -n 1p | cut -c1-300 || true)
 }
 
 # replay ENGINE TARGET VARIANT FILE LOG: runs one input once (the engine's own binary; AFL++'s

@@ -68,7 +68,7 @@ mapfile -t targets < <(vmbsave_fuzz_targets .)
 if [ "${#targets[@]}" -eq 0 ]; then
     die_usage "no fuzz target found in fuzzers/CMakeLists.txt (set(VMBSAVE_FUZZ_TARGETS ...))"
 fi
-if ! printf '%s\n' "${targets[@]}" | grep -qxF -- "$target"; then
+if ! vmbsave_one_of "$target" "${targets[@]}"; then
     die_usage "unknown target '$target' (one of: ${targets[*]})"
 fi
 if ! [[ "$seconds" =~ ^[1-9][0-9]{0,5}$ ]] || [ "$seconds" -gt 604800 ]; then
@@ -117,8 +117,9 @@ done
 # VMBSAVE_FUZZ_NOT_PROGRAM_TARGETS), built in the plain AFL++ build, fuzz-afl or fuzz-afl-lto
 # (without sanitizers or instrumentation: afl-fuzz loads it).
 mutator=
+mapfile -t not_program_targets < <(vmbsave_fuzz_cmake_list . VMBSAVE_FUZZ_NOT_PROGRAM_TARGETS)
 if [[ "$engine" == afl* ]] && [ "${VMBSAVE_FUZZ_AFL_MUTATOR:-on}" != off ] &&
-    ! vmbsave_fuzz_cmake_list . VMBSAVE_FUZZ_NOT_PROGRAM_TARGETS | grep -qxF -- "$target"; then
+    ! vmbsave_one_of "$target" "${not_program_targets[@]}"; then
     log=$work/build-afl-mutator.log
     if ! cmake --build "$build_root/$afl_preset" --target vmbsave_afl_mutator >"$log" 2>&1; then
         tail -n 30 "$log" >&2

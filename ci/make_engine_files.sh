@@ -46,7 +46,12 @@ for file in corpus/*.dict corpus/*.options; do
     [ -e "$file" ] || continue
     name=$(basename "$file")
     name=${name%.*}
-    if ! printf '%s\n' "${targets[@]}" | grep -qxF "$name"; then
+    # A loop, not `printf | grep -q` (a pipeline pipefail fails when grep exits first).
+    is_target=0
+    for target in "${targets[@]}"; do
+        [ "$target" = "$name" ] && is_target=1
+    done
+    if [ "$is_target" -eq 0 ]; then
         rm -f "$file"
         echo "removed $file (no fuzz target $name)"
     fi

@@ -232,8 +232,9 @@ check_out() {
     local name=$1 dir=$root/$1
     local out=$dir/out build=$dir/work/vmbsave-build bad=0
     local cflags cxx
-    cflags=$(sed -n 's/^CFLAGS=//p' "$dir/build.log" | head -n 1)
-    cxx=$(sed -n 's/^CXX=//p' "$dir/build.log" | head -n 1)
+    # The first match, by sed itself: `| head -n 1` can fail the pipeline (SIGPIPE, pipefail).
+    cflags=$(sed -n '/^CFLAGS=/{s///p;q}' "$dir/build.log")
+    cxx=$(sed -n '/^CXX=/{s///p;q}' "$dir/build.log")
     if [ ! -s "$build/fuzzers/fuzz_targets.txt" ]; then
         fail "$name: $build/fuzzers/fuzz_targets.txt is missing or empty" "$dir/build.log"
         return 1
@@ -354,7 +355,7 @@ afl_fuzz() {
         -- "./$fuzzer") >"$log" 2>&1 || rc=$?
     local stats=$run.out/default/fuzzer_stats
     local execs crashes mode extras tokens
-    extras=$(sed -n 's/.*Loaded \([0-9]*\) extra tokens.*/\1/p' "$log" | head -n 1)
+    extras=$(sed -n 's/.*Loaded \([0-9]*\) extra tokens.*/\1/p;T;q' "$log")
     tokens=$(vmbsave_dict_tokens "$out/$fuzzer.dict")
     execs=$(sed -n 's/^execs_done *: *//p' "$stats" 2>/dev/null)
     crashes=$(sed -n 's/^saved_crashes *: *//p' "$stats" 2>/dev/null)

@@ -11,7 +11,8 @@ vmbsave_need_cmd() { # COMMAND PACKAGE
 vmbsave_need_pkg() { # PACKAGE [ALTERNATIVE...]: satisfied if any of them is installed
     local p
     for p in "$@"; do
-        if dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+        # Not `| grep -q`: under the callers' pipefail, grep exiting first fails the pipeline.
+        if [[ "$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null)" == *'install ok installed'* ]]; then
             return 0
         fi
     done
@@ -56,8 +57,8 @@ vmbsave_install_deps() {
     else
         echo "all present"
     fi
-    echo "cmake $(cmake --version | head -n1 | awk '{print $3}'), $(gcc --version | head -n1)," \
-        "$(clang --version | head -n1)"
+    echo "cmake $(cmake --version | awk 'NR == 1 {print $3}'), $(gcc --version | sed -n 1p)," \
+        "$(clang --version | sed -n 1p)"
 }
 
 # Installs, with apt-get, the packages of the commands this machine lacks; the arguments are

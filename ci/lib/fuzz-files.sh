@@ -7,6 +7,17 @@ vmbsave_fuzz_targets() {
     vmbsave_fuzz_cmake_list "$1" VMBSAVE_FUZZ_TARGETS
 }
 
+# True if WORD is one of WORDS. Not `printf ... | grep -q WORD`: under pipefail that pipeline
+# fails when grep, done at the first match, exits before printf has written everything (SIGPIPE).
+vmbsave_one_of() { # WORD WORDS...
+    local word=$1 w
+    shift
+    for w in "$@"; do
+        [ "$w" = "$word" ] && return 0
+    done
+    return 1
+}
+
 # Prints the words of set(VARIABLE ...) in fuzzers/CMakeLists.txt, one a line (nothing if the
 # variable is not set there). Arguments: the source directory, the variable.
 vmbsave_fuzz_cmake_list() {

@@ -2,6 +2,8 @@
 # ABI.ENTRY.ONLY_EXPORT: the plug-in exports exactly one function, vmbsave_get_interface.
 #
 # usage: check_exports.sh NM PLUGIN.so
+#        check_exports.sh NM --default PLUGIN.so   the plug-in under test: $VMBSAVE_PLUGIN, or
+#                                                 PLUGIN.so (the reference) when it is unset or empty
 #
 # Reads the dynamic symbol table (nm -D --defined-only). Fails if vmbsave_get_interface is not
 # a defined text symbol, or if any other text symbol (T/W/i) is exported. Linker-made symbols
@@ -9,12 +11,16 @@
 # those are reported and also fail: the ABI has no exported data.
 set -euo pipefail
 
-if [ "$#" -ne 2 ]; then
-    echo "usage: $0 NM PLUGIN.so" >&2
+if [ "$#" -eq 3 ] && [ "$2" = --default ]; then
+    nm_tool=$1
+    plugin=${VMBSAVE_PLUGIN:-$3}
+elif [ "$#" -eq 2 ]; then
+    nm_tool=$1
+    plugin=$2
+else
+    echo "usage: $0 NM PLUGIN.so | $0 NM --default PLUGIN.so" >&2
     exit 2
 fi
-nm_tool=$1
-plugin=$2
 
 if [ ! -f "$plugin" ]; then
     echo "FAIL: plug-in '$plugin' does not exist" >&2

@@ -27,11 +27,16 @@ typedef struct raw_plugin {
 /* The size of the v1 table, as out_size. */
 #define V1_SIZE ((uint32_t)sizeof(vmbsave_interface_v1))
 
+/* The plug-in under test: $VMBSAVE_PLUGIN, or the reference when it is unset or empty. */
+static const char *plugin_path(void)
+{
+    const char *p = getenv("VMBSAVE_PLUGIN");
+    return p != NULL && p[0] != '\0' ? p : VMBSAVE_DEFAULT_PLUGIN;
+}
+
 static void raw_open(raw_plugin *p)
 {
-    const char *path = getenv("VMBSAVE_PLUGIN");
-    if (path == NULL || path[0] == '\0')
-        fail_msg("VMBSAVE_PLUGIN is not set");
+    const char *path = plugin_path();
     p->dl = dlopen(path, RTLD_NOW | RTLD_LOCAL);
     if (p->dl == NULL)
         fail_msg("dlopen(%s): %s", path, dlerror());

@@ -19,11 +19,16 @@
 #include "host/host.h"
 #include "run/runner.h"
 
+/* The plug-in under test: $VMBSAVE_PLUGIN, or the reference when it is unset or empty. */
+static const char *plugin_path(void)
+{
+    const char *p = getenv("VMBSAVE_PLUGIN");
+    return p != NULL && p[0] != '\0' ? p : VMBSAVE_DEFAULT_PLUGIN;
+}
+
 static vmbsave_runner *open_runner(void)
 {
-    const char *path = getenv("VMBSAVE_PLUGIN");
-    if (path == NULL || *path == '\0')
-        fail_msg("VMBSAVE_PLUGIN is not set: it names the plug-in under test");
+    const char *path = plugin_path();
     char err[256] = "";
     vmbsave_runner *runner = vmbsave_runner_open_path(path, err, sizeof err);
     if (runner == NULL)

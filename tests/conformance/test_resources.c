@@ -2,11 +2,13 @@
  * INSUFFICIENT_RESOURCES with nothing changed or leaked, and no leaks at all. */
 #define _POSIX_C_SOURCE 200809L
 
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include "support/clause_test.h"
 #include "support/fixture.h"
@@ -30,14 +32,21 @@ static bool disarm(vt_env *e)
     return e->host.faults_injected > 0;
 }
 
+/* The plug-in under test: $VMBSAVE_PLUGIN, or the reference when it is unset or empty. */
+static const char *plugin_path(void)
+{
+    const char *p = getenv("VMBSAVE_PLUGIN");
+    return p != NULL && p[0] != '\0' ? p : VMBSAVE_DEFAULT_PLUGIN;
+}
+
 /* ---- RESOURCES.HOST_ALLOCATOR_ONLY -------------------------------------------------------- */
 
 static void resources_host_allocator_only(void **state)
 {
     (void)state;
-    const char *path = getenv("VMBSAVE_PLUGIN");
-    if (path == NULL || path[0] == '\0')
-        fail_msg("VMBSAVE_PLUGIN is not set");
+    const char *path = plugin_path();
+    if (access(path, R_OK) != 0)
+        fail_msg("plug-in %s: %s", path, strerror(errno));
     if (strchr(path, '\'') != NULL)
         fail_msg("plug-in path contains a quote: %s", path);
     const char *nm = getenv("VMBSAVE_NM");
@@ -282,7 +291,7 @@ static void resources_alloc_failure_status(void **state)
     }
     vt_env_free(e);
 
-    const char *path = getenv("VMBSAVE_PLUGIN");
+    const char *path = plugin_path();
     for (int m = VMBSAVE_ALLOC_FAULT_ONCE; m <= VMBSAVE_ALLOC_FAULT_FROM; m++) {
         for (uint64_t k = 1;; k++) {
             assert_true(k < 1000);

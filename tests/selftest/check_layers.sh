@@ -100,11 +100,12 @@ if ! check_tree "$tmp" >/dev/null; then
     exit 1
 fi
 bottom=${layers[0]}
+# `sed -n 1p`, not `head -n 1`: head exiting first fails a pipefail pipeline (SIGPIPE to sort).
 top=${layers[${#layers[@]} - 1]}
-victim=$(find "$tmp/harness/$bottom" -name '*.c' | sort | head -n 1)
-top_header=$(cd "$tmp/harness/$top" && find . -name '*.h' | sort | head -n 1)
+victim=$(find "$tmp/harness/$bottom" -name '*.c' | sort | sed -n 1p)
+top_header=$(cd "$tmp/harness/$top" && find . -name '*.h' | sort | sed -n 1p)
 printf '#include "%s/%s"\n' "$top" "${top_header#./}" >>"$victim"
-ref_victim=$(find "$tmp/reference" -name '*.c' | sort | head -n 1)
+ref_victim=$(find "$tmp/reference" -name '*.c' | sort | sed -n 1p)
 printf '#include "%s/%s"\n' "$top" "${top_header#./}" >>"$ref_victim"
 out=$(check_tree "$tmp") && { echo "FAIL: the checker accepted an upward include"; exit 1; }
 printf '%s\n' "$out"

@@ -986,19 +986,49 @@ static void outputs_are_replaced_only_when_complete(void **state)
     remove_dir(dir);
 }
 
+/* A pseudo-terminal's slave side, open, or -1 (and *master -1) where this machine has none
+ * (a container without /dev/pts, say): then `why` says which call failed. */
+static int open_pty_slave(int *master, char *why, size_t why_size)
+{
+    const char *step = "posix_openpt";
+    *master = posix_openpt(O_RDWR | O_NOCTTY);
+    if (*master >= 0) {
+        step = "grantpt";
+        if (grantpt(*master) == 0) {
+            step = "unlockpt";
+            if (unlockpt(*master) == 0) {
+                step = "ptsname";
+                const char *name = ptsname(*master);
+                if (name != NULL) {
+                    int slave = open(name, O_RDWR | O_NOCTTY);
+                    if (slave >= 0)
+                        return slave;
+                    step = name;
+                }
+            }
+        }
+    }
+    snprintf(why, why_size, "%s: %s", step, strerror(errno));
+    if (*master >= 0)
+        close(*master);
+    *master = -1;
+    return -1;
+}
+
 static void encode_refuses_a_terminal(void **state)
 {
     (void)state;
+    /* Before anything is allocated: a skip leaves nothing behind. */
+    int master;
+    char why[512];
+    int slave = open_pty_slave(&master, why, sizeof(why));
+    if (slave < 0) {
+        print_message("no pseudo-terminal on this machine (%s): nothing to test\n", why);
+        skip();
+    }
     char *dir = temp_dir();
     char *txt = path_in(dir, "p.txt");
     write_file(txt, passing_program, strlen(passing_program));
-    int master = posix_openpt(O_RDWR | O_NOCTTY);
-    if (master < 0 || grantpt(master) != 0 || unlockpt(master) != 0)
-        fail_msg("no pseudo-terminal: %s", strerror(errno));
-    const char *slave_name = ptsname(master);
-    assert_non_null(slave_name);
-    int slave = open(slave_name, O_RDWR | O_NOCTTY);
-    assert_true(slave >= 0);
     proc_result r;
     const char *argv[] = {env_or_fail("VMBSAVE_CLI"), "encode", txt, NULL};
     spawn_full(&r, dir, argv, NULL, slave);

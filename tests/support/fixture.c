@@ -77,16 +77,13 @@ uint64_t vt_hash(const void *data, size_t size, uint64_t seed)
 
 /* ---- environment -------------------------------------------------------------------------- */
 
-/* Loads $VMBSAVE_PLUGIN into e; on failure writes the reason to `err` and returns -1. */
+/* Loads $VMBSAVE_PLUGIN (the reference when unset or empty) into e; on failure writes the
+ * reason to `err` and returns -1. */
 static int env_load(vt_env *e, char *err, size_t err_size)
 {
     const char *path = getenv("VMBSAVE_PLUGIN");
-    if (path == NULL || path[0] == '\0') {
-        snprintf(err, err_size,
-                 "VMBSAVE_PLUGIN is not set: point it at the plug-in to test "
-                 "(e.g. build/asan/reference/libvmbsave_reference.so)");
-        return -1;
-    }
+    if (path == NULL || path[0] == '\0')
+        path = VMBSAVE_DEFAULT_PLUGIN;
     char why[400];
     if (vmbsave_impl_load(path, &e->host.host, &e->impl, why, sizeof(why)) != 0) {
         snprintf(err, err_size, "loading %s: %s", path, why);
