@@ -23,6 +23,7 @@
 #include "image/chunks.h"
 #include "host/host.h"
 #include "program/program.h"
+#include "oracle/spec_clauses.h" /* generated from docs/SPEC.md: CLAUSE(...) */
 #include "oracle/violation.h"
 #include "vmbsave/abi.h"
 

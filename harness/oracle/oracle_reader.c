@@ -83,8 +83,8 @@ static void fail(reader *r, NTSTATUS status, const char *clause, const char *fmt
     v->status[v->statuses++] = status;
 }
 
-#define CORRUPT(r, ...) fail(r, STATUS_FILE_CORRUPT_ERROR, "RESTORE.CORRUPT.MALFORMED", __VA_ARGS__)
-#define LIMIT(r, ...) fail(r, STATUS_IMPLEMENTATION_LIMIT, "RESTORE.LIMITS.BEFORE_ALLOC", __VA_ARGS__)
+#define CORRUPT(r, ...) fail(r, STATUS_FILE_CORRUPT_ERROR, CLAUSE(RESTORE_CORRUPT_MALFORMED), __VA_ARGS__)
+#define LIMIT(r, ...) fail(r, STATUS_IMPLEMENTATION_LIMIT, CLAUSE(RESTORE_LIMITS_BEFORE_ALLOC), __VA_ARGS__)
 
 /* ---- HEADER ---------------------------------------------------------------------------------- */
 
@@ -417,7 +417,7 @@ static void take_end(reader *r, const uint8_t *p, uint32_t n, uint32_t image_byt
         }
     }
     if (vmbsave_get_u64(p + 16) != r->digest) {
-        fail(r, STATUS_REVISION_MISMATCH, "RESTORE.FOREIGN_CHUNK",
+        fail(r, STATUS_REVISION_MISMATCH, CLAUSE(RESTORE_FOREIGN_CHUNK),
              "END's digest is not that of the chunks read");
         return;
     }
@@ -436,10 +436,10 @@ static void take_end(reader *r, const uint8_t *p, uint32_t n, uint32_t image_byt
         }
     }
     if (unresolved || either) {
-        fail(r, STATUS_NOT_FOUND, "RESTORE.REFERENCES.UNRESOLVED",
+        fail(r, STATUS_NOT_FOUND, CLAUSE(RESTORE_REFERENCES_UNRESOLVED),
              "a GPADL reference the image does not hold live");
         if (!unresolved)
-            fail(r, STATUS_DUPLICATE_OBJECTID, "RESTORE.REFERENCES.DUPLICATE", "(unused)");
+            fail(r, STATUS_DUPLICATE_OBJECTID, CLAUSE(RESTORE_REFERENCES_DUPLICATE), "(unused)");
         return;
     }
     bool twice = false;
@@ -450,7 +450,7 @@ static void take_end(reader *r, const uint8_t *p, uint32_t n, uint32_t image_byt
     for (uint32_t i = 1; i < r->packets && !twice; i++)
         twice = r->sorted[i] == r->sorted[i - 1u];
     if (twice)
-        fail(r, STATUS_DUPLICATE_OBJECTID, "RESTORE.REFERENCES.DUPLICATE",
+        fail(r, STATUS_DUPLICATE_OBJECTID, CLAUSE(RESTORE_REFERENCES_DUPLICATE),
              "a GPADL or packet id held twice");
 }
 
