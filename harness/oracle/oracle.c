@@ -33,7 +33,8 @@ vmbsave_oracle *vmbsave_oracle_new(void)
         ok = ok && o->diag_image[i] != NULL;
     }
     o->diag_expected = malloc(ORACLE_MAX_IMAGE);
-    ok = ok && o->diag_expected != NULL;
+    o->reader = oracle_reader_new();
+    ok = ok && o->diag_expected != NULL && o->reader != NULL;
     if (!ok) {
         vmbsave_oracle_free(o);
         return NULL;
@@ -54,6 +55,7 @@ void vmbsave_oracle_free(vmbsave_oracle *o)
     for (unsigned i = 0; i < 2; i++)
         free(o->diag_image[i]);
     free(o->diag_expected);
+    free(o->reader);
     free(o);
 }
 
@@ -114,10 +116,9 @@ vmbsave_violation *oracle_violation(vmbsave_oracle *o, const char *clause, vmbsa
 {
     /* Only the first disagreement counts; a later one (made while attributing the first)
      * writes into a scratch copy. */
-    static _Thread_local vmbsave_violation scratch;
     if (o->violated) {
-        memset(&scratch, 0, sizeof scratch);
-        return &scratch;
+        memset(&o->v_scratch, 0, sizeof o->v_scratch);
+        return &o->v_scratch;
     }
     o->violated = true;
     memset(&o->v, 0, sizeof o->v);
@@ -524,7 +525,7 @@ static void apply_lifecycle(vmbsave_oracle *o, oracle_channel *c, const oracle_l
         uint8_t le[8];
         /* pfn_hash: XXH3 of the pfns as u64 LE (SPEC.md section 14), streamed 8 bytes at a
          * time would need XXH3 state; the pfns are at most 32 KiB, so hash a copy. */
-        static _Thread_local uint8_t buf[(VMBSAVE_MAX_GPADL_PFNS + 1u) * 8u];
+        uint8_t *buf = o->pfn_bytes;
         for (uint32_t i = 0; i < g->pfn_count; i++) {
             vmbsave_put_u64(le, pfns[i]);
             memcpy(buf + 8u * i, le, 8);

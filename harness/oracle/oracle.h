@@ -352,6 +352,13 @@ struct vmbsave_oracle {
     uint8_t payload[VMBSAVE_MAX_PACKET_PAYLOAD + 1u];
     uint8_t *diag_image[2]; /* ORACLE_MAX_IMAGE each: the diagnosis one-shots */
     uint8_t *diag_expected; /* ORACLE_MAX_IMAGE */
+    /* Scratch of the checks, here rather than in _Thread_local statics, which would cost
+     * 164 KiB in every thread of the process (plug-in threads included); an oracle serves one
+     * thread at a time. */
+    vmbsave_violation v_scratch; /* a later disagreement, made while attributing the first */
+    uint8_t pfn_bytes[(VMBSAVE_MAX_GPADL_PFNS + 1u) * 8u]; /* pfns as u64 LE, to hash */
+    uint8_t record[VMBSAVE_MAX_CHUNK_BYTES];               /* a record the model writes */
+    struct oracle_reader *reader;                          /* FORMAT.md's reader's state */
 };
 
 /* ---- oracle.c: lifetime, channels, lifecycle, descriptions, allocations ---- */
@@ -462,8 +469,11 @@ void oracle_diagnose(vmbsave_oracle *o, const bool ok[2], const uint8_t *const b
 bool oracle_preload_image(vmbsave_oracle *o, uint32_t image, const uint8_t *bytes, uint32_t size);
 /* The reader alone: the verdict on `bytes`, and the state a restore of them commits to when
  * valid and within the model's bounds (`model`, `dstate_need` and `dstate_hash` may be NULL). */
-void oracle_read_image(const uint8_t *bytes, uint32_t size, oracle_read_verdict *verdict,
-                       oracle_state *model, uint32_t *dstate_need, uint64_t *dstate_hash);
+void oracle_read_image(vmbsave_oracle *o, const uint8_t *bytes, uint32_t size,
+                       oracle_read_verdict *verdict, oracle_state *model, uint32_t *dstate_need,
+                       uint64_t *dstate_hash);
+/* The reader's state (about 100 KiB), allocated with the oracle. */
+struct oracle_reader *oracle_reader_new(void);
 
 /* ---- oracle_restore.c: restores ---- */
 /* A RESTORE step starts (image slots may have changed since the last one). */

@@ -26,6 +26,7 @@
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "oracle/oracle.h"
@@ -57,8 +58,15 @@ typedef struct reader {
     oracle_read_verdict *v;
 } reader;
 
-/* 100 KiB: static rather than on the stack; one per thread like the oracle's other scratch. */
-static _Thread_local reader reader_scratch;
+struct oracle_reader {
+    reader r;
+};
+
+/* 100 KiB: with the oracle rather than on the stack. */
+struct oracle_reader *oracle_reader_new(void)
+{
+    return calloc(1, sizeof(struct oracle_reader));
+}
 
 static void fail(reader *r, NTSTATUS status, const char *clause, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
@@ -542,10 +550,11 @@ static void decode(const reader *r, const uint8_t *bytes, uint32_t end, oracle_s
 
 /* ---- The reader -------------------------------------------------------------------------- */
 
-void oracle_read_image(const uint8_t *bytes, uint32_t size, oracle_read_verdict *verdict,
-                       oracle_state *model, uint32_t *dstate_need, uint64_t *dstate_hash)
+void oracle_read_image(vmbsave_oracle *o, const uint8_t *bytes, uint32_t size,
+                       oracle_read_verdict *verdict, oracle_state *model, uint32_t *dstate_need,
+                       uint64_t *dstate_hash)
 {
-    reader *r = &reader_scratch;
+    reader *r = &o->reader->r;
     memset(verdict, 0, sizeof *verdict);
     verdict->fail_at = UINT32_MAX;
     /* Only what a read sets before it uses it needs clearing (the id arrays are written first). */
@@ -612,7 +621,7 @@ bool oracle_preload_image(vmbsave_oracle *o, uint32_t image, const uint8_t *byte
     img->full = false;
     if (size == 0 || size > ORACLE_MAX_IMAGE)
         return false;
-    oracle_read_image(bytes, size, &img->read, &img->model, img->dstate_need, img->dstate_hash);
+    oracle_read_image(o, bytes, size, &img->read, &img->model, img->dstate_need, img->dstate_hash);
     if (img->read.valid && img->read.beyond_model)
         return false;
     memcpy(img->bytes, bytes, size);

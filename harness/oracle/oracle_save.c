@@ -377,7 +377,7 @@ static bool same_records(vmbsave_oracle *o, const oracle_channel *c, const vmbsa
 {
     const oracle_state *m = &c->m;
     uint32_t size = h->payload_bytes;
-    static _Thread_local uint8_t rec[VMBSAVE_MAX_CHUNK_BYTES];
+    uint8_t *rec = o->record;
     if (h->type == VMBSAVE_CHUNK_RING) {
         if (size <= VMBSAVE_RING_PIECE_FIXED)
             return false;
