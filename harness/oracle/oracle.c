@@ -136,28 +136,12 @@ const char *oracle_status_text(NTSTATUS status, char *tmp, size_t tmp_size)
     return tmp;
 }
 
-void oracle_status_set_text(const NTSTATUS *allowed, unsigned n, char *dst, size_t cap)
-{
-    size_t len = 0;
-    dst[0] = '\0';
-    for (unsigned i = 0; i < n; i++) {
-        char tmp[16];
-        int w = snprintf(dst + len, cap - len, "%s%s", i == 0 ? "" : " or ",
-                         oracle_status_text(allowed[i], tmp, sizeof tmp));
-        if (w < 0 || (size_t)w >= cap - len)
-            return;
-        len += (size_t)w;
-    }
-}
-
-static bool status_violation(vmbsave_oracle *o, const char *clause, const NTSTATUS *allowed,
+bool oracle_status_violation(vmbsave_oracle *o, const char *clause, const NTSTATUS *allowed,
                              unsigned n, NTSTATUS observed)
 {
     vmbsave_violation *v = oracle_violation(o, clause, VMBSAVE_CHECK_STATUS);
-    char tmp[16];
-    oracle_status_set_text(allowed, n, v->expected, sizeof v->expected);
-    oracle_text(v->observed, sizeof v->observed, "%s",
-                oracle_status_text(observed, tmp, sizeof tmp));
+    vmbsave_value_set_statuses(&v->want, allowed, n);
+    vmbsave_value_set_status(&v->seen, observed);
     return false;
 }
 
@@ -168,11 +152,9 @@ bool oracle_check_live(vmbsave_oracle *o, const oracle_obs *obs, int64_t expecte
     if (delta == expected_delta)
         return true;
     vmbsave_violation *v = oracle_violation(o, clause, VMBSAVE_CHECK_LEAK);
-    oracle_text(v->expected, sizeof v->expected, "live_allocations=%" PRId64 " (%s)",
-                (int64_t)obs->live_before + expected_delta, what);
-    oracle_text(v->observed, sizeof v->observed,
-                "live_allocations=%" PRIu64 " (%+" PRId64 " across the call)", obs->live_after,
-                delta);
+    vmbsave_value_set_live(&v->want, (int64_t)obs->live_before + expected_delta);
+    vmbsave_value_note(&v->want, " (%s)", what);
+    vmbsave_value_set_live_delta(&v->seen, (int64_t)obs->live_after, delta, false);
     return false;
 }
 
@@ -186,11 +168,9 @@ bool oracle_note_live(vmbsave_oracle *o, const oracle_obs *obs, int64_t expected
     memset(v, 0, sizeof *v);
     oracle_text(v->clause, sizeof v->clause, "%s", clause);
     v->kind = VMBSAVE_CHECK_LEAK;
-    oracle_text(v->expected, sizeof v->expected, "live_allocations=%" PRId64 " (%s)",
-                (int64_t)obs->live_before + expected_delta, what);
-    oracle_text(v->observed, sizeof v->observed,
-                "live_allocations=%" PRIu64 " (%+" PRId64 " across the call; still %s at the end)",
-                obs->live_after, delta, "not 0");
+    vmbsave_value_set_live(&v->want, (int64_t)obs->live_before + expected_delta);
+    vmbsave_value_note(&v->want, " (%s)", what);
+    vmbsave_value_set_live_delta(&v->seen, (int64_t)obs->live_after, delta, true);
     o->suspect.set = true;
     o->suspect.unlocated = true;
     return true;
@@ -202,21 +182,21 @@ bool oracle_no_callbacks(vmbsave_oracle *o, const oracle_obs *obs, const char *w
     if (obs->save_log_after != obs->save_log_before) {
         const vmbsave_packet_call *c = &o->host->save_calls[obs->save_log_before];
         vmbsave_violation *v = oracle_violation(o, save_clause, VMBSAVE_CHECK_CALLBACK);
-        oracle_text(v->expected, sizeof v->expected, "no save_packet call during %s", what);
-        oracle_text(v->observed, sizeof v->observed,
-                    "%" PRIu32 " save_packet call(s), the first for packet %" PRIu64
-                    " size %" PRIu32,
-                    obs->save_log_after - obs->save_log_before, c->packet_id, c->buf_size);
+        vmbsave_value_set_callbacks(&v->want, false, 0, 0, 0);
+        vmbsave_value_note(&v->want, " during %s", what);
+        vmbsave_value_set_callbacks(&v->seen, false, obs->save_log_after - obs->save_log_before,
+                                    c->packet_id, c->buf_size);
         return false;
     }
     if (obs->restore_log_after != obs->restore_log_before) {
         const vmbsave_packet_call *c = &o->host->restore_calls[obs->restore_log_before];
         vmbsave_violation *v =
             oracle_violation(o, CLAUSE(PACKET_RESTORE_ONCE_AT_COMMIT), VMBSAVE_CHECK_CALLBACK);
-        oracle_text(v->expected, sizeof v->expected, "no restore_packet call during %s", what);
-        oracle_text(v->observed, sizeof v->observed,
-                    "%" PRIu32 " restore_packet call(s), the first for packet %" PRIu64,
-                    obs->restore_log_after - obs->restore_log_before, c->packet_id);
+        vmbsave_value_set_callbacks(&v->want, true, 0, 0, 0);
+        vmbsave_value_note(&v->want, " during %s", what);
+        vmbsave_value_set_callbacks(&v->seen, true,
+                                    obs->restore_log_after - obs->restore_log_before,
+                                    c->packet_id, c->buf_size);
         return false;
     }
     return true;
@@ -601,8 +581,8 @@ static bool check_ring_read(vmbsave_oracle *o, const oracle_channel *c,
     uint32_t n = call->count < r->len ? call->count : r->len;
     if (call->bytes_read != n) {
         vmbsave_violation *v = oracle_violation(o, CLAUSE(LIFECYCLE_RING_FIFO), VMBSAVE_CHECK_COUNTS);
-        oracle_text(v->expected, sizeof v->expected, "filled=%" PRIu32, n);
-        oracle_text(v->observed, sizeof v->observed, "filled=%" PRIu32, call->bytes_read);
+        vmbsave_value_set_filled(&v->want, n, n);
+        vmbsave_value_set_filled(&v->seen, call->bytes_read, call->bytes_read);
         return false;
     }
     const uint8_t *pending = oracle_ring_data(r);
@@ -611,11 +591,9 @@ static bool check_ring_read(vmbsave_oracle *o, const oracle_channel *c,
         while (call->read_data[at] == pending[at])
             at++;
         vmbsave_violation *v = oracle_violation(o, CLAUSE(LIFECYCLE_RING_FIFO), VMBSAVE_CHECK_COUNTS);
-        oracle_text(v->expected, sizeof v->expected,
-                    "the %" PRIu32 " oldest pending bytes (byte %" PRIu32 " = 0x%02x)", n, at,
-                    pending[at]);
-        oracle_text(v->observed, sizeof v->observed, "byte %" PRIu32 " = 0x%02x", at,
-                    call->read_data[at]);
+        vmbsave_value_set_byte_value(&v->want, at, VMBSAVE_BYTE_IN_DATA, pending[at]);
+        vmbsave_value_note(&v->want, " (of the %" PRIu32 " oldest pending bytes)", n);
+        vmbsave_value_set_byte_value(&v->seen, at, VMBSAVE_BYTE_IN_DATA, call->read_data[at]);
         return false;
     }
     /* Outside [0, n): the guard before, the rest of the buffer and the guard after. */
@@ -624,10 +602,26 @@ static bool check_ring_read(vmbsave_oracle *o, const oracle_channel *c,
     size_t tail = (size_t)call->count - n + call->guard;
     if (memcmp(before, pattern_before, call->guard) != 0 ||
         memcmp(call->read_buf + n, call->read_pattern + n, tail) != 0) {
+        /* The first byte changed, counted from the buffer's start (negative: the guard). */
+        int64_t where = 0;
+        for (uint32_t i = 0; i < call->guard; i++) {
+            if (before[i] != pattern_before[i]) {
+                where = (int64_t)i - call->guard;
+                break;
+            }
+        }
+        if (where == 0) {
+            for (size_t i = 0; i < tail; i++) {
+                if (call->read_buf[n + i] != call->read_pattern[n + i]) {
+                    where = (int64_t)n + (int64_t)i;
+                    break;
+                }
+            }
+        }
         vmbsave_violation *v = oracle_violation(o, CLAUSE(LIFECYCLE_RING_FIFO), VMBSAVE_CHECK_GUARD);
-        oracle_text(v->expected, sizeof v->expected,
-                    "no byte written outside the %" PRIu32 " bytes read", n);
-        oracle_text(v->observed, sizeof v->observed, "bytes outside [0, %" PRIu32 ") changed", n);
+        vmbsave_value_set_extent(&v->want, n, call->count);
+        vmbsave_value_set_byte(&v->seen, where, VMBSAVE_BYTE_IN_BUFFER);
+        vmbsave_value_note(&v->seen, " changed");
         return false;
     }
     return true;
@@ -650,18 +644,17 @@ bool oracle_lifecycle(vmbsave_oracle *o, uint32_t slot, const oracle_lifecycle_c
         if (!in_set(status, e.fails[0].st, e.fails[0].n)) {
             for (unsigned i = 1; i < e.nfails; i++) {
                 if (in_set(status, e.fails[i].st, e.fails[i].n)) {
-                    status_violation(o, CLAUSE(LIFECYCLE_CHECK_ORDER), e.fails[0].st, e.fails[0].n,
-                                     status);
-                    oracle_text(o->v.observed + strlen(o->v.observed),
-                                sizeof o->v.observed - strlen(o->v.observed),
-                                " (a later check, %s, answered first)", e.fails[i].clause);
+                    oracle_status_violation(o, CLAUSE(LIFECYCLE_CHECK_ORDER), e.fails[0].st,
+                                            e.fails[0].n, status);
+                    vmbsave_value_note(&o->v.seen, " (a later check, %s, answered first)",
+                                       e.fails[i].clause);
                     return false;
                 }
             }
             if (status == STATUS_INSUFFICIENT_RESOURCES && faulted)
-                return status_violation(o, CLAUSE(LIFECYCLE_CHECK_ORDER), e.fails[0].st, e.fails[0].n,
+                return oracle_status_violation(o, CLAUSE(LIFECYCLE_CHECK_ORDER), e.fails[0].st, e.fails[0].n,
                                         status);
-            return status_violation(o, e.fails[0].clause, e.fails[0].st, e.fails[0].n, status);
+            return oracle_status_violation(o, e.fails[0].clause, e.fails[0].st, e.fails[0].n, status);
         }
         c->desc_clause =
             session_exists(c) ? CLAUSE(LIFECYCLE_FROZEN_DURING_SAVE) : CLAUSE(LIFECYCLE_FAILED_OPS_NO_CHANGE);
@@ -673,11 +666,9 @@ bool oracle_lifecycle(vmbsave_oracle *o, uint32_t slot, const oracle_lifecycle_c
     if (faulted) {
         if (status != STATUS_INSUFFICIENT_RESOURCES) {
             NTSTATUS ir = STATUS_INSUFFICIENT_RESOURCES;
-            status_violation(o, CLAUSE(RESOURCES_ALLOC_FAILURE_STATUS), &ir, 1, status);
-            oracle_text(o->v.expected + strlen(o->v.expected),
-                        sizeof o->v.expected - strlen(o->v.expected),
-                        " (%" PRIu64 " allocation(s) failed during the call)",
-                        obs->faults_after - obs->faults_before);
+            oracle_status_violation(o, CLAUSE(RESOURCES_ALLOC_FAILURE_STATUS), &ir, 1, status);
+            vmbsave_value_note(&o->v.want, " (%" PRIu64 " allocation(s) failed during the call)",
+                               obs->faults_after - obs->faults_before);
             return false;
         }
         c->desc_clause = CLAUSE(LIFECYCLE_FAILED_OPS_NO_CHANGE);
@@ -686,7 +677,7 @@ bool oracle_lifecycle(vmbsave_oracle *o, uint32_t slot, const oracle_lifecycle_c
     }
     if (status != STATUS_SUCCESS) {
         NTSTATUS ok = STATUS_SUCCESS;
-        return status_violation(o, e.success_clause, &ok, 1, status);
+        return oracle_status_violation(o, e.success_clause, &ok, 1, status);
     }
     if (call->op == VMBSAVE_OP_RING_READ && !check_ring_read(o, c, call))
         return false;
@@ -713,13 +704,15 @@ bool oracle_allocate(vmbsave_oracle *o, uint32_t slot, NTSTATUS status, vmbsave_
     if (status == STATUS_SUCCESS) {
         if (faulted) {
             NTSTATUS ir = STATUS_INSUFFICIENT_RESOURCES;
-            return status_violation(o, CLAUSE(RESOURCES_ALLOC_FAILURE_STATUS), &ir, 1, status);
+            return oracle_status_violation(o, CLAUSE(RESOURCES_ALLOC_FAILURE_STATUS), &ir, 1, status);
         }
         if (handle == NULL) {
             vmbsave_violation *v =
                 oracle_violation(o, CLAUSE(LIFECYCLE_ALLOCATE_DISABLED_FRESH), VMBSAVE_CHECK_STATUS);
-            oracle_text(v->expected, sizeof v->expected, "a channel handle with STATUS_SUCCESS");
-            oracle_text(v->observed, sizeof v->observed, "STATUS_SUCCESS and a NULL channel");
+            vmbsave_value_set_status(&v->want, STATUS_SUCCESS);
+            vmbsave_value_note(&v->want, " and a channel handle");
+            vmbsave_value_set_status(&v->seen, STATUS_SUCCESS);
+            vmbsave_value_note(&v->seen, " and a NULL channel");
             return false;
         }
         channel_forget(c);
@@ -734,7 +727,7 @@ bool oracle_allocate(vmbsave_oracle *o, uint32_t slot, NTSTATUS status, vmbsave_
      * harness error before calling this). */
     if (status != STATUS_INSUFFICIENT_RESOURCES) {
         NTSTATUS ir = STATUS_INSUFFICIENT_RESOURCES;
-        return status_violation(o, CLAUSE(RESOURCES_ALLOC_FAILURE_STATUS), &ir, 1, status);
+        return oracle_status_violation(o, CLAUSE(RESOURCES_ALLOC_FAILURE_STATUS), &ir, 1, status);
     }
     return oracle_note_live(o, obs, 0, CLAUSE(RESOURCES_ALLOC_FAILURE_STATUS),
                             "a failed channel_allocate keeps nothing");
@@ -751,7 +744,7 @@ bool oracle_cleanup(vmbsave_oracle *o, uint32_t slot, NTSTATUS status, const ora
     if (refused) {
         NTSTATUS ids = STATUS_INVALID_DEVICE_STATE;
         if (status != ids)
-            return status_violation(o, CLAUSE(LIFECYCLE_CLEANUP_REQUIRES_DISABLED), &ids, 1, status);
+            return oracle_status_violation(o, CLAUSE(LIFECYCLE_CLEANUP_REQUIRES_DISABLED), &ids, 1, status);
         c->held += delta;
         c->desc_clause = CLAUSE(LIFECYCLE_CLEANUP_REQUIRES_DISABLED);
         return oracle_note_live(o, obs, 0, CLAUSE(LIFECYCLE_CLEANUP_REQUIRES_DISABLED),
@@ -765,11 +758,11 @@ bool oracle_cleanup(vmbsave_oracle *o, uint32_t slot, NTSTATUS status, const ora
     }
     if (status != STATUS_SUCCESS) {
         NTSTATUS ok = STATUS_SUCCESS;
-        return status_violation(o, CLAUSE(LIFECYCLE_CLEANUP_REQUIRES_DISABLED), &ok, 1, status);
+        return oracle_status_violation(o, CLAUSE(LIFECYCLE_CLEANUP_REQUIRES_DISABLED), &ok, 1, status);
     }
     if (faulted) {
         NTSTATUS ir = STATUS_INSUFFICIENT_RESOURCES;
-        return status_violation(o, CLAUSE(RESOURCES_ALLOC_FAILURE_STATUS), &ir, 1, status);
+        return oracle_status_violation(o, CLAUSE(RESOURCES_ALLOC_FAILURE_STATUS), &ir, 1, status);
     }
     const char *clause = c->r.active ? CLAUSE(RESTORE_CLEANUP_MID_RESTORE) : CLAUSE(RESOURCES_NO_LEAK);
     oracle_note_live(o, obs, -c->held, clause, "everything the channel held freed");
@@ -791,9 +784,9 @@ bool oracle_released(vmbsave_oracle *o, uint64_t live_before, uint64_t live_afte
     const char *clause =
         (int64_t)live_before == o->instance_held ? CLAUSE(ABI_TABLE_RELEASE) : CLAUSE(RESOURCES_NO_LEAK);
     vmbsave_violation *v = oracle_violation(o, clause, VMBSAVE_CHECK_LEAK);
-    oracle_text(v->expected, sizeof v->expected,
-                "live_allocations=0 (every channel cleaned up and the interface released)");
-    oracle_text(v->observed, sizeof v->observed, "live_allocations=%" PRIu64, live_after);
+    vmbsave_value_set_live(&v->want, 0);
+    vmbsave_value_note(&v->want, " (every channel cleaned up and the interface released)");
+    vmbsave_value_set_live(&v->seen, (int64_t)live_after);
     return false;
 }
 
@@ -825,26 +818,26 @@ bool oracle_description(vmbsave_oracle *o, uint32_t slot, NTSTATUS status, uint3
 {
     if (alloc_calls_during != 0) {
         vmbsave_violation *v = oracle_violation(o, CLAUSE(ABI_DESCRIBE_NO_ALLOC), VMBSAVE_CHECK_LEAK);
-        oracle_text(v->expected, sizeof v->expected, "describe makes no allocation call");
-        oracle_text(v->observed, sizeof v->observed, "%" PRIu64 " allocation call(s) in describe",
-                    alloc_calls_during);
+        vmbsave_value_set_number(&v->want, 0);
+        vmbsave_value_note(&v->want, " allocation calls in describe");
+        vmbsave_value_set_number(&v->seen, alloc_calls_during);
+        vmbsave_value_note(&v->seen, " allocation call(s) in describe");
         return false;
     }
     if (status != STATUS_SUCCESS) {
         NTSTATUS ok = STATUS_SUCCESS;
-        status_violation(
+        oracle_status_violation(
             o, required > ORACLE_DESC_CAP ? CLAUSE(ABI_DESCRIBE_FORMAT) : CLAUSE(ABI_DESCRIBE_SIZE_QUERY), &ok,
             1, status);
-        oracle_text(
-            o->v.observed + strlen(o->v.observed), sizeof o->v.observed - strlen(o->v.observed),
-            " with a %u-byte buffer (bytes_required %" PRIu32 ")", ORACLE_DESC_CAP, required);
+        vmbsave_value_note(&o->v.seen, " with a %u-byte buffer (bytes_required %" PRIu32 ")",
+                           ORACLE_DESC_CAP, required);
         return false;
     }
     size_t len = strlen(textp);
     if (required != len + 1u) {
         vmbsave_violation *v = oracle_violation(o, CLAUSE(ABI_DESCRIBE_SIZE_QUERY), VMBSAVE_CHECK_COUNTS);
-        oracle_text(v->expected, sizeof v->expected, "required=%zu", len + 1u);
-        oracle_text(v->observed, sizeof v->observed, "required=%" PRIu32, required);
+        vmbsave_value_set_required(&v->want, (uint32_t)(len + 1u), (uint32_t)(len + 1u));
+        vmbsave_value_set_required(&v->seen, required, required);
         return false;
     }
     size_t n = oracle_expected_description(o, slot);
@@ -858,11 +851,15 @@ bool oracle_description(vmbsave_oracle *o, uint32_t slot, NTSTATUS status, uint3
     char la[120], lb[120];
     uint32_t line =
         oracle_describe_diff(o->desc_expected, textp, false, la, sizeof la, lb, sizeof lb);
-    oracle_text(v->expected, sizeof v->expected, "line %" PRIu32 ": %s", line, la);
+    uint32_t at = 0; /* the first byte that differs */
+    while (at < n && at < len && o->desc_expected[at] == textp[at])
+        at++;
+    vmbsave_value_set_line(&v->want, line, at, (uint32_t)n);
+    vmbsave_value_note(&v->want, ": %s", la);
+    vmbsave_value_set_line(&v->seen, line, at, (uint32_t)len);
+    vmbsave_value_note(&v->seen, ": %s", lb);
     if (strcmp(clause, CLAUSE(ABI_DESCRIBE_FORMAT)) == 0)
-        oracle_text(v->observed, sizeof v->observed, "line %" PRIu32 ": %s (%s)", line, lb, why);
-    else
-        oracle_text(v->observed, sizeof v->observed, "line %" PRIu32 ": %s", line, lb);
+        vmbsave_value_note(&v->seen, " (%s)", why);
     o->v_desc = o->desc_expected;
     o->v_desc_except_fresh = false;
     return false;
@@ -870,32 +867,35 @@ bool oracle_description(vmbsave_oracle *o, uint32_t slot, NTSTATUS status, uint3
 
 bool oracle_describe_size(vmbsave_oracle *o, uint32_t slot, NTSTATUS query_status,
                           uint32_t query_required, NTSTATUS short_status, uint32_t short_required,
-                          bool short_buffer_untouched, uint32_t full_required)
+                          uint32_t short_changed, uint32_t full_required)
 {
     (void)slot;
     NTSTATUS too_small = STATUS_BUFFER_TOO_SMALL;
     if (query_status != too_small || short_status != too_small) {
-        status_violation(o, CLAUSE(ABI_DESCRIBE_SIZE_QUERY), &too_small, 1,
+        oracle_status_violation(o, CLAUSE(ABI_DESCRIBE_SIZE_QUERY), &too_small, 1,
                          query_status != too_small ? query_status : short_status);
-        oracle_text(o->v.observed + strlen(o->v.observed),
-                    sizeof o->v.observed - strlen(o->v.observed), " for %s",
-                    query_status != too_small ? "describe(NULL, 0)" : "a buffer one byte short");
+        vmbsave_value_note(&o->v.seen, " for %s",
+                           query_status != too_small ? "describe(NULL, 0)"
+                                                     : "a buffer one byte short");
         return false;
     }
     if (query_required != full_required || short_required != full_required) {
         vmbsave_violation *v = oracle_violation(o, CLAUSE(ABI_DESCRIBE_SIZE_QUERY), VMBSAVE_CHECK_COUNTS);
-        oracle_text(v->expected, sizeof v->expected, "required=%" PRIu32, full_required);
-        oracle_text(v->observed, sizeof v->observed, "required=%" PRIu32 " (%s)",
-                    query_required != full_required ? query_required : short_required,
-                    query_required != full_required ? "describe(NULL, 0)"
-                                                    : "a buffer one byte short");
+        uint32_t seen = query_required != full_required ? query_required : short_required;
+        vmbsave_value_set_required(&v->want, full_required, full_required);
+        vmbsave_value_set_required(&v->seen, seen, seen);
+        vmbsave_value_note(&v->seen, " (%s)",
+                           query_required != full_required ? "describe(NULL, 0)"
+                                                           : "a buffer one byte short");
         return false;
     }
-    if (!short_buffer_untouched) {
+    if (short_changed != UINT32_MAX) {
         vmbsave_violation *v = oracle_violation(o, CLAUSE(ABI_DESCRIBE_SIZE_QUERY), VMBSAVE_CHECK_GUARD);
-        oracle_text(v->expected, sizeof v->expected,
-                    "nothing written with a buffer one byte short");
-        oracle_text(v->observed, sizeof v->observed, "the buffer changed");
+        uint32_t short_size = full_required > 1u ? full_required - 1u : 1u;
+        vmbsave_value_set_extent(&v->want, 0, short_size);
+        vmbsave_value_note(&v->want, " (one byte short)");
+        vmbsave_value_set_byte(&v->seen, short_changed, VMBSAVE_BYTE_IN_BUFFER);
+        vmbsave_value_note(&v->seen, " changed");
         return false;
     }
     return true;

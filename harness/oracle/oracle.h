@@ -380,10 +380,12 @@ bool oracle_cleanup(vmbsave_oracle *o, uint32_t slot, NTSTATUS status, const ora
  * text, and the host's allocation calls around it). */
 bool oracle_description(vmbsave_oracle *o, uint32_t slot, NTSTATUS status, uint32_t required,
                         const char *text, uint64_t alloc_calls_during);
-/* describe's size protocol on a channel: a size query (NULL, 0) and a one-byte-short buffer. */
+/* describe's size protocol on a channel: a size query (NULL, 0) and a one-byte-short buffer;
+ * short_changed is the first byte of that buffer (or the one past it) the call changed,
+ * UINT32_MAX if none. */
 bool oracle_describe_size(vmbsave_oracle *o, uint32_t slot, NTSTATUS query_status,
                           uint32_t query_required, NTSTATUS short_status, uint32_t short_required,
-                          bool short_buffer_untouched, uint32_t full_required);
+                          uint32_t short_changed, uint32_t full_required);
 /* After the interface was released: the live count must be 0. */
 bool oracle_released(vmbsave_oracle *o, uint64_t live_before, uint64_t live_after);
 /* Callbacks made during a call that makes none (anything but save_continue and a committing
@@ -397,8 +399,9 @@ size_t oracle_expected_description(vmbsave_oracle *o, uint32_t slot);
 vmbsave_violation *oracle_violation(vmbsave_oracle *o, const char *clause, vmbsave_check_kind kind);
 void oracle_text(char *dst, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 const char *oracle_status_text(NTSTATUS status, char *tmp, size_t tmp_size);
-/* "STATUS_A or STATUS_B". */
-void oracle_status_set_text(const NTSTATUS *allowed, unsigned n, char *dst, size_t cap);
+/* A STATUS violation: one of allowed[0..n) expected, `observed` seen. Returns false. */
+bool oracle_status_violation(vmbsave_oracle *o, const char *clause, const NTSTATUS *allowed,
+                             unsigned n, NTSTATUS observed);
 /* A live-count check the contract makes per call: a violation if the delta differs. */
 bool oracle_check_live(vmbsave_oracle *o, const oracle_obs *obs, int64_t expected_delta,
                        const char *clause, const char *what);

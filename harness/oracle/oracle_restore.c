@@ -216,13 +216,13 @@ static void predict(vmbsave_oracle *o, oracle_channel *c, const uint8_t *data, u
     }
 }
 
-static bool callback_problem(vmbsave_oracle *o, const char *clause, const char *expected,
-                             const char *observed)
+/* A CALLBACK violation whose expectation is a rule in words; the caller fills v->seen. */
+static vmbsave_violation *callback_problem(vmbsave_oracle *o, const char *clause,
+                                           const char *rule)
 {
     vmbsave_violation *v = oracle_violation(o, clause, VMBSAVE_CHECK_CALLBACK);
-    oracle_text(v->expected, sizeof v->expected, "%s", expected);
-    oracle_text(v->observed, sizeof v->observed, "%s", observed);
-    return false;
+    vmbsave_value_set_rule(&v->want, rule);
+    return v;
 }
 
 /* The restore_packet calls of a committing call: the first `expected` packets of the image, in
@@ -232,35 +232,48 @@ static bool check_restore_callbacks(vmbsave_oracle *o, const oracle_channel *c,
                                     uint32_t expected, bool at_most)
 {
     uint32_t n = obs->restore_log_after - obs->restore_log_before;
-    char ex[200], ob[200];
     if (n != expected && !(at_most && n < expected)) {
-        oracle_text(ex, sizeof ex, "%s%" PRIu32 " restore_packet call(s), one per packet%s",
-                    at_most ? "at most " : "", expected,
-                    expected < img->model.packet_count ? " up to the failing one" : "");
-        oracle_text(ob, sizeof ob, "%" PRIu32, n);
-        return callback_problem(
-            o, n > expected ? CLAUSE(RESTORE_NO_REPLAY) : CLAUSE(PACKET_RESTORE_ONCE_AT_COMMIT), ex, ob);
+        vmbsave_violation *v = oracle_violation(
+            o, n > expected ? CLAUSE(RESTORE_NO_REPLAY) : CLAUSE(PACKET_RESTORE_ONCE_AT_COMMIT),
+            VMBSAVE_CHECK_CALLBACK);
+        vmbsave_value_set_number(&v->want, expected);
+        if (at_most)
+            v->want.u.number.lo = 0;
+        vmbsave_value_note(&v->want, " restore_packet call(s), one per packet%s",
+                           expected < img->model.packet_count ? " up to the failing one" : "");
+        vmbsave_value_set_number(&v->seen, n);
+        vmbsave_value_note(&v->seen, " restore_packet call(s)");
+        return false;
     }
     uint32_t mismatches = 0;
     for (uint32_t i = 0; i < n; i++) {
         const vmbsave_packet_call *e = &o->host->restore_calls[obs->restore_log_before + i];
         const oracle_packet *p = &img->model.packets[i];
-        if (e->channel != c->handle)
-            return callback_problem(o, CLAUSE(PACKET_RESTORE_ONCE_AT_COMMIT),
-                                    "the handle of the channel being restored", "another handle");
-        if (!e->on_calling_thread)
-            return callback_problem(o, CLAUSE(CONTEXT_IRQL_PASSIVE),
-                                    "restore_packet on the calling thread, during the call",
-                                    "made elsewhere");
+        if (e->channel != c->handle) {
+            vmbsave_violation *v = callback_problem(o, CLAUSE(PACKET_RESTORE_ONCE_AT_COMMIT),
+                                                    "the handle of the channel being restored");
+            vmbsave_value_set_callback(&v->seen, true, e->packet_id, e->buf_size);
+            vmbsave_value_note(&v->seen, ": another handle");
+            return false;
+        }
+        if (!e->on_calling_thread) {
+            vmbsave_violation *v =
+                callback_problem(o, CLAUSE(CONTEXT_IRQL_PASSIVE),
+                                 "restore_packet on the calling thread, during the call");
+            vmbsave_value_set_callback(&v->seen, true, e->packet_id, e->buf_size);
+            vmbsave_value_note(&v->seen, ": made elsewhere");
+            return false;
+        }
         uint32_t lib = VMBSAVE_PACKET_RECORD_FIXED + p->bytes;
         if (e->packet_id != p->id || e->lib_size != lib || e->buf_size != img->dstate_need[i]) {
-            oracle_text(ex, sizeof ex,
-                        "call %" PRIu32 ": packet %" PRIu64 ", library buffer %" PRIu32
-                        " bytes, driver state %" PRIu32 " bytes",
-                        i, p->id, lib, img->dstate_need[i]);
-            oracle_text(ob, sizeof ob, "packet %" PRIu64 ", %" PRIu32 " bytes, %" PRIu32 " bytes",
-                        e->packet_id, e->lib_size, e->buf_size);
-            return callback_problem(o, CLAUSE(PACKET_RESTORE_ONCE_AT_COMMIT), ex, ob);
+            vmbsave_violation *v =
+                oracle_violation(o, CLAUSE(PACKET_RESTORE_ONCE_AT_COMMIT), VMBSAVE_CHECK_CALLBACK);
+            vmbsave_value_set_callback(&v->want, true, p->id, img->dstate_need[i]);
+            vmbsave_value_note(&v->want, " as call %" PRIu32 ", library buffer %" PRIu32 " bytes",
+                               i, lib);
+            vmbsave_value_set_callback(&v->seen, true, e->packet_id, e->buf_size);
+            vmbsave_value_note(&v->seen, ", library buffer %" PRIu32 " bytes", e->lib_size);
+            return false;
         }
         /* The host compares the state it gets with what its current mode would have saved. */
         vmbsave_save_packet_mode mode =
@@ -274,11 +287,14 @@ static bool check_restore_callbacks(vmbsave_oracle *o, const oracle_channel *c,
     }
     uint32_t seen = obs->mismatches_after - obs->mismatches_before;
     if (seen != mismatches) {
-        oracle_text(ex, sizeof ex,
-                    "the saved driver state (NULL and 0 if none) in every restore_packet call");
-        oracle_text(ob, sizeof ob, "%" PRIu32 " call(s) with other driver state",
-                    seen - mismatches);
-        return callback_problem(o, CLAUSE(PACKET_RESTORE_ONCE_AT_COMMIT), ex, ob);
+        vmbsave_violation *v = oracle_violation(o, CLAUSE(PACKET_RESTORE_ONCE_AT_COMMIT),
+                                                VMBSAVE_CHECK_CALLBACK);
+        vmbsave_value_set_number(&v->want, 0);
+        vmbsave_value_note(&v->want, " call(s) with other driver state than saved (NULL and 0 "
+                                     "if none)");
+        vmbsave_value_set_number(&v->seen, seen - mismatches);
+        vmbsave_value_note(&v->seen, " call(s) with other driver state");
+        return false;
     }
     return true;
 }
@@ -296,14 +312,8 @@ static bool refuse(vmbsave_oracle *o, oracle_channel *c, NTSTATUS expected, NTST
                    const oracle_obs *obs, const char *clause)
 {
     c->desc_clause = clause;
-    if (status != expected) {
-        vmbsave_violation *v = oracle_violation(o, clause, VMBSAVE_CHECK_STATUS);
-        char a[16], b[16];
-        oracle_text(v->expected, sizeof v->expected, "%s",
-                    oracle_status_text(expected, a, sizeof a));
-        oracle_text(v->observed, sizeof v->observed, "%s", oracle_status_text(status, b, sizeof b));
-        return false;
-    }
+    if (status != expected)
+        return oracle_status_violation(o, clause, &expected, 1, status);
     return oracle_no_callbacks(o, obs, "a refused restore_from_buffer",
                                CLAUSE(PACKET_SAVE_SIZE_QUERY_FIRST)) &&
            oracle_note_live(o, obs, 0, clause, "a refused restore changes nothing");
@@ -349,6 +359,7 @@ bool oracle_restore_call(vmbsave_oracle *o, uint32_t slot, const uint8_t *data, 
 
     /* The statuses the contract allows. */
     NTSTATUS allowed[LENIENT_COUNT + 3];
+    _Static_assert(LENIENT_COUNT + 3 <= VMBSAVE_VALUE_MAX_STATUSES, "a violation holds them all");
     unsigned n = 0;
     bool faulted = oracle_obs_faulted(obs);
     bool progress = p.status == STATUS_SUCCESS || p.status == STATUS_MORE_PROCESSING_REQUIRED;
@@ -370,15 +381,9 @@ bool oracle_restore_call(vmbsave_oracle *o, uint32_t slot, const uint8_t *data, 
             clause = CLAUSE(RESOURCES_ALLOC_FAILURE_STATUS);
         else if (p.status == STATUS_MORE_PROCESSING_REQUIRED && status != STATUS_SUCCESS)
             clause = CLAUSE(RESTORE_WHOLE_CHUNKS);
-        vmbsave_violation *v = oracle_violation(o, clause, VMBSAVE_CHECK_STATUS);
-        char tmp[16];
-        oracle_status_set_text(allowed, n, v->expected, sizeof v->expected);
-        if (p.why[0] != '\0') {
-            size_t len = strlen(v->expected);
-            oracle_text(v->expected + len, sizeof v->expected - len, " (%s)", p.why);
-        }
-        oracle_text(v->observed, sizeof v->observed, "%s",
-                    oracle_status_text(status, tmp, sizeof tmp));
+        oracle_status_violation(o, clause, allowed, n, status);
+        if (p.why[0] != '\0')
+            vmbsave_value_note(&o->v.want, " (%s)", p.why);
         return false;
     }
 

@@ -54,13 +54,13 @@
  *    everything in vmbsave/abi.h and ntstatus.h, <string.h>, <stdint.h>, <stdlib.h>.
  *
  * What the reproducer re-checks after call vmbsave_violation.call, by vmbsave_check_kind, and
- * what it needs from vmbsave_violation.expected / .observed (free text otherwise):
- *    STATUS    st is none of the statuses `expected` names ("STATUS_A or STATUS_B"; "not
- *              STATUS_X" for "anything but X"). If `expected` names none, st equals the status
- *              `observed` names.
- *    COUNTS    `expected` as "filled=N required=M" (either key may be left out; a value may be
- *              a range "LO..HI"): some named count is outside it. Otherwise the counts equal
- *              the trace entry's.
+ * what it takes from the violation's typed values `want` and `seen` (oracle/violation.h; the
+ * text is never read back):
+ *    STATUS    st is none of the statuses of `want` (a STATUS_SET; negate: anything but them).
+ *              If `want` holds none, st equals the status `seen` holds (else the trace
+ *              entry's).
+ *    COUNTS    `want` COUNTS (filled and/or required ranges): some count is outside its range.
+ *              Otherwise the counts equal `seen`'s COUNTS, else the trace entry's.
  *    GUARD     a byte outside what the call may write changed: the 64 bytes before `out`, and
  *              past `out` + N, N being the count the call reported (BytesFilled, bytes read,
  *              describe's bytes_required) on success or BUFFER_OVERFLOW, the buffer size for
@@ -82,10 +82,9 @@
  *              allocations it saw, as the oracle does: 0 after release; no change across a
  *              call the run expected to keep nothing; everything the session held freed by
  *              save_end, everything the channel held by channel_cleanup, everything staged by a
- *              failed or abandoned restore. Otherwise the number after "live_allocations=" in
- *              `expected`. The run's expected change is read from `expected`
- *              "live_allocations=E ..." and `observed` "live_allocations=M (+D across the
- *              call)".
+ *              failed or abandoned restore. Otherwise `want`'s LIVE count. The run's expected
+ *              change is that count minus (`seen`'s LIVE count minus its change across the
+ *              call).
  *    CALLBACK  the inline driver saw the packet-callback protocol broken during the call (a
  *              callback outside a call or on another thread or for another channel; a second
  *              save_packet call not due, of the wrong size or not zeroed; a size query repeated

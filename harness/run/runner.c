@@ -369,6 +369,7 @@ static void violation(vmbsave_runner *r, uint32_t call)
     vmbsave_oracle *o = r->oracle;
     r->res->verdict = VMBSAVE_VERDICT_VIOLATION;
     r->res->violation = o->v;
+    vmbsave_violation_render(&r->res->violation); /* the text, once per run */
     if (!o->v_located) {
         r->res->violation.step = r->step;
         r->res->violation.call = call;
@@ -462,10 +463,12 @@ static bool check_describe_size(vmbsave_runner *r, uint32_t slot)
     vmbsave_host_enter(&r->host);
     NTSTATUS ss = api(r)->describe(r->ch[slot], r->desc_short, short_size, &s);
     vmbsave_host_leave(&r->host);
-    bool untouched = true;
-    for (uint32_t i = 0; i <= short_size && untouched; i++)
-        untouched = r->desc_short[i] == 0x7E;
-    return checked(r, oracle_describe_size(r->oracle, slot, qs, q, ss, s, untouched, full));
+    uint32_t changed = UINT32_MAX;
+    for (uint32_t i = 0; i <= short_size && changed == UINT32_MAX; i++) {
+        if (r->desc_short[i] != 0x7E)
+            changed = i;
+    }
+    return checked(r, oracle_describe_size(r->oracle, slot, qs, q, ss, s, changed, full));
 }
 
 /* ---- Channels ---------------------------------------------------------------------------- */
