@@ -15,8 +15,7 @@
 
 typedef struct emit_statement {
     uint32_t step;
-    bool is_call;   /* contains "api->": one trace entry */
-    size_t text_at; /* offset into emitter->text */
+    vmbsave_call call; /* its C text is made when the file is written */
 } emit_statement;
 
 typedef struct emit_data {
@@ -28,8 +27,6 @@ typedef struct emit_data {
 struct vmbsave_emitter {
     vmbsave_program program;
 
-    char *text; /* NUL-separated statements */
-    size_t text_size, text_cap;
     emit_statement *statements;
     size_t statement_count, statement_cap;
     size_t call_count;
@@ -93,7 +90,6 @@ void vmbsave_emitter_free(vmbsave_emitter *e)
 {
     if (e == NULL)
         return;
-    free(e->text);
     free(e->statements);
     free(e->data);
     free(e->datas);
@@ -105,28 +101,20 @@ const char *vmbsave_emitter_error(const vmbsave_emitter *e)
     return e->failed ? e->error : "";
 }
 
-int vmbsave_emitter_add_call(vmbsave_emitter *e, uint32_t step, const char *c_statement)
+int vmbsave_emitter_add_call(vmbsave_emitter *e, uint32_t step, const vmbsave_call *call)
 {
     if (e->failed)
         return -1;
-    if (c_statement == NULL)
-        return fail(e, "a NULL statement");
-    size_t len = strlen(c_statement);
+    if (call == NULL || call->op >= VMBSAVE_CALL_OP_COUNT)
+        return fail(e, "an unknown operation");
     if (e->statement_count >= VMBSAVE_EMIT_MAX_STATEMENTS ||
         grow((void **)&e->statements, &e->statement_cap, e->statement_count + 1u,
              sizeof(*e->statements), VMBSAVE_EMIT_MAX_STATEMENTS) != 0)
         return fail(e, "more than %u statements", VMBSAVE_EMIT_MAX_STATEMENTS);
-    if (len >= VMBSAVE_EMIT_MAX_TEXT_BYTES - e->text_size ||
-        grow((void **)&e->text, &e->text_cap, e->text_size + len + 1u, 1u,
-             VMBSAVE_EMIT_MAX_TEXT_BYTES) != 0)
-        return fail(e, "statements longer than %u bytes in all", VMBSAVE_EMIT_MAX_TEXT_BYTES);
     emit_statement *s = &e->statements[e->statement_count++];
     s->step = step;
-    s->is_call = strstr(c_statement, "api->") != NULL;
-    s->text_at = e->text_size;
-    memcpy(e->text + e->text_size, c_statement, len + 1u);
-    e->text_size += len + 1u;
-    if (s->is_call)
+    s->call = *call;
+    if (vmbsave_call_desc_of(call->op)->traced)
         e->call_count++;
     return 0;
 }
@@ -197,33 +185,6 @@ void vmbsave_emitter_set_crash(vmbsave_emitter *e, int signal_number)
     e->signal_number = signal_number;
 }
 
-/* ---- The sink -------------------------------------------------------------------------- */
-static void sink_on_call(void *context, uint32_t step, const char *c_statement)
-{
-    (void)vmbsave_emitter_add_call(context, step, c_statement);
-}
-
-static void sink_on_data(void *context, const char *name, const void *bytes, size_t size)
-{
-    (void)vmbsave_emitter_add_data(context, name, bytes, size);
-}
-
-static void sink_on_violation(void *context, const vmbsave_violation *violation)
-{
-    vmbsave_emitter *e = context;
-    if (!e->has_violation)
-        vmbsave_emitter_set_violation(e, violation, NULL);
-}
-
-void vmbsave_emitter_sink(vmbsave_emitter *e, vmbsave_call_sink *sink)
-{
-    memset(sink, 0, sizeof(*sink));
-    sink->context = e;
-    sink->on_call = sink_on_call;
-    sink->on_data = sink_on_data;
-    sink->on_violation = sink_on_violation;
-}
-
 /* ---- Writing ---------------------------------------------------------------------------- */
 /* A C string literal of `s`. */
 static void put_c_string(FILE *f, const char *s)
@@ -285,8 +246,10 @@ static void put_data(FILE *f, const vmbsave_emitter *e, const emit_data *d)
     fputs("\n};\n", f);
 }
 
-static void put_statement(FILE *f, const char *text)
+static void put_statement(FILE *f, const vmbsave_call *call)
 {
+    char text[1024];
+    vmbsave_call_c_statement(call, text, sizeof text);
     fputs("    ", f);
     for (const char *p = text; *p != '\0'; p++) {
         fputc(*p, f);
@@ -471,7 +434,7 @@ int vmbsave_emitter_write(const vmbsave_emitter *e, FILE *f, const char *runtime
     if (e->has_violation && !e->crashed) {
         size_t calls = 0;
         for (size_t i = 0; i < e->statement_count; i++) {
-            if (e->statements[i].is_call && calls++ == v->call) {
+            if (vmbsave_call_desc_of(e->statements[i].call.op)->traced && calls++ == v->call) {
                 last = i + 1u;
                 break;
             }
@@ -549,7 +512,7 @@ int vmbsave_emitter_write(const vmbsave_emitter *e, FILE *f, const char *runtime
             put_step_comment(f, e, s->step);
             shown_step = s->step;
         }
-        put_statement(f, e->text + s->text_at);
+        put_statement(f, &s->call);
     }
     if (last < e->statement_count)
         fprintf(f, "    /* %zu later statements left out: the violation shows at the call "

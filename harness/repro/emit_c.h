@@ -9,15 +9,17 @@
  * ==== Conventions for the runner's sink (runner.h), agreed with harness/run/runner.c ============
  *
  * 1. One on_call per call into the implementation, made before the call, in trace order, for
- *    exactly the calls the trace shows: the n-th (0-based) statement that contains "api->" is
- *    trace entry n, the index vmbsave_violation.call names. Each such statement contains
- *    "api->" exactly once. That includes the clean-up at the end of a run (disable,
+ *    exactly the calls the trace shows, as a typed vmbsave_call (oracle/ops.h) whose descriptor
+ *    says `traced`: the n-th (0-based) of them is trace entry n, the index
+ *    vmbsave_violation.call names. That includes the clean-up at the end of a run (disable,
  *    channel_cleanup, release): a leak is re-checked after the same calls.
  *    Describe calls the oracle makes only to look (not traced) are not passed.
  * 2. Host set-up that is not a call (a FAULT_* step) is passed through on_call too, before the
- *    call it affects, as statements on `host` that contain no "api->".
- * 3. A statement may be a block, e.g.
- *        { vmbsave_offer o; memcpy(&o, offer_3, sizeof o); st = api->init_set_offer(ch[0], &o); }
+ *    call it affects, as a VMBSAVE_CALL_HOST_* op (not traced): a statement on `host`.
+ * 3. Each call's statement is its descriptor's C printer (vmbsave_call_c_statement); it may
+ *    be a block, e.g.
+ *        { vmbsave_offer o; memcpy(&o, d3, sizeof o); st = api->init_set_offer(ch[0], &o); }
+ *    and names the data it reads "d<vmbsave_call.data>".
  * 4. on_data(name, bytes, size) declares, at file scope, _Alignas(16) static const uint8_t
  *    name[size] (a 1-byte array when size is 0), visible to every later statement. Names are
  *    C identifiers, unique within a run (e.g. "d<call index>"), not starting with "vb_"; a
@@ -106,9 +108,8 @@
 #include "program/program.h"
 #include "run/runner.h"
 
-/* Bounds on what one reproducer may hold (checked before growing): statements' text and data
+/* Bounds on what one reproducer may hold (checked before growing): statements and data
  * bytes. A program of VMBSAVE_PROGRAM_MAX_STEPS steps stays far below both. */
-#define VMBSAVE_EMIT_MAX_TEXT_BYTES (16u * 1024u * 1024u)
 #define VMBSAVE_EMIT_MAX_DATA_BYTES (16u * 1024u * 1024u)
 #define VMBSAVE_EMIT_MAX_STATEMENTS 1000000u
 #define VMBSAVE_EMIT_MAX_NAME 63u /* longest data name */
@@ -120,13 +121,10 @@ typedef struct vmbsave_emitter vmbsave_emitter;
 vmbsave_emitter *vmbsave_emitter_new(const vmbsave_program *program);
 void vmbsave_emitter_free(vmbsave_emitter *emitter);
 
-/* A sink that feeds the emitter (for an in-process run). */
-void vmbsave_emitter_sink(vmbsave_emitter *emitter, vmbsave_call_sink *sink);
-
 /* The same events, fed one by one (a front end relaying them from a child process). Each
  * returns 0, or -1 once the emitter has failed (a bound reached, out of memory, a repeated or
  * malformed data name); vmbsave_emitter_error() says why. Events after a failure are ignored. */
-int vmbsave_emitter_add_call(vmbsave_emitter *emitter, uint32_t step, const char *c_statement);
+int vmbsave_emitter_add_call(vmbsave_emitter *emitter, uint32_t step, const vmbsave_call *call);
 int vmbsave_emitter_add_data(vmbsave_emitter *emitter, const char *name, const void *bytes,
                              size_t size);
 /* The violation, and the trace entry of its call when known (NULL: not known). */

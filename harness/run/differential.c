@@ -85,93 +85,17 @@ const char *vmbsave_differential_outcome_name(vmbsave_differential_outcome outco
 
 /* ---- The clause table (docs/DIFFERENTIAL.md, "Clauses") ---------------------------------- */
 
-typedef enum call_family {
-    FAMILY_LIFECYCLE = 0, /* one status, fixed by LIFECYCLE.CHECK_ORDER */
-    FAMILY_SAVE_BEGIN,
-    FAMILY_SAVE_CONTINUE,
-    FAMILY_SAVE_END,
-    FAMILY_RESTORE,
-    FAMILY_RELEASE,
-} call_family;
-
-typedef struct call_clauses {
-    const char *function; /* as the trace names it */
-    call_family family;
-    const char *own;      /* the call's clause: SUCCESS, state and look-up statuses */
-    const char *params;   /* STATUS_INVALID_PARAMETER */
-    const char *limit;    /* STATUS_IMPLEMENTATION_LIMIT */
-} call_clauses;
-
-static const call_clauses calls_table[] = {
-    {"channel_allocate", FAMILY_LIFECYCLE, CLAUSE(LIFECYCLE_ALLOCATE_DISABLED_FRESH),
-     CLAUSE(LIFECYCLE_ALLOCATE_DISABLED_FRESH), CLAUSE(LIFECYCLE_ALLOCATE_DISABLED_FRESH)},
-    {"init_set_offer", FAMILY_LIFECYCLE, CLAUSE(LIFECYCLE_OFFER_INIT_PHASE_ONLY),
-     CLAUSE(LIFECYCLE_OFFER_VALIDATION), CLAUSE(LIMIT_OFFER)},
-    {"enable", FAMILY_LIFECYCLE, CLAUSE(LIFECYCLE_ENABLE_REQUIRES_OFFER),
-     CLAUSE(LIFECYCLE_ENABLE_REQUIRES_OFFER), CLAUSE(LIFECYCLE_ENABLE_REQUIRES_OFFER)},
-    {"disable", FAMILY_LIFECYCLE, CLAUSE(LIFECYCLE_DISABLE_TEARS_DOWN), CLAUSE(LIFECYCLE_DISABLE_TEARS_DOWN),
-     CLAUSE(LIFECYCLE_DISABLE_TEARS_DOWN)},
-    {"guest_open", FAMILY_LIFECYCLE, CLAUSE(LIFECYCLE_OPEN_FROM_ENABLED), CLAUSE(LIFECYCLE_OPEN_VALIDATION),
-     CLAUSE(LIMIT_RING)},
-    {"guest_close", FAMILY_LIFECYCLE, CLAUSE(LIFECYCLE_CLOSE_DROPS_TRAFFIC),
-     CLAUSE(LIFECYCLE_CLOSE_DROPS_TRAFFIC), CLAUSE(LIFECYCLE_CLOSE_DROPS_TRAFFIC)},
-    {"start", FAMILY_LIFECYCLE, CLAUSE(LIFECYCLE_START_PAUSE_TRANSITIONS),
-     CLAUSE(LIFECYCLE_START_PAUSE_TRANSITIONS), CLAUSE(LIFECYCLE_START_PAUSE_TRANSITIONS)},
-    {"pause", FAMILY_LIFECYCLE, CLAUSE(LIFECYCLE_START_PAUSE_TRANSITIONS),
-     CLAUSE(LIFECYCLE_START_PAUSE_TRANSITIONS), CLAUSE(LIFECYCLE_START_PAUSE_TRANSITIONS)},
-    {"gpadl_create", FAMILY_LIFECYCLE, CLAUSE(LIFECYCLE_GPADL_CREATE), CLAUSE(LIFECYCLE_GPADL_CREATE),
-     CLAUSE(LIMIT_GPADL)},
-    {"gpadl_teardown_begin", FAMILY_LIFECYCLE, CLAUSE(LIFECYCLE_GPADL_TEARDOWN),
-     CLAUSE(LIFECYCLE_GPADL_TEARDOWN), CLAUSE(LIFECYCLE_GPADL_TEARDOWN)},
-    {"gpadl_teardown_complete", FAMILY_LIFECYCLE, CLAUSE(LIFECYCLE_GPADL_TEARDOWN),
-     CLAUSE(LIFECYCLE_GPADL_TEARDOWN), CLAUSE(LIFECYCLE_GPADL_TEARDOWN)},
-    {"packet_send", FAMILY_LIFECYCLE, CLAUSE(LIFECYCLE_PACKET_SEND), CLAUSE(LIFECYCLE_PACKET_SEND),
-     CLAUSE(LIMIT_PACKET)},
-    {"packet_complete", FAMILY_LIFECYCLE, CLAUSE(LIFECYCLE_PACKET_COMPLETE),
-     CLAUSE(LIFECYCLE_PACKET_COMPLETE), CLAUSE(LIFECYCLE_PACKET_COMPLETE)},
-    {"ring_write", FAMILY_LIFECYCLE, CLAUSE(LIFECYCLE_RING_FIFO), CLAUSE(LIFECYCLE_RING_FIFO),
-     CLAUSE(LIFECYCLE_RING_FIFO)},
-    {"ring_read", FAMILY_LIFECYCLE, CLAUSE(LIFECYCLE_RING_FIFO), CLAUSE(LIFECYCLE_RING_FIFO),
-     CLAUSE(LIFECYCLE_RING_FIFO)},
-    {"channel_cleanup", FAMILY_LIFECYCLE, CLAUSE(LIFECYCLE_CLEANUP_REQUIRES_DISABLED),
-     CLAUSE(LIFECYCLE_CLEANUP_REQUIRES_DISABLED), CLAUSE(LIFECYCLE_CLEANUP_REQUIRES_DISABLED)},
-    {"save_begin", FAMILY_SAVE_BEGIN, CLAUSE(SAVE_BEGIN_ALLOWED_STATES), CLAUSE(SAVE_BEGIN_ALLOWED_STATES),
-     CLAUSE(SAVE_BEGIN_ALLOWED_STATES)},
-    {"save_continue", FAMILY_SAVE_CONTINUE, CLAUSE(SAVE_CONTINUE_WHOLE_CHUNKS), CLAUSE(SAVE_CONTINUE_PARAMS),
-     CLAUSE(SAVE_CONTINUE_STICKY_ERROR)},
-    {"save_end", FAMILY_SAVE_END, CLAUSE(SAVE_END_ALWAYS_SAFE), CLAUSE(SAVE_END_ALWAYS_SAFE),
-     CLAUSE(SAVE_END_ALWAYS_SAFE)},
-    {"restore_from_buffer", FAMILY_RESTORE, CLAUSE(RESTORE_MORE_PROCESSING), CLAUSE(RESTORE_PARAMS),
-     CLAUSE(RESTORE_LIMITS_BEFORE_ALLOC)},
-    {"release", FAMILY_RELEASE, CLAUSE(ABI_TABLE_RELEASE), CLAUSE(ABI_TABLE_RELEASE), CLAUSE(ABI_TABLE_RELEASE)},
-};
-
-/* A call the table does not know (a runner change not carried into the table; tests catch it). */
+/* Each call's clauses and family are its descriptor's (oracle/ops.h); a call with no clause
+ * there (none the runner traces) falls back to this one. */
 #define UNKNOWN_CALL_CLAUSE CLAUSE(LIFECYCLE_CHECK_ORDER)
-
-static const call_clauses *lookup_call(const char *call_text)
-{
-    size_t len = strcspn(call_text, "(");
-    for (size_t i = 0; i < sizeof calls_table / sizeof calls_table[0]; i++) {
-        if (strlen(calls_table[i].function) == len &&
-            memcmp(calls_table[i].function, call_text, len) == 0)
-            return &calls_table[i];
-    }
-    return NULL;
-}
-
-bool vmbsave_differential_knows_call(const char *call_text)
-{
-    return call_text != NULL && lookup_call(call_text) != NULL;
-}
 
 /* Whether a status is a call's progress: SUCCESS, and save_continue's BUFFER_OVERFLOW and a
  * restore's MORE_PROCESSING_REQUIRED. Anything else (BUFFER_TOO_SMALL included) is a refusal. */
-static bool progress(call_family family, NTSTATUS st)
+static bool progress(vmbsave_call_family family, NTSTATUS st)
 {
     return st == STATUS_SUCCESS ||
-           (family == FAMILY_SAVE_CONTINUE && st == STATUS_BUFFER_OVERFLOW) ||
-           (family == FAMILY_RESTORE && st == STATUS_MORE_PROCESSING_REQUIRED);
+           (family == VMBSAVE_FAMILY_SAVE_CONTINUE && st == STATUS_BUFFER_OVERFLOW) ||
+           (family == VMBSAVE_FAMILY_RESTORE && st == STATUS_MORE_PROCESSING_REQUIRED);
 }
 
 /* The clause whose rule gives a restore call this (refusing) status: SPEC.md section 8. */
@@ -216,42 +140,44 @@ static const char *continue_status_clause(NTSTATUS st)
 /* The status field: where one run refused and the other did not, the refusing status names the
  * rule in question (it applied, or it did not); where both refused, the reference's does, except
  * that two refusals of a lifecycle call differ only in which check came first. */
-static const char *status_clause(const call_clauses *c, NTSTATUS ref, NTSTATUS impl)
+static const char *status_clause(const vmbsave_call_desc *c, NTSTATUS ref, NTSTATUS impl)
 {
     bool ref_progress = progress(c->family, ref), impl_progress = progress(c->family, impl);
     if (ref_progress && impl_progress) {
         /* Both progressed, differently: how much a call does is the freedom in question. */
-        return c->own;
+        return c->clause;
     }
-    if (!ref_progress && !impl_progress && c->family == FAMILY_LIFECYCLE)
+    if (!ref_progress && !impl_progress && c->family == VMBSAVE_FAMILY_LIFECYCLE)
         return CLAUSE(LIFECYCLE_CHECK_ORDER);
     NTSTATUS st = !ref_progress ? ref : impl;
     if (st == STATUS_INSUFFICIENT_RESOURCES)
-        return c->family == FAMILY_SAVE_BEGIN ? CLAUSE(SAVE_BEGIN_NO_MEMORY)
+        return c->family == VMBSAVE_FAMILY_SAVE_BEGIN ? CLAUSE(SAVE_BEGIN_NO_MEMORY)
                                               : CLAUSE(RESOURCES_ALLOC_FAILURE_STATUS);
     switch (c->family) {
-    case FAMILY_LIFECYCLE:
-        return st == STATUS_INVALID_PARAMETER       ? c->params
-               : st == STATUS_IMPLEMENTATION_LIMIT ? c->limit
-                                                   : c->own;
-    case FAMILY_SAVE_BEGIN:
-        return st == STATUS_INVALID_DEVICE_STATE ? CLAUSE(SAVE_BEGIN_REFUSED_STATES) : c->own;
-    case FAMILY_SAVE_CONTINUE: return continue_status_clause(st);
-    case FAMILY_RESTORE: return restore_status_clause(st);
-    case FAMILY_SAVE_END:
-    case FAMILY_RELEASE: break;
+    case VMBSAVE_FAMILY_LIFECYCLE:
+        return st == STATUS_INVALID_PARAMETER       ? c->params_clause
+               : st == STATUS_IMPLEMENTATION_LIMIT ? c->limit_clause
+                                                   : c->clause;
+    case VMBSAVE_FAMILY_SAVE_BEGIN:
+        return st == STATUS_INVALID_DEVICE_STATE ? CLAUSE(SAVE_BEGIN_REFUSED_STATES) : c->clause;
+    case VMBSAVE_FAMILY_SAVE_CONTINUE: return continue_status_clause(st);
+    case VMBSAVE_FAMILY_RESTORE: return restore_status_clause(st);
+    case VMBSAVE_FAMILY_SAVE_END:
+    case VMBSAVE_FAMILY_RELEASE:
+    case VMBSAVE_FAMILY_DESCRIBE:
+    case VMBSAVE_FAMILY_HOST: break;
     }
-    return c->own;
+    return c->clause;
 }
 
-const char *vmbsave_differential_clause(const char *call_text, vmbsave_differential_field field,
+const char *vmbsave_differential_clause(const vmbsave_call *call, vmbsave_differential_field field,
                                         bool has_status, NTSTATUS reference_status,
                                         NTSTATUS impl_status)
 {
     if (field == VMBSAVE_DIFF_FIELD_DESCRIPTION)
         return CLAUSE(ABI_DESCRIBE_FORMAT);
-    const call_clauses *c = call_text != NULL ? lookup_call(call_text) : NULL;
-    if (c == NULL)
+    const vmbsave_call_desc *c = call != NULL ? vmbsave_call_desc_of(call->op) : NULL;
+    if (c == NULL || c->clause == NULL)
         return UNKNOWN_CALL_CLAUSE;
     if (!has_status) {
         reference_status = STATUS_SUCCESS;
@@ -260,13 +186,15 @@ const char *vmbsave_differential_clause(const char *call_text, vmbsave_different
     switch (field) {
     case VMBSAVE_DIFF_FIELD_FILLED:
         /* BytesFilled is how many whole chunks a call wrote; ring_read's count is FIFO's. */
-        return c->own;
+        return c->clause;
     case VMBSAVE_DIFF_FIELD_REQUIRED:
         /* BytesRequired means what the reference's status says it means. */
-        return c->family == FAMILY_SAVE_CONTINUE ? continue_status_clause(reference_status)
-                                                 : c->own;
+        return c->family == VMBSAVE_FAMILY_SAVE_CONTINUE
+                   ? continue_status_clause(reference_status)
+                   : c->clause;
     case VMBSAVE_DIFF_FIELD_OUTPUT:
-        return c->family == FAMILY_SAVE_CONTINUE ? CLAUSE(SAVE_IMAGE_COMPLETE) : c->own;
+        return c->family == VMBSAVE_FAMILY_SAVE_CONTINUE ? CLAUSE(SAVE_IMAGE_COMPLETE)
+                                                         : c->clause;
     case VMBSAVE_DIFF_FIELD_CALL:
     case VMBSAVE_DIFF_FIELD_STATUS:
     case VMBSAVE_DIFF_FIELD_CALLS:
@@ -274,7 +202,7 @@ const char *vmbsave_differential_clause(const char *call_text, vmbsave_different
     case VMBSAVE_DIFF_FIELD_DESCRIPTION:
     case VMBSAVE_DIFF_FIELD_COUNT: break;
     }
-    return c->own;
+    return c->clause;
 }
 
 /* ---- Values as text ---------------------------------------------------------------------- */
@@ -330,7 +258,7 @@ static bool disagree(const vmbsave_differential *d, vmbsave_differential_result 
     g->field = field;
     g->call = index;
     g->step = original_step(d, e->step);
-    set_text(g->call_text, sizeof g->call_text, "%s", e->call);
+    vmbsave_call_text(&e->call, g->call_text, sizeof g->call_text);
     bool has_status = ref != NULL && impl != NULL ? ref->has_status && impl->has_status
                                                   : e->has_status;
     NTSTATUS ref_st = ref != NULL ? ref->status : STATUS_SUCCESS;
@@ -338,7 +266,7 @@ static bool disagree(const vmbsave_differential *d, vmbsave_differential_result 
     if (field == VMBSAVE_DIFF_FIELD_CALL)
         impl_st = STATUS_SUCCESS; /* another call: the reference's status names the clause */
     set_text(g->clause, sizeof g->clause, "%s",
-             vmbsave_differential_clause(e->call, field, has_status, ref_st, impl_st));
+             vmbsave_differential_clause(&e->call, field, has_status, ref_st, impl_st));
     char *values[2] = {g->reference, g->implementation};
     const vmbsave_trace_entry *entries[2] = {ref, impl};
     const vmbsave_run_result *runs[2] = {&res->reference, &res->impl};
@@ -351,7 +279,7 @@ static bool disagree(const vmbsave_differential *d, vmbsave_differential_result 
             continue;
         }
         switch (field) {
-        case VMBSAVE_DIFF_FIELD_CALL: set_text(dst, cap, "%s", x->call); break;
+        case VMBSAVE_DIFF_FIELD_CALL: vmbsave_call_text(&x->call, dst, cap); break;
         case VMBSAVE_DIFF_FIELD_STATUS: status_value(dst, cap, x->has_status, x->status); break;
         case VMBSAVE_DIFF_FIELD_FILLED:
             if (x->has_counts)
@@ -379,7 +307,7 @@ static bool compare_entry(const vmbsave_differential *d, vmbsave_differential_re
                           uint32_t i, const vmbsave_trace_entry *ref,
                           const vmbsave_trace_entry *impl)
 {
-    if (strcmp(ref->call, impl->call) != 0)
+    if (!vmbsave_call_equal(&ref->call, &impl->call))
         return disagree(d, res, i, VMBSAVE_DIFF_FIELD_CALL, ref, impl);
     if (ref->has_status != impl->has_status ||
         (ref->has_status && ref->status != impl->status))

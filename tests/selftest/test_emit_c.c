@@ -35,12 +35,15 @@ static vmbsave_emitter *three_calls(void)
         fail_msg("parse: %s", err);
     vmbsave_emitter *e = vmbsave_emitter_new(&program);
     assert_non_null(e);
-    assert_int_equal(vmbsave_emitter_add_call(e, 0, "host.fill_byte = 165;"), 0);
-    assert_int_equal(vmbsave_emitter_add_call(e, 0, "st = api->enable(ch[0]);"), 0);
-    assert_int_equal(vmbsave_emitter_add_call(e, 1, "st = api->save_begin(ch[0]);"), 0);
-    assert_int_equal(vmbsave_emitter_add_call(e, 2, "st = api->save_continue(ch[0], out, 1u, "
-                                                    "&filled, &required);"),
-                     0);
+    /* A host setting (not a call), then three calls: their statements are the printers'. */
+    static const vmbsave_call fill = {.op = VMBSAVE_CALL_HOST_FILL_BYTE, .arg = {165}};
+    static const vmbsave_call enable = {.op = VMBSAVE_CALL_ENABLE};
+    static const vmbsave_call begin = {.op = VMBSAVE_CALL_SAVE_BEGIN};
+    static const vmbsave_call one = {.op = VMBSAVE_CALL_SAVE_CONTINUE, .arg = {1}};
+    assert_int_equal(vmbsave_emitter_add_call(e, 0, &fill), 0);
+    assert_int_equal(vmbsave_emitter_add_call(e, 0, &enable), 0);
+    assert_int_equal(vmbsave_emitter_add_call(e, 1, &begin), 0);
+    assert_int_equal(vmbsave_emitter_add_call(e, 2, &one), 0);
     return e;
 }
 
@@ -134,6 +137,7 @@ static void needs_a_violation_or_a_crash(void **state)
     vmbsave_emitter_set_crash(e, 11);
     assert_int_equal(write_to_memory(e, "/x/lib.so", &text, err, sizeof(err)), 0);
     /* Every call, then the crash check; the runtime without its vmbsave/ include. */
+    assert_non_null(strstr(text, "host.fill_byte = 165;"));
     assert_non_null(strstr(text, "st = api->save_continue(ch[0], out, 1u, &filled, &required);"));
     assert_non_null(strstr(text, "return vb_check_crash(11);"));
     assert_non_null(strstr(text, "\"/x/lib.so\""));
