@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "oracle/ops.h"
 #include "program/step_args.h"
 
 /* ---- Lifetime ---------------------------------------------------------------------------- */
@@ -255,11 +256,14 @@ static void expect_lifecycle(const oracle_channel *c, const oracle_lifecycle_cal
 {
     const oracle_state *m = &c->m;
     memset(e, 0, sizeof *e);
+    /* The clause of the call's success is its descriptor's (oracle/ops.h); the failing checks
+     * below are behaviour, one case per operation. */
+    const char *own = vmbsave_call_desc_of(vmbsave_call_op_of_step(call->op))->clause;
+    e->success_clause = own != NULL ? own : CLAUSE(LIFECYCLE_CHECK_ORDER);
     bool frozen = session_exists(c);
     const char *frozen_clause = CLAUSE(LIFECYCLE_FROZEN_DURING_SAVE);
     switch (call->op) {
     case VMBSAVE_OP_OFFER:
-        e->success_clause = CLAUSE(LIFECYCLE_OFFER_INIT_PHASE_ONLY);
         if (frozen)
             expect_fail(e, STATUS_INVALID_DEVICE_STATE, frozen_clause);
         if (call->offer == NULL || (call->offer->flags & ~(uint32_t)VMBSAVE_OFFER_FLAGS_VALID) != 0)
@@ -271,19 +275,16 @@ static void expect_lifecycle(const oracle_channel *c, const oracle_lifecycle_cal
             expect_fail(e, STATUS_INVALID_DEVICE_STATE, CLAUSE(LIFECYCLE_OFFER_INIT_PHASE_ONLY));
         break;
     case VMBSAVE_OP_ENABLE:
-        e->success_clause = CLAUSE(LIFECYCLE_ENABLE_REQUIRES_OFFER);
         if (frozen)
             expect_fail(e, STATUS_INVALID_DEVICE_STATE, frozen_clause);
         if (m->state != VMBSAVE_STATE_DISABLED || !m->offer_set)
             expect_fail(e, STATUS_INVALID_DEVICE_STATE, CLAUSE(LIFECYCLE_ENABLE_REQUIRES_OFFER));
         break;
     case VMBSAVE_OP_DISABLE:
-        e->success_clause = CLAUSE(LIFECYCLE_DISABLE_TEARS_DOWN);
         if (frozen)
             expect_fail(e, STATUS_INVALID_DEVICE_STATE, frozen_clause);
         break;
     case VMBSAVE_OP_OPEN: {
-        e->success_clause = CLAUSE(LIFECYCLE_OPEN_FROM_ENABLED);
         const vmbsave_open_params *p = call->open;
         if (frozen)
             expect_fail(e, STATUS_INVALID_DEVICE_STATE, frozen_clause);
@@ -309,7 +310,6 @@ static void expect_lifecycle(const oracle_channel *c, const oracle_lifecycle_cal
         break;
     }
     case VMBSAVE_OP_CLOSE:
-        e->success_clause = CLAUSE(LIFECYCLE_CLOSE_DROPS_TRAFFIC);
         if (frozen)
             expect_fail(e, STATUS_INVALID_DEVICE_STATE, frozen_clause);
         if (!is_open(m))
@@ -317,14 +317,12 @@ static void expect_lifecycle(const oracle_channel *c, const oracle_lifecycle_cal
         break;
     case VMBSAVE_OP_START:
     case VMBSAVE_OP_PAUSE:
-        e->success_clause = CLAUSE(LIFECYCLE_START_PAUSE_TRANSITIONS);
         if (frozen)
             expect_fail(e, STATUS_INVALID_DEVICE_STATE, frozen_clause);
         if (!is_open(m))
             expect_fail(e, STATUS_INVALID_DEVICE_STATE, CLAUSE(LIFECYCLE_START_PAUSE_TRANSITIONS));
         break;
     case VMBSAVE_OP_GPADL_CREATE: {
-        e->success_clause = CLAUSE(LIFECYCLE_GPADL_CREATE);
         if (frozen)
             expect_fail(e, STATUS_INVALID_DEVICE_STATE, frozen_clause);
         bool bad_pfn = false;
@@ -349,7 +347,6 @@ static void expect_lifecycle(const oracle_channel *c, const oracle_lifecycle_cal
     }
     case VMBSAVE_OP_GPADL_TEARDOWN_BEGIN:
     case VMBSAVE_OP_GPADL_TEARDOWN_COMPLETE: {
-        e->success_clause = CLAUSE(LIFECYCLE_GPADL_TEARDOWN);
         if (frozen)
             expect_fail(e, STATUS_INVALID_DEVICE_STATE, frozen_clause);
         /* The state check comes before the id look-up (LIFECYCLE.CHECK_ORDER). */
@@ -375,7 +372,6 @@ static void expect_lifecycle(const oracle_channel *c, const oracle_lifecycle_cal
         break;
     }
     case VMBSAVE_OP_PACKET_SEND:
-        e->success_clause = CLAUSE(LIFECYCLE_PACKET_SEND);
         if (frozen)
             expect_fail(e, STATUS_INVALID_DEVICE_STATE, frozen_clause);
         if (call->id == 0 || (call->null_data && call->count != 0))
@@ -397,7 +393,6 @@ static void expect_lifecycle(const oracle_channel *c, const oracle_lifecycle_cal
             expect_fail(e, STATUS_IMPLEMENTATION_LIMIT, CLAUSE(LIMIT_PACKET));
         break;
     case VMBSAVE_OP_PACKET_COMPLETE:
-        e->success_clause = CLAUSE(LIFECYCLE_PACKET_COMPLETE);
         if (frozen)
             expect_fail(e, STATUS_INVALID_DEVICE_STATE, frozen_clause);
         if (m->state != VMBSAVE_STATE_OPEN_RUNNING)
@@ -407,7 +402,6 @@ static void expect_lifecycle(const oracle_channel *c, const oracle_lifecycle_cal
         break;
     case VMBSAVE_OP_RING_WRITE:
     case VMBSAVE_OP_RING_READ:
-        e->success_clause = CLAUSE(LIFECYCLE_RING_FIFO);
         if (frozen)
             expect_fail(e, STATUS_INVALID_DEVICE_STATE, frozen_clause);
         if (call->dir > 1u || (call->null_data && call->count != 0))
@@ -421,7 +415,7 @@ static void expect_lifecycle(const oracle_channel *c, const oracle_lifecycle_cal
                 expect_fail(e, STATUS_INVALID_BUFFER_SIZE, CLAUSE(LIFECYCLE_RING_FIFO));
         }
         break;
-    default: e->success_clause = CLAUSE(LIFECYCLE_CHECK_ORDER); break;
+    default: break;
     }
 }
 

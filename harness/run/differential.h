@@ -18,7 +18,7 @@
 #include "program/program.h"
 #include "run/runner.h"
 
-/* Trace entries kept per run (11.5 MiB each). A step makes at most about 90 calls, one chunk
+/* Trace entries kept per run (6.25 MiB each: 200-byte entries). A step makes at most about 90 calls, one chunk
  * per call, on the largest state a program can build (docs/DIFFERENTIAL.md), so 256 steps stay
  * below it; a run that makes more is an ERROR outcome, never compared in part. */
 #define VMBSAVE_DIFFERENTIAL_MAX_TRACE 32768u
