@@ -32,11 +32,14 @@
 
 /* ---- Helpers ------------------------------------------------------------------------------- */
 
+/* snprintf that fails the test rather than cut a path. */
+#define FORMAT(buf, ...) assert_true((size_t)snprintf(buf, sizeof buf, __VA_ARGS__) < sizeof buf)
+
 static void variant_dir(char *out, size_t cap)
 {
     const char *env = getenv("VMBSAVE_VARIANT_DIR");
     if (env != NULL && env[0] != '\0') {
-        snprintf(out, cap, "%s", env);
+        assert_true((size_t)snprintf(out, cap, "%s", env) < cap);
         return;
     }
     char self[1024];
@@ -46,7 +49,8 @@ static void variant_dir(char *out, size_t cap)
     char *slash = strrchr(self, '/');
     assert_non_null(slash);
     *slash = '\0';
-    snprintf(out, cap, "%s/../variants", self); /* build/<preset>/tests -> .../variants */
+    /* build/<preset>/tests -> build/<preset>/variants */
+    assert_true((size_t)snprintf(out, cap, "%s/../variants", self) < cap);
 }
 
 /* The names of the .prog files of tests/variants/ (each named after its variant). */
@@ -87,7 +91,7 @@ static char *read_file(const char *path, size_t *size)
 static void load_program(const char *name, vmbsave_program *out)
 {
     char path[1024];
-    snprintf(path, sizeof path, "%s/%s.prog", PROGRAM_DIR, name);
+    FORMAT(path, "%s/%s.prog", PROGRAM_DIR, name);
     char *text = read_file(path, NULL);
     char err[256];
     if (vmbsave_program_parse(text, out, err, sizeof err) != 0)
@@ -202,7 +206,7 @@ static void violations_are_structured(void **state)
     unsigned kinds[VMBSAVE_CHECK_KIND_COUNT] = {0};
     for (size_t i = 0; i < n; i++) {
         char path[1200];
-        snprintf(path, sizeof path, "%s/libvmbsave_variant_%s.so", dir, names[i]);
+        FORMAT(path, "%s/libvmbsave_variant_%s.so", dir, names[i]);
         vmbsave_runner *runner = vmbsave_runner_open_path(path, err, sizeof err);
         if (runner == NULL)
             fail_msg("%s: %s", path, err);
@@ -210,14 +214,14 @@ static void violations_are_structured(void **state)
             char what[256];
             if (k < 0) {
                 load_program(names[i], &p);
-                snprintf(what, sizeof what, "%s.prog on its variant", names[i]);
+                FORMAT(what, "%s.prog on its variant", names[i]);
             } else {
                 assert_true(vmbsave_canonical_prefix((vmbsave_canonical_id)k, &p));
                 for (uint32_t s = 0; s < tail_program.count && p.count < VMBSAVE_PROGRAM_MAX_STEPS;
                      s++)
                     p.steps[p.count++] = tail_program.steps[s];
-                snprintf(what, sizeof what, "%s after %s", names[i],
-                         vmbsave_canonical_name((vmbsave_canonical_id)k));
+                FORMAT(what, "%s after %s", names[i],
+                       vmbsave_canonical_name((vmbsave_canonical_id)k));
             }
             vmbsave_runner_run(runner, &p, NULL, &r);
             runs++;
