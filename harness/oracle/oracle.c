@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "oracle/ops.h"
 #include "program/step_args.h"
 
 /* ---- Lifetime ---------------------------------------------------------------------------- */
@@ -33,7 +34,8 @@ vmbsave_oracle *vmbsave_oracle_new(void)
         ok = ok && o->diag_image[i] != NULL;
     }
     o->diag_expected = malloc(ORACLE_MAX_IMAGE);
-    ok = ok && o->diag_expected != NULL;
+    o->reader = oracle_reader_new();
+    ok = ok && o->diag_expected != NULL && o->reader != NULL;
     if (!ok) {
         vmbsave_oracle_free(o);
         return NULL;
@@ -54,6 +56,7 @@ void vmbsave_oracle_free(vmbsave_oracle *o)
     for (unsigned i = 0; i < 2; i++)
         free(o->diag_image[i]);
     free(o->diag_expected);
+    free(o->reader);
     free(o);
 }
 
@@ -75,7 +78,7 @@ static void channel_forget(oracle_channel *c)
     c->ever_restored = false;
     c->chunked_verified = false;
     c->sessions_since_change = 0;
-    c->desc_clause = "LIFECYCLE.ALLOCATE.DISABLED_FRESH";
+    c->desc_clause = CLAUSE(LIFECYCLE_ALLOCATE_DISABLED_FRESH);
 }
 
 void oracle_reset(vmbsave_oracle *o, const vmbsave_fault_host *host, uint64_t capabilities,
@@ -114,10 +117,9 @@ vmbsave_violation *oracle_violation(vmbsave_oracle *o, const char *clause, vmbsa
 {
     /* Only the first disagreement counts; a later one (made while attributing the first)
      * writes into a scratch copy. */
-    static _Thread_local vmbsave_violation scratch;
     if (o->violated) {
-        memset(&scratch, 0, sizeof scratch);
-        return &scratch;
+        memset(&o->v_scratch, 0, sizeof o->v_scratch);
+        return &o->v_scratch;
     }
     o->violated = true;
     memset(&o->v, 0, sizeof o->v);
@@ -135,28 +137,12 @@ const char *oracle_status_text(NTSTATUS status, char *tmp, size_t tmp_size)
     return tmp;
 }
 
-void oracle_status_set_text(const NTSTATUS *allowed, unsigned n, char *dst, size_t cap)
-{
-    size_t len = 0;
-    dst[0] = '\0';
-    for (unsigned i = 0; i < n; i++) {
-        char tmp[16];
-        int w = snprintf(dst + len, cap - len, "%s%s", i == 0 ? "" : " or ",
-                         oracle_status_text(allowed[i], tmp, sizeof tmp));
-        if (w < 0 || (size_t)w >= cap - len)
-            return;
-        len += (size_t)w;
-    }
-}
-
-static bool status_violation(vmbsave_oracle *o, const char *clause, const NTSTATUS *allowed,
+bool oracle_status_violation(vmbsave_oracle *o, const char *clause, const NTSTATUS *allowed,
                              unsigned n, NTSTATUS observed)
 {
     vmbsave_violation *v = oracle_violation(o, clause, VMBSAVE_CHECK_STATUS);
-    char tmp[16];
-    oracle_status_set_text(allowed, n, v->expected, sizeof v->expected);
-    oracle_text(v->observed, sizeof v->observed, "%s",
-                oracle_status_text(observed, tmp, sizeof tmp));
+    vmbsave_value_set_statuses(&v->want, allowed, n);
+    vmbsave_value_set_status(&v->seen, observed);
     return false;
 }
 
@@ -167,11 +153,9 @@ bool oracle_check_live(vmbsave_oracle *o, const oracle_obs *obs, int64_t expecte
     if (delta == expected_delta)
         return true;
     vmbsave_violation *v = oracle_violation(o, clause, VMBSAVE_CHECK_LEAK);
-    oracle_text(v->expected, sizeof v->expected, "live_allocations=%" PRId64 " (%s)",
-                (int64_t)obs->live_before + expected_delta, what);
-    oracle_text(v->observed, sizeof v->observed,
-                "live_allocations=%" PRIu64 " (%+" PRId64 " across the call)", obs->live_after,
-                delta);
+    vmbsave_value_set_live(&v->want, (int64_t)obs->live_before + expected_delta);
+    vmbsave_value_note(&v->want, " (%s)", what);
+    vmbsave_value_set_live_delta(&v->seen, (int64_t)obs->live_after, delta, false);
     return false;
 }
 
@@ -185,11 +169,9 @@ bool oracle_note_live(vmbsave_oracle *o, const oracle_obs *obs, int64_t expected
     memset(v, 0, sizeof *v);
     oracle_text(v->clause, sizeof v->clause, "%s", clause);
     v->kind = VMBSAVE_CHECK_LEAK;
-    oracle_text(v->expected, sizeof v->expected, "live_allocations=%" PRId64 " (%s)",
-                (int64_t)obs->live_before + expected_delta, what);
-    oracle_text(v->observed, sizeof v->observed,
-                "live_allocations=%" PRIu64 " (%+" PRId64 " across the call; still %s at the end)",
-                obs->live_after, delta, "not 0");
+    vmbsave_value_set_live(&v->want, (int64_t)obs->live_before + expected_delta);
+    vmbsave_value_note(&v->want, " (%s)", what);
+    vmbsave_value_set_live_delta(&v->seen, (int64_t)obs->live_after, delta, true);
     o->suspect.set = true;
     o->suspect.unlocated = true;
     return true;
@@ -201,21 +183,21 @@ bool oracle_no_callbacks(vmbsave_oracle *o, const oracle_obs *obs, const char *w
     if (obs->save_log_after != obs->save_log_before) {
         const vmbsave_packet_call *c = &o->host->save_calls[obs->save_log_before];
         vmbsave_violation *v = oracle_violation(o, save_clause, VMBSAVE_CHECK_CALLBACK);
-        oracle_text(v->expected, sizeof v->expected, "no save_packet call during %s", what);
-        oracle_text(v->observed, sizeof v->observed,
-                    "%" PRIu32 " save_packet call(s), the first for packet %" PRIu64
-                    " size %" PRIu32,
-                    obs->save_log_after - obs->save_log_before, c->packet_id, c->buf_size);
+        vmbsave_value_set_callbacks(&v->want, false, 0, 0, 0);
+        vmbsave_value_note(&v->want, " during %s", what);
+        vmbsave_value_set_callbacks(&v->seen, false, obs->save_log_after - obs->save_log_before,
+                                    c->packet_id, c->buf_size);
         return false;
     }
     if (obs->restore_log_after != obs->restore_log_before) {
         const vmbsave_packet_call *c = &o->host->restore_calls[obs->restore_log_before];
         vmbsave_violation *v =
-            oracle_violation(o, "PACKET.RESTORE.ONCE_AT_COMMIT", VMBSAVE_CHECK_CALLBACK);
-        oracle_text(v->expected, sizeof v->expected, "no restore_packet call during %s", what);
-        oracle_text(v->observed, sizeof v->observed,
-                    "%" PRIu32 " restore_packet call(s), the first for packet %" PRIu64,
-                    obs->restore_log_after - obs->restore_log_before, c->packet_id);
+            oracle_violation(o, CLAUSE(PACKET_RESTORE_ONCE_AT_COMMIT), VMBSAVE_CHECK_CALLBACK);
+        vmbsave_value_set_callbacks(&v->want, true, 0, 0, 0);
+        vmbsave_value_note(&v->want, " during %s", what);
+        vmbsave_value_set_callbacks(&v->seen, true,
+                                    obs->restore_log_after - obs->restore_log_before,
+                                    c->packet_id, c->buf_size);
         return false;
     }
     return true;
@@ -266,7 +248,7 @@ static bool session_exists(const oracle_channel *c)
 static void expect_ring_bytes(expectation *e, uint32_t bytes)
 {
     if (bytes < VMBSAVE_MIN_RING_BYTES || bytes % VMBSAVE_PAGE_BYTES != 0)
-        expect_fail(e, STATUS_INVALID_PARAMETER, "LIFECYCLE.OPEN.VALIDATION");
+        expect_fail(e, STATUS_INVALID_PARAMETER, CLAUSE(LIFECYCLE_OPEN_VALIDATION));
 }
 
 static void expect_lifecycle(const oracle_channel *c, const oracle_lifecycle_call *call,
@@ -274,76 +256,73 @@ static void expect_lifecycle(const oracle_channel *c, const oracle_lifecycle_cal
 {
     const oracle_state *m = &c->m;
     memset(e, 0, sizeof *e);
+    /* The clause of the call's success is its descriptor's (oracle/ops.h); the failing checks
+     * below are behaviour, one case per operation. */
+    const char *own = vmbsave_call_desc_of(vmbsave_call_op_of_step(call->op))->clause;
+    e->success_clause = own != NULL ? own : CLAUSE(LIFECYCLE_CHECK_ORDER);
     bool frozen = session_exists(c);
-    const char *frozen_clause = "LIFECYCLE.FROZEN_DURING_SAVE";
+    const char *frozen_clause = CLAUSE(LIFECYCLE_FROZEN_DURING_SAVE);
     switch (call->op) {
     case VMBSAVE_OP_OFFER:
-        e->success_clause = "LIFECYCLE.OFFER.INIT_PHASE_ONLY";
         if (frozen)
             expect_fail(e, STATUS_INVALID_DEVICE_STATE, frozen_clause);
         if (call->offer == NULL || (call->offer->flags & ~(uint32_t)VMBSAVE_OFFER_FLAGS_VALID) != 0)
-            expect_fail(e, STATUS_INVALID_PARAMETER, "LIFECYCLE.OFFER.VALIDATION");
+            expect_fail(e, STATUS_INVALID_PARAMETER, CLAUSE(LIFECYCLE_OFFER_VALIDATION));
         if (call->offer != NULL && (call->offer->subchannel_index > VMBSAVE_MAX_SUBCHANNEL_INDEX ||
                                     call->offer->mmio_megabytes > VMBSAVE_MAX_MMIO_MEGABYTES))
-            expect_fail(e, STATUS_IMPLEMENTATION_LIMIT, "LIMIT.OFFER");
+            expect_fail(e, STATUS_IMPLEMENTATION_LIMIT, CLAUSE(LIMIT_OFFER));
         if (m->state != VMBSAVE_STATE_DISABLED || m->init_over)
-            expect_fail(e, STATUS_INVALID_DEVICE_STATE, "LIFECYCLE.OFFER.INIT_PHASE_ONLY");
+            expect_fail(e, STATUS_INVALID_DEVICE_STATE, CLAUSE(LIFECYCLE_OFFER_INIT_PHASE_ONLY));
         break;
     case VMBSAVE_OP_ENABLE:
-        e->success_clause = "LIFECYCLE.ENABLE.REQUIRES_OFFER";
         if (frozen)
             expect_fail(e, STATUS_INVALID_DEVICE_STATE, frozen_clause);
         if (m->state != VMBSAVE_STATE_DISABLED || !m->offer_set)
-            expect_fail(e, STATUS_INVALID_DEVICE_STATE, "LIFECYCLE.ENABLE.REQUIRES_OFFER");
+            expect_fail(e, STATUS_INVALID_DEVICE_STATE, CLAUSE(LIFECYCLE_ENABLE_REQUIRES_OFFER));
         break;
     case VMBSAVE_OP_DISABLE:
-        e->success_clause = "LIFECYCLE.DISABLE.TEARS_DOWN";
         if (frozen)
             expect_fail(e, STATUS_INVALID_DEVICE_STATE, frozen_clause);
         break;
     case VMBSAVE_OP_OPEN: {
-        e->success_clause = "LIFECYCLE.OPEN.FROM_ENABLED";
         const vmbsave_open_params *p = call->open;
         if (frozen)
             expect_fail(e, STATUS_INVALID_DEVICE_STATE, frozen_clause);
         if (p == NULL || p->connection_id == 0)
-            expect_fail(e, STATUS_INVALID_PARAMETER, "LIFECYCLE.OPEN.VALIDATION");
+            expect_fail(e, STATUS_INVALID_PARAMETER, CLAUSE(LIFECYCLE_OPEN_VALIDATION));
         if (p != NULL) {
             expect_ring_bytes(e, p->incoming_ring_bytes);
             expect_ring_bytes(e, p->outgoing_ring_bytes);
             if (p->incoming_ring_bytes > VMBSAVE_MAX_RING_BYTES ||
                 p->outgoing_ring_bytes > VMBSAVE_MAX_RING_BYTES ||
                 p->target_vp > VMBSAVE_MAX_TARGET_VP)
-                expect_fail(e, STATUS_IMPLEMENTATION_LIMIT, "LIMIT.RING");
+                expect_fail(e, STATUS_IMPLEMENTATION_LIMIT, CLAUSE(LIMIT_RING));
         }
         if (m->state != VMBSAVE_STATE_ENABLED)
-            expect_fail(e, STATUS_INVALID_DEVICE_STATE, "LIFECYCLE.OPEN.FROM_ENABLED");
+            expect_fail(e, STATUS_INVALID_DEVICE_STATE, CLAUSE(LIFECYCLE_OPEN_FROM_ENABLED));
         if (p != NULL) {
             int g = oracle_gpadl_find(m, p->ring_gpadl_id);
             if (g < 0)
-                expect_fail(e, STATUS_NOT_FOUND, "LIFECYCLE.OPEN.VALIDATION");
+                expect_fail(e, STATUS_NOT_FOUND, CLAUSE(LIFECYCLE_OPEN_VALIDATION));
             else if (m->gpadls[g].state != 1u)
-                expect_fail(e, STATUS_INVALID_DEVICE_STATE, "LIFECYCLE.OPEN.VALIDATION");
+                expect_fail(e, STATUS_INVALID_DEVICE_STATE, CLAUSE(LIFECYCLE_OPEN_VALIDATION));
         }
         break;
     }
     case VMBSAVE_OP_CLOSE:
-        e->success_clause = "LIFECYCLE.CLOSE.DROPS_TRAFFIC";
         if (frozen)
             expect_fail(e, STATUS_INVALID_DEVICE_STATE, frozen_clause);
         if (!is_open(m))
-            expect_fail(e, STATUS_INVALID_DEVICE_STATE, "LIFECYCLE.CLOSE.DROPS_TRAFFIC");
+            expect_fail(e, STATUS_INVALID_DEVICE_STATE, CLAUSE(LIFECYCLE_CLOSE_DROPS_TRAFFIC));
         break;
     case VMBSAVE_OP_START:
     case VMBSAVE_OP_PAUSE:
-        e->success_clause = "LIFECYCLE.START_PAUSE.TRANSITIONS";
         if (frozen)
             expect_fail(e, STATUS_INVALID_DEVICE_STATE, frozen_clause);
         if (!is_open(m))
-            expect_fail(e, STATUS_INVALID_DEVICE_STATE, "LIFECYCLE.START_PAUSE.TRANSITIONS");
+            expect_fail(e, STATUS_INVALID_DEVICE_STATE, CLAUSE(LIFECYCLE_START_PAUSE_TRANSITIONS));
         break;
     case VMBSAVE_OP_GPADL_CREATE: {
-        e->success_clause = "LIFECYCLE.GPADL.CREATE";
         if (frozen)
             expect_fail(e, STATUS_INVALID_DEVICE_STATE, frozen_clause);
         bool bad_pfn = false;
@@ -355,30 +334,29 @@ static void expect_lifecycle(const oracle_channel *c, const oracle_lifecycle_cal
         }
         if (call->id == 0 || call->pfns == NULL || call->count == 0 || bad_pfn)
             expect_fail(e, STATUS_INVALID_PARAMETER,
-                        bad_pfn ? "LIMIT.GPADL" : "LIFECYCLE.GPADL.CREATE");
+                        bad_pfn ? CLAUSE(LIMIT_GPADL) : CLAUSE(LIFECYCLE_GPADL_CREATE));
         if (call->count > VMBSAVE_MAX_GPADL_PFNS)
-            expect_fail(e, STATUS_IMPLEMENTATION_LIMIT, "LIMIT.GPADL");
+            expect_fail(e, STATUS_IMPLEMENTATION_LIMIT, CLAUSE(LIMIT_GPADL));
         if (m->state == VMBSAVE_STATE_DISABLED)
-            expect_fail(e, STATUS_INVALID_DEVICE_STATE, "LIFECYCLE.GPADL.CREATE");
+            expect_fail(e, STATUS_INVALID_DEVICE_STATE, CLAUSE(LIFECYCLE_GPADL_CREATE));
         if (oracle_gpadl_find(m, call->id) >= 0)
-            expect_fail(e, STATUS_DUPLICATE_OBJECTID, "LIFECYCLE.GPADL.CREATE");
+            expect_fail(e, STATUS_DUPLICATE_OBJECTID, CLAUSE(LIFECYCLE_GPADL_CREATE));
         if (m->gpadl_count >= VMBSAVE_MAX_GPADLS)
-            expect_fail(e, STATUS_IMPLEMENTATION_LIMIT, "LIMIT.GPADL");
+            expect_fail(e, STATUS_IMPLEMENTATION_LIMIT, CLAUSE(LIMIT_GPADL));
         break;
     }
     case VMBSAVE_OP_GPADL_TEARDOWN_BEGIN:
     case VMBSAVE_OP_GPADL_TEARDOWN_COMPLETE: {
-        e->success_clause = "LIFECYCLE.GPADL.TEARDOWN";
         if (frozen)
             expect_fail(e, STATUS_INVALID_DEVICE_STATE, frozen_clause);
         /* The state check comes before the id look-up (LIFECYCLE.CHECK_ORDER). */
         if (m->state == VMBSAVE_STATE_DISABLED) {
-            expect_fail(e, STATUS_INVALID_DEVICE_STATE, "LIFECYCLE.GPADL.TEARDOWN");
+            expect_fail(e, STATUS_INVALID_DEVICE_STATE, CLAUSE(LIFECYCLE_GPADL_TEARDOWN));
             break;
         }
         int g = oracle_gpadl_find(m, call->id);
         if (g < 0) {
-            expect_fail(e, STATUS_NOT_FOUND, "LIFECYCLE.GPADL.TEARDOWN");
+            expect_fail(e, STATUS_NOT_FOUND, CLAUSE(LIFECYCLE_GPADL_TEARDOWN));
             break;
         }
         if (call->op == VMBSAVE_OP_GPADL_TEARDOWN_BEGIN) {
@@ -387,60 +365,57 @@ static void expect_lifecycle(const oracle_channel *c, const oracle_lifecycle_cal
             for (uint32_t i = 0; i < m->packet_count && !used; i++)
                 used = m->packets[i].gpadl == call->id;
             if (used)
-                expect_fail(e, STATUS_INVALID_DEVICE_STATE, "LIFECYCLE.GPADL.TEARDOWN");
+                expect_fail(e, STATUS_INVALID_DEVICE_STATE, CLAUSE(LIFECYCLE_GPADL_TEARDOWN));
         } else if (m->gpadls[g].state != 2u) {
-            expect_fail(e, STATUS_INVALID_DEVICE_STATE, "LIFECYCLE.GPADL.TEARDOWN");
+            expect_fail(e, STATUS_INVALID_DEVICE_STATE, CLAUSE(LIFECYCLE_GPADL_TEARDOWN));
         }
         break;
     }
     case VMBSAVE_OP_PACKET_SEND:
-        e->success_clause = "LIFECYCLE.PACKET.SEND";
         if (frozen)
             expect_fail(e, STATUS_INVALID_DEVICE_STATE, frozen_clause);
         if (call->id == 0 || (call->null_data && call->count != 0))
-            expect_fail(e, STATUS_INVALID_PARAMETER, "LIFECYCLE.PACKET.SEND");
+            expect_fail(e, STATUS_INVALID_PARAMETER, CLAUSE(LIFECYCLE_PACKET_SEND));
         if (call->count > VMBSAVE_MAX_PACKET_PAYLOAD)
-            expect_fail(e, STATUS_IMPLEMENTATION_LIMIT, "LIMIT.PACKET");
+            expect_fail(e, STATUS_IMPLEMENTATION_LIMIT, CLAUSE(LIMIT_PACKET));
         if (m->state != VMBSAVE_STATE_OPEN_RUNNING)
-            expect_fail(e, STATUS_INVALID_DEVICE_STATE, "LIFECYCLE.TRAFFIC.REQUIRES_RUNNING");
+            expect_fail(e, STATUS_INVALID_DEVICE_STATE, CLAUSE(LIFECYCLE_TRAFFIC_REQUIRES_RUNNING));
         if (call->gpadl != 0) {
             int g = oracle_gpadl_find(m, call->gpadl);
             if (g < 0)
-                expect_fail(e, STATUS_NOT_FOUND, "LIFECYCLE.PACKET.SEND");
+                expect_fail(e, STATUS_NOT_FOUND, CLAUSE(LIFECYCLE_PACKET_SEND));
             else if (m->gpadls[g].state != 1u)
-                expect_fail(e, STATUS_INVALID_DEVICE_STATE, "LIFECYCLE.PACKET.SEND");
+                expect_fail(e, STATUS_INVALID_DEVICE_STATE, CLAUSE(LIFECYCLE_PACKET_SEND));
         }
         if (oracle_packet_find(m, call->id) >= 0)
-            expect_fail(e, STATUS_DUPLICATE_OBJECTID, "LIFECYCLE.PACKET.SEND");
+            expect_fail(e, STATUS_DUPLICATE_OBJECTID, CLAUSE(LIFECYCLE_PACKET_SEND));
         if (m->packet_count >= VMBSAVE_MAX_PACKETS || m->next_seq == UINT64_MAX)
-            expect_fail(e, STATUS_IMPLEMENTATION_LIMIT, "LIMIT.PACKET");
+            expect_fail(e, STATUS_IMPLEMENTATION_LIMIT, CLAUSE(LIMIT_PACKET));
         break;
     case VMBSAVE_OP_PACKET_COMPLETE:
-        e->success_clause = "LIFECYCLE.PACKET.COMPLETE";
         if (frozen)
             expect_fail(e, STATUS_INVALID_DEVICE_STATE, frozen_clause);
         if (m->state != VMBSAVE_STATE_OPEN_RUNNING)
-            expect_fail(e, STATUS_INVALID_DEVICE_STATE, "LIFECYCLE.TRAFFIC.REQUIRES_RUNNING");
+            expect_fail(e, STATUS_INVALID_DEVICE_STATE, CLAUSE(LIFECYCLE_TRAFFIC_REQUIRES_RUNNING));
         if (oracle_packet_find(m, call->id) < 0)
-            expect_fail(e, STATUS_NOT_FOUND, "LIFECYCLE.PACKET.COMPLETE");
+            expect_fail(e, STATUS_NOT_FOUND, CLAUSE(LIFECYCLE_PACKET_COMPLETE));
         break;
     case VMBSAVE_OP_RING_WRITE:
     case VMBSAVE_OP_RING_READ:
-        e->success_clause = "LIFECYCLE.RING.FIFO";
         if (frozen)
             expect_fail(e, STATUS_INVALID_DEVICE_STATE, frozen_clause);
         if (call->dir > 1u || (call->null_data && call->count != 0))
-            expect_fail(e, STATUS_INVALID_PARAMETER, "LIFECYCLE.RING.FIFO");
+            expect_fail(e, STATUS_INVALID_PARAMETER, CLAUSE(LIFECYCLE_RING_FIFO));
         if (m->state != VMBSAVE_STATE_OPEN_RUNNING)
-            expect_fail(e, STATUS_INVALID_DEVICE_STATE, "LIFECYCLE.TRAFFIC.REQUIRES_RUNNING");
+            expect_fail(e, STATUS_INVALID_DEVICE_STATE, CLAUSE(LIFECYCLE_TRAFFIC_REQUIRES_RUNNING));
         else if (call->op == VMBSAVE_OP_RING_WRITE && call->dir <= 1u) {
             uint32_t size =
                 call->dir == 0 ? m->open.incoming_ring_bytes : m->open.outgoing_ring_bytes;
             if (call->count > size - m->rings[call->dir].len)
-                expect_fail(e, STATUS_INVALID_BUFFER_SIZE, "LIFECYCLE.RING.FIFO");
+                expect_fail(e, STATUS_INVALID_BUFFER_SIZE, CLAUSE(LIFECYCLE_RING_FIFO));
         }
         break;
-    default: e->success_clause = "LIFECYCLE.CHECK_ORDER"; break;
+    default: break;
     }
 }
 
@@ -524,7 +499,7 @@ static void apply_lifecycle(vmbsave_oracle *o, oracle_channel *c, const oracle_l
         uint8_t le[8];
         /* pfn_hash: XXH3 of the pfns as u64 LE (SPEC.md section 14), streamed 8 bytes at a
          * time would need XXH3 state; the pfns are at most 32 KiB, so hash a copy. */
-        static _Thread_local uint8_t buf[(VMBSAVE_MAX_GPADL_PFNS + 1u) * 8u];
+        uint8_t *buf = o->pfn_bytes;
         for (uint32_t i = 0; i < g->pfn_count; i++) {
             vmbsave_put_u64(le, pfns[i]);
             memcpy(buf + 8u * i, le, 8);
@@ -599,9 +574,9 @@ static bool check_ring_read(vmbsave_oracle *o, const oracle_channel *c,
     const oracle_ring *r = &c->m.rings[call->dir];
     uint32_t n = call->count < r->len ? call->count : r->len;
     if (call->bytes_read != n) {
-        vmbsave_violation *v = oracle_violation(o, "LIFECYCLE.RING.FIFO", VMBSAVE_CHECK_COUNTS);
-        oracle_text(v->expected, sizeof v->expected, "filled=%" PRIu32, n);
-        oracle_text(v->observed, sizeof v->observed, "filled=%" PRIu32, call->bytes_read);
+        vmbsave_violation *v = oracle_violation(o, CLAUSE(LIFECYCLE_RING_FIFO), VMBSAVE_CHECK_COUNTS);
+        vmbsave_value_set_filled(&v->want, n, n);
+        vmbsave_value_set_filled(&v->seen, call->bytes_read, call->bytes_read);
         return false;
     }
     const uint8_t *pending = oracle_ring_data(r);
@@ -609,12 +584,10 @@ static bool check_ring_read(vmbsave_oracle *o, const oracle_channel *c,
         uint32_t at = 0;
         while (call->read_data[at] == pending[at])
             at++;
-        vmbsave_violation *v = oracle_violation(o, "LIFECYCLE.RING.FIFO", VMBSAVE_CHECK_COUNTS);
-        oracle_text(v->expected, sizeof v->expected,
-                    "the %" PRIu32 " oldest pending bytes (byte %" PRIu32 " = 0x%02x)", n, at,
-                    pending[at]);
-        oracle_text(v->observed, sizeof v->observed, "byte %" PRIu32 " = 0x%02x", at,
-                    call->read_data[at]);
+        vmbsave_violation *v = oracle_violation(o, CLAUSE(LIFECYCLE_RING_FIFO), VMBSAVE_CHECK_COUNTS);
+        vmbsave_value_set_byte_value(&v->want, at, VMBSAVE_BYTE_IN_DATA, pending[at]);
+        vmbsave_value_note(&v->want, " (of the %" PRIu32 " oldest pending bytes)", n);
+        vmbsave_value_set_byte_value(&v->seen, at, VMBSAVE_BYTE_IN_DATA, call->read_data[at]);
         return false;
     }
     /* Outside [0, n): the guard before, the rest of the buffer and the guard after. */
@@ -623,10 +596,26 @@ static bool check_ring_read(vmbsave_oracle *o, const oracle_channel *c,
     size_t tail = (size_t)call->count - n + call->guard;
     if (memcmp(before, pattern_before, call->guard) != 0 ||
         memcmp(call->read_buf + n, call->read_pattern + n, tail) != 0) {
-        vmbsave_violation *v = oracle_violation(o, "LIFECYCLE.RING.FIFO", VMBSAVE_CHECK_GUARD);
-        oracle_text(v->expected, sizeof v->expected,
-                    "no byte written outside the %" PRIu32 " bytes read", n);
-        oracle_text(v->observed, sizeof v->observed, "bytes outside [0, %" PRIu32 ") changed", n);
+        /* The first byte changed, counted from the buffer's start (negative: the guard). */
+        int64_t where = 0;
+        for (uint32_t i = 0; i < call->guard; i++) {
+            if (before[i] != pattern_before[i]) {
+                where = (int64_t)i - call->guard;
+                break;
+            }
+        }
+        if (where == 0) {
+            for (size_t i = 0; i < tail; i++) {
+                if (call->read_buf[n + i] != call->read_pattern[n + i]) {
+                    where = (int64_t)n + (int64_t)i;
+                    break;
+                }
+            }
+        }
+        vmbsave_violation *v = oracle_violation(o, CLAUSE(LIFECYCLE_RING_FIFO), VMBSAVE_CHECK_GUARD);
+        vmbsave_value_set_extent(&v->want, n, call->count);
+        vmbsave_value_set_byte(&v->seen, where, VMBSAVE_BYTE_IN_BUFFER);
+        vmbsave_value_note(&v->seen, " changed");
         return false;
     }
     return true;
@@ -637,7 +626,7 @@ bool oracle_lifecycle(vmbsave_oracle *o, uint32_t slot, const oracle_lifecycle_c
 {
     oracle_channel *c = &o->ch[slot];
     const char *name = vmbsave_op_name(call->op);
-    if (!oracle_no_callbacks(o, obs, name, "PACKET.SAVE.SIZE_QUERY_FIRST"))
+    if (!oracle_no_callbacks(o, obs, name, CLAUSE(PACKET_SAVE_SIZE_QUERY_FIRST)))
         return false;
     expectation e;
     expect_lifecycle(c, call, &e);
@@ -649,50 +638,47 @@ bool oracle_lifecycle(vmbsave_oracle *o, uint32_t slot, const oracle_lifecycle_c
         if (!in_set(status, e.fails[0].st, e.fails[0].n)) {
             for (unsigned i = 1; i < e.nfails; i++) {
                 if (in_set(status, e.fails[i].st, e.fails[i].n)) {
-                    status_violation(o, "LIFECYCLE.CHECK_ORDER", e.fails[0].st, e.fails[0].n,
-                                     status);
-                    oracle_text(o->v.observed + strlen(o->v.observed),
-                                sizeof o->v.observed - strlen(o->v.observed),
-                                " (a later check, %s, answered first)", e.fails[i].clause);
+                    oracle_status_violation(o, CLAUSE(LIFECYCLE_CHECK_ORDER), e.fails[0].st,
+                                            e.fails[0].n, status);
+                    vmbsave_value_note(&o->v.seen, " (a later check, %s, answered first)",
+                                       e.fails[i].clause);
                     return false;
                 }
             }
             if (status == STATUS_INSUFFICIENT_RESOURCES && faulted)
-                return status_violation(o, "LIFECYCLE.CHECK_ORDER", e.fails[0].st, e.fails[0].n,
+                return oracle_status_violation(o, CLAUSE(LIFECYCLE_CHECK_ORDER), e.fails[0].st, e.fails[0].n,
                                         status);
-            return status_violation(o, e.fails[0].clause, e.fails[0].st, e.fails[0].n, status);
+            return oracle_status_violation(o, e.fails[0].clause, e.fails[0].st, e.fails[0].n, status);
         }
         c->desc_clause =
-            session_exists(c) ? "LIFECYCLE.FROZEN_DURING_SAVE" : "LIFECYCLE.FAILED_OPS.NO_CHANGE";
+            session_exists(c) ? CLAUSE(LIFECYCLE_FROZEN_DURING_SAVE) : CLAUSE(LIFECYCLE_FAILED_OPS_NO_CHANGE);
         if (faulted)
-            return oracle_note_live(o, obs, 0, "RESOURCES.ALLOC_FAILURE.STATUS",
+            return oracle_note_live(o, obs, 0, CLAUSE(RESOURCES_ALLOC_FAILURE_STATUS),
                                     "a failed call keeps nothing");
         return true;
     }
     if (faulted) {
         if (status != STATUS_INSUFFICIENT_RESOURCES) {
             NTSTATUS ir = STATUS_INSUFFICIENT_RESOURCES;
-            status_violation(o, "RESOURCES.ALLOC_FAILURE.STATUS", &ir, 1, status);
-            oracle_text(o->v.expected + strlen(o->v.expected),
-                        sizeof o->v.expected - strlen(o->v.expected),
-                        " (%" PRIu64 " allocation(s) failed during the call)",
-                        obs->faults_after - obs->faults_before);
+            oracle_status_violation(o, CLAUSE(RESOURCES_ALLOC_FAILURE_STATUS), &ir, 1, status);
+            vmbsave_value_note(&o->v.want, " (%" PRIu64 " allocation(s) failed during the call)",
+                               obs->faults_after - obs->faults_before);
             return false;
         }
-        c->desc_clause = "LIFECYCLE.FAILED_OPS.NO_CHANGE";
-        return oracle_note_live(o, obs, 0, "RESOURCES.ALLOC_FAILURE.STATUS",
+        c->desc_clause = CLAUSE(LIFECYCLE_FAILED_OPS_NO_CHANGE);
+        return oracle_note_live(o, obs, 0, CLAUSE(RESOURCES_ALLOC_FAILURE_STATUS),
                                 "a failed call keeps nothing");
     }
     if (status != STATUS_SUCCESS) {
         NTSTATUS ok = STATUS_SUCCESS;
-        return status_violation(o, e.success_clause, &ok, 1, status);
+        return oracle_status_violation(o, e.success_clause, &ok, 1, status);
     }
     if (call->op == VMBSAVE_OP_RING_READ && !check_ring_read(o, c, call))
         return false;
     if (call->op == VMBSAVE_OP_OFFER && c->r.active) {
         /* The staged restore is freed with the offer (RESTORE.REQUIRES_FRESH); the offer may
          * allocate for itself, so a difference is only a suspect. */
-        oracle_note_live(o, obs, -c->r.held, "RESTORE.REQUIRES_FRESH",
+        oracle_note_live(o, obs, -c->r.held, CLAUSE(RESTORE_REQUIRES_FRESH),
                          "the abandoned restore's staged state freed");
     }
     apply_lifecycle(o, c, call);
@@ -706,19 +692,21 @@ bool oracle_allocate(vmbsave_oracle *o, uint32_t slot, NTSTATUS status, vmbsave_
                      const oracle_obs *obs)
 {
     oracle_channel *c = &o->ch[slot];
-    if (!oracle_no_callbacks(o, obs, "channel_allocate", "PACKET.SAVE.SIZE_QUERY_FIRST"))
+    if (!oracle_no_callbacks(o, obs, "channel_allocate", CLAUSE(PACKET_SAVE_SIZE_QUERY_FIRST)))
         return false;
     bool faulted = oracle_obs_faulted(obs);
     if (status == STATUS_SUCCESS) {
         if (faulted) {
             NTSTATUS ir = STATUS_INSUFFICIENT_RESOURCES;
-            return status_violation(o, "RESOURCES.ALLOC_FAILURE.STATUS", &ir, 1, status);
+            return oracle_status_violation(o, CLAUSE(RESOURCES_ALLOC_FAILURE_STATUS), &ir, 1, status);
         }
         if (handle == NULL) {
             vmbsave_violation *v =
-                oracle_violation(o, "LIFECYCLE.ALLOCATE.DISABLED_FRESH", VMBSAVE_CHECK_STATUS);
-            oracle_text(v->expected, sizeof v->expected, "a channel handle with STATUS_SUCCESS");
-            oracle_text(v->observed, sizeof v->observed, "STATUS_SUCCESS and a NULL channel");
+                oracle_violation(o, CLAUSE(LIFECYCLE_ALLOCATE_DISABLED_FRESH), VMBSAVE_CHECK_STATUS);
+            vmbsave_value_set_status(&v->want, STATUS_SUCCESS);
+            vmbsave_value_note(&v->want, " and a channel handle");
+            vmbsave_value_set_status(&v->seen, STATUS_SUCCESS);
+            vmbsave_value_note(&v->seen, " and a NULL channel");
             return false;
         }
         channel_forget(c);
@@ -726,23 +714,23 @@ bool oracle_allocate(vmbsave_oracle *o, uint32_t slot, NTSTATUS status, vmbsave_
         c->handle = handle;
         oracle_state_init(&c->m);
         c->held = oracle_obs_live_delta(obs);
-        c->desc_clause = "LIFECYCLE.ALLOCATE.DISABLED_FRESH";
+        c->desc_clause = CLAUSE(LIFECYCLE_ALLOCATE_DISABLED_FRESH);
         return true;
     }
     /* Only an injected fault may make allocation fail (the runner reports other failures as a
      * harness error before calling this). */
     if (status != STATUS_INSUFFICIENT_RESOURCES) {
         NTSTATUS ir = STATUS_INSUFFICIENT_RESOURCES;
-        return status_violation(o, "RESOURCES.ALLOC_FAILURE.STATUS", &ir, 1, status);
+        return oracle_status_violation(o, CLAUSE(RESOURCES_ALLOC_FAILURE_STATUS), &ir, 1, status);
     }
-    return oracle_note_live(o, obs, 0, "RESOURCES.ALLOC_FAILURE.STATUS",
+    return oracle_note_live(o, obs, 0, CLAUSE(RESOURCES_ALLOC_FAILURE_STATUS),
                             "a failed channel_allocate keeps nothing");
 }
 
 bool oracle_cleanup(vmbsave_oracle *o, uint32_t slot, NTSTATUS status, const oracle_obs *obs)
 {
     oracle_channel *c = &o->ch[slot];
-    if (!oracle_no_callbacks(o, obs, "channel_cleanup", "PACKET.SAVE.SIZE_QUERY_FIRST"))
+    if (!oracle_no_callbacks(o, obs, "channel_cleanup", CLAUSE(PACKET_SAVE_SIZE_QUERY_FIRST)))
         return false;
     bool refused = session_exists(c) || c->m.state != VMBSAVE_STATE_DISABLED;
     bool faulted = oracle_obs_faulted(obs);
@@ -750,27 +738,27 @@ bool oracle_cleanup(vmbsave_oracle *o, uint32_t slot, NTSTATUS status, const ora
     if (refused) {
         NTSTATUS ids = STATUS_INVALID_DEVICE_STATE;
         if (status != ids)
-            return status_violation(o, "LIFECYCLE.CLEANUP.REQUIRES_DISABLED", &ids, 1, status);
+            return oracle_status_violation(o, CLAUSE(LIFECYCLE_CLEANUP_REQUIRES_DISABLED), &ids, 1, status);
         c->held += delta;
-        c->desc_clause = "LIFECYCLE.CLEANUP.REQUIRES_DISABLED";
-        return oracle_note_live(o, obs, 0, "LIFECYCLE.CLEANUP.REQUIRES_DISABLED",
+        c->desc_clause = CLAUSE(LIFECYCLE_CLEANUP_REQUIRES_DISABLED);
+        return oracle_note_live(o, obs, 0, CLAUSE(LIFECYCLE_CLEANUP_REQUIRES_DISABLED),
                                 "a refused clean-up frees nothing");
     }
     if (faulted && status == STATUS_INSUFFICIENT_RESOURCES) {
         c->held += delta;
-        c->desc_clause = "LIFECYCLE.FAILED_OPS.NO_CHANGE";
-        return oracle_note_live(o, obs, 0, "RESOURCES.ALLOC_FAILURE.STATUS",
+        c->desc_clause = CLAUSE(LIFECYCLE_FAILED_OPS_NO_CHANGE);
+        return oracle_note_live(o, obs, 0, CLAUSE(RESOURCES_ALLOC_FAILURE_STATUS),
                                 "a failed call keeps nothing");
     }
     if (status != STATUS_SUCCESS) {
         NTSTATUS ok = STATUS_SUCCESS;
-        return status_violation(o, "LIFECYCLE.CLEANUP.REQUIRES_DISABLED", &ok, 1, status);
+        return oracle_status_violation(o, CLAUSE(LIFECYCLE_CLEANUP_REQUIRES_DISABLED), &ok, 1, status);
     }
     if (faulted) {
         NTSTATUS ir = STATUS_INSUFFICIENT_RESOURCES;
-        return status_violation(o, "RESOURCES.ALLOC_FAILURE.STATUS", &ir, 1, status);
+        return oracle_status_violation(o, CLAUSE(RESOURCES_ALLOC_FAILURE_STATUS), &ir, 1, status);
     }
-    const char *clause = c->r.active ? "RESTORE.CLEANUP_MID_RESTORE" : "RESOURCES.NO_LEAK";
+    const char *clause = c->r.active ? CLAUSE(RESTORE_CLEANUP_MID_RESTORE) : CLAUSE(RESOURCES_NO_LEAK);
     oracle_note_live(o, obs, -c->held, clause, "everything the channel held freed");
     channel_forget(c);
     return true;
@@ -788,11 +776,11 @@ bool oracle_released(vmbsave_oracle *o, uint64_t live_before, uint64_t live_afte
         return false;
     }
     const char *clause =
-        (int64_t)live_before == o->instance_held ? "ABI.TABLE.RELEASE" : "RESOURCES.NO_LEAK";
+        (int64_t)live_before == o->instance_held ? CLAUSE(ABI_TABLE_RELEASE) : CLAUSE(RESOURCES_NO_LEAK);
     vmbsave_violation *v = oracle_violation(o, clause, VMBSAVE_CHECK_LEAK);
-    oracle_text(v->expected, sizeof v->expected,
-                "live_allocations=0 (every channel cleaned up and the interface released)");
-    oracle_text(v->observed, sizeof v->observed, "live_allocations=%" PRIu64, live_after);
+    vmbsave_value_set_live(&v->want, 0);
+    vmbsave_value_note(&v->want, " (every channel cleaned up and the interface released)");
+    vmbsave_value_set_live(&v->seen, (int64_t)live_after);
     return false;
 }
 
@@ -823,27 +811,27 @@ bool oracle_description(vmbsave_oracle *o, uint32_t slot, NTSTATUS status, uint3
                         const char *textp, uint64_t alloc_calls_during)
 {
     if (alloc_calls_during != 0) {
-        vmbsave_violation *v = oracle_violation(o, "ABI.DESCRIBE.NO_ALLOC", VMBSAVE_CHECK_LEAK);
-        oracle_text(v->expected, sizeof v->expected, "describe makes no allocation call");
-        oracle_text(v->observed, sizeof v->observed, "%" PRIu64 " allocation call(s) in describe",
-                    alloc_calls_during);
+        vmbsave_violation *v = oracle_violation(o, CLAUSE(ABI_DESCRIBE_NO_ALLOC), VMBSAVE_CHECK_LEAK);
+        vmbsave_value_set_number(&v->want, 0);
+        vmbsave_value_note(&v->want, " allocation calls in describe");
+        vmbsave_value_set_number(&v->seen, alloc_calls_during);
+        vmbsave_value_note(&v->seen, " allocation call(s) in describe");
         return false;
     }
     if (status != STATUS_SUCCESS) {
         NTSTATUS ok = STATUS_SUCCESS;
-        status_violation(
-            o, required > ORACLE_DESC_CAP ? "ABI.DESCRIBE.FORMAT" : "ABI.DESCRIBE.SIZE_QUERY", &ok,
+        oracle_status_violation(
+            o, required > ORACLE_DESC_CAP ? CLAUSE(ABI_DESCRIBE_FORMAT) : CLAUSE(ABI_DESCRIBE_SIZE_QUERY), &ok,
             1, status);
-        oracle_text(
-            o->v.observed + strlen(o->v.observed), sizeof o->v.observed - strlen(o->v.observed),
-            " with a %u-byte buffer (bytes_required %" PRIu32 ")", ORACLE_DESC_CAP, required);
+        vmbsave_value_note(&o->v.seen, " with a %u-byte buffer (bytes_required %" PRIu32 ")",
+                           ORACLE_DESC_CAP, required);
         return false;
     }
     size_t len = strlen(textp);
     if (required != len + 1u) {
-        vmbsave_violation *v = oracle_violation(o, "ABI.DESCRIBE.SIZE_QUERY", VMBSAVE_CHECK_COUNTS);
-        oracle_text(v->expected, sizeof v->expected, "required=%zu", len + 1u);
-        oracle_text(v->observed, sizeof v->observed, "required=%" PRIu32, required);
+        vmbsave_violation *v = oracle_violation(o, CLAUSE(ABI_DESCRIBE_SIZE_QUERY), VMBSAVE_CHECK_COUNTS);
+        vmbsave_value_set_required(&v->want, (uint32_t)(len + 1u), (uint32_t)(len + 1u));
+        vmbsave_value_set_required(&v->seen, required, required);
         return false;
     }
     size_t n = oracle_expected_description(o, slot);
@@ -852,16 +840,20 @@ bool oracle_description(vmbsave_oracle *o, uint32_t slot, NTSTATUS status, uint3
     char why[200];
     const char *clause = o->ch[slot].desc_clause;
     if (!oracle_describe_wellformed(textp, why, sizeof why))
-        clause = "ABI.DESCRIBE.FORMAT";
+        clause = CLAUSE(ABI_DESCRIBE_FORMAT);
     vmbsave_violation *v = oracle_violation(o, clause, VMBSAVE_CHECK_DESCRIBE);
     char la[120], lb[120];
     uint32_t line =
         oracle_describe_diff(o->desc_expected, textp, false, la, sizeof la, lb, sizeof lb);
-    oracle_text(v->expected, sizeof v->expected, "line %" PRIu32 ": %s", line, la);
-    if (strcmp(clause, "ABI.DESCRIBE.FORMAT") == 0)
-        oracle_text(v->observed, sizeof v->observed, "line %" PRIu32 ": %s (%s)", line, lb, why);
-    else
-        oracle_text(v->observed, sizeof v->observed, "line %" PRIu32 ": %s", line, lb);
+    uint32_t at = 0; /* the first byte that differs */
+    while (at < n && at < len && o->desc_expected[at] == textp[at])
+        at++;
+    vmbsave_value_set_line(&v->want, line, at, (uint32_t)n);
+    vmbsave_value_note(&v->want, ": %s", la);
+    vmbsave_value_set_line(&v->seen, line, at, (uint32_t)len);
+    vmbsave_value_note(&v->seen, ": %s", lb);
+    if (strcmp(clause, CLAUSE(ABI_DESCRIBE_FORMAT)) == 0)
+        vmbsave_value_note(&v->seen, " (%s)", why);
     o->v_desc = o->desc_expected;
     o->v_desc_except_fresh = false;
     return false;
@@ -869,32 +861,35 @@ bool oracle_description(vmbsave_oracle *o, uint32_t slot, NTSTATUS status, uint3
 
 bool oracle_describe_size(vmbsave_oracle *o, uint32_t slot, NTSTATUS query_status,
                           uint32_t query_required, NTSTATUS short_status, uint32_t short_required,
-                          bool short_buffer_untouched, uint32_t full_required)
+                          uint32_t short_changed, uint32_t full_required)
 {
     (void)slot;
     NTSTATUS too_small = STATUS_BUFFER_TOO_SMALL;
     if (query_status != too_small || short_status != too_small) {
-        status_violation(o, "ABI.DESCRIBE.SIZE_QUERY", &too_small, 1,
+        oracle_status_violation(o, CLAUSE(ABI_DESCRIBE_SIZE_QUERY), &too_small, 1,
                          query_status != too_small ? query_status : short_status);
-        oracle_text(o->v.observed + strlen(o->v.observed),
-                    sizeof o->v.observed - strlen(o->v.observed), " for %s",
-                    query_status != too_small ? "describe(NULL, 0)" : "a buffer one byte short");
+        vmbsave_value_note(&o->v.seen, " for %s",
+                           query_status != too_small ? "describe(NULL, 0)"
+                                                     : "a buffer one byte short");
         return false;
     }
     if (query_required != full_required || short_required != full_required) {
-        vmbsave_violation *v = oracle_violation(o, "ABI.DESCRIBE.SIZE_QUERY", VMBSAVE_CHECK_COUNTS);
-        oracle_text(v->expected, sizeof v->expected, "required=%" PRIu32, full_required);
-        oracle_text(v->observed, sizeof v->observed, "required=%" PRIu32 " (%s)",
-                    query_required != full_required ? query_required : short_required,
-                    query_required != full_required ? "describe(NULL, 0)"
-                                                    : "a buffer one byte short");
+        vmbsave_violation *v = oracle_violation(o, CLAUSE(ABI_DESCRIBE_SIZE_QUERY), VMBSAVE_CHECK_COUNTS);
+        uint32_t seen = query_required != full_required ? query_required : short_required;
+        vmbsave_value_set_required(&v->want, full_required, full_required);
+        vmbsave_value_set_required(&v->seen, seen, seen);
+        vmbsave_value_note(&v->seen, " (%s)",
+                           query_required != full_required ? "describe(NULL, 0)"
+                                                           : "a buffer one byte short");
         return false;
     }
-    if (!short_buffer_untouched) {
-        vmbsave_violation *v = oracle_violation(o, "ABI.DESCRIBE.SIZE_QUERY", VMBSAVE_CHECK_GUARD);
-        oracle_text(v->expected, sizeof v->expected,
-                    "nothing written with a buffer one byte short");
-        oracle_text(v->observed, sizeof v->observed, "the buffer changed");
+    if (short_changed != UINT32_MAX) {
+        vmbsave_violation *v = oracle_violation(o, CLAUSE(ABI_DESCRIBE_SIZE_QUERY), VMBSAVE_CHECK_GUARD);
+        uint32_t short_size = full_required > 1u ? full_required - 1u : 1u;
+        vmbsave_value_set_extent(&v->want, 0, short_size);
+        vmbsave_value_note(&v->want, " (one byte short)");
+        vmbsave_value_set_byte(&v->seen, short_changed, VMBSAVE_BYTE_IN_BUFFER);
+        vmbsave_value_note(&v->seen, " changed");
         return false;
     }
     return true;

@@ -23,6 +23,7 @@
 #include "image/chunks.h"
 #include "host/host.h"
 #include "program/program.h"
+#include "oracle/spec_clauses.h" /* generated from docs/SPEC.md: CLAUSE(...) */
 #include "oracle/violation.h"
 #include "vmbsave/abi.h"
 
@@ -351,6 +352,13 @@ struct vmbsave_oracle {
     uint8_t payload[VMBSAVE_MAX_PACKET_PAYLOAD + 1u];
     uint8_t *diag_image[2]; /* ORACLE_MAX_IMAGE each: the diagnosis one-shots */
     uint8_t *diag_expected; /* ORACLE_MAX_IMAGE */
+    /* Scratch of the checks, here rather than in _Thread_local statics, which would cost
+     * 164 KiB in every thread of the process (plug-in threads included); an oracle serves one
+     * thread at a time. */
+    vmbsave_violation v_scratch; /* a later disagreement, made while attributing the first */
+    uint8_t pfn_bytes[(VMBSAVE_MAX_GPADL_PFNS + 1u) * 8u]; /* pfns as u64 LE, to hash */
+    uint8_t record[VMBSAVE_MAX_CHUNK_BYTES];               /* a record the model writes */
+    struct oracle_reader *reader;                          /* FORMAT.md's reader's state */
 };
 
 /* ---- oracle.c: lifetime, channels, lifecycle, descriptions, allocations ---- */
@@ -372,10 +380,12 @@ bool oracle_cleanup(vmbsave_oracle *o, uint32_t slot, NTSTATUS status, const ora
  * text, and the host's allocation calls around it). */
 bool oracle_description(vmbsave_oracle *o, uint32_t slot, NTSTATUS status, uint32_t required,
                         const char *text, uint64_t alloc_calls_during);
-/* describe's size protocol on a channel: a size query (NULL, 0) and a one-byte-short buffer. */
+/* describe's size protocol on a channel: a size query (NULL, 0) and a one-byte-short buffer;
+ * short_changed is the first byte of that buffer (or the one past it) the call changed,
+ * UINT32_MAX if none. */
 bool oracle_describe_size(vmbsave_oracle *o, uint32_t slot, NTSTATUS query_status,
                           uint32_t query_required, NTSTATUS short_status, uint32_t short_required,
-                          bool short_buffer_untouched, uint32_t full_required);
+                          uint32_t short_changed, uint32_t full_required);
 /* After the interface was released: the live count must be 0. */
 bool oracle_released(vmbsave_oracle *o, uint64_t live_before, uint64_t live_after);
 /* Callbacks made during a call that makes none (anything but save_continue and a committing
@@ -389,8 +399,9 @@ size_t oracle_expected_description(vmbsave_oracle *o, uint32_t slot);
 vmbsave_violation *oracle_violation(vmbsave_oracle *o, const char *clause, vmbsave_check_kind kind);
 void oracle_text(char *dst, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 const char *oracle_status_text(NTSTATUS status, char *tmp, size_t tmp_size);
-/* "STATUS_A or STATUS_B". */
-void oracle_status_set_text(const NTSTATUS *allowed, unsigned n, char *dst, size_t cap);
+/* A STATUS violation: one of allowed[0..n) expected, `observed` seen. Returns false. */
+bool oracle_status_violation(vmbsave_oracle *o, const char *clause, const NTSTATUS *allowed,
+                             unsigned n, NTSTATUS observed);
 /* A live-count check the contract makes per call: a violation if the delta differs. */
 bool oracle_check_live(vmbsave_oracle *o, const oracle_obs *obs, int64_t expected_delta,
                        const char *clause, const char *what);
@@ -461,8 +472,11 @@ void oracle_diagnose(vmbsave_oracle *o, const bool ok[2], const uint8_t *const b
 bool oracle_preload_image(vmbsave_oracle *o, uint32_t image, const uint8_t *bytes, uint32_t size);
 /* The reader alone: the verdict on `bytes`, and the state a restore of them commits to when
  * valid and within the model's bounds (`model`, `dstate_need` and `dstate_hash` may be NULL). */
-void oracle_read_image(const uint8_t *bytes, uint32_t size, oracle_read_verdict *verdict,
-                       oracle_state *model, uint32_t *dstate_need, uint64_t *dstate_hash);
+void oracle_read_image(vmbsave_oracle *o, const uint8_t *bytes, uint32_t size,
+                       oracle_read_verdict *verdict, oracle_state *model, uint32_t *dstate_need,
+                       uint64_t *dstate_hash);
+/* The reader's state (about 100 KiB), allocated with the oracle. */
+struct oracle_reader *oracle_reader_new(void);
 
 /* ---- oracle_restore.c: restores ---- */
 /* A RESTORE step starts (image slots may have changed since the last one). */

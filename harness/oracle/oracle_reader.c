@@ -26,6 +26,7 @@
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "oracle/oracle.h"
@@ -57,8 +58,15 @@ typedef struct reader {
     oracle_read_verdict *v;
 } reader;
 
-/* 100 KiB: static rather than on the stack; one per thread like the oracle's other scratch. */
-static _Thread_local reader reader_scratch;
+struct oracle_reader {
+    reader r;
+};
+
+/* 100 KiB: with the oracle rather than on the stack. */
+struct oracle_reader *oracle_reader_new(void)
+{
+    return calloc(1, sizeof(struct oracle_reader));
+}
 
 static void fail(reader *r, NTSTATUS status, const char *clause, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
@@ -83,8 +91,8 @@ static void fail(reader *r, NTSTATUS status, const char *clause, const char *fmt
     v->status[v->statuses++] = status;
 }
 
-#define CORRUPT(r, ...) fail(r, STATUS_FILE_CORRUPT_ERROR, "RESTORE.CORRUPT.MALFORMED", __VA_ARGS__)
-#define LIMIT(r, ...) fail(r, STATUS_IMPLEMENTATION_LIMIT, "RESTORE.LIMITS.BEFORE_ALLOC", __VA_ARGS__)
+#define CORRUPT(r, ...) fail(r, STATUS_FILE_CORRUPT_ERROR, CLAUSE(RESTORE_CORRUPT_MALFORMED), __VA_ARGS__)
+#define LIMIT(r, ...) fail(r, STATUS_IMPLEMENTATION_LIMIT, CLAUSE(RESTORE_LIMITS_BEFORE_ALLOC), __VA_ARGS__)
 
 /* ---- HEADER ---------------------------------------------------------------------------------- */
 
@@ -417,7 +425,7 @@ static void take_end(reader *r, const uint8_t *p, uint32_t n, uint32_t image_byt
         }
     }
     if (vmbsave_get_u64(p + 16) != r->digest) {
-        fail(r, STATUS_REVISION_MISMATCH, "RESTORE.FOREIGN_CHUNK",
+        fail(r, STATUS_REVISION_MISMATCH, CLAUSE(RESTORE_FOREIGN_CHUNK),
              "END's digest is not that of the chunks read");
         return;
     }
@@ -436,10 +444,10 @@ static void take_end(reader *r, const uint8_t *p, uint32_t n, uint32_t image_byt
         }
     }
     if (unresolved || either) {
-        fail(r, STATUS_NOT_FOUND, "RESTORE.REFERENCES.UNRESOLVED",
+        fail(r, STATUS_NOT_FOUND, CLAUSE(RESTORE_REFERENCES_UNRESOLVED),
              "a GPADL reference the image does not hold live");
         if (!unresolved)
-            fail(r, STATUS_DUPLICATE_OBJECTID, "RESTORE.REFERENCES.DUPLICATE", "(unused)");
+            fail(r, STATUS_DUPLICATE_OBJECTID, CLAUSE(RESTORE_REFERENCES_DUPLICATE), "(unused)");
         return;
     }
     bool twice = false;
@@ -450,7 +458,7 @@ static void take_end(reader *r, const uint8_t *p, uint32_t n, uint32_t image_byt
     for (uint32_t i = 1; i < r->packets && !twice; i++)
         twice = r->sorted[i] == r->sorted[i - 1u];
     if (twice)
-        fail(r, STATUS_DUPLICATE_OBJECTID, "RESTORE.REFERENCES.DUPLICATE",
+        fail(r, STATUS_DUPLICATE_OBJECTID, CLAUSE(RESTORE_REFERENCES_DUPLICATE),
              "a GPADL or packet id held twice");
 }
 
@@ -542,10 +550,11 @@ static void decode(const reader *r, const uint8_t *bytes, uint32_t end, oracle_s
 
 /* ---- The reader -------------------------------------------------------------------------- */
 
-void oracle_read_image(const uint8_t *bytes, uint32_t size, oracle_read_verdict *verdict,
-                       oracle_state *model, uint32_t *dstate_need, uint64_t *dstate_hash)
+void oracle_read_image(vmbsave_oracle *o, const uint8_t *bytes, uint32_t size,
+                       oracle_read_verdict *verdict, oracle_state *model, uint32_t *dstate_need,
+                       uint64_t *dstate_hash)
 {
-    reader *r = &reader_scratch;
+    reader *r = &o->reader->r;
     memset(verdict, 0, sizeof *verdict);
     verdict->fail_at = UINT32_MAX;
     /* Only what a read sets before it uses it needs clearing (the id arrays are written first). */
@@ -612,7 +621,7 @@ bool oracle_preload_image(vmbsave_oracle *o, uint32_t image, const uint8_t *byte
     img->full = false;
     if (size == 0 || size > ORACLE_MAX_IMAGE)
         return false;
-    oracle_read_image(bytes, size, &img->read, &img->model, img->dstate_need, img->dstate_hash);
+    oracle_read_image(o, bytes, size, &img->read, &img->model, img->dstate_need, img->dstate_hash);
     if (img->read.valid && img->read.beyond_model)
         return false;
     memcpy(img->bytes, bytes, size);

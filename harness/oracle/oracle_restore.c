@@ -58,13 +58,13 @@ static const char *fault_clause(vmbsave_chunk_fault f)
 {
     switch (f) {
     case VMBSAVE_CHUNK_SHORT_HEADER:
-    case VMBSAVE_CHUNK_SHORT_PAYLOAD: return "RESTORE.PARTIAL_CHUNK";
-    case VMBSAVE_CHUNK_BAD_MAGIC: return "RESTORE.CORRUPT.MAGIC";
-    case VMBSAVE_CHUNK_BAD_MAJOR: return "RESTORE.VERSION.MAJOR";
-    case VMBSAVE_CHUNK_TOO_LARGE: return "RESTORE.LIMITS.BEFORE_ALLOC";
-    case VMBSAVE_CHUNK_BAD_CHECKSUM: return "RESTORE.CORRUPT.CHECKSUM";
-    case VMBSAVE_CHUNK_BAD_RESERVED: return "RESTORE.CORRUPT.MALFORMED";
-    default: return "RESTORE.WHOLE_CHUNKS";
+    case VMBSAVE_CHUNK_SHORT_PAYLOAD: return CLAUSE(RESTORE_PARTIAL_CHUNK);
+    case VMBSAVE_CHUNK_BAD_MAGIC: return CLAUSE(RESTORE_CORRUPT_MAGIC);
+    case VMBSAVE_CHUNK_BAD_MAJOR: return CLAUSE(RESTORE_VERSION_MAJOR);
+    case VMBSAVE_CHUNK_TOO_LARGE: return CLAUSE(RESTORE_LIMITS_BEFORE_ALLOC);
+    case VMBSAVE_CHUNK_BAD_CHECKSUM: return CLAUSE(RESTORE_CORRUPT_CHECKSUM);
+    case VMBSAVE_CHUNK_BAD_RESERVED: return CLAUSE(RESTORE_CORRUPT_MALFORMED);
+    default: return CLAUSE(RESTORE_WHOLE_CHUNKS);
     }
 }
 
@@ -73,7 +73,7 @@ static void predict(vmbsave_oracle *o, oracle_channel *c, const uint8_t *data, u
 {
     oracle_restore *r = &c->r;
     p->status = STATUS_MORE_PROCESSING_REQUIRED;
-    p->clause = "RESTORE.MORE_PROCESSING";
+    p->clause = CLAUSE(RESTORE_MORE_PROCESSING);
     p->why[0] = '\0';
     p->next_seq = r->active ? r->next_seq : 0u;
     p->image_id = r->active ? r->image_id : 0u;
@@ -93,7 +93,7 @@ static void predict(vmbsave_oracle *o, oracle_channel *c, const uint8_t *data, u
         uint32_t g = p->next_seq;
         if (end_taken) {
             p->status = STATUS_REQUEST_OUT_OF_SEQUENCE;
-            p->clause = "RESTORE.MORE_PROCESSING";
+            p->clause = CLAUSE(RESTORE_MORE_PROCESSING);
             oracle_text(p->why, sizeof p->why, "%" PRIu32 " byte(s) after the END chunk",
                         size - pos);
             return;
@@ -111,13 +111,13 @@ static void predict(vmbsave_oracle *o, oracle_channel *c, const uint8_t *data, u
         if (h.type == VMBSAVE_CHUNK_HEADER &&
             h.image_id != vmbsave_hash(payload, h.payload_bytes, 0)) {
             p->status = STATUS_FILE_CORRUPT_ERROR;
-            p->clause = "RESTORE.CORRUPT.MALFORMED";
+            p->clause = CLAUSE(RESTORE_CORRUPT_MALFORMED);
             oracle_text(p->why, sizeof p->why, "a HEADER whose image id is not its hash");
             return;
         }
         if (g != 0 && h.image_id != p->image_id) {
             p->status = STATUS_REVISION_MISMATCH;
-            p->clause = "RESTORE.FOREIGN_CHUNK";
+            p->clause = CLAUSE(RESTORE_FOREIGN_CHUNK);
             oracle_text(p->why, sizeof p->why,
                         "chunk %" PRIu32 " of the call has image id %016" PRIx64
                         ", the restore's is %016" PRIx64,
@@ -128,7 +128,7 @@ static void predict(vmbsave_oracle *o, oracle_channel *c, const uint8_t *data, u
         bool out_of_order = g == 0 ? rank != 1u : (rank == 1u || (rank != 0 && rank < p->rank));
         if (h.sequence != g || out_of_order) {
             p->status = STATUS_REQUEST_OUT_OF_SEQUENCE;
-            p->clause = "RESTORE.SEQUENCE";
+            p->clause = CLAUSE(RESTORE_SEQUENCE);
             if (h.sequence != g)
                 oracle_text(p->why, sizeof p->why, "sequence %" PRIu32 " where %" PRIu32 " is next",
                             h.sequence, g);
@@ -139,7 +139,7 @@ static void predict(vmbsave_oracle *o, oracle_channel *c, const uint8_t *data, u
         }
         if (rank == 0 && (h.flags & VMBSAVE_CHUNK_FLAG_OPTIONAL) == 0) {
             p->status = STATUS_NOT_SUPPORTED;
-            p->clause = "RESTORE.UNKNOWN_CHUNK";
+            p->clause = CLAUSE(RESTORE_UNKNOWN_CHUNK);
             oracle_text(p->why, sizeof p->why, "an unknown chunk type 0x%x", (unsigned)h.type);
             return;
         }
@@ -173,7 +173,7 @@ static void predict(vmbsave_oracle *o, oracle_channel *c, const uint8_t *data, u
                 return;
             /* Refused now, or later with a content status, by END at the latest. */
             p->status = STATUS_MORE_PROCESSING_REQUIRED;
-            p->clause = "RESTORE.MORE_PROCESSING";
+            p->clause = CLAUSE(RESTORE_MORE_PROCESSING);
             p->uncertain = true;
             p->lenient = true;
             p->doomed = true;
@@ -199,7 +199,7 @@ static void predict(vmbsave_oracle *o, oracle_channel *c, const uint8_t *data, u
             if (p->end_image < 0) {
                 /* Step 12 refuses a mixed image; only the content statuses may say so. */
                 p->status = lenient[0];
-                p->clause = "RESTORE.FOREIGN_CHUNK";
+                p->clause = CLAUSE(RESTORE_FOREIGN_CHUNK);
                 p->lenient = true;
                 oracle_text(p->why, sizeof p->why,
                             "END of an image mixed from chunks of images that share an image id");
@@ -212,17 +212,17 @@ static void predict(vmbsave_oracle *o, oracle_channel *c, const uint8_t *data, u
     }
     if (end_taken) {
         p->status = STATUS_SUCCESS;
-        p->clause = "RESTORE.MORE_PROCESSING";
+        p->clause = CLAUSE(RESTORE_MORE_PROCESSING);
     }
 }
 
-static bool callback_problem(vmbsave_oracle *o, const char *clause, const char *expected,
-                             const char *observed)
+/* A CALLBACK violation whose expectation is a rule in words; the caller fills v->seen. */
+static vmbsave_violation *callback_problem(vmbsave_oracle *o, const char *clause,
+                                           const char *rule)
 {
     vmbsave_violation *v = oracle_violation(o, clause, VMBSAVE_CHECK_CALLBACK);
-    oracle_text(v->expected, sizeof v->expected, "%s", expected);
-    oracle_text(v->observed, sizeof v->observed, "%s", observed);
-    return false;
+    vmbsave_value_set_rule(&v->want, rule);
+    return v;
 }
 
 /* The restore_packet calls of a committing call: the first `expected` packets of the image, in
@@ -232,35 +232,48 @@ static bool check_restore_callbacks(vmbsave_oracle *o, const oracle_channel *c,
                                     uint32_t expected, bool at_most)
 {
     uint32_t n = obs->restore_log_after - obs->restore_log_before;
-    char ex[200], ob[200];
     if (n != expected && !(at_most && n < expected)) {
-        oracle_text(ex, sizeof ex, "%s%" PRIu32 " restore_packet call(s), one per packet%s",
-                    at_most ? "at most " : "", expected,
-                    expected < img->model.packet_count ? " up to the failing one" : "");
-        oracle_text(ob, sizeof ob, "%" PRIu32, n);
-        return callback_problem(
-            o, n > expected ? "RESTORE.NO_REPLAY" : "PACKET.RESTORE.ONCE_AT_COMMIT", ex, ob);
+        vmbsave_violation *v = oracle_violation(
+            o, n > expected ? CLAUSE(RESTORE_NO_REPLAY) : CLAUSE(PACKET_RESTORE_ONCE_AT_COMMIT),
+            VMBSAVE_CHECK_CALLBACK);
+        vmbsave_value_set_number(&v->want, expected);
+        if (at_most)
+            v->want.u.number.lo = 0;
+        vmbsave_value_note(&v->want, " restore_packet call(s), one per packet%s",
+                           expected < img->model.packet_count ? " up to the failing one" : "");
+        vmbsave_value_set_number(&v->seen, n);
+        vmbsave_value_note(&v->seen, " restore_packet call(s)");
+        return false;
     }
     uint32_t mismatches = 0;
     for (uint32_t i = 0; i < n; i++) {
         const vmbsave_packet_call *e = &o->host->restore_calls[obs->restore_log_before + i];
         const oracle_packet *p = &img->model.packets[i];
-        if (e->channel != c->handle)
-            return callback_problem(o, "PACKET.RESTORE.ONCE_AT_COMMIT",
-                                    "the handle of the channel being restored", "another handle");
-        if (!e->on_calling_thread)
-            return callback_problem(o, "CONTEXT.IRQL.PASSIVE",
-                                    "restore_packet on the calling thread, during the call",
-                                    "made elsewhere");
+        if (e->channel != c->handle) {
+            vmbsave_violation *v = callback_problem(o, CLAUSE(PACKET_RESTORE_ONCE_AT_COMMIT),
+                                                    "the handle of the channel being restored");
+            vmbsave_value_set_callback(&v->seen, true, e->packet_id, e->buf_size);
+            vmbsave_value_note(&v->seen, ": another handle");
+            return false;
+        }
+        if (!e->on_calling_thread) {
+            vmbsave_violation *v =
+                callback_problem(o, CLAUSE(CONTEXT_IRQL_PASSIVE),
+                                 "restore_packet on the calling thread, during the call");
+            vmbsave_value_set_callback(&v->seen, true, e->packet_id, e->buf_size);
+            vmbsave_value_note(&v->seen, ": made elsewhere");
+            return false;
+        }
         uint32_t lib = VMBSAVE_PACKET_RECORD_FIXED + p->bytes;
         if (e->packet_id != p->id || e->lib_size != lib || e->buf_size != img->dstate_need[i]) {
-            oracle_text(ex, sizeof ex,
-                        "call %" PRIu32 ": packet %" PRIu64 ", library buffer %" PRIu32
-                        " bytes, driver state %" PRIu32 " bytes",
-                        i, p->id, lib, img->dstate_need[i]);
-            oracle_text(ob, sizeof ob, "packet %" PRIu64 ", %" PRIu32 " bytes, %" PRIu32 " bytes",
-                        e->packet_id, e->lib_size, e->buf_size);
-            return callback_problem(o, "PACKET.RESTORE.ONCE_AT_COMMIT", ex, ob);
+            vmbsave_violation *v =
+                oracle_violation(o, CLAUSE(PACKET_RESTORE_ONCE_AT_COMMIT), VMBSAVE_CHECK_CALLBACK);
+            vmbsave_value_set_callback(&v->want, true, p->id, img->dstate_need[i]);
+            vmbsave_value_note(&v->want, " as call %" PRIu32 ", library buffer %" PRIu32 " bytes",
+                               i, lib);
+            vmbsave_value_set_callback(&v->seen, true, e->packet_id, e->buf_size);
+            vmbsave_value_note(&v->seen, ", library buffer %" PRIu32 " bytes", e->lib_size);
+            return false;
         }
         /* The host compares the state it gets with what its current mode would have saved. */
         vmbsave_save_packet_mode mode =
@@ -274,11 +287,14 @@ static bool check_restore_callbacks(vmbsave_oracle *o, const oracle_channel *c,
     }
     uint32_t seen = obs->mismatches_after - obs->mismatches_before;
     if (seen != mismatches) {
-        oracle_text(ex, sizeof ex,
-                    "the saved driver state (NULL and 0 if none) in every restore_packet call");
-        oracle_text(ob, sizeof ob, "%" PRIu32 " call(s) with other driver state",
-                    seen - mismatches);
-        return callback_problem(o, "PACKET.RESTORE.ONCE_AT_COMMIT", ex, ob);
+        vmbsave_violation *v = oracle_violation(o, CLAUSE(PACKET_RESTORE_ONCE_AT_COMMIT),
+                                                VMBSAVE_CHECK_CALLBACK);
+        vmbsave_value_set_number(&v->want, 0);
+        vmbsave_value_note(&v->want, " call(s) with other driver state than saved (NULL and 0 "
+                                     "if none)");
+        vmbsave_value_set_number(&v->seen, seen - mismatches);
+        vmbsave_value_note(&v->seen, " call(s) with other driver state");
+        return false;
     }
     return true;
 }
@@ -296,16 +312,10 @@ static bool refuse(vmbsave_oracle *o, oracle_channel *c, NTSTATUS expected, NTST
                    const oracle_obs *obs, const char *clause)
 {
     c->desc_clause = clause;
-    if (status != expected) {
-        vmbsave_violation *v = oracle_violation(o, clause, VMBSAVE_CHECK_STATUS);
-        char a[16], b[16];
-        oracle_text(v->expected, sizeof v->expected, "%s",
-                    oracle_status_text(expected, a, sizeof a));
-        oracle_text(v->observed, sizeof v->observed, "%s", oracle_status_text(status, b, sizeof b));
-        return false;
-    }
+    if (status != expected)
+        return oracle_status_violation(o, clause, &expected, 1, status);
     return oracle_no_callbacks(o, obs, "a refused restore_from_buffer",
-                               "PACKET.SAVE.SIZE_QUERY_FIRST") &&
+                               CLAUSE(PACKET_SAVE_SIZE_QUERY_FIRST)) &&
            oracle_note_live(o, obs, 0, clause, "a refused restore changes nothing");
 }
 
@@ -318,15 +328,15 @@ bool oracle_restore_call(vmbsave_oracle *o, uint32_t slot, const uint8_t *data, 
     c->held += delta;
 
     if (data == NULL || size == 0)
-        return refuse(o, c, STATUS_INVALID_PARAMETER, status, obs, "RESTORE.PARAMS");
+        return refuse(o, c, STATUS_INVALID_PARAMETER, status, obs, CLAUSE(RESTORE_PARAMS));
     if (c->s.phase != ORACLE_SESSION_NONE)
         return refuse(o, c, STATUS_INVALID_DEVICE_STATE, status, obs,
-                      "LIFECYCLE.FROZEN_DURING_SAVE");
+                      CLAUSE(LIFECYCLE_FROZEN_DURING_SAVE));
     if (!c->m.fresh)
         return refuse(o, c, STATUS_INVALID_DEVICE_STATE, status, obs,
-                      c->ever_restored ? "RESTORE.NO_REPLAY" : "RESTORE.REQUIRES_FRESH");
+                      c->ever_restored ? CLAUSE(RESTORE_NO_REPLAY) : CLAUSE(RESTORE_REQUIRES_FRESH));
     if (obs->save_log_after != obs->save_log_before)
-        return oracle_no_callbacks(o, obs, "restore_from_buffer", "PACKET.SAVE.SIZE_QUERY_FIRST");
+        return oracle_no_callbacks(o, obs, "restore_from_buffer", CLAUSE(PACKET_SAVE_SIZE_QUERY_FIRST));
 
     prediction p;
     predict(o, c, data, size, &p);
@@ -342,13 +352,14 @@ bool oracle_restore_call(vmbsave_oracle *o, uint32_t slot, const uint8_t *data, 
         if (calls && fail_at > before && fail_at <= before + callbacks) {
             callbacks = (uint32_t)(fail_at - before);
             p.status = STATUS_UNSUCCESSFUL;
-            p.clause = "PACKET.RESTORE.FAILURE_ATOMIC";
+            p.clause = CLAUSE(PACKET_RESTORE_FAILURE_ATOMIC);
             oracle_text(p.why, sizeof p.why, "restore_packet call %" PRIu32 " fails", callbacks);
         }
     }
 
     /* The statuses the contract allows. */
     NTSTATUS allowed[LENIENT_COUNT + 3];
+    _Static_assert(LENIENT_COUNT + 3 <= VMBSAVE_VALUE_MAX_STATUSES, "a violation holds them all");
     unsigned n = 0;
     bool faulted = oracle_obs_faulted(obs);
     bool progress = p.status == STATUS_SUCCESS || p.status == STATUS_MORE_PROCESSING_REQUIRED;
@@ -367,18 +378,12 @@ bool oracle_restore_call(vmbsave_oracle *o, uint32_t slot, const uint8_t *data, 
     if (!in_list(status, allowed, n)) {
         const char *clause = p.clause;
         if (faulted && progress)
-            clause = "RESOURCES.ALLOC_FAILURE.STATUS";
+            clause = CLAUSE(RESOURCES_ALLOC_FAILURE_STATUS);
         else if (p.status == STATUS_MORE_PROCESSING_REQUIRED && status != STATUS_SUCCESS)
-            clause = "RESTORE.WHOLE_CHUNKS";
-        vmbsave_violation *v = oracle_violation(o, clause, VMBSAVE_CHECK_STATUS);
-        char tmp[16];
-        oracle_status_set_text(allowed, n, v->expected, sizeof v->expected);
-        if (p.why[0] != '\0') {
-            size_t len = strlen(v->expected);
-            oracle_text(v->expected + len, sizeof v->expected - len, " (%s)", p.why);
-        }
-        oracle_text(v->observed, sizeof v->observed, "%s",
-                    oracle_status_text(status, tmp, sizeof tmp));
+            clause = CLAUSE(RESTORE_WHOLE_CHUNKS);
+        oracle_status_violation(o, clause, allowed, n, status);
+        if (p.why[0] != '\0')
+            vmbsave_value_note(&o->v.want, " (%s)", p.why);
         return false;
     }
 
@@ -391,7 +396,7 @@ bool oracle_restore_call(vmbsave_oracle *o, uint32_t slot, const uint8_t *data, 
         if (!check_restore_callbacks(o, c, img, obs, callbacks, at_most))
             return false;
     } else if (!oracle_no_callbacks(o, obs, "a restore_from_buffer that does not commit",
-                                    "PACKET.SAVE.SIZE_QUERY_FIRST")) {
+                                    CLAUSE(PACKET_SAVE_SIZE_QUERY_FIRST))) {
         return false;
     }
 
@@ -405,7 +410,7 @@ bool oracle_restore_call(vmbsave_oracle *o, uint32_t slot, const uint8_t *data, 
         r->accepted_len = p.accepted_len;
         memcpy(r->prefix_ok, p.prefix_ok, sizeof r->prefix_ok);
         r->held += delta;
-        c->desc_clause = "RESTORE.ATOMIC";
+        c->desc_clause = CLAUSE(RESTORE_ATOMIC);
         return true;
     }
     if (status == STATUS_SUCCESS) {
@@ -421,7 +426,7 @@ bool oracle_restore_call(vmbsave_oracle *o, uint32_t slot, const uint8_t *data, 
         c->ever_restored = true;
         c->chunked_verified = false;
         c->sessions_since_change = 0;
-        c->desc_clause = "RESTORE.RESULT.SAVED_STATE";
+        c->desc_clause = CLAUSE(RESTORE_RESULT_SAVED_STATE);
         return true;
     }
     /* Any failure: everything staged is freed and the channel is fresh again. */
@@ -430,6 +435,6 @@ bool oracle_restore_call(vmbsave_oracle *o, uint32_t slot, const uint8_t *data, 
     r->uncertain = false;
     r->accepted_len = 0;
     r->held = 0;
-    c->desc_clause = "RESTORE.ATOMIC";
-    return oracle_check_live(o, obs, -staged, "RESTORE.ATOMIC", "everything staged freed");
+    c->desc_clause = CLAUSE(RESTORE_ATOMIC);
+    return oracle_check_live(o, obs, -staged, CLAUSE(RESTORE_ATOMIC), "everything staged freed");
 }

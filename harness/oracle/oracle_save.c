@@ -20,10 +20,10 @@ static void conclude_first(oracle_packet_answer *a, NTSTATUS st, uint32_t needed
         a->need = 0; /* PACKET.SAVE.NO_STATE */
     } else if (needed == 0) {
         a->failure = STATUS_UNSUCCESSFUL;
-        a->failure_clause = "PACKET.SAVE.SECOND_CALL_FAILS";
+        a->failure_clause = CLAUSE(PACKET_SAVE_SECOND_CALL_FAILS);
     } else if (needed > VMBSAVE_MAX_DRIVER_PACKET_STATE) {
         a->failure = STATUS_IMPLEMENTATION_LIMIT;
-        a->failure_clause = "PACKET.SAVE.OVER_LIMIT";
+        a->failure_clause = CLAUSE(PACKET_SAVE_OVER_LIMIT);
     } else {
         a->need = needed;
     }
@@ -34,13 +34,13 @@ static void conclude_second(oracle_packet_answer *a, NTSTATUS st, uint32_t neede
     a->second = true;
     if (needed > a->need) {
         a->failure = STATUS_INTERNAL_ERROR;
-        a->failure_clause = "PACKET.SAVE.ASKS_MORE";
+        a->failure_clause = CLAUSE(PACKET_SAVE_ASKS_MORE);
     } else if (!NT_SUCCESS(st)) {
         a->failure = STATUS_UNSUCCESSFUL;
         a->failure_clause = st == STATUS_BUFFER_TOO_SMALL || st == STATUS_BUFFER_OVERFLOW ||
                                     st == STATUS_MORE_PROCESSING_REQUIRED
-                                ? "PACKET.SAVE.STATUS_NOT_FORWARDED"
-                                : "PACKET.SAVE.SECOND_CALL_FAILS";
+                                ? CLAUSE(PACKET_SAVE_STATUS_NOT_FORWARDED)
+                                : CLAUSE(PACKET_SAVE_SECOND_CALL_FAILS);
     } else {
         a->written = written;
     }
@@ -73,10 +73,9 @@ static bool callback_violation(vmbsave_oracle *o, const char *clause, const char
                                const vmbsave_packet_call *e, const char *observed)
 {
     vmbsave_violation *v = oracle_violation(o, clause, VMBSAVE_CHECK_CALLBACK);
-    oracle_text(v->expected, sizeof v->expected, "%s", expected);
-    oracle_text(v->observed, sizeof v->observed,
-                "save_packet(packet %" PRIu64 ", size %" PRIu32 "): %s", e->packet_id, e->buf_size,
-                observed);
+    vmbsave_value_set_rule(&v->want, expected);
+    vmbsave_value_set_callback(&v->seen, false, e->packet_id, e->buf_size);
+    vmbsave_value_note(&v->seen, ": %s", observed);
     return false;
 }
 
@@ -93,16 +92,16 @@ static bool process_callbacks(vmbsave_oracle *o, oracle_channel *c, const oracle
     for (uint32_t k = obs->save_log_before; k < obs->save_log_after; k++) {
         const vmbsave_packet_call *e = &o->host->save_calls[k];
         if (e->channel != c->handle)
-            return callback_violation(o, "PACKET.SAVE.SIZE_QUERY_FIRST",
+            return callback_violation(o, CLAUSE(PACKET_SAVE_SIZE_QUERY_FIRST),
                                       "callbacks with the handle of the channel being saved", e,
                                       "another channel handle");
         if (!e->on_calling_thread)
-            return callback_violation(o, "CONTEXT.IRQL.PASSIVE",
+            return callback_violation(o, CLAUSE(CONTEXT_IRQL_PASSIVE),
                                       "callbacks on the calling thread, during the call", e,
                                       "made elsewhere");
         int idx = oracle_packet_find(m, e->packet_id);
         if (idx < 0)
-            return callback_violation(o, "PACKET.SAVE.SIZE_QUERY_FIRST",
+            return callback_violation(o, CLAUSE(PACKET_SAVE_SIZE_QUERY_FIRST),
                                       "callbacks only for packets in flight", e,
                                       "no such packet in flight");
         oracle_packet_answer *a = &s->answers[idx];
@@ -110,14 +109,14 @@ static bool process_callbacks(vmbsave_oracle *o, oracle_channel *c, const oracle
             vmbsave_driver_mode(o->host->save_mode, o->host->save_mode_packet_id, e->packet_id);
         if (e->buf_size == 0) {
             if (a->first)
-                return callback_violation(o, "PACKET.SAVE.ONCE_PER_SESSION",
+                return callback_violation(o, CLAUSE(PACKET_SAVE_ONCE_PER_SESSION),
                                           "one size query per packet per session", e,
                                           "a second size query");
             if ((uint32_t)idx != s->first_cursor) {
                 oracle_text(want, sizeof want,
                             "size queries in send order: packet %" PRIu64 " next",
                             m->packets[s->first_cursor].id);
-                return callback_violation(o, "PACKET.SAVE.SIZE_QUERY_FIRST", want, e,
+                return callback_violation(o, CLAUSE(PACKET_SAVE_SIZE_QUERY_FIRST), want, e,
                                           "out of send order");
             }
             vmbsave_driver_answer first = vmbsave_driver_save(mode, e->packet_id, 0);
@@ -125,16 +124,16 @@ static bool process_callbacks(vmbsave_oracle *o, oracle_channel *c, const oracle
             s->first_cursor++;
         } else {
             if (!a->first)
-                return callback_violation(o, "PACKET.SAVE.SIZE_QUERY_FIRST",
+                return callback_violation(o, CLAUSE(PACKET_SAVE_SIZE_QUERY_FIRST),
                                           "a size query (size 0) first", e,
                                           "a sized call before the size query");
             if (a->second)
-                return callback_violation(o, "PACKET.SAVE.ONCE_PER_SESSION",
+                return callback_violation(o, CLAUSE(PACKET_SAVE_ONCE_PER_SESSION),
                                           "at most one second call per packet per session", e,
                                           "a third call");
             if (a->need == 0) {
                 const char *clause =
-                    a->failure_clause != NULL ? a->failure_clause : "PACKET.SAVE.NO_STATE";
+                    a->failure_clause != NULL ? a->failure_clause : CLAUSE(PACKET_SAVE_NO_STATE);
                 return callback_violation(o, clause,
                                           "no second call after a size query that succeeded or "
                                           "asked for 0 or too many bytes",
@@ -143,11 +142,11 @@ static bool process_callbacks(vmbsave_oracle *o, oracle_channel *c, const oracle
             if (e->buf_size != a->need) {
                 oracle_text(want, sizeof want, "the second call with exactly %" PRIu32 " bytes",
                             a->need);
-                return callback_violation(o, "PACKET.SAVE.SIZE_QUERY_FIRST", want, e,
+                return callback_violation(o, CLAUSE(PACKET_SAVE_SIZE_QUERY_FIRST), want, e,
                                           "another size");
             }
             if (!e->buf_was_zeroed)
-                return callback_violation(o, "PACKET.SAVE.SIZE_QUERY_FIRST",
+                return callback_violation(o, CLAUSE(PACKET_SAVE_SIZE_QUERY_FIRST),
                                           "the second call's buffer all zero", e,
                                           "non-zero bytes in the buffer");
             for (int j = 0; j < idx; j++) {
@@ -156,7 +155,7 @@ static bool process_callbacks(vmbsave_oracle *o, oracle_channel *c, const oracle
                     oracle_text(want, sizeof want,
                                 "second calls in send order: packet %" PRIu64 " first",
                                 m->packets[j].id);
-                    return callback_violation(o, "PACKET.SAVE.SIZE_QUERY_FIRST", want, e,
+                    return callback_violation(o, CLAUSE(PACKET_SAVE_SIZE_QUERY_FIRST), want, e,
                                               "out of send order");
                 }
             }
@@ -177,11 +176,7 @@ static bool status_is(vmbsave_oracle *o, const char *clause, NTSTATUS expected, 
 {
     if (expected == observed)
         return true;
-    vmbsave_violation *v = oracle_violation(o, clause, VMBSAVE_CHECK_STATUS);
-    char a[16], b[16];
-    oracle_text(v->expected, sizeof v->expected, "%s", oracle_status_text(expected, a, sizeof a));
-    oracle_text(v->observed, sizeof v->observed, "%s", oracle_status_text(observed, b, sizeof b));
-    return false;
+    return oracle_status_violation(o, clause, &expected, 1, observed);
 }
 
 static void session_start(vmbsave_oracle *o, oracle_channel *c, oracle_purpose purpose)
@@ -213,32 +208,32 @@ bool oracle_save_begin(vmbsave_oracle *o, uint32_t slot, oracle_purpose purpose,
 {
     oracle_channel *c = &o->ch[slot];
     oracle_session *s = &c->s;
-    if (!oracle_no_callbacks(o, obs, "save_begin", "PACKET.SAVE.SIZE_QUERY_FIRST"))
+    if (!oracle_no_callbacks(o, obs, "save_begin", CLAUSE(PACKET_SAVE_SIZE_QUERY_FIRST)))
         return false;
     int64_t delta = oracle_obs_live_delta(obs);
     c->held += delta;
-    c->desc_clause = "SAVE.END.NO_STATE_CHANGE";
+    c->desc_clause = CLAUSE(SAVE_END_NO_STATE_CHANGE);
     if (s->phase != ORACLE_SESSION_NONE) {
-        if (!status_is(o, "SAVE.BEGIN.ACTIVE_SESSION", STATUS_INVALID_DEVICE_STATE, status))
+        if (!status_is(o, CLAUSE(SAVE_BEGIN_ACTIVE_SESSION), STATUS_INVALID_DEVICE_STATE, status))
             return false;
         s->last_event = ORACLE_EVENT_REFUSED_BEGIN;
-        c->desc_clause = "SAVE.BEGIN.ACTIVE_SESSION";
-        return oracle_note_live(o, obs, 0, "SAVE.BEGIN.ACTIVE_SESSION",
+        c->desc_clause = CLAUSE(SAVE_BEGIN_ACTIVE_SESSION);
+        return oracle_note_live(o, obs, 0, CLAUSE(SAVE_BEGIN_ACTIVE_SESSION),
                                 "the active session untouched");
     }
     if (c->m.state != VMBSAVE_STATE_ENABLED && c->m.state != VMBSAVE_STATE_OPEN_PAUSED) {
-        if (!status_is(o, "SAVE.BEGIN.REFUSED_STATES", STATUS_INVALID_DEVICE_STATE, status))
+        if (!status_is(o, CLAUSE(SAVE_BEGIN_REFUSED_STATES), STATUS_INVALID_DEVICE_STATE, status))
             return false;
         s->begin_nomem = false;
-        return oracle_note_live(o, obs, 0, "SAVE.BEGIN.REFUSED_STATES", "no session started");
+        return oracle_note_live(o, obs, 0, CLAUSE(SAVE_BEGIN_REFUSED_STATES), "no session started");
     }
     if (oracle_obs_faulted(obs)) {
-        if (!status_is(o, "SAVE.BEGIN.NO_MEMORY", STATUS_INSUFFICIENT_RESOURCES, status))
+        if (!status_is(o, CLAUSE(SAVE_BEGIN_NO_MEMORY), STATUS_INSUFFICIENT_RESOURCES, status))
             return false;
         s->begin_nomem = true;
-        return oracle_check_live(o, obs, 0, "SAVE.BEGIN.NO_MEMORY", "no memory held");
+        return oracle_check_live(o, obs, 0, CLAUSE(SAVE_BEGIN_NO_MEMORY), "no memory held");
     }
-    if (!status_is(o, "SAVE.BEGIN.ALLOWED_STATES", STATUS_SUCCESS, status))
+    if (!status_is(o, CLAUSE(SAVE_BEGIN_ALLOWED_STATES), STATUS_SUCCESS, status))
         return false;
     session_start(o, c, purpose);
     s->held = delta;
@@ -278,14 +273,13 @@ static bool check_guard(vmbsave_oracle *o, const oracle_continue_call *call, uin
     int64_t offset = (int64_t)where - call->guard;
     bool inside = offset >= 0 && offset < (int64_t)call->size;
     vmbsave_violation *v = oracle_violation(
-        o, inside ? in_buffer_clause : "SAVE.CONTINUE.NO_OVERRUN", VMBSAVE_CHECK_GUARD);
-    oracle_text(v->expected, sizeof v->expected,
-                "no byte written outside [0, %" PRIu32 ") of the %" PRIu32 "-byte buffer", writable,
-                call->size);
-    oracle_text(v->observed, sizeof v->observed, "byte %" PRId64 " changed%s", offset,
-                offset < 0                      ? " (before the buffer)"
-                : offset >= (int64_t)call->size ? " (past the buffer)"
-                                                : "");
+        o, inside ? in_buffer_clause : CLAUSE(SAVE_CONTINUE_NO_OVERRUN), VMBSAVE_CHECK_GUARD);
+    vmbsave_value_set_extent(&v->want, writable, call->size);
+    vmbsave_value_set_byte(&v->seen, offset, VMBSAVE_BYTE_IN_BUFFER);
+    vmbsave_value_note(&v->seen, " changed%s",
+                       offset < 0                      ? " (before the buffer)"
+                       : offset >= (int64_t)call->size ? " (past the buffer)"
+                                                       : "");
     return false;
 }
 
@@ -298,19 +292,14 @@ static bool check_zero_counts(vmbsave_oracle *o, const oracle_continue_call *cal
     if (!bad_f && !bad_r)
         return true;
     vmbsave_violation *v = oracle_violation(o, clause, VMBSAVE_CHECK_COUNTS);
-    if (call->null_filled)
-        oracle_text(v->expected, sizeof v->expected, "required=0");
-    else if (call->null_required)
-        oracle_text(v->expected, sizeof v->expected, "filled=0");
-    else
-        oracle_text(v->expected, sizeof v->expected, "filled=0 required=0");
-    if (call->null_filled)
-        oracle_text(v->observed, sizeof v->observed, "required=%" PRIu32, call->required);
-    else if (call->null_required)
-        oracle_text(v->observed, sizeof v->observed, "filled=%" PRIu32, call->filled);
-    else
-        oracle_text(v->observed, sizeof v->observed, "filled=%" PRIu32 " required=%" PRIu32,
-                    call->filled, call->required);
+    if (!call->null_filled) {
+        vmbsave_value_set_filled(&v->want, 0, 0);
+        vmbsave_value_set_filled(&v->seen, call->filled, call->filled);
+    }
+    if (!call->null_required) {
+        vmbsave_value_set_required(&v->want, 0, 0);
+        vmbsave_value_set_required(&v->seen, call->required, call->required);
+    }
     return false;
 }
 
@@ -328,25 +317,25 @@ static const char *progress_clause(const oracle_session *s, const oracle_continu
                                    NTSTATUS status, bool next_is_end)
 {
     if (s->too_small != 0 && call->size >= s->too_small)
-        return "SAVE.CONTINUE.TOO_SMALL.RETRY_PROGRESSES";
+        return CLAUSE(SAVE_CONTINUE_TOO_SMALL_RETRY_PROGRESSES);
     if (call->size >= VMBSAVE_MAX_CHUNK_BYTES)
-        return "SAVE.CONTINUE.MAX_CHUNK_PROGRESS";
+        return CLAUSE(SAVE_CONTINUE_MAX_CHUNK_PROGRESS);
     if (status == STATUS_BUFFER_TOO_SMALL)
-        return "SAVE.CONTINUE.TOO_SMALL.NO_PROGRESS";
-    return next_is_end ? "SAVE.CONTINUE.SUCCESS.COMPLETE" : "SAVE.CONTINUE.OVERFLOW.PROGRESS";
+        return CLAUSE(SAVE_CONTINUE_TOO_SMALL_NO_PROGRESS);
+    return next_is_end ? CLAUSE(SAVE_CONTINUE_SUCCESS_COMPLETE) : CLAUSE(SAVE_CONTINUE_OVERFLOW_PROGRESS);
 }
 
 /* A chunk written at the wrong place in the image: what moved the session's position. */
 static const char *position_clause(const oracle_session *s)
 {
     switch (s->last_event) {
-    case ORACLE_EVENT_TOO_SMALL: return "SAVE.CONTINUE.TOO_SMALL.NO_PROGRESS";
-    case ORACLE_EVENT_SIZE_QUERY: return "SAVE.CONTINUE.SIZE_QUERY";
-    case ORACLE_EVENT_PARAMS: return "SAVE.CONTINUE.PARAMS";
-    case ORACLE_EVENT_REFUSED_BEGIN: return "SAVE.BEGIN.ACTIVE_SESSION";
+    case ORACLE_EVENT_TOO_SMALL: return CLAUSE(SAVE_CONTINUE_TOO_SMALL_NO_PROGRESS);
+    case ORACLE_EVENT_SIZE_QUERY: return CLAUSE(SAVE_CONTINUE_SIZE_QUERY);
+    case ORACLE_EVENT_PARAMS: return CLAUSE(SAVE_CONTINUE_PARAMS);
+    case ORACLE_EVENT_REFUSED_BEGIN: return CLAUSE(SAVE_BEGIN_ACTIVE_SESSION);
     case ORACLE_EVENT_BEGIN:
-        return s->index > 0 ? "SAVE.END.NEW_SESSION_IDENTICAL" : "SAVE.CONTINUE.WHOLE_CHUNKS";
-    default: return "SAVE.CONTINUE.WHOLE_CHUNKS";
+        return s->index > 0 ? CLAUSE(SAVE_END_NEW_SESSION_IDENTICAL) : CLAUSE(SAVE_CONTINUE_WHOLE_CHUNKS);
+    default: return CLAUSE(SAVE_CONTINUE_WHOLE_CHUNKS);
     }
 }
 
@@ -355,18 +344,17 @@ static bool callbacks_missing(vmbsave_oracle *o, const oracle_channel *c, const 
     const oracle_session *s = &c->s;
     uint32_t k = s->plan.stuck_packet;
     vmbsave_violation *v =
-        oracle_violation(o, "PACKET.SAVE.SIZE_QUERY_FIRST", VMBSAVE_CHECK_CALLBACK);
+        oracle_violation(o, CLAUSE(PACKET_SAVE_SIZE_QUERY_FIRST), VMBSAVE_CHECK_CALLBACK);
     if (k == UINT32_MAX || k >= c->m.packet_count) {
-        oracle_text(v->expected, sizeof v->expected, "save_packet calls before %s", what);
-        oracle_text(v->observed, sizeof v->observed, "none");
+        vmbsave_value_set_rule(&v->want, "save_packet calls");
+        vmbsave_value_note(&v->want, " before %s", what);
+        vmbsave_value_set_callbacks(&v->seen, false, 0, 0, 0);
         return false;
     }
     const oracle_packet_answer *a = &s->answers[k];
-    oracle_text(v->expected, sizeof v->expected,
-                "save_packet(packet %" PRIu64 ", size %" PRIu32 ") before %s", c->m.packets[k].id,
-                a->first ? a->need : 0u, what);
-    oracle_text(v->observed, sizeof v->observed, "%s",
-                a->first ? "no second call" : "no size query");
+    vmbsave_value_set_callback(&v->want, false, c->m.packets[k].id, a->first ? a->need : 0u);
+    vmbsave_value_note(&v->want, " before %s", what);
+    vmbsave_value_set_rule(&v->seen, a->first ? "no second call" : "no size query");
     return false;
 }
 
@@ -377,7 +365,7 @@ static bool same_records(vmbsave_oracle *o, const oracle_channel *c, const vmbsa
 {
     const oracle_state *m = &c->m;
     uint32_t size = h->payload_bytes;
-    static _Thread_local uint8_t rec[VMBSAVE_MAX_CHUNK_BYTES];
+    uint8_t *rec = o->record;
     if (h->type == VMBSAVE_CHUNK_RING) {
         if (size <= VMBSAVE_RING_PIECE_FIXED)
             return false;
@@ -432,17 +420,15 @@ static bool same_records(vmbsave_oracle *o, const oracle_channel *c, const vmbsa
  * the clause (oracle_diagnose) once the runner has made two clean one-shot reads. `produced` is
  * the session's image length with this call's bytes. */
 static oracle_verdict content_mismatch(vmbsave_oracle *o, uint32_t slot, uint32_t chunk,
-                                       uint32_t produced, const char *what)
+                                       uint32_t produced, const vmbsave_value *seen)
 {
     oracle_channel *c = &o->ch[slot];
     oracle_session *s = &c->s;
-    vmbsave_violation *v = oracle_violation(o, "SAVE.IMAGE.COMPLETE", VMBSAVE_CHECK_IMAGE);
+    vmbsave_violation *v = oracle_violation(o, CLAUSE(SAVE_IMAGE_COMPLETE), VMBSAVE_CHECK_IMAGE);
     const oracle_chunk_plan *p = &s->plan.chunks[chunk];
-    oracle_text(v->expected, sizeof v->expected,
-                "chunk %" PRIu32 " (%s, %" PRIu32 " bytes at image offset %" PRIu32
-                ") as the model writes it",
-                chunk, vmbsave_chunk_type_name(p->type), p->size, p->offset);
-    oracle_text(v->observed, sizeof v->observed, "%s", what);
+    vmbsave_value_set_chunk_shape(&v->want, chunk, p->type, p->size, p->offset);
+    vmbsave_value_note(&v->want, " as the model writes it");
+    v->seen = *seen;
     /* Keep the expected prefix for the reproducer; the diagnosis reuses the plan. */
     oracle_plan_write(o, &s->plan, &c->m, s->answers, s->plan.planned);
     uint32_t n = s->plan.bytes_written < produced ? s->plan.bytes_written : produced;
@@ -461,11 +447,12 @@ static oracle_verdict content_mismatch(vmbsave_oracle *o, uint32_t slot, uint32_
 }
 
 static oracle_verdict chunk_problem(vmbsave_oracle *o, const char *clause, uint32_t g,
-                                    const char *expected, const char *observed)
+                                    const char *expected, const vmbsave_value *seen)
 {
     vmbsave_violation *v = oracle_violation(o, clause, VMBSAVE_CHECK_CHUNKS);
-    oracle_text(v->expected, sizeof v->expected, "chunk %" PRIu32 ": %s", g, expected);
-    oracle_text(v->observed, sizeof v->observed, "%s", observed);
+    vmbsave_value_set_chunk(&v->want, g);
+    vmbsave_value_note(&v->want, ": %s", expected);
+    v->seen = *seen;
     return ORACLE_VIOLATION;
 }
 
@@ -489,7 +476,8 @@ static oracle_verdict check_written(vmbsave_oracle *o, uint32_t slot, const uint
     oracle_channel *c = &o->ch[slot];
     oracle_session *s = &c->s;
     oracle_plan *plan = &s->plan;
-    char ex[160], ob[160];
+    char ex[160];
+    vmbsave_value ob; /* what was observed, for a violation */
     uint32_t off = 0, i = 0;
     uint32_t base = plan->chunks[s->pos].offset;
     unsigned prev_rank = s->pos == 0 ? 0 : vmbsave_chunk_rank(plan->chunks[s->pos - 1u].type);
@@ -500,21 +488,27 @@ static oracle_verdict check_written(vmbsave_oracle *o, uint32_t slot, const uint
         /* Shape first: whole chunks tiling BytesFilled. */
         if (f == VMBSAVE_CHUNK_SHORT_HEADER || f == VMBSAVE_CHUNK_BAD_MAGIC ||
             f == VMBSAVE_CHUNK_SHORT_PAYLOAD) {
-            oracle_text(ob, sizeof ob, "bytes %" PRIu32 "..%" PRIu32 " of the buffer: %s", off,
-                        filled, vmbsave_chunk_fault_name(f));
-            return chunk_problem(o, "SAVE.CONTINUE.WHOLE_CHUNKS", g,
-                                 "whole chunks tiling BytesFilled", ob);
+            memset(&ob, 0, sizeof ob);
+            vmbsave_value_set_byte(&ob, off, VMBSAVE_BYTE_IN_BUFFER);
+            vmbsave_value_note(&ob, "..%" PRIu32 ": %s", filled, vmbsave_chunk_fault_name(f));
+            return chunk_problem(o, CLAUSE(SAVE_CONTINUE_WHOLE_CHUNKS), g,
+                                 "whole chunks tiling BytesFilled", &ob);
         }
         if (f == VMBSAVE_CHUNK_TOO_LARGE) {
-            oracle_text(ob, sizeof ob, "payload_bytes %" PRIu32, h.payload_bytes);
-            return chunk_problem(o, "LIMIT.CHUNK", g, "at most 65,536 bytes", ob);
+            memset(&ob, 0, sizeof ob);
+            vmbsave_value_set_number(&ob, h.payload_bytes);
+            vmbsave_value_note(&ob, "payload_bytes ");
+            ob.note_first = true;
+            return chunk_problem(o, CLAUSE(LIMIT_CHUNK), g, "at most 65,536 bytes", &ob);
         }
         if (g >= plan->planned)
             oracle_plan_extend(plan, &c->m, s->answers);
         if (g >= plan->planned) {
             if (plan->end_planned) {
-                oracle_text(ob, sizeof ob, "a %s chunk after END", vmbsave_chunk_type_name(h.type));
-                return chunk_problem(o, "FORMAT.ORDER", g, "nothing after the END chunk", ob);
+                memset(&ob, 0, sizeof ob);
+                vmbsave_value_set_chunk_shape(&ob, g, h.type, h.size, base + off);
+                vmbsave_value_note(&ob, " after END");
+                return chunk_problem(o, CLAUSE(FORMAT_ORDER), g, "nothing after the END chunk", &ob);
             }
             callbacks_missing(o, c, "its record is written");
             return ORACLE_VIOLATION;
@@ -532,50 +526,57 @@ static oracle_verdict check_written(vmbsave_oracle *o, uint32_t slot, const uint
                 memcmp(plan->image + pq->offset, buf + off, h.size) == 0) {
                 oracle_text(ex, sizeof ex, "%s (sequence %" PRIu32 ")",
                             vmbsave_chunk_type_name(p->type), g);
-                oracle_text(ob, sizeof ob, "chunk %" PRIu32 " of the image (%s)", q,
-                            vmbsave_chunk_type_name(pq->type));
-                return chunk_problem(o, position_clause(s), g, ex, ob);
+                memset(&ob, 0, sizeof ob);
+                vmbsave_value_set_chunk_shape(&ob, q, pq->type, pq->size, pq->offset);
+                vmbsave_value_note(&ob, " of the image");
+                return chunk_problem(o, position_clause(s), g, ex, &ob);
             }
         }
         if (!header_ok || h.sequence != g) {
+            /* The header field at fault, as the chunk's number, with the field in words. */
+            memset(&ob, 0, sizeof ob);
+            vmbsave_value_set_chunk(&ob, g);
             if (f != VMBSAVE_CHUNK_OK)
-                oracle_text(ob, sizeof ob, "%s", vmbsave_chunk_fault_name(f));
+                vmbsave_value_note(&ob, ": %s", vmbsave_chunk_fault_name(f));
             else if (h.sequence != g)
-                oracle_text(ob, sizeof ob, "sequence %" PRIu32, h.sequence);
+                vmbsave_value_note(&ob, ": sequence %" PRIu32, h.sequence);
             else if (h.image_id != plan->image_id)
-                oracle_text(ob, sizeof ob,
-                            "image_id %016" PRIx64 " (the model's is %016" PRIx64 ")", h.image_id,
-                            plan->image_id);
+                vmbsave_value_note(&ob, ": image_id %016" PRIx64 " (the model's is %016" PRIx64 ")",
+                                   h.image_id, plan->image_id);
             else
-                oracle_text(ob, sizeof ob, "minor %u flags 0x%x", (unsigned)h.minor,
-                            (unsigned)h.flags);
-            return chunk_problem(o, "FORMAT.LAYOUT", g,
+                vmbsave_value_note(&ob, ": minor %u flags 0x%x", (unsigned)h.minor,
+                                   (unsigned)h.flags);
+            return chunk_problem(o, CLAUSE(FORMAT_LAYOUT), g,
                                  "a 40-byte header with magic, major 1, minor 0, its sequence, "
                                  "the image id and a checksum that verifies",
-                                 ob);
+                                 &ob);
         }
         unsigned rank = vmbsave_chunk_rank(h.type);
         if (h.type != p->type) {
             if (rank == 0 || rank < prev_rank || (rank == 1 && g != 0) || (g == 0 && rank != 1)) {
-                oracle_text(ob, sizeof ob, "a %s chunk after %s", vmbsave_chunk_type_name(h.type),
-                            g == 0 ? "nothing"
-                                   : vmbsave_chunk_type_name(plan->chunks[g - 1u].type));
-                return chunk_problem(o, "FORMAT.ORDER", g,
-                                     "HEADER GPADLS* PACKETS* RING(in)* RING(out)* END", ob);
+                memset(&ob, 0, sizeof ob);
+                vmbsave_value_set_chunk_shape(&ob, g, h.type, h.size, base + off);
+                vmbsave_value_note(&ob, " after %s",
+                                   g == 0 ? "nothing"
+                                          : vmbsave_chunk_type_name(plan->chunks[g - 1u].type));
+                return chunk_problem(o, CLAUSE(FORMAT_ORDER), g,
+                                     "HEADER GPADLS* PACKETS* RING(in)* RING(out)* END", &ob);
             }
-            oracle_text(ob, sizeof ob, "a %s chunk where the model has %s",
-                        vmbsave_chunk_type_name(h.type), vmbsave_chunk_type_name(p->type));
-            return content_mismatch(o, slot, g, base + filled, ob);
+            memset(&ob, 0, sizeof ob);
+            vmbsave_value_set_chunk_shape(&ob, g, h.type, h.size, base + off);
+            return content_mismatch(o, slot, g, base + filled, &ob);
         }
         if (h.size != p->size) {
             if (same_records(o, c, &h, buf + off + VMBSAVE_CHUNK_HEADER_BYTES, p)) {
                 oracle_text(ex, sizeof ex, "%" PRIu32 " bytes (greedy packing)", p->size);
-                oracle_text(ob, sizeof ob, "%" PRIu32 " bytes holding the right records", h.size);
-                return chunk_problem(o, "FORMAT.CHUNKING.CANONICAL", g, ex, ob);
+                memset(&ob, 0, sizeof ob);
+                vmbsave_value_set_chunk_shape(&ob, g, h.type, h.size, base + off);
+                vmbsave_value_note(&ob, " holding the right records");
+                return chunk_problem(o, CLAUSE(FORMAT_CHUNKING_CANONICAL), g, ex, &ob);
             }
-            oracle_text(ob, sizeof ob, "a %" PRIu32 "-byte %s chunk, the model's has %" PRIu32,
-                        h.size, vmbsave_chunk_type_name(h.type), p->size);
-            return content_mismatch(o, slot, g, base + filled, ob);
+            memset(&ob, 0, sizeof ob);
+            vmbsave_value_set_chunk_shape(&ob, g, h.type, h.size, base + off);
+            return content_mismatch(o, slot, g, base + filled, &ob);
         }
         oracle_plan_write(o, plan, &c->m, s->answers, g + 1u);
         if (plan->written <= g) {
@@ -587,10 +588,10 @@ static oracle_verdict check_written(vmbsave_oracle *o, uint32_t slot, const uint
             uint32_t at = 0;
             while (plan->image[p->offset + at] == buf[off + at])
                 at++;
-            oracle_text(ob, sizeof ob,
-                        "byte %" PRIu32 " of the chunk is 0x%02x, the model's 0x%02x", at,
-                        buf[off + at], plan->image[p->offset + at]);
-            return content_mismatch(o, slot, g, base + filled, ob);
+            memset(&ob, 0, sizeof ob);
+            vmbsave_value_set_byte_value(&ob, at, VMBSAVE_BYTE_IN_CHUNK, buf[off + at]);
+            vmbsave_value_note(&ob, ", the model's 0x%02x", plan->image[p->offset + at]);
+            return content_mismatch(o, slot, g, base + filled, &ob);
         }
         prev_rank = rank;
         off += h.size;
@@ -608,11 +609,11 @@ oracle_verdict oracle_save_continue(vmbsave_oracle *o, uint32_t slot,
     oracle_session *s = &c->s;
     int64_t delta = oracle_obs_live_delta(obs);
     c->held += delta;
-    c->desc_clause = "SAVE.END.NO_STATE_CHANGE";
+    c->desc_clause = CLAUSE(SAVE_END_NO_STATE_CHANGE);
 
     /* SAVE.CONTINUE.PARAMS: checked before anything else, and change nothing. */
     if (call->null_filled || call->null_required || (call->null_buffer && call->size != 0)) {
-        if (!check_no_op(o, call, STATUS_INVALID_PARAMETER, status, obs, "SAVE.CONTINUE.PARAMS"))
+        if (!check_no_op(o, call, STATUS_INVALID_PARAMETER, status, obs, CLAUSE(SAVE_CONTINUE_PARAMS)))
             return ORACLE_VIOLATION;
         if (s->phase != ORACLE_SESSION_NONE)
             s->last_event = ORACLE_EVENT_PARAMS;
@@ -621,16 +622,16 @@ oracle_verdict oracle_save_continue(vmbsave_oracle *o, uint32_t slot,
     switch (s->phase) {
     case ORACLE_SESSION_NONE:
         return check_no_op(o, call, STATUS_INVALID_DEVICE_STATE, status, obs,
-                           s->begin_nomem ? "SAVE.BEGIN.NO_MEMORY" : "SAVE.CONTINUE.NO_SESSION")
+                           s->begin_nomem ? CLAUSE(SAVE_BEGIN_NO_MEMORY) : CLAUSE(SAVE_CONTINUE_NO_SESSION))
                    ? ORACLE_OK
                    : ORACLE_VIOLATION;
     case ORACLE_SESSION_COMPLETED:
         return check_no_op(o, call, STATUS_INVALID_DEVICE_STATE, status, obs,
-                           "SAVE.CONTINUE.AFTER_SUCCESS")
+                           CLAUSE(SAVE_CONTINUE_AFTER_SUCCESS))
                    ? ORACLE_OK
                    : ORACLE_VIOLATION;
     case ORACLE_SESSION_STICKY:
-        return check_no_op(o, call, s->sticky, status, obs, "SAVE.CONTINUE.STICKY_ERROR")
+        return check_no_op(o, call, s->sticky, status, obs, CLAUSE(SAVE_CONTINUE_STICKY_ERROR))
                    ? ORACLE_OK
                    : ORACLE_VIOLATION;
     case ORACLE_SESSION_ACTIVE: break;
@@ -652,17 +653,13 @@ oracle_verdict oracle_save_continue(vmbsave_oracle *o, uint32_t slot,
             allowed[n++] = failure;
         if (faulted)
             allowed[n++] = STATUS_INSUFFICIENT_RESOURCES;
-        const char *clause = failure != 0 ? failure_clause : "RESOURCES.ALLOC_FAILURE.STATUS";
+        const char *clause = failure != 0 ? failure_clause : CLAUSE(RESOURCES_ALLOC_FAILURE_STATUS);
         if (status != allowed[0] && (n < 2 || status != allowed[1])) {
-            vmbsave_violation *v = oracle_violation(o, clause, VMBSAVE_CHECK_STATUS);
-            char tmp[16];
-            oracle_status_set_text(allowed, n, v->expected, sizeof v->expected);
-            oracle_text(v->observed, sizeof v->observed, "%s",
-                        oracle_status_text(status, tmp, sizeof tmp));
+            oracle_status_violation(o, clause, allowed, n, status);
             return ORACLE_VIOLATION;
         }
-        if (!check_zero_counts(o, call, "SAVE.CONTINUE.STICKY_ERROR") ||
-            !check_guard(o, call, call->size, "SAVE.CONTINUE.NO_OVERRUN"))
+        if (!check_zero_counts(o, call, CLAUSE(SAVE_CONTINUE_STICKY_ERROR)) ||
+            !check_guard(o, call, call->size, CLAUSE(SAVE_CONTINUE_NO_OVERRUN)))
             return ORACLE_VIOLATION;
         s->phase = ORACLE_SESSION_STICKY;
         s->sticky = status;
@@ -677,19 +674,19 @@ oracle_verdict oracle_save_continue(vmbsave_oracle *o, uint32_t slot,
     }
     const oracle_chunk_plan *next = &plan->chunks[s->pos];
     uint32_t need = next->size;
-    char tmp[16];
 
     if (call->size < need) {
         /* Nothing fits: TOO_SMALL, BytesRequired the next chunk's size, nothing written. */
         const char *clause =
-            call->size == 0 ? "SAVE.CONTINUE.SIZE_QUERY" : "SAVE.CONTINUE.TOO_SMALL.NO_PROGRESS";
+            call->size == 0 ? CLAUSE(SAVE_CONTINUE_SIZE_QUERY) : CLAUSE(SAVE_CONTINUE_TOO_SMALL_NO_PROGRESS);
         if (!status_is(o, clause, STATUS_BUFFER_TOO_SMALL, status))
             return ORACLE_VIOLATION;
         if (call->filled != 0 || call->required != need) {
             vmbsave_violation *v = oracle_violation(o, clause, VMBSAVE_CHECK_COUNTS);
-            oracle_text(v->expected, sizeof v->expected, "filled=0 required=%" PRIu32, need);
-            oracle_text(v->observed, sizeof v->observed, "filled=%" PRIu32 " required=%" PRIu32,
-                        call->filled, call->required);
+            vmbsave_value_set_filled(&v->want, 0, 0);
+            vmbsave_value_set_required(&v->want, need, need);
+            vmbsave_value_set_filled(&v->seen, call->filled, call->filled);
+            vmbsave_value_set_required(&v->seen, call->required, call->required);
             return ORACLE_VIOLATION;
         }
         if (!check_guard(o, call, 0, clause))
@@ -703,26 +700,23 @@ oracle_verdict oracle_save_continue(vmbsave_oracle *o, uint32_t slot,
     /* The next chunk fits: progress. */
     bool next_is_end = next->type == VMBSAVE_CHUNK_END;
     if (status != STATUS_BUFFER_OVERFLOW && status != STATUS_SUCCESS) {
-        vmbsave_violation *v = oracle_violation(o, progress_clause(s, call, status, next_is_end),
-                                                VMBSAVE_CHECK_STATUS);
-        oracle_text(v->expected, sizeof v->expected,
-                    "%s (the next chunk, %" PRIu32 " bytes, fits in %" PRIu32 ")",
-                    next_is_end ? "STATUS_SUCCESS" : "STATUS_BUFFER_OVERFLOW or STATUS_SUCCESS",
-                    need, call->size);
-        oracle_text(v->observed, sizeof v->observed, "%s",
-                    oracle_status_text(status, tmp, sizeof tmp));
+        const NTSTATUS progress[2] = {STATUS_BUFFER_OVERFLOW, STATUS_SUCCESS};
+        oracle_status_violation(o, progress_clause(s, call, status, next_is_end),
+                                next_is_end ? progress + 1 : progress, next_is_end ? 1u : 2u,
+                                status);
+        vmbsave_value_note(&o->v.want, " (the next chunk, %" PRIu32 " bytes, fits in %" PRIu32 ")",
+                           need, call->size);
         return ORACLE_VIOLATION;
     }
-    const char *count_clause = status == STATUS_SUCCESS ? "SAVE.CONTINUE.SUCCESS.COMPLETE"
-                                                        : "SAVE.CONTINUE.OVERFLOW.PROGRESS";
+    const char *count_clause = status == STATUS_SUCCESS ? CLAUSE(SAVE_CONTINUE_SUCCESS_COMPLETE)
+                                                        : CLAUSE(SAVE_CONTINUE_OVERFLOW_PROGRESS);
     if (call->filled == 0 || call->filled > call->size) {
         vmbsave_violation *v = oracle_violation(o, count_clause, VMBSAVE_CHECK_COUNTS);
-        oracle_text(v->expected, sizeof v->expected, "filled=%" PRIu32 "..%" PRIu32, need,
-                    call->size);
-        oracle_text(v->observed, sizeof v->observed, "filled=%" PRIu32, call->filled);
+        vmbsave_value_set_filled(&v->want, need, call->size);
+        vmbsave_value_set_filled(&v->seen, call->filled, call->filled);
         return ORACLE_VIOLATION;
     }
-    if (!check_guard(o, call, call->filled, "SAVE.CONTINUE.NO_OVERRUN"))
+    if (!check_guard(o, call, call->filled, CLAUSE(SAVE_CONTINUE_NO_OVERRUN)))
         return ORACLE_VIOLATION;
     uint32_t k = 0;
     oracle_verdict verdict = check_written(o, slot, call->buf, call->filled, &k);
@@ -731,14 +725,13 @@ oracle_verdict oracle_save_continue(vmbsave_oracle *o, uint32_t slot,
     uint32_t last = s->pos + k - 1u;
     bool wrote_end = plan->chunks[last].type == VMBSAVE_CHUNK_END;
     if (wrote_end != (status == STATUS_SUCCESS)) {
-        vmbsave_violation *v = oracle_violation(
-            o, wrote_end ? "SAVE.CONTINUE.SUCCESS.COMPLETE" : "SAVE.CONTINUE.OVERFLOW.PROGRESS",
-            VMBSAVE_CHECK_STATUS);
-        oracle_text(v->expected, sizeof v->expected, "%s (the call %s the END chunk)",
-                    wrote_end ? "STATUS_SUCCESS" : "STATUS_BUFFER_OVERFLOW",
-                    wrote_end ? "wrote" : "did not write");
-        oracle_text(v->observed, sizeof v->observed, "%s",
-                    oracle_status_text(status, tmp, sizeof tmp));
+        NTSTATUS want = wrote_end ? STATUS_SUCCESS : STATUS_BUFFER_OVERFLOW;
+        oracle_status_violation(o,
+                                wrote_end ? CLAUSE(SAVE_CONTINUE_SUCCESS_COMPLETE)
+                                          : CLAUSE(SAVE_CONTINUE_OVERFLOW_PROGRESS),
+                                &want, 1, status);
+        vmbsave_value_note(&o->v.want, " (the call %s the END chunk)",
+                           wrote_end ? "wrote" : "did not write");
         return ORACLE_VIOLATION;
     }
     uint32_t want_required = 0;
@@ -752,8 +745,8 @@ oracle_verdict oracle_save_continue(vmbsave_oracle *o, uint32_t slot,
     }
     if (call->required != want_required) {
         vmbsave_violation *v = oracle_violation(o, count_clause, VMBSAVE_CHECK_COUNTS);
-        oracle_text(v->expected, sizeof v->expected, "required=%" PRIu32, want_required);
-        oracle_text(v->observed, sizeof v->observed, "required=%" PRIu32, call->required);
+        vmbsave_value_set_required(&v->want, want_required, want_required);
+        vmbsave_value_set_required(&v->seen, call->required, call->required);
         return ORACLE_VIOLATION;
     }
     s->pos += k;
@@ -772,16 +765,16 @@ bool oracle_save_end(vmbsave_oracle *o, uint32_t slot, const oracle_obs *obs)
 {
     oracle_channel *c = &o->ch[slot];
     oracle_session *s = &c->s;
-    if (!oracle_no_callbacks(o, obs, "save_end", "PACKET.SAVE.SIZE_QUERY_FIRST"))
+    if (!oracle_no_callbacks(o, obs, "save_end", CLAUSE(PACKET_SAVE_SIZE_QUERY_FIRST)))
         return false;
     c->held += oracle_obs_live_delta(obs);
-    c->desc_clause = "SAVE.END.NO_STATE_CHANGE";
+    c->desc_clause = CLAUSE(SAVE_END_NO_STATE_CHANGE);
     if (s->phase == ORACLE_SESSION_NONE) {
         s->begin_nomem = false;
-        return oracle_note_live(o, obs, 0, "SAVE.END.ALWAYS_SAFE",
+        return oracle_note_live(o, obs, 0, CLAUSE(SAVE_END_ALWAYS_SAFE),
                                 "save_end with no session is a no-op");
     }
-    if (!oracle_check_live(o, obs, -s->held, "SAVE.END.FREES_SESSION",
+    if (!oracle_check_live(o, obs, -s->held, CLAUSE(SAVE_END_FREES_SESSION),
                            "the live count from before save_begin"))
         return false;
     if (s->phase == ORACLE_SESSION_COMPLETED && !s->one_shot_like)
@@ -823,7 +816,7 @@ void oracle_diagnose(vmbsave_oracle *o, const bool ok[2], const uint8_t *const b
     /* o->v holds the mismatch; decide which clause it breaks from two clean one-shot reads. */
     oracle_channel *c = &o->ch[o->diag.slot];
     const char *content =
-        o->diag.restored_unchanged ? "RESTORE.FIXED_POINT" : "SAVE.IMAGE.COMPLETE";
+        o->diag.restored_unchanged ? CLAUSE(RESTORE_FIXED_POINT) : CLAUSE(SAVE_IMAGE_COMPLETE);
     const char *clause = content;
     if (ok[0] && ok[1]) {
         bool same = len[0] == len[1] && memcmp(bytes[0], bytes[1], len[0]) == 0;
@@ -839,14 +832,14 @@ void oracle_diagnose(vmbsave_oracle *o, const bool ok[2], const uint8_t *const b
                     plan->bytes_written == len[0] && memcmp(plan->image, bytes[0], len[0]) == 0;
         }
         if (!same)
-            clause = "SAVE.IMAGE.DETERMINISTIC";
+            clause = CLAUSE(SAVE_IMAGE_DETERMINISTIC);
         else if (right)
             clause = o->diag.was_one_shot
-                         ? (o->diag.session_index > 0 ? "SAVE.END.NEW_SESSION_IDENTICAL"
-                                                      : "SAVE.IMAGE.DETERMINISTIC")
-                         : "SAVE.IMAGE.BUFFER_INDEPENDENT";
+                         ? (o->diag.session_index > 0 ? CLAUSE(SAVE_END_NEW_SESSION_IDENTICAL)
+                                                      : CLAUSE(SAVE_IMAGE_DETERMINISTIC))
+                         : CLAUSE(SAVE_IMAGE_BUFFER_INDEPENDENT);
         else if (o->diag.was_one_shot && o->diag.chunked_verified)
-            clause = "SAVE.IMAGE.BUFFER_INDEPENDENT";
+            clause = CLAUSE(SAVE_IMAGE_BUFFER_INDEPENDENT);
     }
     oracle_text(o->v.clause, sizeof o->v.clause, "%s", clause);
 }

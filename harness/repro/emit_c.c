@@ -4,7 +4,6 @@
 #include "repro/emit_c.h"
 
 #include <ctype.h>
-#include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -16,8 +15,7 @@
 
 typedef struct emit_statement {
     uint32_t step;
-    bool is_call;   /* contains "api->": one trace entry */
-    size_t text_at; /* offset into emitter->text */
+    vmbsave_call call; /* its C text is made when the file is written */
 } emit_statement;
 
 typedef struct emit_data {
@@ -29,8 +27,6 @@ typedef struct emit_data {
 struct vmbsave_emitter {
     vmbsave_program program;
 
-    char *text; /* NUL-separated statements */
-    size_t text_size, text_cap;
     emit_statement *statements;
     size_t statement_count, statement_cap;
     size_t call_count;
@@ -94,7 +90,6 @@ void vmbsave_emitter_free(vmbsave_emitter *e)
 {
     if (e == NULL)
         return;
-    free(e->text);
     free(e->statements);
     free(e->data);
     free(e->datas);
@@ -106,28 +101,20 @@ const char *vmbsave_emitter_error(const vmbsave_emitter *e)
     return e->failed ? e->error : "";
 }
 
-int vmbsave_emitter_add_call(vmbsave_emitter *e, uint32_t step, const char *c_statement)
+int vmbsave_emitter_add_call(vmbsave_emitter *e, uint32_t step, const vmbsave_call *call)
 {
     if (e->failed)
         return -1;
-    if (c_statement == NULL)
-        return fail(e, "a NULL statement");
-    size_t len = strlen(c_statement);
+    if (call == NULL || call->op >= VMBSAVE_CALL_OP_COUNT)
+        return fail(e, "an unknown operation");
     if (e->statement_count >= VMBSAVE_EMIT_MAX_STATEMENTS ||
         grow((void **)&e->statements, &e->statement_cap, e->statement_count + 1u,
              sizeof(*e->statements), VMBSAVE_EMIT_MAX_STATEMENTS) != 0)
         return fail(e, "more than %u statements", VMBSAVE_EMIT_MAX_STATEMENTS);
-    if (len >= VMBSAVE_EMIT_MAX_TEXT_BYTES - e->text_size ||
-        grow((void **)&e->text, &e->text_cap, e->text_size + len + 1u, 1u,
-             VMBSAVE_EMIT_MAX_TEXT_BYTES) != 0)
-        return fail(e, "statements longer than %u bytes in all", VMBSAVE_EMIT_MAX_TEXT_BYTES);
     emit_statement *s = &e->statements[e->statement_count++];
     s->step = step;
-    s->is_call = strstr(c_statement, "api->") != NULL;
-    s->text_at = e->text_size;
-    memcpy(e->text + e->text_size, c_statement, len + 1u);
-    e->text_size += len + 1u;
-    if (s->is_call)
+    s->call = *call;
+    if (vmbsave_call_desc_of(call->op)->traced)
         e->call_count++;
     return 0;
 }
@@ -198,123 +185,6 @@ void vmbsave_emitter_set_crash(vmbsave_emitter *e, int signal_number)
     e->signal_number = signal_number;
 }
 
-/* ---- The sink -------------------------------------------------------------------------- */
-static void sink_on_call(void *context, uint32_t step, const char *c_statement)
-{
-    (void)vmbsave_emitter_add_call(context, step, c_statement);
-}
-
-static void sink_on_data(void *context, const char *name, const void *bytes, size_t size)
-{
-    (void)vmbsave_emitter_add_data(context, name, bytes, size);
-}
-
-static void sink_on_violation(void *context, const vmbsave_violation *violation)
-{
-    vmbsave_emitter *e = context;
-    if (!e->has_violation)
-        vmbsave_emitter_set_violation(e, violation, NULL);
-}
-
-void vmbsave_emitter_sink(vmbsave_emitter *e, vmbsave_call_sink *sink)
-{
-    memset(sink, 0, sizeof(*sink));
-    sink->context = e;
-    sink->on_call = sink_on_call;
-    sink->on_data = sink_on_data;
-    sink->on_violation = sink_on_violation;
-}
-
-/* ---- Parsing the violation's expected / observed text ---------------------------------- */
-static const NTSTATUS known_statuses[] = {
-    STATUS_SUCCESS, STATUS_BUFFER_OVERFLOW, STATUS_UNSUCCESSFUL, STATUS_INVALID_PARAMETER,
-    STATUS_MORE_PROCESSING_REQUIRED, STATUS_NO_MEMORY, STATUS_BUFFER_TOO_SMALL,
-    STATUS_DATA_ERROR, STATUS_UNKNOWN_REVISION, STATUS_REVISION_MISMATCH,
-    STATUS_INSUFFICIENT_RESOURCES, STATUS_NOT_SUPPORTED, STATUS_INTERNAL_ERROR,
-    STATUS_INVALID_PARAMETER_1, STATUS_INVALID_PARAMETER_2, STATUS_INVALID_PARAMETER_3,
-    STATUS_INVALID_PARAMETER_4, STATUS_FILE_CORRUPT_ERROR, STATUS_INVALID_DEVICE_STATE,
-    STATUS_INVALID_BUFFER_SIZE, STATUS_NOT_FOUND, STATUS_DUPLICATE_OBJECTID,
-    STATUS_REQUEST_OUT_OF_SEQUENCE, STATUS_IMPLEMENTATION_LIMIT,
-};
-#define KNOWN_STATUS_COUNT (sizeof(known_statuses) / sizeof(known_statuses[0]))
-
-static bool status_by_name(const char *name, size_t len, NTSTATUS *out)
-{
-    for (size_t i = 0; i < KNOWN_STATUS_COUNT; i++) {
-        const char *n = vmbsave_status_name(known_statuses[i]);
-        if (strlen(n) == len && strncmp(n, name, len) == 0) {
-            *out = known_statuses[i];
-            return true;
-        }
-    }
-    return false;
-}
-
-/* Every status `text` names: STATUS_* names and 0x%08X values. Returns the count (at most
- * `cap`). */
-static size_t parse_statuses(const char *text, NTSTATUS *set, size_t cap)
-{
-    size_t n = 0;
-    for (const char *p = text; *p != '\0' && n < cap;) {
-        if (strncmp(p, "STATUS_", 7) == 0 && (p == text || !isalnum((unsigned char)p[-1]))) {
-            size_t len = 7;
-            while (isupper((unsigned char)p[len]) || isdigit((unsigned char)p[len]) ||
-                   p[len] == '_')
-                len++;
-            NTSTATUS s;
-            if (status_by_name(p, len, &s))
-                set[n++] = s;
-            p += len;
-        } else if (p[0] == '0' && (p[1] == 'x' || p[1] == 'X') &&
-                   (p == text || !isalnum((unsigned char)p[-1]))) {
-            char *end;
-            errno = 0;
-            unsigned long v = strtoul(p + 2, &end, 16);
-            if (end - (p + 2) == 8 && errno == 0)
-                set[n++] = VMBSAVE_NTSTATUS_VALUE(v);
-            p = end > p + 2 ? end : p + 2;
-        } else {
-            p++;
-        }
-    }
-    return n;
-}
-
-/* "key=N" or "key=LO..HI" in `text`. */
-static bool parse_range(const char *text, const char *key, uint32_t *lo, uint32_t *hi)
-{
-    size_t klen = strlen(key);
-    for (const char *p = strstr(text, key); p != NULL; p = strstr(p + 1, key)) {
-        if ((p != text && (isalnum((unsigned char)p[-1]) || p[-1] == '_')) || p[klen] != '=')
-            continue;
-        const char *q = p + klen + 1;
-        if (!isdigit((unsigned char)*q))
-            continue;
-        char *end;
-        unsigned long long a = strtoull(q, &end, 10);
-        unsigned long long b = a;
-        if (strncmp(end, "..", 2) == 0 && isdigit((unsigned char)end[2]))
-            b = strtoull(end + 2, &end, 10);
-        if (a > UINT32_MAX || b > UINT32_MAX || a > b)
-            return false;
-        *lo = (uint32_t)a;
-        *hi = (uint32_t)b;
-        return true;
-    }
-    return false;
-}
-
-static bool first_number(const char *text, uint64_t *out)
-{
-    for (const char *p = text; *p != '\0'; p++) {
-        if (isdigit((unsigned char)*p) && (p == text || !isalnum((unsigned char)p[-1]))) {
-            *out = strtoull(p, NULL, 10);
-            return true;
-        }
-    }
-    return false;
-}
-
 /* ---- Writing ---------------------------------------------------------------------------- */
 /* A C string literal of `s`. */
 static void put_c_string(FILE *f, const char *s)
@@ -376,8 +246,10 @@ static void put_data(FILE *f, const vmbsave_emitter *e, const emit_data *d)
     fputs("\n};\n", f);
 }
 
-static void put_statement(FILE *f, const char *text)
+static void put_statement(FILE *f, const vmbsave_call *call)
 {
+    char text[1024];
+    vmbsave_call_c_statement(call, text, sizeof text);
     fputs("    ", f);
     for (const char *p = text; *p != '\0'; p++) {
         fputc(*p, f);
@@ -400,63 +272,105 @@ static void put_step_comment(FILE *f, const vmbsave_emitter *e, uint32_t step)
     fputs(" */\n", f);
 }
 
-/* The final `return vb_check_...;` for the violation. Returns 0, or -1 with err set. */
+/* The statuses a STATUS violation re-checks: the allowed set (st must be none of them), or, if
+ * the violation names none, the status seen (st must be it again). */
+static int put_check_status(FILE *f, const vmbsave_emitter *e, char *err, size_t err_size)
+{
+    const vmbsave_violation *v = &e->violation;
+    const vmbsave_value *want = &v->want;
+    if ((want->kind == VMBSAVE_VALUE_STATUS_SET || want->kind == VMBSAVE_VALUE_STATUS) &&
+        want->u.status.n > 0) {
+        unsigned n = want->u.status.n < VMBSAVE_VALUE_MAX_STATUSES ? want->u.status.n
+                                                                   : VMBSAVE_VALUE_MAX_STATUSES;
+        fputs("vb_check_status(vb_clause, vb_expected, (const NTSTATUS[]){", f);
+        for (unsigned i = 0; i < n; i++)
+            fprintf(f, "%sVMBSAVE_NTSTATUS_VALUE(0x%08" PRIX32 "u)", i != 0 ? ", " : "",
+                    (uint32_t)want->u.status.s[i]);
+        fprintf(f, "}, %u, %s);\n", n, want->u.status.negate ? "true" : "false");
+        return 0;
+    }
+    const vmbsave_value *seen = &v->seen;
+    bool has_seen = (seen->kind == VMBSAVE_VALUE_STATUS || seen->kind == VMBSAVE_VALUE_STATUS_SET) &&
+                    seen->u.status.n > 0;
+    if (has_seen || (e->has_entry && e->entry.has_status)) {
+        NTSTATUS st = has_seen ? seen->u.status.s[0] : e->entry.status;
+        fprintf(f, "vb_check_status_same(vb_clause, vb_expected, "
+                   "VMBSAVE_NTSTATUS_VALUE(0x%08" PRIX32 "u));\n", (uint32_t)st);
+        return 0;
+    }
+    char text[128];
+    vmbsave_violation_format_expected(v, text, sizeof text);
+    snprintf(err, err_size, "cannot tell the statuses: the expected '%.100s' is a %s value",
+             text, vmbsave_value_kind_name((vmbsave_value_kind)want->kind));
+    return -1;
+}
+
+/* The counts a COUNTS violation re-checks: outside the allowed ranges, or, if the violation
+ * has none, the counts seen (the run's trace entry's when the violation has neither). */
+static int put_check_counts(FILE *f, const vmbsave_emitter *e, char *err, size_t err_size)
+{
+    const vmbsave_violation *v = &e->violation;
+    bool outside = v->want.kind == VMBSAVE_VALUE_COUNTS;
+    const vmbsave_value *c = outside ? &v->want : v->seen.kind == VMBSAVE_VALUE_COUNTS ? &v->seen : NULL;
+    bool has_f = false, has_r = false;
+    uint32_t flo = 0, fhi = 0, rlo = 0, rhi = 0;
+    if (c != NULL) {
+        has_f = c->u.counts.has_filled;
+        has_r = c->u.counts.has_required;
+        flo = c->u.counts.filled_lo;
+        fhi = c->u.counts.filled_hi;
+        rlo = c->u.counts.required_lo;
+        rhi = c->u.counts.required_hi;
+    } else if (e->has_entry && e->entry.has_counts) {
+        has_f = has_r = true;
+        flo = fhi = e->entry.filled;
+        rlo = rhi = e->entry.required;
+    }
+    if (!has_f && !has_r) {
+        char text[128];
+        vmbsave_violation_format_expected(v, text, sizeof text);
+        snprintf(err, err_size, "cannot tell the counts: the expected '%.100s' is a %s value",
+                 text, vmbsave_value_kind_name((vmbsave_value_kind)v->want.kind));
+        return -1;
+    }
+    fprintf(f,
+            "vb_check_counts(vb_clause, vb_expected, %s, %" PRIu32 "u, %" PRIu32
+            "u, %s, %" PRIu32 "u, %" PRIu32 "u, %s);\n",
+            has_f ? "true" : "false", flo, fhi, has_r ? "true" : "false", rlo, rhi,
+            outside ? "true" : "false");
+    return 0;
+}
+
+/* A LEAK violation: the live count expected after the call, and the change the run expected
+ * the call to make (expected - (seen - the change seen)) when the violation knows it. */
+static int put_check_leak(FILE *f, const vmbsave_emitter *e, char *err, size_t err_size)
+{
+    const vmbsave_violation *v = &e->violation;
+    if (v->want.kind != VMBSAVE_VALUE_LIVE || v->want.u.live.lo < 0) {
+        char text[128];
+        vmbsave_violation_format_expected(v, text, sizeof text);
+        snprintf(err, err_size, "cannot tell the allocation count: the expected '%.100s' is a %s "
+                 "value", text, vmbsave_value_kind_name((vmbsave_value_kind)v->want.kind));
+        return -1;
+    }
+    uint64_t live = (uint64_t)v->want.u.live.lo;
+    bool has_delta = v->seen.kind == VMBSAVE_VALUE_LIVE && v->seen.u.live.has_delta;
+    int64_t run_delta =
+        has_delta ? (int64_t)live - (v->seen.u.live.lo - v->seen.u.live.delta) : 0;
+    fprintf(f, "vb_check_leak(vb_clause, vb_expected, %" PRIu64 "u, %s, %" PRId64 ");\n", live,
+            has_delta ? "true" : "false", run_delta);
+    return 0;
+}
+
+/* The final `return vb_check_...;` for the violation, from its typed values. Returns 0, or -1
+ * with err set. */
 static int put_check(FILE *f, const vmbsave_emitter *e, char *err, size_t err_size)
 {
     const vmbsave_violation *v = &e->violation;
     fputs("    return ", f);
     switch (v->kind) {
-    case VMBSAVE_CHECK_STATUS: {
-        NTSTATUS set[32];
-        const char *exp = v->expected;
-        while (*exp == ' ')
-            exp++;
-        bool negate = strncmp(exp, "not ", 4) == 0;
-        size_t n = parse_statuses(v->expected, set, 32);
-        if (n > 0) {
-            fputs("vb_check_status(vb_clause, vb_expected, (const NTSTATUS[]){", f);
-            for (size_t i = 0; i < n; i++)
-                fprintf(f, "%sVMBSAVE_NTSTATUS_VALUE(0x%08" PRIX32 "u)", i != 0 ? ", " : "",
-                        (uint32_t)set[i]);
-            fprintf(f, "}, %zu, %s);\n", n, negate ? "true" : "false");
-            return 0;
-        }
-        NTSTATUS seen;
-        if (parse_statuses(v->observed, &seen, 1) == 1 ||
-            (e->has_entry && e->entry.has_status && (seen = e->entry.status, true))) {
-            fprintf(f, "vb_check_status_same(vb_clause, vb_expected, "
-                       "VMBSAVE_NTSTATUS_VALUE(0x%08" PRIX32 "u));\n", (uint32_t)seen);
-            return 0;
-        }
-        snprintf(err, err_size, "cannot tell the statuses '%.100s' names", v->expected);
-        return -1;
-    }
-    case VMBSAVE_CHECK_COUNTS: {
-        uint32_t flo = 0, fhi = 0, rlo = 0, rhi = 0;
-        bool has_f = parse_range(v->expected, "filled", &flo, &fhi);
-        bool has_r = parse_range(v->expected, "required", &rlo, &rhi);
-        bool outside = true; /* reproduced when a count is outside the range */
-        if (!has_f && !has_r) {
-            outside = false; /* reproduced when the counts are the run's again */
-            has_f = parse_range(v->observed, "filled", &flo, &fhi);
-            has_r = parse_range(v->observed, "required", &rlo, &rhi);
-            if (!has_f && !has_r && e->has_entry && e->entry.has_counts) {
-                has_f = has_r = true;
-                flo = fhi = e->entry.filled;
-                rlo = rhi = e->entry.required;
-            }
-        }
-        if (!has_f && !has_r) {
-            snprintf(err, err_size, "cannot tell the counts '%.100s' names", v->expected);
-            return -1;
-        }
-        fprintf(f,
-                "vb_check_counts(vb_clause, vb_expected, %s, %" PRIu32 "u, %" PRIu32
-                "u, %s, %" PRIu32 "u, %" PRIu32 "u, %s);\n",
-                has_f ? "true" : "false", flo, fhi, has_r ? "true" : "false", rlo, rhi,
-                outside ? "true" : "false");
-        return 0;
-    }
+    case VMBSAVE_CHECK_STATUS: return put_check_status(f, e, err, err_size);
+    case VMBSAVE_CHECK_COUNTS: return put_check_counts(f, e, err, err_size);
     case VMBSAVE_CHECK_GUARD: fputs("vb_check_guard(vb_clause, vb_expected);\n", f); return 0;
     case VMBSAVE_CHECK_CHUNKS: fputs("vb_check_chunks(vb_clause, vb_expected);\n", f); return 0;
     case VMBSAVE_CHECK_CALLBACK:
@@ -487,32 +401,7 @@ static int put_check(FILE *f, const vmbsave_emitter *e, char *err, size_t err_si
         }
         return 0;
     }
-    case VMBSAVE_CHECK_LEAK: {
-        /* expected "live_allocations=E ...", observed "live_allocations=M (+D across the
-         * call)": the run expected the call to change the count by E - (M - D). */
-        uint32_t lo, hi;
-        uint64_t live;
-        if (parse_range(v->expected, "live_allocations", &lo, &hi))
-            live = lo;
-        else if (!first_number(v->expected, &live)) {
-            snprintf(err, err_size, "cannot tell the allocation count '%.100s' expects",
-                     v->expected);
-            return -1;
-        }
-        uint32_t m_lo, m_hi;
-        int64_t run_delta = 0;
-        bool has_delta = false;
-        const char *paren = strchr(v->observed, '(');
-        if (parse_range(v->observed, "live_allocations", &m_lo, &m_hi) && paren != NULL &&
-            (paren[1] == '+' || paren[1] == '-') && isdigit((unsigned char)paren[2])) {
-            long long d = strtoll(paren + 1, NULL, 10);
-            run_delta = (int64_t)live - ((int64_t)m_lo - (int64_t)d);
-            has_delta = true;
-        }
-        fprintf(f, "vb_check_leak(vb_clause, vb_expected, %" PRIu64 "u, %s, %" PRId64 ");\n",
-                live, has_delta ? "true" : "false", run_delta);
-        return 0;
-    }
+    case VMBSAVE_CHECK_LEAK: return put_check_leak(f, e, err, err_size);
     case VMBSAVE_CHECK_KIND_COUNT: break;
     }
     snprintf(err, err_size, "no reproducer check for check kind %d", (int)v->kind);
@@ -535,13 +424,17 @@ int vmbsave_emitter_write(const vmbsave_emitter *e, FILE *f, const char *runtime
         return -1;
     }
     const vmbsave_violation *v = &e->violation;
+    /* The text of the violation's values (the comment and vb_expected say it to people). */
+    char expected[256], observed[256];
+    vmbsave_violation_format_expected(v, expected, sizeof expected);
+    vmbsave_violation_format_observed(v, observed, sizeof observed);
 
     /* Statements up to and including the call the violation names (all, for a crash). */
     size_t last = e->statement_count;
     if (e->has_violation && !e->crashed) {
         size_t calls = 0;
         for (size_t i = 0; i < e->statement_count; i++) {
-            if (e->statements[i].is_call && calls++ == v->call) {
+            if (vmbsave_call_desc_of(e->statements[i].call.op)->traced && calls++ == v->call) {
                 last = i + 1u;
                 break;
             }
@@ -566,9 +459,9 @@ int vmbsave_emitter_write(const vmbsave_emitter *e, FILE *f, const char *runtime
         fprintf(f, " (%s) at step %" PRIu32 ", call %" PRIu32 "\n", vmbsave_check_kind_name(v->kind),
                 v->step, v->call);
         fputs(" *   expected ", f);
-        put_comment_text(f, v->expected);
+        put_comment_text(f, expected);
         fputs("\n *   observed ", f);
-        put_comment_text(f, v->observed);
+        put_comment_text(f, observed);
         fputc('\n', f);
     }
     fputs(" *\n * Program (vmbsave text form):\n", f);
@@ -595,7 +488,7 @@ int vmbsave_emitter_write(const vmbsave_emitter *e, FILE *f, const char *runtime
     fputs(";\nstatic const char vb_clause[] = ", f);
     put_c_string(f, e->crashed ? "crash" : v->clause);
     fputs(";\nstatic const char vb_expected[] = ", f);
-    put_c_string(f, e->crashed ? "no crash" : v->expected);
+    put_c_string(f, e->crashed ? "no crash" : expected);
     fputs(";\n\n"
           "int main(int argc, char **argv)\n"
           "{\n"
@@ -619,7 +512,7 @@ int vmbsave_emitter_write(const vmbsave_emitter *e, FILE *f, const char *runtime
             put_step_comment(f, e, s->step);
             shown_step = s->step;
         }
-        put_statement(f, e->text + s->text_at);
+        put_statement(f, &s->call);
     }
     if (last < e->statement_count)
         fprintf(f, "    /* %zu later statements left out: the violation shows at the call "

@@ -9,15 +9,17 @@
  * ==== Conventions for the runner's sink (runner.h), agreed with harness/run/runner.c ============
  *
  * 1. One on_call per call into the implementation, made before the call, in trace order, for
- *    exactly the calls the trace shows: the n-th (0-based) statement that contains "api->" is
- *    trace entry n, the index vmbsave_violation.call names. Each such statement contains
- *    "api->" exactly once. That includes the clean-up at the end of a run (disable,
+ *    exactly the calls the trace shows, as a typed vmbsave_call (oracle/ops.h) whose descriptor
+ *    says `traced`: the n-th (0-based) of them is trace entry n, the index
+ *    vmbsave_violation.call names. That includes the clean-up at the end of a run (disable,
  *    channel_cleanup, release): a leak is re-checked after the same calls.
  *    Describe calls the oracle makes only to look (not traced) are not passed.
  * 2. Host set-up that is not a call (a FAULT_* step) is passed through on_call too, before the
- *    call it affects, as statements on `host` that contain no "api->".
- * 3. A statement may be a block, e.g.
- *        { vmbsave_offer o; memcpy(&o, offer_3, sizeof o); st = api->init_set_offer(ch[0], &o); }
+ *    call it affects, as a VMBSAVE_CALL_HOST_* op (not traced): a statement on `host`.
+ * 3. Each call's statement is its descriptor's C printer (vmbsave_call_c_statement); it may
+ *    be a block, e.g.
+ *        { vmbsave_offer o; memcpy(&o, d3, sizeof o); st = api->init_set_offer(ch[0], &o); }
+ *    and names the data it reads "d<vmbsave_call.data>".
  * 4. on_data(name, bytes, size) declares, at file scope, _Alignas(16) static const uint8_t
  *    name[size] (a 1-byte array when size is 0), visible to every later statement. Names are
  *    C identifiers, unique within a run (e.g. "d<call index>"), not starting with "vb_"; a
@@ -54,13 +56,13 @@
  *    everything in vmbsave/abi.h and ntstatus.h, <string.h>, <stdint.h>, <stdlib.h>.
  *
  * What the reproducer re-checks after call vmbsave_violation.call, by vmbsave_check_kind, and
- * what it needs from vmbsave_violation.expected / .observed (free text otherwise):
- *    STATUS    st is none of the statuses `expected` names ("STATUS_A or STATUS_B"; "not
- *              STATUS_X" for "anything but X"). If `expected` names none, st equals the status
- *              `observed` names.
- *    COUNTS    `expected` as "filled=N required=M" (either key may be left out; a value may be
- *              a range "LO..HI"): some named count is outside it. Otherwise the counts equal
- *              the trace entry's.
+ * what it takes from the violation's typed values `want` and `seen` (oracle/violation.h; the
+ * text is never read back):
+ *    STATUS    st is none of the statuses of `want` (a STATUS_SET; negate: anything but them).
+ *              If `want` holds none, st equals the status `seen` holds (else the trace
+ *              entry's).
+ *    COUNTS    `want` COUNTS (filled and/or required ranges): some count is outside its range.
+ *              Otherwise the counts equal `seen`'s COUNTS, else the trace entry's.
  *    GUARD     a byte outside what the call may write changed: the 64 bytes before `out`, and
  *              past `out` + N, N being the count the call reported (BytesFilled, bytes read,
  *              describe's bytes_required) on success or BUFFER_OVERFLOW, the buffer size for
@@ -82,10 +84,9 @@
  *              allocations it saw, as the oracle does: 0 after release; no change across a
  *              call the run expected to keep nothing; everything the session held freed by
  *              save_end, everything the channel held by channel_cleanup, everything staged by a
- *              failed or abandoned restore. Otherwise the number after "live_allocations=" in
- *              `expected`. The run's expected change is read from `expected`
- *              "live_allocations=E ..." and `observed` "live_allocations=M (+D across the
- *              call)".
+ *              failed or abandoned restore. Otherwise `want`'s LIVE count. The run's expected
+ *              change is that count minus (`seen`'s LIVE count minus its change across the
+ *              call).
  *    CALLBACK  the inline driver saw the packet-callback protocol broken during the call (a
  *              callback outside a call or on another thread or for another channel; a second
  *              save_packet call not due, of the wrong size or not zeroed; a size query repeated
@@ -107,9 +108,8 @@
 #include "program/program.h"
 #include "run/runner.h"
 
-/* Bounds on what one reproducer may hold (checked before growing): statements' text and data
+/* Bounds on what one reproducer may hold (checked before growing): statements and data
  * bytes. A program of VMBSAVE_PROGRAM_MAX_STEPS steps stays far below both. */
-#define VMBSAVE_EMIT_MAX_TEXT_BYTES (16u * 1024u * 1024u)
 #define VMBSAVE_EMIT_MAX_DATA_BYTES (16u * 1024u * 1024u)
 #define VMBSAVE_EMIT_MAX_STATEMENTS 1000000u
 #define VMBSAVE_EMIT_MAX_NAME 63u /* longest data name */
@@ -121,13 +121,10 @@ typedef struct vmbsave_emitter vmbsave_emitter;
 vmbsave_emitter *vmbsave_emitter_new(const vmbsave_program *program);
 void vmbsave_emitter_free(vmbsave_emitter *emitter);
 
-/* A sink that feeds the emitter (for an in-process run). */
-void vmbsave_emitter_sink(vmbsave_emitter *emitter, vmbsave_call_sink *sink);
-
 /* The same events, fed one by one (a front end relaying them from a child process). Each
  * returns 0, or -1 once the emitter has failed (a bound reached, out of memory, a repeated or
  * malformed data name); vmbsave_emitter_error() says why. Events after a failure are ignored. */
-int vmbsave_emitter_add_call(vmbsave_emitter *emitter, uint32_t step, const char *c_statement);
+int vmbsave_emitter_add_call(vmbsave_emitter *emitter, uint32_t step, const vmbsave_call *call);
 int vmbsave_emitter_add_data(vmbsave_emitter *emitter, const char *name, const void *bytes,
                              size_t size);
 /* The violation, and the trace entry of its call when known (NULL: not known). */

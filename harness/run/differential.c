@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "oracle/spec_clauses.h"
+
 struct vmbsave_differential {
     vmbsave_trace_entry *impl_trace;      /* VMBSAVE_DIFFERENTIAL_MAX_TRACE entries */
     vmbsave_trace_entry *reference_trace; /* the same */
@@ -83,114 +85,38 @@ const char *vmbsave_differential_outcome_name(vmbsave_differential_outcome outco
 
 /* ---- The clause table (docs/DIFFERENTIAL.md, "Clauses") ---------------------------------- */
 
-typedef enum call_family {
-    FAMILY_LIFECYCLE = 0, /* one status, fixed by LIFECYCLE.CHECK_ORDER */
-    FAMILY_SAVE_BEGIN,
-    FAMILY_SAVE_CONTINUE,
-    FAMILY_SAVE_END,
-    FAMILY_RESTORE,
-    FAMILY_RELEASE,
-} call_family;
-
-typedef struct call_clauses {
-    const char *function; /* as the trace names it */
-    call_family family;
-    const char *own;      /* the call's clause: SUCCESS, state and look-up statuses */
-    const char *params;   /* STATUS_INVALID_PARAMETER */
-    const char *limit;    /* STATUS_IMPLEMENTATION_LIMIT */
-} call_clauses;
-
-static const call_clauses calls_table[] = {
-    {"channel_allocate", FAMILY_LIFECYCLE, "LIFECYCLE.ALLOCATE.DISABLED_FRESH",
-     "LIFECYCLE.ALLOCATE.DISABLED_FRESH", "LIFECYCLE.ALLOCATE.DISABLED_FRESH"},
-    {"init_set_offer", FAMILY_LIFECYCLE, "LIFECYCLE.OFFER.INIT_PHASE_ONLY",
-     "LIFECYCLE.OFFER.VALIDATION", "LIMIT.OFFER"},
-    {"enable", FAMILY_LIFECYCLE, "LIFECYCLE.ENABLE.REQUIRES_OFFER",
-     "LIFECYCLE.ENABLE.REQUIRES_OFFER", "LIFECYCLE.ENABLE.REQUIRES_OFFER"},
-    {"disable", FAMILY_LIFECYCLE, "LIFECYCLE.DISABLE.TEARS_DOWN", "LIFECYCLE.DISABLE.TEARS_DOWN",
-     "LIFECYCLE.DISABLE.TEARS_DOWN"},
-    {"guest_open", FAMILY_LIFECYCLE, "LIFECYCLE.OPEN.FROM_ENABLED", "LIFECYCLE.OPEN.VALIDATION",
-     "LIMIT.RING"},
-    {"guest_close", FAMILY_LIFECYCLE, "LIFECYCLE.CLOSE.DROPS_TRAFFIC",
-     "LIFECYCLE.CLOSE.DROPS_TRAFFIC", "LIFECYCLE.CLOSE.DROPS_TRAFFIC"},
-    {"start", FAMILY_LIFECYCLE, "LIFECYCLE.START_PAUSE.TRANSITIONS",
-     "LIFECYCLE.START_PAUSE.TRANSITIONS", "LIFECYCLE.START_PAUSE.TRANSITIONS"},
-    {"pause", FAMILY_LIFECYCLE, "LIFECYCLE.START_PAUSE.TRANSITIONS",
-     "LIFECYCLE.START_PAUSE.TRANSITIONS", "LIFECYCLE.START_PAUSE.TRANSITIONS"},
-    {"gpadl_create", FAMILY_LIFECYCLE, "LIFECYCLE.GPADL.CREATE", "LIFECYCLE.GPADL.CREATE",
-     "LIMIT.GPADL"},
-    {"gpadl_teardown_begin", FAMILY_LIFECYCLE, "LIFECYCLE.GPADL.TEARDOWN",
-     "LIFECYCLE.GPADL.TEARDOWN", "LIFECYCLE.GPADL.TEARDOWN"},
-    {"gpadl_teardown_complete", FAMILY_LIFECYCLE, "LIFECYCLE.GPADL.TEARDOWN",
-     "LIFECYCLE.GPADL.TEARDOWN", "LIFECYCLE.GPADL.TEARDOWN"},
-    {"packet_send", FAMILY_LIFECYCLE, "LIFECYCLE.PACKET.SEND", "LIFECYCLE.PACKET.SEND",
-     "LIMIT.PACKET"},
-    {"packet_complete", FAMILY_LIFECYCLE, "LIFECYCLE.PACKET.COMPLETE",
-     "LIFECYCLE.PACKET.COMPLETE", "LIFECYCLE.PACKET.COMPLETE"},
-    {"ring_write", FAMILY_LIFECYCLE, "LIFECYCLE.RING.FIFO", "LIFECYCLE.RING.FIFO",
-     "LIFECYCLE.RING.FIFO"},
-    {"ring_read", FAMILY_LIFECYCLE, "LIFECYCLE.RING.FIFO", "LIFECYCLE.RING.FIFO",
-     "LIFECYCLE.RING.FIFO"},
-    {"channel_cleanup", FAMILY_LIFECYCLE, "LIFECYCLE.CLEANUP.REQUIRES_DISABLED",
-     "LIFECYCLE.CLEANUP.REQUIRES_DISABLED", "LIFECYCLE.CLEANUP.REQUIRES_DISABLED"},
-    {"save_begin", FAMILY_SAVE_BEGIN, "SAVE.BEGIN.ALLOWED_STATES", "SAVE.BEGIN.ALLOWED_STATES",
-     "SAVE.BEGIN.ALLOWED_STATES"},
-    {"save_continue", FAMILY_SAVE_CONTINUE, "SAVE.CONTINUE.WHOLE_CHUNKS", "SAVE.CONTINUE.PARAMS",
-     "SAVE.CONTINUE.STICKY_ERROR"},
-    {"save_end", FAMILY_SAVE_END, "SAVE.END.ALWAYS_SAFE", "SAVE.END.ALWAYS_SAFE",
-     "SAVE.END.ALWAYS_SAFE"},
-    {"restore_from_buffer", FAMILY_RESTORE, "RESTORE.MORE_PROCESSING", "RESTORE.PARAMS",
-     "RESTORE.LIMITS.BEFORE_ALLOC"},
-    {"release", FAMILY_RELEASE, "ABI.TABLE.RELEASE", "ABI.TABLE.RELEASE", "ABI.TABLE.RELEASE"},
-};
-
-/* A call the table does not know (a runner change not carried into the table; tests catch it). */
-#define UNKNOWN_CALL_CLAUSE "LIFECYCLE.CHECK_ORDER"
-
-static const call_clauses *lookup_call(const char *call_text)
-{
-    size_t len = strcspn(call_text, "(");
-    for (size_t i = 0; i < sizeof calls_table / sizeof calls_table[0]; i++) {
-        if (strlen(calls_table[i].function) == len &&
-            memcmp(calls_table[i].function, call_text, len) == 0)
-            return &calls_table[i];
-    }
-    return NULL;
-}
-
-bool vmbsave_differential_knows_call(const char *call_text)
-{
-    return call_text != NULL && lookup_call(call_text) != NULL;
-}
+/* Each call's clauses and family are its descriptor's (oracle/ops.h); a call with no clause
+ * there (none the runner traces) falls back to this one. */
+#define UNKNOWN_CALL_CLAUSE CLAUSE(LIFECYCLE_CHECK_ORDER)
 
 /* Whether a status is a call's progress: SUCCESS, and save_continue's BUFFER_OVERFLOW and a
  * restore's MORE_PROCESSING_REQUIRED. Anything else (BUFFER_TOO_SMALL included) is a refusal. */
-static bool progress(call_family family, NTSTATUS st)
+static bool progress(vmbsave_call_family family, NTSTATUS st)
 {
     return st == STATUS_SUCCESS ||
-           (family == FAMILY_SAVE_CONTINUE && st == STATUS_BUFFER_OVERFLOW) ||
-           (family == FAMILY_RESTORE && st == STATUS_MORE_PROCESSING_REQUIRED);
+           (family == VMBSAVE_FAMILY_SAVE_CONTINUE && st == STATUS_BUFFER_OVERFLOW) ||
+           (family == VMBSAVE_FAMILY_RESTORE && st == STATUS_MORE_PROCESSING_REQUIRED);
 }
 
 /* The clause whose rule gives a restore call this (refusing) status: SPEC.md section 8. */
 static const char *restore_status_clause(NTSTATUS st)
 {
     switch ((uint32_t)st) {
-    case (uint32_t)STATUS_INVALID_PARAMETER: return "RESTORE.PARAMS";
-    case (uint32_t)STATUS_INVALID_DEVICE_STATE: return "RESTORE.REQUIRES_FRESH";
-    case (uint32_t)STATUS_INVALID_BUFFER_SIZE: return "RESTORE.PARTIAL_CHUNK";
-    case (uint32_t)STATUS_DATA_ERROR: return "RESTORE.CORRUPT.CHECKSUM";
-    case (uint32_t)STATUS_FILE_CORRUPT_ERROR: return "RESTORE.CORRUPT.MALFORMED";
-    case (uint32_t)STATUS_UNKNOWN_REVISION: return "RESTORE.VERSION.MAJOR";
-    case (uint32_t)STATUS_REQUEST_OUT_OF_SEQUENCE: return "RESTORE.SEQUENCE";
-    case (uint32_t)STATUS_REVISION_MISMATCH: return "RESTORE.FOREIGN_CHUNK";
-    case (uint32_t)STATUS_NOT_SUPPORTED: return "RESTORE.UNKNOWN_CHUNK";
-    case (uint32_t)STATUS_IMPLEMENTATION_LIMIT: return "RESTORE.LIMITS.BEFORE_ALLOC";
-    case (uint32_t)STATUS_NOT_FOUND: return "RESTORE.REFERENCES.UNRESOLVED";
-    case (uint32_t)STATUS_DUPLICATE_OBJECTID: return "RESTORE.REFERENCES.DUPLICATE";
-    case (uint32_t)STATUS_UNSUCCESSFUL: return "PACKET.RESTORE.FAILURE_ATOMIC";
-    case (uint32_t)STATUS_INSUFFICIENT_RESOURCES: return "RESOURCES.ALLOC_FAILURE.STATUS";
-    default: return "RESTORE.ATOMIC";
+    case (uint32_t)STATUS_INVALID_PARAMETER: return CLAUSE(RESTORE_PARAMS);
+    case (uint32_t)STATUS_INVALID_DEVICE_STATE: return CLAUSE(RESTORE_REQUIRES_FRESH);
+    case (uint32_t)STATUS_INVALID_BUFFER_SIZE: return CLAUSE(RESTORE_PARTIAL_CHUNK);
+    case (uint32_t)STATUS_DATA_ERROR: return CLAUSE(RESTORE_CORRUPT_CHECKSUM);
+    case (uint32_t)STATUS_FILE_CORRUPT_ERROR: return CLAUSE(RESTORE_CORRUPT_MALFORMED);
+    case (uint32_t)STATUS_UNKNOWN_REVISION: return CLAUSE(RESTORE_VERSION_MAJOR);
+    case (uint32_t)STATUS_REQUEST_OUT_OF_SEQUENCE: return CLAUSE(RESTORE_SEQUENCE);
+    case (uint32_t)STATUS_REVISION_MISMATCH: return CLAUSE(RESTORE_FOREIGN_CHUNK);
+    case (uint32_t)STATUS_NOT_SUPPORTED: return CLAUSE(RESTORE_UNKNOWN_CHUNK);
+    case (uint32_t)STATUS_IMPLEMENTATION_LIMIT: return CLAUSE(RESTORE_LIMITS_BEFORE_ALLOC);
+    case (uint32_t)STATUS_NOT_FOUND: return CLAUSE(RESTORE_REFERENCES_UNRESOLVED);
+    case (uint32_t)STATUS_DUPLICATE_OBJECTID: return CLAUSE(RESTORE_REFERENCES_DUPLICATE);
+    case (uint32_t)STATUS_UNSUCCESSFUL: return CLAUSE(PACKET_RESTORE_FAILURE_ATOMIC);
+    case (uint32_t)STATUS_INSUFFICIENT_RESOURCES: return CLAUSE(RESOURCES_ALLOC_FAILURE_STATUS);
+    default: return CLAUSE(RESTORE_ATOMIC);
     }
 }
 
@@ -199,57 +125,59 @@ static const char *restore_status_clause(NTSTATUS st)
 static const char *continue_status_clause(NTSTATUS st)
 {
     switch ((uint32_t)st) {
-    case (uint32_t)STATUS_SUCCESS: return "SAVE.CONTINUE.SUCCESS.COMPLETE";
-    case (uint32_t)STATUS_BUFFER_OVERFLOW: return "SAVE.CONTINUE.OVERFLOW.PROGRESS";
-    case (uint32_t)STATUS_BUFFER_TOO_SMALL: return "SAVE.CONTINUE.TOO_SMALL.NO_PROGRESS";
-    case (uint32_t)STATUS_INVALID_PARAMETER: return "SAVE.CONTINUE.PARAMS";
-    case (uint32_t)STATUS_INVALID_DEVICE_STATE: return "SAVE.CONTINUE.NO_SESSION";
-    case (uint32_t)STATUS_UNSUCCESSFUL: return "PACKET.SAVE.SECOND_CALL_FAILS";
-    case (uint32_t)STATUS_IMPLEMENTATION_LIMIT: return "PACKET.SAVE.OVER_LIMIT";
-    case (uint32_t)STATUS_INTERNAL_ERROR: return "PACKET.SAVE.ASKS_MORE";
-    default: return "SAVE.CONTINUE.STICKY_ERROR";
+    case (uint32_t)STATUS_SUCCESS: return CLAUSE(SAVE_CONTINUE_SUCCESS_COMPLETE);
+    case (uint32_t)STATUS_BUFFER_OVERFLOW: return CLAUSE(SAVE_CONTINUE_OVERFLOW_PROGRESS);
+    case (uint32_t)STATUS_BUFFER_TOO_SMALL: return CLAUSE(SAVE_CONTINUE_TOO_SMALL_NO_PROGRESS);
+    case (uint32_t)STATUS_INVALID_PARAMETER: return CLAUSE(SAVE_CONTINUE_PARAMS);
+    case (uint32_t)STATUS_INVALID_DEVICE_STATE: return CLAUSE(SAVE_CONTINUE_NO_SESSION);
+    case (uint32_t)STATUS_UNSUCCESSFUL: return CLAUSE(PACKET_SAVE_SECOND_CALL_FAILS);
+    case (uint32_t)STATUS_IMPLEMENTATION_LIMIT: return CLAUSE(PACKET_SAVE_OVER_LIMIT);
+    case (uint32_t)STATUS_INTERNAL_ERROR: return CLAUSE(PACKET_SAVE_ASKS_MORE);
+    default: return CLAUSE(SAVE_CONTINUE_STICKY_ERROR);
     }
 }
 
 /* The status field: where one run refused and the other did not, the refusing status names the
  * rule in question (it applied, or it did not); where both refused, the reference's does, except
  * that two refusals of a lifecycle call differ only in which check came first. */
-static const char *status_clause(const call_clauses *c, NTSTATUS ref, NTSTATUS impl)
+static const char *status_clause(const vmbsave_call_desc *c, NTSTATUS ref, NTSTATUS impl)
 {
     bool ref_progress = progress(c->family, ref), impl_progress = progress(c->family, impl);
     if (ref_progress && impl_progress) {
         /* Both progressed, differently: how much a call does is the freedom in question. */
-        return c->own;
+        return c->clause;
     }
-    if (!ref_progress && !impl_progress && c->family == FAMILY_LIFECYCLE)
-        return "LIFECYCLE.CHECK_ORDER";
+    if (!ref_progress && !impl_progress && c->family == VMBSAVE_FAMILY_LIFECYCLE)
+        return CLAUSE(LIFECYCLE_CHECK_ORDER);
     NTSTATUS st = !ref_progress ? ref : impl;
     if (st == STATUS_INSUFFICIENT_RESOURCES)
-        return c->family == FAMILY_SAVE_BEGIN ? "SAVE.BEGIN.NO_MEMORY"
-                                              : "RESOURCES.ALLOC_FAILURE.STATUS";
+        return c->family == VMBSAVE_FAMILY_SAVE_BEGIN ? CLAUSE(SAVE_BEGIN_NO_MEMORY)
+                                              : CLAUSE(RESOURCES_ALLOC_FAILURE_STATUS);
     switch (c->family) {
-    case FAMILY_LIFECYCLE:
-        return st == STATUS_INVALID_PARAMETER       ? c->params
-               : st == STATUS_IMPLEMENTATION_LIMIT ? c->limit
-                                                   : c->own;
-    case FAMILY_SAVE_BEGIN:
-        return st == STATUS_INVALID_DEVICE_STATE ? "SAVE.BEGIN.REFUSED_STATES" : c->own;
-    case FAMILY_SAVE_CONTINUE: return continue_status_clause(st);
-    case FAMILY_RESTORE: return restore_status_clause(st);
-    case FAMILY_SAVE_END:
-    case FAMILY_RELEASE: break;
+    case VMBSAVE_FAMILY_LIFECYCLE:
+        return st == STATUS_INVALID_PARAMETER       ? c->params_clause
+               : st == STATUS_IMPLEMENTATION_LIMIT ? c->limit_clause
+                                                   : c->clause;
+    case VMBSAVE_FAMILY_SAVE_BEGIN:
+        return st == STATUS_INVALID_DEVICE_STATE ? CLAUSE(SAVE_BEGIN_REFUSED_STATES) : c->clause;
+    case VMBSAVE_FAMILY_SAVE_CONTINUE: return continue_status_clause(st);
+    case VMBSAVE_FAMILY_RESTORE: return restore_status_clause(st);
+    case VMBSAVE_FAMILY_SAVE_END:
+    case VMBSAVE_FAMILY_RELEASE:
+    case VMBSAVE_FAMILY_DESCRIBE:
+    case VMBSAVE_FAMILY_HOST: break;
     }
-    return c->own;
+    return c->clause;
 }
 
-const char *vmbsave_differential_clause(const char *call_text, vmbsave_differential_field field,
+const char *vmbsave_differential_clause(const vmbsave_call *call, vmbsave_differential_field field,
                                         bool has_status, NTSTATUS reference_status,
                                         NTSTATUS impl_status)
 {
     if (field == VMBSAVE_DIFF_FIELD_DESCRIPTION)
-        return "ABI.DESCRIBE.FORMAT";
-    const call_clauses *c = call_text != NULL ? lookup_call(call_text) : NULL;
-    if (c == NULL)
+        return CLAUSE(ABI_DESCRIBE_FORMAT);
+    const vmbsave_call_desc *c = call != NULL ? vmbsave_call_desc_of(call->op) : NULL;
+    if (c == NULL || c->clause == NULL)
         return UNKNOWN_CALL_CLAUSE;
     if (!has_status) {
         reference_status = STATUS_SUCCESS;
@@ -258,13 +186,15 @@ const char *vmbsave_differential_clause(const char *call_text, vmbsave_different
     switch (field) {
     case VMBSAVE_DIFF_FIELD_FILLED:
         /* BytesFilled is how many whole chunks a call wrote; ring_read's count is FIFO's. */
-        return c->own;
+        return c->clause;
     case VMBSAVE_DIFF_FIELD_REQUIRED:
         /* BytesRequired means what the reference's status says it means. */
-        return c->family == FAMILY_SAVE_CONTINUE ? continue_status_clause(reference_status)
-                                                 : c->own;
+        return c->family == VMBSAVE_FAMILY_SAVE_CONTINUE
+                   ? continue_status_clause(reference_status)
+                   : c->clause;
     case VMBSAVE_DIFF_FIELD_OUTPUT:
-        return c->family == FAMILY_SAVE_CONTINUE ? "SAVE.IMAGE.COMPLETE" : c->own;
+        return c->family == VMBSAVE_FAMILY_SAVE_CONTINUE ? CLAUSE(SAVE_IMAGE_COMPLETE)
+                                                         : c->clause;
     case VMBSAVE_DIFF_FIELD_CALL:
     case VMBSAVE_DIFF_FIELD_STATUS:
     case VMBSAVE_DIFF_FIELD_CALLS:
@@ -272,7 +202,7 @@ const char *vmbsave_differential_clause(const char *call_text, vmbsave_different
     case VMBSAVE_DIFF_FIELD_DESCRIPTION:
     case VMBSAVE_DIFF_FIELD_COUNT: break;
     }
-    return c->own;
+    return c->clause;
 }
 
 /* ---- Values as text ---------------------------------------------------------------------- */
@@ -328,7 +258,7 @@ static bool disagree(const vmbsave_differential *d, vmbsave_differential_result 
     g->field = field;
     g->call = index;
     g->step = original_step(d, e->step);
-    set_text(g->call_text, sizeof g->call_text, "%s", e->call);
+    vmbsave_call_text(&e->call, g->call_text, sizeof g->call_text);
     bool has_status = ref != NULL && impl != NULL ? ref->has_status && impl->has_status
                                                   : e->has_status;
     NTSTATUS ref_st = ref != NULL ? ref->status : STATUS_SUCCESS;
@@ -336,7 +266,7 @@ static bool disagree(const vmbsave_differential *d, vmbsave_differential_result 
     if (field == VMBSAVE_DIFF_FIELD_CALL)
         impl_st = STATUS_SUCCESS; /* another call: the reference's status names the clause */
     set_text(g->clause, sizeof g->clause, "%s",
-             vmbsave_differential_clause(e->call, field, has_status, ref_st, impl_st));
+             vmbsave_differential_clause(&e->call, field, has_status, ref_st, impl_st));
     char *values[2] = {g->reference, g->implementation};
     const vmbsave_trace_entry *entries[2] = {ref, impl};
     const vmbsave_run_result *runs[2] = {&res->reference, &res->impl};
@@ -349,7 +279,7 @@ static bool disagree(const vmbsave_differential *d, vmbsave_differential_result 
             continue;
         }
         switch (field) {
-        case VMBSAVE_DIFF_FIELD_CALL: set_text(dst, cap, "%s", x->call); break;
+        case VMBSAVE_DIFF_FIELD_CALL: vmbsave_call_text(&x->call, dst, cap); break;
         case VMBSAVE_DIFF_FIELD_STATUS: status_value(dst, cap, x->has_status, x->status); break;
         case VMBSAVE_DIFF_FIELD_FILLED:
             if (x->has_counts)
@@ -377,7 +307,7 @@ static bool compare_entry(const vmbsave_differential *d, vmbsave_differential_re
                           uint32_t i, const vmbsave_trace_entry *ref,
                           const vmbsave_trace_entry *impl)
 {
-    if (strcmp(ref->call, impl->call) != 0)
+    if (!vmbsave_call_equal(&ref->call, &impl->call))
         return disagree(d, res, i, VMBSAVE_DIFF_FIELD_CALL, ref, impl);
     if (ref->has_status != impl->has_status ||
         (ref->has_status && ref->status != impl->status))

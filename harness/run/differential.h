@@ -18,7 +18,7 @@
 #include "program/program.h"
 #include "run/runner.h"
 
-/* Trace entries kept per run (11.5 MiB each). A step makes at most about 90 calls, one chunk
+/* Trace entries kept per run (6.25 MiB each: 200-byte entries). A step makes at most about 90 calls, one chunk
  * per call, on the largest state a program can build (docs/DIFFERENTIAL.md), so 256 steps stay
  * below it; a run that makes more is an ERROR outcome, never compared in part. */
 #define VMBSAVE_DIFFERENTIAL_MAX_TRACE 32768u
@@ -48,7 +48,7 @@ typedef struct vmbsave_differential_disagreement {
     uint32_t call;       /* trace index of the call */
     vmbsave_differential_field field;
     char clause[64];     /* the clause of docs/SPEC.md that governs the field for the call */
-    char call_text[192]; /* the call (the reference's; the implementation's if it has more) */
+    char call_text[192]; /* the call's text (the reference's; the implementation's if it has more) */
     char reference[160]; /* the field's value in each run, as text */
     char implementation[160];
 } vmbsave_differential_disagreement;
@@ -78,14 +78,12 @@ void vmbsave_differential_run(vmbsave_differential *diff, vmbsave_runner *refere
                               vmbsave_runner *impl, const vmbsave_program *program,
                               vmbsave_differential_result *result);
 
-/* The clause that governs `field` of the call `call_text` ("<function>(...)", as the runner's
- * trace writes it), given the statuses the two runs saw (ignored when the call has none)
- * (docs/DIFFERENTIAL.md, "Clauses"). Never NULL. */
-const char *vmbsave_differential_clause(const char *call_text, vmbsave_differential_field field,
+/* The clause that governs `field` of `call` (NULL: the end of the program), given the statuses
+ * the two runs saw (ignored when the call has none) (docs/DIFFERENTIAL.md, "Clauses"): from the
+ * call's descriptor (oracle/ops.h) and the statuses. Never NULL. */
+const char *vmbsave_differential_clause(const vmbsave_call *call, vmbsave_differential_field field,
                                         bool has_status, NTSTATUS reference_status,
                                         NTSTATUS impl_status);
-/* Whether the table knows the function `call_text` names (tests check every call a run makes). */
-bool vmbsave_differential_knows_call(const char *call_text);
 
 const char *vmbsave_differential_field_name(vmbsave_differential_field field);
 const char *vmbsave_differential_outcome_name(vmbsave_differential_outcome outcome);

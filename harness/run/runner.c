@@ -50,8 +50,7 @@ struct vmbsave_runner {
     vmbsave_edit_result *edit;
     char *desc;       /* ORACLE_DESC_CAP */
     char *desc_short; /* ORACLE_DESC_CAP, for the size protocol */
-    char stmt[4096];
-    char text[192];
+    vmbsave_call call; /* the next call, typed: the trace and the sink get it as it is */
 
     /* The run. */
     const vmbsave_run_options *opt;
@@ -63,8 +62,6 @@ struct vmbsave_runner {
     bool step_made_call;
     bool stop;            /* a violation or an error: run no further step */
     bool quiet;           /* clean-up after a stop: no trace, no sink, no checks */
-    bool want_text;       /* a trace is kept */
-    bool want_stmt;       /* a sink takes statements */
     bool want_digests;    /* options->digests: outputs and final descriptions hashed */
     size_t save_dirty;    /* bytes at the start of save_area that may differ from the pattern */
     const char *note;     /* the next traced call's note */
@@ -81,33 +78,6 @@ static void set_text(char *dst, size_t cap, const char *fmt, ...)
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(dst, cap, fmt, ap);
-    va_end(ap);
-}
-
-/* The trace text and the C statement of the next call, formatted only when someone reads them
- * (fuzzing runs without either). */
-static void call_text(vmbsave_runner *r, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-static void call_stmt(vmbsave_runner *r, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static void call_text(vmbsave_runner *r, const char *fmt, ...)
-{
-    if (!r->want_text)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(r->text, sizeof r->text, fmt, ap);
-    va_end(ap);
-}
-
-static void call_stmt(vmbsave_runner *r, const char *fmt, ...)
-{
-    if (!r->want_stmt)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(r->stmt, sizeof r->stmt, fmt, ap);
     va_end(ap);
 }
 
@@ -232,24 +202,49 @@ static const vmbsave_interface_v1 *api(const vmbsave_runner *r)
     return &r->impl.iface;
 }
 
-static void emit(vmbsave_runner *r, const char *statement)
+/* The next call (or host statement), typed; its text is made only by whoever prints it. */
+static vmbsave_call *next_call(vmbsave_runner *r, vmbsave_call_op op, uint32_t slot)
+{
+    vmbsave_call *c = &r->call;
+    memset(c, 0, sizeof *c);
+    c->op = (uint8_t)op;
+    c->slot = (uint8_t)slot;
+    c->data = VMBSAVE_CALL_NO_DATA;
+    return c;
+}
+
+static void emit(vmbsave_runner *r, const vmbsave_call *call)
 {
     if (r->quiet || r->opt == NULL || r->opt->sink == NULL || r->opt->sink->on_call == NULL)
         return;
-    r->opt->sink->on_call(r->opt->sink->context, r->step, statement);
+    r->opt->sink->on_call(r->opt->sink->context, r->step, call);
 }
 
-static void emit_data(vmbsave_runner *r, const char *name, const void *bytes, size_t size)
+/* A host setting, for the sink only (it is no call into the implementation). */
+static void emit_host(vmbsave_runner *r, vmbsave_call_op op, uint32_t a0, uint32_t a1)
+{
+    vmbsave_call c = {.op = (uint8_t)op, .arg = {a0, a1}, .data = VMBSAVE_CALL_NO_DATA};
+    emit(r, &c);
+}
+
+static void emit_named_data(vmbsave_runner *r, const char *name, const void *bytes, size_t size)
 {
     if (r->quiet || r->opt == NULL || r->opt->sink == NULL || r->opt->sink->on_data == NULL)
         return;
     r->opt->sink->on_data(r->opt->sink->context, name, bytes, size);
 }
 
-/* A unique data name for the next call: "d<trace index>". */
-static void data_name(const vmbsave_runner *r, char *name, size_t cap)
+/* Data the next call reads, named "d<its trace index>" (emit_c.h rule 4); returns that index
+ * for vmbsave_call.data. The name is only formatted when a sink takes data. */
+static uint32_t emit_data(vmbsave_runner *r, const void *bytes, size_t size)
 {
-    set_text(name, cap, "d%" PRIu32, r->res->calls);
+    uint32_t index = r->res->calls;
+    if (r->quiet || r->opt == NULL || r->opt->sink == NULL || r->opt->sink->on_data == NULL)
+        return index;
+    char name[16];
+    set_text(name, sizeof name, "d%" PRIu32, index);
+    r->opt->sink->on_data(r->opt->sink->context, name, bytes, size);
+    return index;
 }
 
 static vmbsave_trace_entry *trace_entry(vmbsave_runner *r, uint32_t index)
@@ -280,12 +275,12 @@ static void call_begin(vmbsave_runner *r, oracle_obs *obs)
         if (trace_entry(r, index) == NULL)
             r->fault_note[0] = '\0';
         r->step_made_call = true;
-        emit(r, r->stmt);
+        emit(r, &r->call);
         vmbsave_trace_entry *e = trace_entry(r, index);
         if (e != NULL) {
             memset(e, 0, sizeof *e);
             e->step = r->step;
-            set_text(e->call, sizeof e->call, "%s", r->text);
+            e->call = r->call;
             if (r->fault_note[0] != '\0')
                 set_text(e->note, sizeof e->note, "%s%s%s", r->fault_note,
                          r->note != NULL ? "; " : "", r->note != NULL ? r->note : "");
@@ -369,15 +364,16 @@ static void violation(vmbsave_runner *r, uint32_t call)
     vmbsave_oracle *o = r->oracle;
     r->res->verdict = VMBSAVE_VERDICT_VIOLATION;
     r->res->violation = o->v;
+    vmbsave_violation_render(&r->res->violation); /* the text, once per run */
     if (!o->v_located) {
         r->res->violation.step = r->step;
         r->res->violation.call = call;
     }
     if (r->opt != NULL && r->opt->sink != NULL) {
         if (o->v_image != NULL)
-            emit_data(r, "expected_image", o->v_image, o->v_image_size);
+            emit_named_data(r, "expected_image", o->v_image, o->v_image_size);
         if (o->v_desc != NULL)
-            emit_data(r,
+            emit_named_data(r,
                       o->v_desc_except_fresh ? "expected_description_except_fresh"
                                              : "expected_description",
                       o->v_desc, strlen(o->v_desc) + 1u);
@@ -462,10 +458,12 @@ static bool check_describe_size(vmbsave_runner *r, uint32_t slot)
     vmbsave_host_enter(&r->host);
     NTSTATUS ss = api(r)->describe(r->ch[slot], r->desc_short, short_size, &s);
     vmbsave_host_leave(&r->host);
-    bool untouched = true;
-    for (uint32_t i = 0; i <= short_size && untouched; i++)
-        untouched = r->desc_short[i] == 0x7E;
-    return checked(r, oracle_describe_size(r->oracle, slot, qs, q, ss, s, untouched, full));
+    uint32_t changed = UINT32_MAX;
+    for (uint32_t i = 0; i <= short_size && changed == UINT32_MAX; i++) {
+        if (r->desc_short[i] != 0x7E)
+            changed = i;
+    }
+    return checked(r, oracle_describe_size(r->oracle, slot, qs, q, ss, s, changed, full));
 }
 
 /* ---- Channels ---------------------------------------------------------------------------- */
@@ -476,8 +474,7 @@ static bool ensure_channel(vmbsave_runner *r, uint32_t slot)
         return true;
     vmbsave_channel *handle = NULL;
     oracle_obs obs;
-    call_text(r, "channel_allocate(ch%" PRIu32 ")", slot);
-    call_stmt(r, "st = api->channel_allocate(api->context, &ch[%" PRIu32 "]);", slot);
+    next_call(r, VMBSAVE_CALL_CHANNEL_ALLOCATE, slot);
     call_begin(r, &obs);
     NTSTATUS st = api(r)->channel_allocate(api(r)->context, &handle);
     call_end(r, &obs, true, st);
@@ -497,11 +494,6 @@ static bool ensure_channel(vmbsave_runner *r, uint32_t slot)
 
 /* ---- Lifecycle steps --------------------------------------------------------------------- */
 
-static const char *dir_name(uint32_t dir)
-{
-    return dir == 0 ? "VMBSAVE_RING_INCOMING" : "VMBSAVE_RING_OUTGOING";
-}
-
 static void run_lifecycle(vmbsave_runner *r, const vmbsave_step *s)
 {
     const uint32_t slot = s->ch;
@@ -514,31 +506,24 @@ static void run_lifecycle(vmbsave_runner *r, const vmbsave_step *s)
     lc.op = (vmbsave_op)s->op;
     vmbsave_offer offer;
     vmbsave_open_params params;
-    char name[32];
     oracle_obs obs;
+    vmbsave_call *c = next_call(r, vmbsave_call_op_of_step((vmbsave_op)s->op), slot);
     NTSTATUS st = STATUS_SUCCESS;
     uint32_t bytes_read = OUT_SENTINEL;
 
     switch (s->op) {
     case VMBSAVE_OP_OFFER:
         if (s->mode == VMBSAVE_OFFER_NULL) {
-            call_text(r, "init_set_offer(ch%" PRIu32 ", NULL)", slot);
-            call_stmt(r, "st = api->init_set_offer(ch[%" PRIu32 "], NULL);", slot);
+            c->flags = VMBSAVE_CALL_NULL_ARG;
             call_begin(r, &obs);
             st = t->init_set_offer(h, NULL);
         } else {
             vmbsave_args_offer(s->mode, s->a, &offer);
             lc.offer = &offer;
-            data_name(r, name, sizeof name);
-            emit_data(r, name, &offer, sizeof offer);
-            call_text(r, "init_set_offer(ch%" PRIu32 ", subchannel=%u mmio=%u flags=0x%" PRIx32 ")",
-                      slot, (unsigned)offer.subchannel_index, (unsigned)offer.mmio_megabytes,
-                      offer.flags);
-            call_stmt(
-                r,
-                "{ vmbsave_offer o; memcpy(&o, %s, sizeof o); st = api->init_set_offer(ch[%" PRIu32
-                "], &o); }",
-                name, slot);
+            c->data = emit_data(r, &offer, sizeof offer);
+            c->arg[0] = offer.subchannel_index;
+            c->arg[1] = offer.mmio_megabytes;
+            c->arg[2] = offer.flags;
             call_begin(r, &obs);
             st = t->init_set_offer(h, &offer);
         }
@@ -548,14 +533,6 @@ static void run_lifecycle(vmbsave_runner *r, const vmbsave_step *s)
     case VMBSAVE_OP_CLOSE:
     case VMBSAVE_OP_START:
     case VMBSAVE_OP_PAUSE: {
-        static const char *const names[] = {[VMBSAVE_OP_ENABLE] = "enable",
-                                            [VMBSAVE_OP_DISABLE] = "disable",
-                                            [VMBSAVE_OP_CLOSE] = "guest_close",
-                                            [VMBSAVE_OP_START] = "start",
-                                            [VMBSAVE_OP_PAUSE] = "pause"};
-        const char *fn = names[s->op];
-        call_text(r, "%s(ch%" PRIu32 ")", fn, slot);
-        call_stmt(r, "st = api->%s(ch[%" PRIu32 "]);", fn, slot);
         call_begin(r, &obs);
         st = s->op == VMBSAVE_OP_ENABLE    ? t->enable(h)
              : s->op == VMBSAVE_OP_DISABLE ? t->disable(h)
@@ -566,24 +543,17 @@ static void run_lifecycle(vmbsave_runner *r, const vmbsave_step *s)
     }
     case VMBSAVE_OP_OPEN:
         if (s->mode == VMBSAVE_OPEN_NULL) {
-            call_text(r, "guest_open(ch%" PRIu32 ", NULL)", slot);
-            call_stmt(r, "st = api->guest_open(ch[%" PRIu32 "], NULL);", slot);
+            c->flags = VMBSAVE_CALL_NULL_ARG;
             call_begin(r, &obs);
             st = t->guest_open(h, NULL);
         } else {
             vmbsave_args_open(s->mode, s->a, s->b, s->c, &params);
             lc.open = &params;
-            call_text(r,
-                      "guest_open(ch%" PRIu32 ", gpadl=%" PRIu32 " in=%" PRIu32 " out=%" PRIu32
-                      " vp=%" PRIu32 " conn=%" PRIu32 ")",
-                      slot, params.ring_gpadl_id, params.incoming_ring_bytes,
-                      params.outgoing_ring_bytes, params.target_vp, params.connection_id);
-            call_stmt(r,
-                      "{ vmbsave_open_params p = {%" PRIu32 "u, %" PRIu32 "u, %" PRIu32
-                      "u, %" PRIu32 "u, %" PRIu32 "u}; st = api->guest_open(ch[%" PRIu32
-                      "], &p); }",
-                      params.ring_gpadl_id, params.incoming_ring_bytes, params.outgoing_ring_bytes,
-                      params.target_vp, params.connection_id, slot);
+            c->arg[0] = params.ring_gpadl_id;
+            c->arg[1] = params.incoming_ring_bytes;
+            c->arg[2] = params.outgoing_ring_bytes;
+            c->arg[3] = params.target_vp;
+            c->arg[4] = params.connection_id;
             call_begin(r, &obs);
             st = t->guest_open(h, &params);
         }
@@ -600,24 +570,18 @@ static void run_lifecycle(vmbsave_runner *r, const vmbsave_step *s)
         }
         lc.pfns = pfns;
         lc.null_data = pfns == NULL;
-        call_text(r, "gpadl_create(ch%" PRIu32 ", id=%" PRIu32 ", %s%" PRIu32 " pfns)", slot, s->a,
-                  pfns == NULL ? "NULL, " : "", s->b);
+        c->arg[0] = s->a;
+        c->arg[1] = s->b;
         if (pfns == NULL) {
-            call_stmt(r,
-                      "st = api->gpadl_create(ch[%" PRIu32 "], %" PRIu32 "u, NULL, %" PRIu32 "u);",
-                      slot, s->a, s->b);
-        } else {
+            c->flags = VMBSAVE_CALL_NULL_ARG;
+        } else if (r->opt != NULL && r->opt->sink != NULL && r->opt->sink->on_data != NULL) {
             /* The pfns as little-endian bytes (the emitted file copies them into uint64_t). */
             uint8_t *le = r->stream;
             for (uint32_t i = 0; i < s->b; i++)
                 vmbsave_put_u64(le + 8u * i, pfns[i]);
-            data_name(r, name, sizeof name);
-            emit_data(r, name, le, (size_t)s->b * 8u);
-            call_stmt(r,
-                      "{ static uint64_t p[%" PRIu32 "]; memcpy(p, %s, %" PRIu32
-                      "u); st = api->gpadl_create(ch[%" PRIu32 "], %" PRIu32 "u, p, %" PRIu32
-                      "u); }",
-                      s->b != 0 ? s->b : 1u, name, s->b * 8u, slot, s->a, s->b);
+            c->data = emit_data(r, le, (size_t)s->b * 8u);
+        } else {
+            c->data = r->res->calls;
         }
         call_begin(r, &obs);
         st = t->gpadl_create(h, s->a, pfns, s->b);
@@ -625,11 +589,8 @@ static void run_lifecycle(vmbsave_runner *r, const vmbsave_step *s)
     }
     case VMBSAVE_OP_GPADL_TEARDOWN_BEGIN:
     case VMBSAVE_OP_GPADL_TEARDOWN_COMPLETE: {
-        const char *fn = s->op == VMBSAVE_OP_GPADL_TEARDOWN_BEGIN ? "gpadl_teardown_begin"
-                                                                  : "gpadl_teardown_complete";
         lc.id = s->a;
-        call_text(r, "%s(ch%" PRIu32 ", id=%" PRIu32 ")", fn, slot, s->a);
-        call_stmt(r, "st = api->%s(ch[%" PRIu32 "], %" PRIu32 "u);", fn, slot, s->a);
+        c->arg[0] = s->a;
         call_begin(r, &obs);
         st = s->op == VMBSAVE_OP_GPADL_TEARDOWN_BEGIN ? t->gpadl_teardown_begin(h, s->a)
                                                       : t->gpadl_teardown_complete(h, s->a);
@@ -646,24 +607,20 @@ static void run_lifecycle(vmbsave_runner *r, const vmbsave_step *s)
             uint32_t n = s->c <= RING_BUFFER_CAP ? s->c : RING_BUFFER_CAP;
             vmbsave_args_bytes(lc.seed, r->data, n);
             payload = r->data;
-            data_name(r, name, sizeof name);
-            emit_data(r, name, payload, n);
+            c->data = emit_data(r, payload, n);
+        } else {
+            c->flags = VMBSAVE_CALL_NULL_ARG;
         }
-        call_text(
-            r, "packet_send(ch%" PRIu32 ", id=%" PRIu32 ", gpadl=%" PRIu32 ", %s%" PRIu32 " bytes)",
-            slot, s->a, s->b, payload == NULL ? "NULL, " : "", s->c);
-        call_stmt(r,
-                  "st = api->packet_send(ch[%" PRIu32 "], %" PRIu32 "u, %" PRIu32 "u, %s, %" PRIu32
-                  "u);",
-                  slot, s->a, s->b, payload == NULL ? "NULL" : name, s->c);
+        c->arg[0] = s->a;
+        c->arg[1] = s->b;
+        c->arg[2] = s->c;
         call_begin(r, &obs);
         st = t->packet_send(h, s->a, s->b, payload, s->c);
         break;
     }
     case VMBSAVE_OP_PACKET_COMPLETE:
         lc.id = s->a;
-        call_text(r, "packet_complete(ch%" PRIu32 ", id=%" PRIu32 ")", slot, s->a);
-        call_stmt(r, "st = api->packet_complete(ch[%" PRIu32 "], %" PRIu32 "u);", slot, s->a);
+        c->arg[0] = s->a;
         call_begin(r, &obs);
         st = t->packet_complete(h, s->a);
         break;
@@ -673,12 +630,9 @@ static void run_lifecycle(vmbsave_runner *r, const vmbsave_step *s)
         uint32_t n = s->a <= RING_BUFFER_CAP ? s->a : RING_BUFFER_CAP;
         vmbsave_args_bytes(vmbsave_args_ring_seed(s->c), r->data, n);
         lc.data = r->data;
-        data_name(r, name, sizeof name);
-        emit_data(r, name, r->data, n);
-        call_text(r, "ring_write(ch%" PRIu32 ", %s, %" PRIu32 " bytes)", slot,
-                  s->mode == 0 ? "in" : "out", s->a);
-        call_stmt(r, "st = api->ring_write(ch[%" PRIu32 "], %s, %s, %" PRIu32 "u);", slot,
-                  dir_name(s->mode), name, s->a);
+        c->data = emit_data(r, r->data, n);
+        c->arg[0] = s->mode;
+        c->arg[1] = s->a;
         call_begin(r, &obs);
         st = t->ring_write(h, (vmbsave_ring_direction)s->mode, r->data, n);
         break;
@@ -688,10 +642,8 @@ static void run_lifecycle(vmbsave_runner *r, const vmbsave_step *s)
         lc.count = s->a <= RING_BUFFER_CAP ? s->a : RING_BUFFER_CAP;
         uint8_t *buf = r->ring_area + GUARD_BYTES;
         memcpy(r->ring_area, r->save_pattern, (size_t)lc.count + 2u * GUARD_BYTES);
-        call_text(r, "ring_read(ch%" PRIu32 ", %s, %" PRIu32 " bytes)", slot,
-                  s->mode == 0 ? "in" : "out", lc.count);
-        call_stmt(r, "st = api->ring_read(ch[%" PRIu32 "], %s, out, %" PRIu32 "u, &filled);", slot,
-                  dir_name(s->mode), lc.count);
+        c->arg[0] = s->mode;
+        c->arg[1] = lc.count;
         call_begin(r, &obs);
         st = t->ring_read(h, (vmbsave_ring_direction)s->mode, buf, lc.count, &bytes_read);
         lc.read_data = buf;
@@ -718,8 +670,7 @@ static void run_lifecycle(vmbsave_runner *r, const vmbsave_step *s)
 static bool do_save_begin(vmbsave_runner *r, uint32_t slot, oracle_purpose purpose, NTSTATUS *out)
 {
     oracle_obs obs;
-    call_text(r, "save_begin(ch%" PRIu32 ")", slot);
-    call_stmt(r, "st = api->save_begin(ch[%" PRIu32 "]);", slot);
+    next_call(r, VMBSAVE_CALL_SAVE_BEGIN, slot);
     call_begin(r, &obs);
     NTSTATUS st = api(r)->save_begin(r->ch[slot]);
     call_end(r, &obs, true, st);
@@ -733,8 +684,7 @@ static bool do_save_begin(vmbsave_runner *r, uint32_t slot, oracle_purpose purpo
 static bool do_save_end(vmbsave_runner *r, uint32_t slot, bool checked_call)
 {
     oracle_obs obs;
-    call_text(r, "save_end(ch%" PRIu32 ")", slot);
-    call_stmt(r, "api->save_end(ch[%" PRIu32 "]);", slot);
+    next_call(r, VMBSAVE_CALL_SAVE_END, slot);
     call_begin(r, &obs);
     api(r)->save_end(r->ch[slot]);
     call_end(r, &obs, false, 0);
@@ -758,12 +708,11 @@ static NTSTATUS raw_continue(vmbsave_runner *r, uint32_t slot, const continue_ar
     r->save_dirty = a->null_buffer ? 0 : (size_t)a->size + 2u * GUARD_BYTES;
     *filled = OUT_SENTINEL;
     *required = OUT_SENTINEL;
-    call_text(r, "save_continue(ch%" PRIu32 ", %ssize=%" PRIu32 "%s%s)", slot,
-              a->null_buffer ? "NULL, " : "", a->size, a->null_filled ? ", NULL filled" : "",
-              a->null_required ? ", NULL required" : "");
-    call_stmt(r, "st = api->save_continue(ch[%" PRIu32 "], %s, %" PRIu32 "u, %s, %s);", slot,
-              a->null_buffer ? "NULL" : "out", a->size, a->null_filled ? "NULL" : "&filled",
-              a->null_required ? "NULL" : "&required");
+    vmbsave_call *c = next_call(r, VMBSAVE_CALL_SAVE_CONTINUE, slot);
+    c->arg[0] = a->size;
+    c->flags = (uint8_t)((a->null_buffer ? VMBSAVE_CALL_NULL_BUFFER : 0u) |
+                         (a->null_filled ? VMBSAVE_CALL_NULL_FILLED : 0u) |
+                         (a->null_required ? VMBSAVE_CALL_NULL_REQUIRED : 0u));
     call_begin(r, obs);
     NTSTATUS st =
         api(r)->save_continue(r->ch[slot], a->null_buffer ? NULL : buf, a->size,
@@ -876,11 +825,9 @@ static void diagnose(vmbsave_runner *r, uint32_t slot)
     for (unsigned k = 0; k < 2; k++) {
         /* The second read gets other allocator contents: uninitialised bytes then differ. */
         r->host.fill_byte = k == 0 ? RUN_FILL_BYTE : DIAG_FILL_BYTE;
-        call_stmt(r, "host.fill_byte = %d;", r->host.fill_byte);
-        emit(r, r->stmt);
+        emit_host(r, VMBSAVE_CALL_HOST_FILL_BYTE, r->host.fill_byte, 0);
         oracle_obs obs;
-        call_text(r, "save_begin(ch%" PRIu32 ")", slot);
-        call_stmt(r, "st = api->save_begin(ch[%" PRIu32 "]);", slot);
+        next_call(r, VMBSAVE_CALL_SAVE_BEGIN, slot);
         call_begin(r, &obs);
         NTSTATUS st = api(r)->save_begin(r->ch[slot]);
         call_end(r, &obs, true, st);
@@ -905,8 +852,7 @@ static void diagnose(vmbsave_runner *r, uint32_t slot)
         do_save_end(r, slot, false);
     }
     r->host.fill_byte = RUN_FILL_BYTE;
-    call_stmt(r, "host.fill_byte = %d;", RUN_FILL_BYTE);
-    emit(r, r->stmt);
+    emit_host(r, VMBSAVE_CALL_HOST_FILL_BYTE, RUN_FILL_BYTE, 0);
     r->note = NULL;
     const uint8_t *bytes[2] = {o->diag_image[0], o->diag_image[1]};
     oracle_diagnose(o, ok, bytes, len);
@@ -962,15 +908,15 @@ static void run_capture(vmbsave_runner *r, const vmbsave_step *s)
 
 /* ---- Restore ------------------------------------------------------------------------------- */
 
-static bool restore_call(vmbsave_runner *r, uint32_t slot, const char *name, uint32_t from,
+static bool restore_call(vmbsave_runner *r, uint32_t slot, uint32_t data, uint32_t from,
                          uint32_t to, uint32_t total, NTSTATUS *out)
 {
     oracle_obs obs;
-    call_text(r,
-              "restore_from_buffer(ch%" PRIu32 ", bytes %" PRIu32 "..%" PRIu32 " of %" PRIu32 ")",
-              slot, from, to, total);
-    call_stmt(r, "st = api->restore_from_buffer(ch[%" PRIu32 "], %s + %" PRIu32 ", %" PRIu32 "u);",
-              slot, name, from, to - from);
+    vmbsave_call *c = next_call(r, VMBSAVE_CALL_RESTORE_FROM_BUFFER, slot);
+    c->arg[0] = from;
+    c->arg[1] = to;
+    c->arg[2] = total;
+    c->data = data;
     call_begin(r, &obs);
     NTSTATUS st = api(r)->restore_from_buffer(r->ch[slot], r->stream + from, to - from);
     call_end(r, &obs, true, st);
@@ -1007,15 +953,13 @@ static void run_restore(vmbsave_runner *r, const vmbsave_step *s)
         return;
     }
     oracle_restore_step_begin(o, slot);
-    char name[32];
-    data_name(r, name, sizeof name);
-    emit_data(r, name, r->stream, r->edit->size);
+    uint32_t data = emit_data(r, r->stream, r->edit->size);
     r->note = r->edit->note;
     uint32_t from = 0;
     NTSTATUS st = STATUS_MORE_PROCESSING_REQUIRED;
     for (uint32_t i = 0; i < r->edit->calls; i++) {
         uint32_t to = r->edit->call_end[i];
-        if (!restore_call(r, slot, name, from, to, r->edit->size, &st))
+        if (!restore_call(r, slot, data, from, to, r->edit->size, &st))
             return;
         from = to;
         if (st != STATUS_MORE_PROCESSING_REQUIRED)
@@ -1024,7 +968,7 @@ static void run_restore(vmbsave_runner *r, const vmbsave_step *s)
     if (st == STATUS_SUCCESS && from < r->edit->size) {
         /* Bytes left after the call that committed: a restored channel refuses them. */
         r->note = "the rest of the stream after SUCCESS";
-        if (!restore_call(r, slot, name, from, r->edit->size, r->edit->size, &st))
+        if (!restore_call(r, slot, data, from, r->edit->size, r->edit->size, &st))
             return;
         st = STATUS_SUCCESS;
     }
@@ -1047,11 +991,7 @@ static bool close_channel(vmbsave_runner *r, uint32_t slot)
             return false;
     }
     oracle_obs obs;
-    call_text(r, "channel_cleanup(ch%" PRIu32 ")", slot);
-    call_stmt(r,
-              "{ st = api->channel_cleanup(ch[%" PRIu32 "]); if (st == STATUS_SUCCESS) ch[%" PRIu32
-              "] = NULL; }",
-              slot, slot);
+    next_call(r, VMBSAVE_CALL_CHANNEL_CLEANUP, slot);
     call_begin(r, &obs);
     NTSTATUS st = api(r)->channel_cleanup(r->ch[slot]);
     call_end(r, &obs, true, st);
@@ -1101,17 +1041,14 @@ static void run_fault(vmbsave_runner *r, const vmbsave_step *s)
             h->fault_mode = VMBSAVE_ALLOC_FAULT_NONE;
             h->fault_at = 0;
             fault_note(r, "allocation faults off");
-            call_stmt(r, "{ host.fault_mode = VMBSAVE_ALLOC_FAULT_NONE; host.fault_at = 0; }");
+            emit_host(r, VMBSAVE_CALL_HOST_FAULT_OFF, 0, 0);
         } else {
             h->fault_mode =
                 s->mode == VMBSAVE_FAULT_ONCE ? VMBSAVE_ALLOC_FAULT_ONCE : VMBSAVE_ALLOC_FAULT_FROM;
             h->fault_at = h->alloc_calls + s->a + 1u;
             fault_note(r, "allocation #%" PRIu64 " will fail%s", h->fault_at,
                        s->mode == VMBSAVE_FAULT_ONCE ? "" : ", and every one after");
-            call_stmt(r,
-                      "{ host.fault_mode = %s; host.fault_at = host.alloc_calls + %" PRIu32 "u; }",
-                      s->mode == VMBSAVE_FAULT_ONCE ? "VMBSAVE_ALLOC_FAULT_ONCE"
-                                                    : "VMBSAVE_ALLOC_FAULT_FROM",
+            emit_host(r, VMBSAVE_CALL_HOST_FAULT_ALLOC, s->mode == VMBSAVE_FAULT_ONCE ? 0u : 1u,
                       s->a + 1u);
         }
         break;
@@ -1129,18 +1066,16 @@ static void run_fault(vmbsave_runner *r, const vmbsave_step *s)
         else
             fault_note(r, "save_packet driver: %s for packet %" PRIu32,
                        modes[mode] + strlen("VMBSAVE_SAVE_PACKET_"), s->a);
-        call_stmt(r, "{ host.save_mode = %s; host.save_mode_packet_id = %" PRIu32 "u; }",
-                  modes[mode], s->a);
+        emit_host(r, VMBSAVE_CALL_HOST_SAVE_PACKET_MODE, mode, s->a);
         break;
     }
     case VMBSAVE_OP_FAULT_RESTORE_PACKET:
         h->restore_fail_at = h->restore_call_count + s->a;
         fault_note(r, "restore_packet call %" PRIu32 " from now will fail", s->a);
-        call_stmt(r, "host.restore_fail_at = host.restore_call_count + %" PRIu32 "u;", s->a);
+        emit_host(r, VMBSAVE_CALL_HOST_RESTORE_PACKET_FAIL, s->a, 0);
         break;
     default: return;
     }
-    emit(r, r->stmt);
 }
 
 /* Keeps the callback logs below their cap (entries past it are not recorded). The fail-at
@@ -1153,9 +1088,7 @@ static void trim_logs(vmbsave_runner *r)
     h->restore_fail_at =
         h->restore_fail_at > h->restore_call_count ? h->restore_fail_at - h->restore_call_count : 0;
     vmbsave_fault_host_clear_logs(h);
-    emit(r, "{ host.restore_fail_at = host.restore_fail_at > host.restore_call_count ? "
-            "host.restore_fail_at - host.restore_call_count : 0; "
-            "vmbsave_fault_host_clear_logs(&host); }");
+    emit_host(r, VMBSAVE_CALL_HOST_TRIM_LOGS, 0, 0);
 }
 
 /* ---- Steps --------------------------------------------------------------------------------- */
@@ -1216,9 +1149,7 @@ static void finish(vmbsave_runner *r)
         vmbsave_impl_unload(&r->impl);
         return;
     }
-    emit(r, "{ host.fault_mode = VMBSAVE_ALLOC_FAULT_NONE; host.fault_at = 0; "
-            "host.save_mode = VMBSAVE_SAVE_PACKET_STATE; host.save_mode_packet_id = 0; "
-            "host.restore_fail_at = 0; }");
+    emit_host(r, VMBSAVE_CALL_HOST_RESET, 0, 0);
     r->note = "end of run";
     for (uint32_t i = 0; i < VMBSAVE_PROGRAM_CHANNELS && !r->stop; i++) {
         if (r->ch[i] != NULL)
@@ -1228,8 +1159,7 @@ static void finish(vmbsave_runner *r)
     if (r->stop)
         return;
     oracle_obs obs;
-    call_text(r, "release()");
-    call_stmt(r, "api->release(api->context);");
+    next_call(r, VMBSAVE_CALL_RELEASE, 0);
     call_begin(r, &obs);
     api(r)->release(api(r)->context);
     call_end(r, &obs, false, 0);
@@ -1277,8 +1207,6 @@ void vmbsave_runner_run(vmbsave_runner *r, const vmbsave_program *program,
     memset(result, 0, sizeof *result);
     r->res = result;
     r->opt = options;
-    r->want_text = options != NULL && options->trace != NULL && options->trace_cap != 0;
-    r->want_stmt = options != NULL && options->sink != NULL && options->sink->on_call != NULL;
     r->want_digests = options != NULL && options->digests;
     r->stop = false;
     r->quiet = false;
@@ -1300,8 +1228,7 @@ void vmbsave_runner_run(vmbsave_runner *r, const vmbsave_program *program,
         harness_error(r, "%s", err);
         return;
     }
-    call_stmt(r, "host.fill_byte = %d;", RUN_FILL_BYTE);
-    emit(r, r->stmt);
+    emit_host(r, VMBSAVE_CALL_HOST_FILL_BYTE, RUN_FILL_BYTE, 0);
     oracle_reset(r->oracle, &r->host, r->impl.iface.capabilities,
                  (int64_t)r->host.live_allocations);
     preload_images(r);

@@ -11,6 +11,7 @@
 #include <stdio.h>
 
 #include "image/chunks.h"
+#include "oracle/ops.h"
 #include "oracle/violation.h"
 #include "program/program.h"
 #include "vmbsave/abi.h"
@@ -19,7 +20,7 @@
 /* One call into the implementation, as the trace shows it. */
 typedef struct vmbsave_trace_entry {
     uint32_t step;
-    char call[192];            /* e.g. "save_continue(ch0, size=40)" */
+    vmbsave_call call;         /* typed; vmbsave_call_text() prints "save_continue(ch0, size=40)" */
     bool has_status;
     NTSTATUS status;
     bool has_counts;           /* save_continue / describe / ring_read outputs */
@@ -35,26 +36,25 @@ typedef struct vmbsave_trace_entry {
 } vmbsave_trace_entry;
 
 /* Receives every call as it is made, so a front end can write a standalone reproducer
- * (harness/repro/emit_c.h). All hooks optional. The statement conventions are emit_c.h's ("Conventions
+ * (harness/repro/emit_c.h). All hooks optional. The conventions are emit_c.h's ("Conventions
  * for the runner's sink"); what harness/run/runner.c passes, in short:
- *  - one on_call per traced call, before it, in trace order: the n-th statement naming an
- *    operation with "api->" is trace entry n (api->context, the argument of channel_allocate
- *    and release, is not an operation). Statements assign statuses to `st`, use `ch[N]`, `out`
- *    for every buffer the implementation writes (save_continue, ring_read), `filled` and
- *    `required` for the out-parameters, and blocks with locals where a struct or pfn array is
- *    built, e.g. { vmbsave_offer o; memcpy(&o, d3, sizeof o); st = api->init_set_offer(ch[0], &o); }
+ *  - one on_call per traced call, before it, in trace order, as a typed vmbsave_call whose
+ *    descriptor says `traced` (oracle/ops.h): the n-th of them is trace entry n. Its C
+ *    statement is vmbsave_call_c_statement(), e.g.
+ *    { vmbsave_offer o; memcpy(&o, d3, sizeof o); st = api->init_set_offer(ch[0], &o); }
  *  - host settings (FAULT_* steps, fill_byte, log trimming, faults off before the final clean-up)
- *    as statements on `host` without "api->", before the call they affect;
- *  - on_data before the statement that reads it, named "d<trace index of that call>" (pfns as
- *    little-endian u64 bytes, offers as the struct's bytes, payloads, ring data, restore streams);
+ *    as on_call with a VMBSAVE_CALL_HOST_* op (not traced), before the call they affect;
+ *  - on_data before the call that reads it, named "d<trace index of that call>" (its
+ *    vmbsave_call.data; pfns as little-endian u64 bytes, offers as the struct's bytes,
+ *    payloads, ring data, restore streams);
  *  - describe calls the oracle makes to look are neither traced nor passed;
  *  - at a violation: on_data "expected_image" (IMAGE: the model's bytes of the session so far) or
  *    "expected_description" (DESCRIBE: the model's text), then on_violation. */
 typedef struct vmbsave_call_sink {
     void *context;
-    /* Called before the call is made. `step` indexes the program; `text` is a C statement
-     * making the call, using the names the emitter declared (see emit_c.h). */
-    void (*on_call)(void *context, uint32_t step, const char *c_statement);
+    /* Called before the call is made (or the host setting applies). `step` indexes the
+     * program. */
+    void (*on_call)(void *context, uint32_t step, const vmbsave_call *call);
     /* Data a following call reads (a restore buffer, a pfn array, a payload): emitted as a
      * static array named `name`. */
     void (*on_data)(void *context, const char *name, const void *bytes, size_t size);

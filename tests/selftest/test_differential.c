@@ -673,8 +673,8 @@ static void clause_table(void **state)
                                      "cleanup ch=0\n";
     size_t nprog = list_programs(VMBSAVE_VARIANT_PROGRAM_DIR, names, MAX_PROGRAMS);
     unsigned calls_checked = 0;
-    /* Each function's clauses are checked once, at its first call ("name(" prefixes). */
-    static char seen[64][48];
+    /* Each operation's clauses are checked once, at its first call. */
+    bool seen[VMBSAVE_CALL_OP_COUNT] = {false};
     size_t nseen = 0;
     for (size_t k = 0; k < nprog + VMBSAVE_CANONICAL_COUNT + 1u; k++) {
         if (k < nprog)
@@ -688,26 +688,25 @@ static void clause_table(void **state)
         assert_int_equal(r.verdict, VMBSAVE_VERDICT_PASS);
         assert_int_equal(r.trace_count, r.calls);
         for (uint32_t i = 0; i < r.trace_count; i++) {
-            const char *call = trace[i].call;
-            if (!vmbsave_differential_knows_call(call))
-                fail_msg("the clause table does not know the call %s", call);
+            const vmbsave_call *call = &trace[i].call;
+            const vmbsave_call_desc *d = vmbsave_call_desc_of(call->op);
+            char text[192];
+            vmbsave_call_text(call, text, sizeof text);
+            if (call->op >= VMBSAVE_CALL_OP_COUNT || !d->traced || d->clause == NULL ||
+                d->params_clause == NULL || d->limit_clause == NULL)
+                fail_msg("the descriptor of the traced call %s has no clauses", text);
             calls_checked++;
-            size_t len = strcspn(call, "(");
-            bool known = false;
-            for (size_t j = 0; j < nseen && !known; j++)
-                known = strlen(seen[j]) == len && memcmp(seen[j], call, len) == 0;
-            if (known)
+            if (seen[call->op])
                 continue;
-            assert_true(nseen < 64 && len < sizeof seen[0]);
-            memcpy(seen[nseen], call, len);
-            seen[nseen++][len] = '\0';
+            seen[call->op] = true;
+            nseen++;
             for (int f = 0; f < (int)VMBSAVE_DIFF_FIELD_COUNT; f++) {
                 for (size_t x = 0; x < nstatus; x++) {
                     for (size_t y = 0; y < nstatus; y++) {
                         const char *c = vmbsave_differential_clause(
                             call, (vmbsave_differential_field)f, true, statuses[x], statuses[y]);
                         if (!spec_has(spec, c))
-                            fail_msg("%s, %s: %s is not a clause of SPEC.md", call,
+                            fail_msg("%s, %s: %s is not a clause of SPEC.md", text,
                                      vmbsave_differential_field_name(f), c);
                     }
                 }
@@ -718,57 +717,71 @@ static void clause_table(void **state)
     assert_true(calls_checked > 100);
     /* Every function the runner calls through the table: 21 (describe is never traced). */
     assert_int_equal(nseen, 21);
-    assert_false(vmbsave_differential_knows_call("describe(ch0)"));
-    assert_false(vmbsave_differential_knows_call("save_continue_x(ch0)"));
+    assert_false(vmbsave_call_desc_of(VMBSAVE_CALL_DESCRIBE)->traced);
+    assert_false(vmbsave_call_desc_of(VMBSAVE_CALL_HOST_FILL_BYTE)->traced);
+    assert_null(vmbsave_call_desc_of(VMBSAVE_CALL_OP_COUNT)->clause);
 
     /* The choices docs/DIFFERENTIAL.md documents. */
+    static const vmbsave_call
+        save_large = {.op = VMBSAVE_CALL_SAVE_CONTINUE, .arg = {1048576}},
+        save_40 = {.op = VMBSAVE_CALL_SAVE_CONTINUE, .arg = {40}},
+        teardown = {.op = VMBSAVE_CALL_GPADL_TEARDOWN_BEGIN, .arg = {3}},
+        offer_null = {.op = VMBSAVE_CALL_INIT_SET_OFFER, .flags = VMBSAVE_CALL_NULL_ARG},
+        enable = {.op = VMBSAVE_CALL_ENABLE},
+        ring_read = {.op = VMBSAVE_CALL_RING_READ, .arg = {0, 40}},
+        save_begin = {.op = VMBSAVE_CALL_SAVE_BEGIN},
+        restore = {.op = VMBSAVE_CALL_RESTORE_FROM_BUFFER, .slot = 1, .arg = {0, 10, 10}},
+        allocate = {.op = VMBSAVE_CALL_CHANNEL_ALLOCATE};
     struct {
-        const char *call;
+        const vmbsave_call *call;
         vmbsave_differential_field field;
         NTSTATUS ref, impl;
         const char *clause;
     } choices[] = {
-        {"save_continue(ch0, size=1048576)", VMBSAVE_DIFF_FIELD_STATUS, STATUS_SUCCESS,
+        {&save_large, VMBSAVE_DIFF_FIELD_STATUS, STATUS_SUCCESS,
          STATUS_BUFFER_OVERFLOW, "SAVE.CONTINUE.WHOLE_CHUNKS"},
-        {"save_continue(ch0, size=40)", VMBSAVE_DIFF_FIELD_STATUS, STATUS_BUFFER_OVERFLOW,
+        {&save_40, VMBSAVE_DIFF_FIELD_STATUS, STATUS_BUFFER_OVERFLOW,
          STATUS_BUFFER_TOO_SMALL, "SAVE.CONTINUE.TOO_SMALL.NO_PROGRESS"},
-        {"save_continue(ch0, size=40)", VMBSAVE_DIFF_FIELD_STATUS, STATUS_UNSUCCESSFUL,
+        {&save_40, VMBSAVE_DIFF_FIELD_STATUS, STATUS_UNSUCCESSFUL,
          STATUS_INTERNAL_ERROR, "PACKET.SAVE.SECOND_CALL_FAILS"},
-        {"save_continue(ch0, size=40)", VMBSAVE_DIFF_FIELD_STATUS, STATUS_BUFFER_OVERFLOW,
+        {&save_40, VMBSAVE_DIFF_FIELD_STATUS, STATUS_BUFFER_OVERFLOW,
          STATUS_INSUFFICIENT_RESOURCES, "RESOURCES.ALLOC_FAILURE.STATUS"},
-        {"save_continue(ch0, size=40)", VMBSAVE_DIFF_FIELD_FILLED, STATUS_BUFFER_OVERFLOW,
+        {&save_40, VMBSAVE_DIFF_FIELD_FILLED, STATUS_BUFFER_OVERFLOW,
          STATUS_BUFFER_OVERFLOW, "SAVE.CONTINUE.WHOLE_CHUNKS"},
-        {"save_continue(ch0, size=40)", VMBSAVE_DIFF_FIELD_REQUIRED, STATUS_BUFFER_TOO_SMALL,
+        {&save_40, VMBSAVE_DIFF_FIELD_REQUIRED, STATUS_BUFFER_TOO_SMALL,
          STATUS_BUFFER_TOO_SMALL, "SAVE.CONTINUE.TOO_SMALL.NO_PROGRESS"},
-        {"save_continue(ch0, size=40)", VMBSAVE_DIFF_FIELD_OUTPUT, STATUS_BUFFER_OVERFLOW,
+        {&save_40, VMBSAVE_DIFF_FIELD_OUTPUT, STATUS_BUFFER_OVERFLOW,
          STATUS_BUFFER_OVERFLOW, "SAVE.IMAGE.COMPLETE"},
-        {"gpadl_teardown_begin(ch0, id=3)", VMBSAVE_DIFF_FIELD_STATUS,
+        {&teardown, VMBSAVE_DIFF_FIELD_STATUS,
          STATUS_INVALID_DEVICE_STATE, STATUS_NOT_FOUND, "LIFECYCLE.CHECK_ORDER"},
-        {"init_set_offer(ch0, NULL)", VMBSAVE_DIFF_FIELD_STATUS, STATUS_SUCCESS,
+        {&offer_null, VMBSAVE_DIFF_FIELD_STATUS, STATUS_SUCCESS,
          STATUS_IMPLEMENTATION_LIMIT, "LIMIT.OFFER"},
-        {"init_set_offer(ch0, NULL)", VMBSAVE_DIFF_FIELD_STATUS, STATUS_INVALID_PARAMETER,
+        {&offer_null, VMBSAVE_DIFF_FIELD_STATUS, STATUS_INVALID_PARAMETER,
          STATUS_SUCCESS, "LIFECYCLE.OFFER.VALIDATION"},
-        {"enable(ch0)", VMBSAVE_DIFF_FIELD_STATUS, STATUS_SUCCESS, STATUS_INVALID_DEVICE_STATE,
+        {&enable, VMBSAVE_DIFF_FIELD_STATUS, STATUS_SUCCESS, STATUS_INVALID_DEVICE_STATE,
          "LIFECYCLE.ENABLE.REQUIRES_OFFER"},
-        {"ring_read(ch0, in, 40 bytes)", VMBSAVE_DIFF_FIELD_OUTPUT, STATUS_SUCCESS,
+        {&ring_read, VMBSAVE_DIFF_FIELD_OUTPUT, STATUS_SUCCESS,
          STATUS_SUCCESS, "LIFECYCLE.RING.FIFO"},
-        {"save_begin(ch0)", VMBSAVE_DIFF_FIELD_STATUS, STATUS_SUCCESS,
+        {&save_begin, VMBSAVE_DIFF_FIELD_STATUS, STATUS_SUCCESS,
          STATUS_INVALID_DEVICE_STATE, "SAVE.BEGIN.REFUSED_STATES"},
-        {"restore_from_buffer(ch1, bytes 0..10 of 10)", VMBSAVE_DIFF_FIELD_STATUS,
+        {&restore, VMBSAVE_DIFF_FIELD_STATUS,
          STATUS_DATA_ERROR, STATUS_FILE_CORRUPT_ERROR, "RESTORE.CORRUPT.CHECKSUM"},
-        {"restore_from_buffer(ch1, bytes 0..10 of 10)", VMBSAVE_DIFF_FIELD_STATUS,
+        {&restore, VMBSAVE_DIFF_FIELD_STATUS,
          STATUS_SUCCESS, STATUS_REVISION_MISMATCH, "RESTORE.FOREIGN_CHUNK"},
-        {"restore_from_buffer(ch1, bytes 0..10 of 10)", VMBSAVE_DIFF_FIELD_STATUS,
+        {&restore, VMBSAVE_DIFF_FIELD_STATUS,
          STATUS_SUCCESS, STATUS_MORE_PROCESSING_REQUIRED, "RESTORE.MORE_PROCESSING"},
-        {"channel_allocate(ch0)", VMBSAVE_DIFF_FIELD_CALLS, STATUS_SUCCESS, STATUS_SUCCESS,
+        {&allocate, VMBSAVE_DIFF_FIELD_CALLS, STATUS_SUCCESS, STATUS_SUCCESS,
          "LIFECYCLE.ALLOCATE.DISABLED_FRESH"},
         {NULL, VMBSAVE_DIFF_FIELD_DESCRIPTION, 0, 0, "ABI.DESCRIBE.FORMAT"},
     };
     for (size_t i = 0; i < sizeof choices / sizeof choices[0]; i++) {
         const char *c = vmbsave_differential_clause(choices[i].call, choices[i].field, true,
                                                     choices[i].ref, choices[i].impl);
+        char text[192] = "(end)";
+        if (choices[i].call != NULL)
+            vmbsave_call_text(choices[i].call, text, sizeof text);
         if (strcmp(c, choices[i].clause) != 0)
-            fail_msg("%s, %s: %s, documented %s", choices[i].call ? choices[i].call : "(end)",
+            fail_msg("%s, %s: %s, documented %s", text,
                      vmbsave_differential_field_name(choices[i].field), c, choices[i].clause);
     }
     vmbsave_runner_close(ref);
@@ -810,24 +823,24 @@ static void runner_digests(void **state)
     uint64_t image_digest = 0;
     for (uint32_t i = 0; i < r.trace_count; i++) {
         const vmbsave_trace_entry *e = &trace[i];
-        if (strncmp(e->call, "ring_read(", 10) == 0) {
+        if (e->call.op == VMBSAVE_CALL_RING_READ) {
             assert_true(e->has_output);
             uint32_t want = reads == 0 ? 40u : 0u; /* then the ring is empty */
             assert_int_equal(e->output_bytes, want);
             assert_int_equal(e->filled, want);
             assert_true(e->output_digest == vmbsave_hash(written, want, 0));
             reads++;
-        } else if (strncmp(e->call, "save_continue(", 14) == 0 && e->step == 10) {
+        } else if (e->call.op == VMBSAVE_CALL_SAVE_CONTINUE && e->step == 10) {
             assert_true(e->has_output);
             assert_int_equal(e->status, STATUS_SUCCESS);
             assert_int_equal(e->output_bytes, e->filled);
             image_digest = e->output_digest;
             saves++;
-        } else if (strncmp(e->call, "save_continue(", 14) == 0 && e->step == 11) {
+        } else if (e->call.op == VMBSAVE_CALL_SAVE_CONTINUE && e->step == 11) {
             /* After SUCCESS: INVALID_DEVICE_STATE, nothing written. */
             assert_false(e->has_output);
             saves++;
-        } else if (strncmp(e->call, "save_continue(", 14) != 0) {
+        } else if (e->call.op != VMBSAVE_CALL_SAVE_CONTINUE) {
             assert_false(e->has_output);
         }
     }

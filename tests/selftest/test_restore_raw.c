@@ -56,7 +56,9 @@ static void print_trace(const run *x)
 {
     for (uint32_t i = 0; i < x->result.trace_count; i++) {
         const vmbsave_trace_entry *e = &x->trace[i];
-        print_message("  [%" PRIu32 "] step %" PRIu32 " %s -> %s %s\n", i, e->step, e->call,
+        char call[192];
+        vmbsave_call_text(&e->call, call, sizeof call);
+        print_message("  [%" PRIu32 "] step %" PRIu32 " %s -> %s %s\n", i, e->step, call,
                       e->has_status ? vt_status_str(e->status) : "-", e->note);
     }
 }
@@ -121,7 +123,7 @@ static uint32_t restore_calls(const run *x, NTSTATUS *last)
     uint32_t n = 0;
     for (uint32_t i = 0; i < x->result.trace_count; i++) {
         const vmbsave_trace_entry *e = &x->trace[i];
-        if (e->step == 0 && strncmp(e->call, "restore_from_buffer(", 20) == 0) {
+        if (e->step == 0 && e->call.op == VMBSAVE_CALL_RESTORE_FROM_BUFFER) {
             n++;
             *last = e->status;
         }

@@ -71,7 +71,9 @@ static void print_trace(const run *x)
     for (uint32_t i = 0; i < x->result.trace_count; i++) {
         const vmbsave_trace_entry *e = &x->trace[i];
         const char *s = e->has_status ? vmbsave_status_name(e->status) : "-";
-        print_message("  [%" PRIu32 "] step %" PRIu32 " %s -> %s %s\n", i, e->step, e->call,
+        char call[192];
+        vmbsave_call_text(&e->call, call, sizeof call);
+        print_message("  [%" PRIu32 "] step %" PRIu32 " %s -> %s %s\n", i, e->step, call,
                       s != NULL ? s : "?", e->note);
     }
 }
@@ -104,8 +106,9 @@ static void expect_calls(const run *x, const expect_call *want, size_t n)
         const vmbsave_trace_entry *found = NULL;
         for (uint32_t i = 0; i < x->result.trace_count && found == NULL; i++) {
             const vmbsave_trace_entry *e = &x->trace[i];
-            if (e->step == want[k].step &&
-                strncmp(e->call, want[k].call, strlen(want[k].call)) == 0)
+            char call[192];
+            vmbsave_call_text(&e->call, call, sizeof call);
+            if (e->step == want[k].step && strncmp(call, want[k].call, strlen(want[k].call)) == 0)
                 found = e;
         }
         if (found == NULL) {
@@ -115,7 +118,7 @@ static void expect_calls(const run *x, const expect_call *want, size_t n)
         if (!found->has_status || found->status != want[k].status) {
             print_trace(x);
             fail_msg("step %" PRIu32 " %s: expected %s, the trace shows %s", want[k].step,
-                     found->call, vt_status_str(want[k].status),
+                     vmbsave_call_desc_of(found->call.op)->name, vt_status_str(want[k].status),
                      found->has_status ? vt_status_str(found->status) : "no status");
         }
     }
@@ -225,9 +228,9 @@ static void reference_passes_lifecycle(void **state)
     /* ring_read returned the count the model says: 100 bytes in, nothing out. */
     for (uint32_t i = 0; i < x->result.trace_count; i++) {
         const vmbsave_trace_entry *e = &x->trace[i];
-        if (e->step == 44 && strncmp(e->call, "ring_read", 9) == 0)
+        if (e->step == 44 && e->call.op == VMBSAVE_CALL_RING_READ)
             assert_int_equal(e->filled, 100);
-        if (e->step == 46 && strncmp(e->call, "ring_read", 9) == 0)
+        if (e->step == 46 && e->call.op == VMBSAVE_CALL_RING_READ)
             assert_int_equal(e->filled, 0);
     }
     free(x);
@@ -344,7 +347,7 @@ static void reference_passes_save(void **state)
         const vmbsave_trace_entry *e = &x->trace[i];
         one_shot =
             one_shot || (e->step == b + 17 && strstr(e->note, "one-shot") != NULL &&
-                         strncmp(e->call, "save_continue", 13) == 0 && e->status == STATUS_SUCCESS);
+                         e->call.op == VMBSAVE_CALL_SAVE_CONTINUE && e->status == STATUS_SUCCESS);
     }
     assert_true(one_shot);
     free(x);
@@ -544,28 +547,34 @@ typedef struct sink_log {
     char names[256][32];
     uint32_t name_count;
     bool repeated_name;
-    char first_calls[64][48]; /* the function each api statement calls */
+    vmbsave_call first_calls[64]; /* the first calls passed */
 } sink_log;
 
-static void sink_call(void *context, uint32_t step, const char *s)
+static void sink_call(void *context, uint32_t step, const vmbsave_call *call)
 {
     (void)step;
     sink_log *l = context;
+    char s[1024];
+    vmbsave_call_c_statement(call, s, sizeof s);
     const char *a = strstr(s, "api->");
-    if (a == NULL) {
+    if (!vmbsave_call_desc_of(call->op)->traced) {
+        /* A host setting: a statement on `host`, no call. */
+        l->bad_statement = l->bad_statement || a != NULL || strstr(s, "host") == NULL;
         l->host_statements++;
         return;
     }
     /* One operation per statement (api->context, the channel_allocate and release argument,
-     * is not one). */
-    for (const char *b = strstr(a + 5, "api->"); b != NULL; b = strstr(b + 5, "api->")) {
+     * is not one), and the descriptor's. */
+    if (a == NULL || strncmp(a + 5, vmbsave_call_desc_of(call->op)->name,
+                             strlen(vmbsave_call_desc_of(call->op)->name)) != 0)
+        l->bad_statement = true;
+    for (const char *b = a != NULL ? strstr(a + 5, "api->") : NULL; b != NULL;
+         b = strstr(b + 5, "api->")) {
         if (strncmp(b, "api->context", 12) != 0)
             l->bad_statement = true;
     }
-    if (l->api_statements < 64) {
-        size_t n = strcspn(a + 5, "(");
-        snprintf(l->first_calls[l->api_statements], 48, "%.*s", (int)n, a + 5);
-    }
+    if (l->api_statements < 64)
+        l->first_calls[l->api_statements] = *call;
     l->api_statements++;
 }
 
@@ -610,10 +619,10 @@ static void trace_and_sink(void **state)
     assert_int_equal(x->result.trace_count, x->result.calls);
     assert_true(l->host_statements >= 1); /* the fault directive */
     for (uint32_t i = 0; i < 64 && i < x->result.trace_count; i++) {
-        size_t n = strcspn(x->trace[i].call, "(");
-        if (strncmp(x->trace[i].call, l->first_calls[i], n) != 0)
-            fail_msg("trace entry %" PRIu32 " is %s, statement %" PRIu32 " calls %s", i,
-                     x->trace[i].call, i, l->first_calls[i]);
+        if (!vmbsave_call_equal(&x->trace[i].call, &l->first_calls[i]))
+            fail_msg("trace entry %" PRIu32 " is %s, call %" PRIu32 " passed is %s", i,
+                     vmbsave_call_desc_of(x->trace[i].call.op)->name, i,
+                     vmbsave_call_desc_of(l->first_calls[i].op)->name);
     }
     assert_false(l->repeated_name);
     assert_true(l->name_count > 0);
@@ -623,7 +632,7 @@ static void trace_and_sink(void **state)
     run *y = run_program(r, &p);
     assert_int_equal(y->result.calls, x->result.calls);
     for (uint32_t i = 0; i < x->result.trace_count; i++) {
-        assert_string_equal(y->trace[i].call, x->trace[i].call);
+        assert_true(vmbsave_call_equal(&y->trace[i].call, &x->trace[i].call));
         assert_int_equal(y->trace[i].status, x->trace[i].status);
         assert_int_equal(y->trace[i].filled, x->trace[i].filled);
         assert_int_equal(y->trace[i].required, x->trace[i].required);
@@ -648,7 +657,9 @@ static void trace_cap(void **state)
     assert_int_equal(res.verdict, VMBSAVE_VERDICT_PASS);
     assert_int_equal(res.trace_count, 5);
     assert_true(res.calls > 5);
-    assert_string_equal(small[0].call, "channel_allocate(ch0)");
+    char call[192];
+    vmbsave_call_text(&small[0].call, call, sizeof call);
+    assert_string_equal(call, "channel_allocate(ch0)");
     vmbsave_runner_close(r);
 }
 

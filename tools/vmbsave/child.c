@@ -26,7 +26,7 @@
 enum frame_type {
     FRAME_RESULT = 'R',    /* vmbsave_run_result */
     FRAME_TRACE = 'T',     /* u32 index, vmbsave_trace_entry */
-    FRAME_STATEMENT = 'S', /* u32 step, the statement with its NUL */
+    FRAME_STATEMENT = 'S', /* u32 step, vmbsave_call (a call or a host setting) */
     FRAME_DATA = 'D',      /* u32 name length, the name, the bytes */
     FRAME_VIOLATION = 'V'  /* vmbsave_violation */
 };
@@ -82,14 +82,14 @@ static void send_trace_upto(relay *r, uint32_t end)
                    sizeof(r->trace[r->sent]));
 }
 
-static void relay_on_call(void *context, uint32_t step, const char *c_statement)
+static void relay_on_call(void *context, uint32_t step, const vmbsave_call *call)
 {
     relay *r = context;
-    if (strstr(c_statement, "api->") != NULL) {
+    if (vmbsave_call_desc_of(call->op)->traced) {
         send_trace_upto(r, r->calls);
         r->calls++;
     }
-    send_frame(r, FRAME_STATEMENT, &step, sizeof(step), c_statement, strlen(c_statement) + 1u);
+    send_frame(r, FRAME_STATEMENT, &step, sizeof(step), call, sizeof(*call));
 }
 
 static void relay_on_data(void *context, const char *name, const void *bytes, size_t size)
@@ -183,7 +183,6 @@ static bool dispatch(const child_listener *l, uint8_t type, const uint8_t *p, ui
             return false;
         memcpy(&index, p, sizeof(index));
         memcpy(&entry, p + sizeof(index), sizeof(entry));
-        entry.call[sizeof(entry.call) - 1u] = '\0';
         entry.note[sizeof(entry.note) - 1u] = '\0';
         if (l != NULL && l->on_trace != NULL)
             l->on_trace(l->context, index, &entry);
@@ -191,11 +190,13 @@ static bool dispatch(const child_listener *l, uint8_t type, const uint8_t *p, ui
     }
     case FRAME_STATEMENT: {
         uint32_t step;
-        if (len < sizeof(step) + 1u || p[len - 1u] != '\0')
+        vmbsave_call call;
+        if (len != sizeof(step) + sizeof(call))
             return false;
         memcpy(&step, p, sizeof(step));
+        memcpy(&call, p + sizeof(step), sizeof(call));
         if (l != NULL && l->on_statement != NULL)
-            l->on_statement(l->context, step, (const char *)p + sizeof(step));
+            l->on_statement(l->context, step, &call);
         return true;
     }
     case FRAME_DATA: {

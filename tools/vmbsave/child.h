@@ -33,7 +33,7 @@ typedef struct child_outcome {
 typedef struct child_listener {
     void *context;
     void (*on_trace)(void *context, uint32_t index, const vmbsave_trace_entry *entry);
-    void (*on_statement)(void *context, uint32_t step, const char *c_statement);
+    void (*on_statement)(void *context, uint32_t step, const vmbsave_call *call);
     void (*on_data)(void *context, const char *name, const void *bytes, size_t size);
     void (*on_violation)(void *context, const vmbsave_violation *violation);
 } child_listener;

@@ -32,7 +32,7 @@ typedef struct repro_listener {
     uint32_t shown_step;      /* step of the last trace line, UINT32_MAX before the first */
     uint32_t traced;          /* trace entries shown */
     uint32_t calls_announced; /* call statements received */
-    char last_call[512];      /* the last call statement, for a crash inside it */
+    vmbsave_call last_call;   /* the last call announced, for a crash inside it */
     uint32_t last_call_step;
     vmbsave_trace_entry *entries; /* every entry, to find the violating call's */
     uint32_t entry_count;
@@ -53,7 +53,9 @@ static void on_trace(void *context, uint32_t index, const vmbsave_trace_entry *e
 {
     repro_listener *r = context;
     show_step(r, e->step);
-    printf("  #%-4lu %s", (unsigned long)index, e->call);
+    char call[256];
+    vmbsave_call_text(&e->call, call, sizeof(call));
+    printf("  #%-4lu %s", (unsigned long)index, call);
     if (e->has_status) {
         const char *name = vmbsave_status_name(e->status);
         if (name != NULL)
@@ -75,16 +77,16 @@ static void on_trace(void *context, uint32_t index, const vmbsave_trace_entry *e
         r->entries[r->entry_count++] = *e;
 }
 
-static void on_statement(void *context, uint32_t step, const char *c_statement)
+static void on_statement(void *context, uint32_t step, const vmbsave_call *call)
 {
     repro_listener *r = context;
-    if (strstr(c_statement, "api->") != NULL) {
+    if (vmbsave_call_desc_of(call->op)->traced) {
         r->calls_announced++;
         r->last_call_step = step;
-        snprintf(r->last_call, sizeof(r->last_call), "%s", c_statement);
+        r->last_call = *call;
     }
     if (r->emitter != NULL)
-        (void)vmbsave_emitter_add_call(r->emitter, step, c_statement);
+        (void)vmbsave_emitter_add_call(r->emitter, step, call);
 }
 
 static void on_data(void *context, const char *name, const void *bytes, size_t size)
@@ -107,13 +109,9 @@ static void show_crashed_call(repro_listener *r)
     if (r->calls_announced == 0 || r->calls_announced <= r->traced)
         return;
     show_step(r, r->last_call_step);
-    char one_line[512];
-    size_t i = 0;
-    for (; r->last_call[i] != '\0' && i + 1u < sizeof(one_line); i++)
-        one_line[i] = r->last_call[i] == '\n' ? ' ' : r->last_call[i];
-    one_line[i] = '\0';
-    printf("  #%-4lu %s -> (did not return)\n", (unsigned long)(r->calls_announced - 1u),
-           one_line);
+    char call[256];
+    vmbsave_call_text(&r->last_call, call, sizeof(call));
+    printf("  #%-4lu %s -> (did not return)\n", (unsigned long)(r->calls_announced - 1u), call);
 }
 
 static int write_reproducer(const repro_options *o, repro_listener *r,
