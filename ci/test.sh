@@ -34,6 +34,10 @@ section "release (gcc -O2, -Werror): configure + build"
 cmake --preset release >/dev/null
 cmake --build --preset release --parallel "$jobs"
 
+# ---- release: the memory checkers of certify, which need a build without sanitizers ---------
+section "release: certify --memcheck guard|valgrind (ctest -L memcheck)"
+ctest --test-dir build/release -L memcheck --output-on-failure --no-label-summary
+
 # ---- asan: build and test ------------------------------------------------------------------
 section "asan (ASan + UBSan): configure + build"
 cmake --preset asan >/dev/null

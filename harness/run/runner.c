@@ -63,6 +63,10 @@ struct vmbsave_runner {
     bool stop;            /* a violation or an error: run no further step */
     bool quiet;           /* clean-up after a stop: no trace, no sink, no checks */
     bool want_digests;    /* options->digests: outputs and final descriptions hashed */
+    /* VMBSAVE_EXACT_BUFFERS set at open: each restore call's bytes are passed in a heap block
+     * of exactly their size, so a read past them leaves the block where a memory checker (a
+     * guard-page allocator, valgrind) sees it. Off by default: it costs a copy per call. */
+    bool exact_buffers;
     size_t save_dirty;    /* bytes at the start of save_area that may differ from the pattern */
     const char *note;     /* the next traced call's note */
     char fault_note[128]; /* a fault directive since the last traced call, for its note */
@@ -113,6 +117,8 @@ static vmbsave_runner *runner_alloc(char *err, size_t err_size)
         r->save_pattern[i] = (uint8_t)((i * 131u + 0x5Bu) ^ (i >> 8));
     memcpy(r->save_area, r->save_pattern, save_bytes);
     r->save_dirty = 0;
+    const char *exact = getenv("VMBSAVE_EXACT_BUFFERS");
+    r->exact_buffers = exact != NULL && exact[0] != '\0' && strcmp(exact, "0") != 0;
     return r;
 }
 
@@ -917,9 +923,16 @@ static bool restore_call(vmbsave_runner *r, uint32_t slot, uint32_t data, uint32
     c->arg[1] = to;
     c->arg[2] = total;
     c->data = data;
+    const uint8_t *bytes = r->stream + from;
+    uint8_t *exact = NULL;
+    if (r->exact_buffers && to > from && (exact = malloc(to - from)) != NULL) {
+        memcpy(exact, bytes, to - from);
+        bytes = exact;
+    }
     call_begin(r, &obs);
-    NTSTATUS st = api(r)->restore_from_buffer(r->ch[slot], r->stream + from, to - from);
+    NTSTATUS st = api(r)->restore_from_buffer(r->ch[slot], bytes, to - from);
     call_end(r, &obs, true, st);
+    free(exact);
     *out = st;
     r->note = NULL;
     return checked(r,

@@ -13,7 +13,10 @@
  *   eats_memory      save_begin allocates (and touches) memory without bound
  *   stack_overflow   save_begin recurses without bound
  *   writes_far       save_continue writes 1 MiB past the caller's buffer
- *   huge_filled      save_continue reports BytesFilled 0xFFFFFFF0 */
+ *   huge_filled      save_continue reports BytesFilled 0xFFFFFFF0
+ *   reads_past       restore_from_buffer reads the byte just past the caller's buffer, as an
+ *                    off-by-one in a parser would; built without sanitizers, so only a memory
+ *                    checker (certify --memcheck guard|valgrind) can see it */
 #define _POSIX_C_SOURCE 200809L /* nanosleep */
 
 #include <pthread.h>
@@ -102,8 +105,20 @@ static NTSTATUS hostile_save_continue(vmbsave_channel *channel, void *save_buffe
     return st;
 }
 
+static volatile unsigned char hostile_sink;
+
+static NTSTATUS hostile_restore(vmbsave_channel *channel, const void *buffer, uint32_t buffer_size)
+{
+#if defined(HOSTILE_READS_PAST)
+    if (buffer != NULL && buffer_size != 0)
+        hostile_sink = ((const volatile unsigned char *)buffer)[buffer_size];
+#endif
+    return variant_base.restore_from_buffer(channel, buffer, buffer_size);
+}
+
 static void configure(vmbsave_interface_v1 *table)
 {
+    table->restore_from_buffer = hostile_restore;
     table->save_begin = hostile_save_begin;
     table->save_continue = hostile_save_continue;
 #if defined(HOSTILE_NULL_OPS)

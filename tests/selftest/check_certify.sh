@@ -11,6 +11,9 @@
 #   hostile    every hostile plug-in (tests/hostile) gets a verdict on each case and a report;
 #              vmbsave itself ends with status 1 (never a signal); the expected verdict class
 #              shows for each
+#   memcheck   (builds without sanitizers) a plug-in built without sanitizers that reads one
+#              byte past a restore buffer certifies without a memory checker, and is caught
+#              (CRASH) by --memcheck guard and --memcheck valgrind, in clause and seed cases
 #   report     the report's files exist and are consistent; verify-report rejects a tampered
 #              report.json, a tampered view, and the wrong library; usage errors exit 3
 set -euo pipefail
@@ -126,6 +129,23 @@ huge_filled FAIL"
     done <<<"$expectations"
     [ "$failures" -eq 0 ] || fail "$failures hostile plug-in(s) without the expected verdicts"
     echo "PASS: every hostile plug-in got verdicts and vmbsave survived"
+    ;;
+memcheck)
+    lib="$build/tests/hostile/libvmbsave_hostile_reads_past.so"
+    cases=(--case RESTORE.SEQUENCE --case SEEDS.restore.paused_packets-whole)
+    "$vmbsave" certify --impl "$lib" "${cases[@]}" --seed 5 --report "$tmp/none" >"$tmp/none.log" 2>&1 ||
+        { tail -n 5 "$tmp/none.log"; fail "without a memory checker the overread is invisible, yet certify failed"; }
+    for mode in guard valgrind; do
+        rc=0
+        "$vmbsave" certify --impl "$lib" "${cases[@]}" --memcheck "$mode" --seed 5 --report "$tmp/$mode" \
+            >"$tmp/$mode.log" 2>&1 || rc=$?
+        [ "$rc" -eq 1 ] || { tail -n 5 "$tmp/$mode.log"; fail "--memcheck $mode exited $rc, not 1"; }
+        [ "$(jq -r '.run.memcheck' "$tmp/$mode/report.json")" = "$mode" ] || fail "the report does not say --memcheck $mode ran"
+        crashes=$(jq '[.cases[] | select(.verdict == "CRASH")] | length' "$tmp/$mode/report.json")
+        [ "$crashes" -eq 2 ] || { cat "$tmp/$mode.log"; fail "--memcheck $mode caught $crashes of 2 cases"; }
+        echo "ok: --memcheck $mode: $(jq -r '[.cases[].crash_type] | join("; ")' "$tmp/$mode/report.json")"
+    done
+    echo "PASS: the out-of-bounds read in an uninstrumented plug-in is caught by both memory checkers"
     ;;
 report)
     rc=0

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,7 +53,21 @@ typedef struct certify_options {
     unsigned memory_mib;
     const char *manifest;
     const char *corpus;
+    /* --memcheck guard: the guard-page allocator preloaded into every case's process;
+     * --memcheck valgrind: every case's process under valgrind memcheck. */
+    char preload_env[4200];
+    char valgrind[4096];
+    /* --run-seed TARGET FILE: the hidden per-case mode memcheck runs seeds in. */
+    const char *run_seed_target;
+    const char *run_seed_file;
 } certify_options;
+
+/* Where Debian's afl++ puts AFL++'s guard-page allocator. */
+#define CERTIFY_DISLOCATOR "/usr/lib/afl/libdislocator.so"
+/* valgrind's exit status when it found an error (chosen: no test exits with it). */
+#define CERTIFY_VALGRIND_EXIT 86
+/* A case under valgrind runs this many times longer. */
+#define CERTIFY_VALGRIND_SLOWDOWN 20u
 
 /* ---- Options ------------------------------------------------------------------------------- */
 
@@ -67,6 +82,24 @@ static bool parse_unsigned(const char *text, unsigned long long max, unsigned lo
         return false;
     *out = v;
     return true;
+}
+
+/* The first executable `name` on PATH, into out. */
+static bool find_in_path(const char *name, char *out, size_t cap)
+{
+    const char *path = getenv("PATH");
+    if (path == NULL)
+        path = "/usr/bin:/bin";
+    while (*path != '\0') {
+        size_t n = strcspn(path, ":");
+        if (n > 0 && (size_t)snprintf(out, cap, "%.*s/%s", (int)n, path, name) < cap &&
+            access(out, X_OK) == 0)
+            return true;
+        path += n;
+        if (*path == ':')
+            path++;
+    }
+    return false;
 }
 
 static int parse_options(int argc, char **argv, certify_options *o)
@@ -120,9 +153,13 @@ static int parse_options(int argc, char **argv, certify_options *o)
                 return cli_usage_error("certify", "--jobs takes 1 to %u", CERTIFY_MAX_JOBS), -1;
             o->jobs = (unsigned)n;
         } else if ((m = cli_option_value(argc, argv, &i, "--memcheck", &v)) != 0) {
-            if (m < 0 || strcmp(v, "none") != 0)
-                return cli_usage_error("certify", "--memcheck takes: none"), -1;
+            if (m < 0 || (strcmp(v, "none") != 0 && strcmp(v, "guard") != 0 && strcmp(v, "valgrind") != 0))
+                return cli_usage_error("certify", "--memcheck takes none, guard or valgrind"), -1;
             o->memcheck = v;
+        } else if (strcmp(argv[i], "--run-seed") == 0 && i + 2 < argc) {
+            o->run_seed_target = argv[i + 1];
+            o->run_seed_file = argv[i + 2];
+            i += 2;
         } else if ((m = cli_option_value(argc, argv, &i, "--case-timeout", &v)) != 0) {
             if (m < 0 || !parse_unsigned(v, CLI_MAX_TIMEOUT, &n) || n == 0)
                 return cli_usage_error("certify", "--case-timeout takes seconds, 1 to %u", CLI_MAX_TIMEOUT), -1;
@@ -137,6 +174,21 @@ static int parse_options(int argc, char **argv, certify_options *o)
     }
     if (o->impl == NULL && !o->list)
         return cli_usage_error("certify", "--impl LIB.so is required"), -1;
+    if (strcmp(o->memcheck, "none") != 0 && sandbox_sanitized())
+        return cli_usage_error("certify", "--memcheck %s needs a vmbsave built without sanitizers "
+                                          "(the release or debug preset)", o->memcheck), -1;
+    if (strcmp(o->memcheck, "guard") == 0) {
+        const char *lib = getenv("VMBSAVE_DISLOCATOR");
+        if (lib == NULL || lib[0] == '\0')
+            lib = CERTIFY_DISLOCATOR;
+        if (access(lib, R_OK) != 0)
+            return cli_usage_error("certify", "--memcheck guard needs AFL++'s libdislocator.so (%s; "
+                                              "apt-get install afl++, or set VMBSAVE_DISLOCATOR)", lib), -1;
+        snprintf(o->preload_env, sizeof(o->preload_env), "LD_PRELOAD=%s", lib);
+    } else if (strcmp(o->memcheck, "valgrind") == 0) {
+        if (!find_in_path("valgrind", o->valgrind, sizeof(o->valgrind)))
+            return cli_usage_error("certify", "--memcheck valgrind needs valgrind (apt-get install valgrind)"), -1;
+    }
     if (!o->seed_given) {
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
@@ -290,7 +342,7 @@ static int load_seeds(const char *corpus, case_list *l, char *err, size_t err_si
             size_t count;
             char why[512];
             if (io_list_directory(dir, CLI_MAX_DIR_ENTRIES, &paths, &count, why, sizeof(why)) != 0) {
-                snprintf(err, err_size, "%s: %s", dir, why);
+                snprintf(err, err_size, "%.400s: %s", dir, why);
                 return -1;
             }
             for (size_t i = 0; i < count; i++) {
@@ -314,6 +366,7 @@ static int load_seeds(const char *corpus, case_list *l, char *err, size_t err_si
 
 typedef struct context {
     const certify_options *options;
+    char self_path[4096]; /* this executable, for --run-seed */
     certify_run *run;
     char plugin_env[4096 + 32];
     pthread_mutex_t lock;
@@ -323,7 +376,21 @@ typedef struct context {
     uint64_t deadline_ms;
     bool tty;
     FILE *log; /* progress.log in the report folder, or NULL */
+    /* Clauses whose level is not MUST (from the manifest), for grading what the oracle names. */
+    char (*lenient)[CERTIFY_MAX_ID];
+    certify_level *lenient_level;
+    size_t lenient_count;
 } context;
+
+/* The level of a clause the oracle named: SPEC.md's, as the manifest carries it. */
+static certify_level clause_level(const context *x, const char *clause)
+{
+    for (size_t i = 0; i < x->lenient_count; i++) {
+        if (strcmp(x->lenient[i], clause) == 0)
+            return x->lenient_level[i];
+    }
+    return LEVEL_MUST;
+}
 
 static uint64_t now_ms(void)
 {
@@ -409,25 +476,105 @@ static void failure_lines(const char *output, char *out, size_t cap)
     }
 }
 
+/* Runs one case's process: under valgrind with --memcheck valgrind, with the guard-page
+ * allocator preloaded with --memcheck guard, the plug-in named in its environment. */
+static void run_case_process(context *x, const certify_case *c, char *const argv[],
+                             sandbox_result *r)
+{
+    const certify_options *o = x->options;
+    unsigned seconds = o->case_timeout > c->min_timeout_seconds ? o->case_timeout
+                                                                : c->min_timeout_seconds;
+    char *full[16];
+    size_t n = 0;
+    static char error_exit[] = "--error-exitcode=86";
+    static char quiet[] = "--quiet";
+    static char no_leaks[] = "--leak-check=no"; /* leaks are RESOURCES.NO_LEAK's, counted */
+    if (o->valgrind[0] != '\0') {
+        full[n++] = (char *)o->valgrind;
+        full[n++] = quiet;
+        full[n++] = error_exit;
+        full[n++] = no_leaks;
+        seconds *= CERTIFY_VALGRIND_SLOWDOWN;
+    }
+    for (size_t i = 0; argv[i] != NULL && n + 1 < sizeof(full) / sizeof(full[0]); i++)
+        full[n++] = argv[i];
+    full[n] = NULL;
+    static char exact_env[] = "VMBSAVE_EXACT_BUFFERS=1"; /* harness/run/runner.c */
+    char *env[4] = {x->plugin_env, NULL, NULL, NULL};
+    size_t e = 1;
+    if (o->preload_env[0] != '\0')
+        env[e++] = (char *)o->preload_env;
+    if (strcmp(o->memcheck, "none") != 0)
+        env[e++] = exact_env;
+    sandbox_limits limits = {seconds * 1000u, (uint64_t)o->memory_mib << 20};
+    if (o->valgrind[0] != '\0')
+        limits.memory_bytes = 0; /* valgrind's own address space is far larger than the case's */
+    sandbox_run_exec(full, env, &limits, r);
+}
+
+/* What a memory checker said, if it said anything: "guard-page (SIGSEGV)" for a fault under
+ * the guard-page allocator, "valgrind: Invalid read of size 1" for valgrind's first error. */
+static bool memcheck_finding(const certify_options *o, const sandbox_result *r, const char *output,
+                             char *type, size_t cap)
+{
+    if (o->preload_env[0] != '\0' && r->end == SANDBOX_SIGNALLED &&
+        (r->signal_number == SIGSEGV || r->signal_number == SIGBUS)) {
+        snprintf(type, cap, "guard-page (%s)", child_signal_name(r->signal_number));
+        return true;
+    }
+    if (o->valgrind[0] != '\0' && r->end == SANDBOX_EXITED && r->exit_code == CERTIFY_VALGRIND_EXIT) {
+        /* valgrind's report lines start "==PID== "; its first error names the kind. */
+        const char *p = output != NULL ? strstr(output, "== Invalid ") : NULL;
+        if (p == NULL && output != NULL)
+            p = strstr(output, "== Conditional jump");
+        if (p == NULL && output != NULL)
+            p = strstr(output, "== Syscall param");
+        if (p != NULL) {
+            p += 3;
+            size_t len = strcspn(p, "\n");
+            snprintf(type, cap, "valgrind: %.*s", (int)(len < 48 ? len : 48), p);
+        } else {
+            snprintf(type, cap, "valgrind");
+        }
+        return true;
+    }
+    return false;
+}
+
 static void run_conformance_case(context *x, certify_case *c)
 {
     char *argv[] = {c->program, c->argument, NULL};
-    char *env[] = {x->plugin_env, NULL};
-    unsigned seconds = x->options->case_timeout > c->min_timeout_seconds
-                           ? x->options->case_timeout
-                           : c->min_timeout_seconds;
-    sandbox_limits limits = {seconds * 1000u, (uint64_t)x->options->memory_mib << 20};
     sandbox_result r;
-    sandbox_run_exec(argv, env, &limits, &r);
+    run_case_process(x, c, argv, &r);
     c->elapsed_ms = r.elapsed_ms;
     c->output = r.output;
     r.output = NULL;
+    if (memcheck_finding(x->options, &r, c->output, c->crash_type, sizeof(c->crash_type))) {
+        c->verdict = CV_CRASH;
+        snprintf(c->detail, sizeof(c->detail), "memory error caught by --memcheck %s: %s",
+                 x->options->memcheck, c->crash_type);
+        sandbox_result_free(&r);
+        return;
+    }
     if (grade_abnormal(c, &r)) {
         sandbox_result_free(&r);
         return;
     }
     const char *out = c->output != NULL ? c->output : "";
-    if (strstr(out, "[  SKIPPED ]") != NULL) {
+    /* cmocka catches a signal in a test and reports it as a failure: it is a crash. */
+    const char *exception = strstr(out, "Test failed with exception: ");
+    if (exception != NULL) {
+        exception += strlen("Test failed with exception: ");
+        const char *paren = strchr(exception, '(');
+        int sig = paren != NULL ? atoi(paren + 1) : 0;
+        c->verdict = CV_CRASH;
+        if (x->options->preload_env[0] != '\0' && (sig == SIGSEGV || sig == SIGBUS))
+            snprintf(c->crash_type, sizeof(c->crash_type), "guard-page (%s)", child_signal_name(sig));
+        else
+            snprintf(c->crash_type, sizeof(c->crash_type), "%s", sig > 0 ? child_signal_name(sig) : "signal");
+        snprintf(c->detail, sizeof(c->detail), "crash in the test: %s%s", c->crash_type,
+                 x->options->preload_env[0] != '\0' ? ", caught by --memcheck guard" : "");
+    } else if (strstr(out, "[  SKIPPED ]") != NULL) {
         c->verdict = CV_NOT_SUPPORTED;
         failure_lines(out, c->detail, sizeof(c->detail));
     } else if (strstr(out, "[  FAILED  ]") != NULL) {
@@ -534,16 +681,102 @@ static int run_seed_child(void *arg, void *report, size_t size)
     return 0;
 }
 
+/* The line the --run-seed mode ends with: its report as JSON. */
+#define SEED_REPORT_PREFIX "vmbsave-seed-report "
+
+static json_t *seed_report_json(const seed_report *s)
+{
+    return json_pack("{s:i, s:i, s:s, s:i, s:i, s:s, s:i, s:s, s:s, s:s, s:s, s:i}", "setup_failed",
+                     s->setup_failed, "impl_refused", s->impl_refused, "error", s->error, "verdict",
+                     s->verdict, "differential", s->differential, "clause", s->clause, "step",
+                     (int)s->step, "check", s->check, "expected", s->expected, "observed",
+                     s->observed, "disagreement", s->disagreement, "faults", (int)s->faults);
+}
+
+static bool seed_report_from_json(json_t *j, seed_report *s)
+{
+    memset(s, 0, sizeof(*s));
+    const char *error, *clause, *check, *expected, *observed, *disagreement;
+    int step, faults;
+    if (json_unpack(j, "{s:i, s:i, s:s, s:i, s:i, s:s, s:i, s:s, s:s, s:s, s:s, s:i}", "setup_failed",
+                    &s->setup_failed, "impl_refused", &s->impl_refused, "error", &error, "verdict",
+                    &s->verdict, "differential", &s->differential, "clause", &clause, "step", &step,
+                    "check", &check, "expected", &expected, "observed", &observed, "disagreement",
+                    &disagreement, "faults", &faults) != 0)
+        return false;
+    snprintf(s->error, sizeof(s->error), "%s", error);
+    snprintf(s->clause, sizeof(s->clause), "%s", clause);
+    snprintf(s->check, sizeof(s->check), "%s", check);
+    snprintf(s->expected, sizeof(s->expected), "%s", expected);
+    snprintf(s->observed, sizeof(s->observed), "%s", observed);
+    snprintf(s->disagreement, sizeof(s->disagreement), "%s", disagreement);
+    s->step = (uint32_t)step;
+    s->faults = (uint32_t)faults;
+    return true;
+}
+
+/* vmbsave certify --impl P --run-seed TARGET FILE: one seed case in this process (which the
+ * parent runs under a memory checker), its report printed as the last line. */
+static int run_seed_mode(const certify_options *o)
+{
+    int target = vmbsave_fuzz_target_find(o->run_seed_target);
+    if (target < 0)
+        return cli_usage_error("certify", "--run-seed: unknown target %s", o->run_seed_target), CERTIFY_EXIT_USAGE;
+    certify_case c;
+    memset(&c, 0, sizeof(c));
+    c.program = (char *)o->run_seed_file;
+    c.target = target;
+    seed_arg a = {o->impl, &c};
+    static seed_report s;
+    run_seed_child(&a, &s, sizeof(s));
+    json_t *j = seed_report_json(&s);
+    char *line = j != NULL ? json_dumps(j, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
+    json_decref(j);
+    if (line == NULL)
+        return CERTIFY_EXIT_INCOMPLETE;
+    printf("\n" SEED_REPORT_PREFIX "%s\n", line);
+    free(line);
+    fflush(stdout);
+    return 0;
+}
+
 static void run_seed_case(context *x, certify_case *c)
 {
-    seed_arg a = {x->run->impl_path, c};
-    sandbox_limits limits = {x->options->case_timeout * 1000u,
-                             (uint64_t)x->options->memory_mib << 20};
     sandbox_result r;
-    sandbox_run_function(run_seed_child, &a, sizeof(seed_report), &limits, &r);
+    static _Thread_local seed_report parsed;
+    if (strcmp(x->options->memcheck, "none") == 0) {
+        seed_arg a = {x->run->impl_path, c};
+        sandbox_limits limits = {x->options->case_timeout * 1000u,
+                                 (uint64_t)x->options->memory_mib << 20};
+        sandbox_run_function(run_seed_child, &a, sizeof(seed_report), &limits, &r);
+    } else {
+        /* The checker must see the whole process: a fresh one, exec'd. */
+        static char certify_word[] = "certify", impl_flag[] = "--impl", seed_flag[] = "--run-seed";
+        char target_name[32];
+        snprintf(target_name, sizeof(target_name), "%s", vmbsave_fuzz_target_name((vmbsave_fuzz_target)c->target));
+        char *argv[] = {x->self_path, certify_word, impl_flag, x->run->impl_path, seed_flag,
+                        target_name, c->program, NULL};
+        run_case_process(x, c, argv, &r);
+        const char *line = r.output != NULL ? strstr(r.output, "\n" SEED_REPORT_PREFIX) : NULL;
+        json_t *j = line != NULL ? json_loads(line + 1 + strlen(SEED_REPORT_PREFIX), JSON_DISABLE_EOF_CHECK, NULL) : NULL;
+        if (j != NULL && seed_report_from_json(j, &parsed) && r.end == SANDBOX_EXITED && r.exit_code == 0) {
+            r.finished = true;
+            r.report = malloc(sizeof(parsed));
+            if (r.report != NULL)
+                memcpy(r.report, &parsed, sizeof(parsed));
+        }
+        json_decref(j);
+    }
     c->elapsed_ms = r.elapsed_ms;
     c->output = r.output;
     r.output = NULL;
+    if (memcheck_finding(x->options, &r, c->output, c->crash_type, sizeof(c->crash_type))) {
+        c->verdict = CV_CRASH;
+        snprintf(c->detail, sizeof(c->detail), "memory error caught by --memcheck %s: %s",
+                 x->options->memcheck, c->crash_type);
+        sandbox_result_free(&r);
+        return;
+    }
     const seed_report *s = r.report;
     if (!r.finished || s == NULL) {
         if (!grade_abnormal(c, &r)) {
@@ -571,8 +804,9 @@ static void run_seed_case(context *x, certify_case *c)
         snprintf(c->detail, sizeof(c->detail), "the reference broke %s on this input (a bug of vmbsave's)",
                  s->clause);
     } else if (s->verdict == VMBSAVE_VERDICT_VIOLATION) {
-        c->verdict = CV_FAIL;
         snprintf(c->clause, sizeof(c->clause), "%s", s->clause);
+        c->level = clause_level(x, s->clause);
+        c->verdict = c->level == LEVEL_MUST ? CV_FAIL : CV_WARN;
         snprintf(c->detail, sizeof(c->detail), "%s at step %u (%s): expected %s, observed %s", s->clause,
                  s->step, s->check, s->expected, s->observed);
         c->expected = json_pack("{s:s, s:s}", "check", s->check, "text", s->expected);
@@ -693,6 +927,8 @@ int cmd_certify(int argc, char **argv)
         return CERTIFY_EXIT_CERTIFIED;
     if (rc != 0)
         return CERTIFY_EXIT_USAGE;
+    if (o.run_seed_target != NULL)
+        return run_seed_mode(&o);
     sandbox_install_signal_handlers();
 
     char err[1024];
@@ -720,6 +956,17 @@ int cmd_certify(int argc, char **argv)
             return CERTIFY_EXIT_INCOMPLETE;
         }
         d->seed = certify_case_seed(o.seed, d->id);
+    }
+    /* Keep the levels that are not MUST before the full list goes. */
+    static context x;
+    memset(&x, 0, sizeof(x));
+    x.lenient = calloc(all.count + 1, sizeof(*x.lenient));
+    x.lenient_level = calloc(all.count + 1, sizeof(*x.lenient_level));
+    for (size_t i = 0; x.lenient != NULL && x.lenient_level != NULL && i < all.count; i++) {
+        if (all.items[i].level != LEVEL_MUST) {
+            memcpy(x.lenient[x.lenient_count], all.items[i].clause, CERTIFY_MAX_ID);
+            x.lenient_level[x.lenient_count++] = all.items[i].level;
+        }
     }
     free_cases(&all);
     if (o.list) {
@@ -801,11 +1048,11 @@ int cmd_certify(int argc, char **argv)
     gmtime_r(&wall, &tm);
     strftime(run.started, sizeof(run.started), "%Y-%m-%dT%H:%M:%SZ", &tm);
 
-    static context x;
-    memset(&x, 0, sizeof(x));
     x.options = &o;
     x.run = &run;
     snprintf(x.plugin_env, sizeof(x.plugin_env), "VMBSAVE_PLUGIN=%s", run.impl_path);
+    ssize_t self_len = readlink("/proc/self/exe", x.self_path, sizeof(x.self_path) - 1);
+    x.self_path[self_len > 0 ? self_len : 0] = '\0';
     pthread_mutex_init(&x.lock, NULL);
     uint64_t start = now_ms();
     x.deadline_ms = start + (uint64_t)o.budget * 1000u;
@@ -867,6 +1114,8 @@ int cmd_certify(int argc, char **argv)
                                                                 : "INCOMPLETE",
            run.impl_path);
     pthread_mutex_destroy(&x.lock);
+    free(x.lenient);
+    free(x.lenient_level);
     free_cases(&chosen);
     return overall;
 }

@@ -400,6 +400,11 @@ int sandbox_run_exec(char *const argv[], char *const env_add[], const sandbox_li
     return sandbox_run(NULL, NULL, 0, argv, env_add, limits, out);
 }
 
+bool sandbox_sanitized(void)
+{
+    return SANDBOX_ASAN != 0;
+}
+
 void sandbox_result_free(sandbox_result *r)
 {
     free(r->output);

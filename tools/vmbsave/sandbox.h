@@ -75,6 +75,10 @@ int sandbox_run_exec(char *const argv[], char *const env_add[], const sandbox_li
 
 void sandbox_result_free(sandbox_result *r);
 
+/* Whether this process (and so the children it execs from the same build) runs under
+ * AddressSanitizer: another allocator (a guard-page one) or valgrind cannot be put under it. */
+bool sandbox_sanitized(void);
+
 /* Installs handlers for SIGINT, SIGTERM and SIGHUP that kill every running child's group and
  * then end vmbsave with the signal's usual status. Idempotent. */
 void sandbox_install_signal_handlers(void);
