@@ -105,7 +105,9 @@ static NTSTATUS hostile_save_continue(vmbsave_channel *channel, void *save_buffe
     return st;
 }
 
+#if defined(HOSTILE_READS_PAST)
 static volatile unsigned char hostile_sink;
+#endif
 
 static NTSTATUS hostile_restore(vmbsave_channel *channel, const void *buffer, uint32_t buffer_size)
 {

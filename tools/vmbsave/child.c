@@ -4,13 +4,16 @@
  * the same binary), then the payload. Trace entry n is sent when the runner announces call
  * n + 1 (its checks are done by then) or at the end, so the parent shows every finished call
  * even if a later one kills the child. */
-#define _POSIX_C_SOURCE 200809L
+#define _GNU_SOURCE /* prctl */
 
 #include "child.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
+#include <sys/prctl.h>
+#include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +21,8 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "reference.h"
+#include "sandbox.h"
 
 /* The largest frame the parent accepts: a data array (an image is at most
  * VMBSAVE_RUN_MAX_IMAGE_BYTES) plus its name. */
@@ -28,8 +33,13 @@ enum frame_type {
     FRAME_TRACE = 'T',     /* u32 index, vmbsave_trace_entry */
     FRAME_STATEMENT = 'S', /* u32 step, vmbsave_call (a call or a host setting) */
     FRAME_DATA = 'D',      /* u32 name length, the name, the bytes */
-    FRAME_VIOLATION = 'V'  /* vmbsave_violation */
+    FRAME_VIOLATION = 'V', /* vmbsave_violation */
+    FRAME_IMPL = 'I',      /* the implementation's name and version, 128 bytes each */
+    FRAME_ERROR = 'E'      /* the implementation could not be opened: why */
 };
+
+/* Grace the parent gives a child past its own alarm before killing its group. */
+#define CHILD_GRACE_SECONDS 5u
 
 /* ---- Child side ------------------------------------------------------------------------- */
 typedef struct relay {
@@ -110,15 +120,43 @@ static void relay_on_violation(void *context, const vmbsave_violation *violation
     send_frame(context, FRAME_VIOLATION, violation, sizeof(*violation), NULL, 0);
 }
 
-static _Noreturn void child_main(int fd, vmbsave_runner *runner, const vmbsave_program *program,
+static _Noreturn void child_main(int fd, pid_t parent, const char *plugin_path,
+                                 const vmbsave_program *program,
                                  const vmbsave_run_options *preload, unsigned timeout_seconds,
                                  bool listen)
 {
+    /* Its own group, so the parent's kill reaches whatever the implementation starts; gone
+     * with vmbsave even if vmbsave is killed outright. */
+    setpgid(0, 0);
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != parent)
+        _exit(4);
     /* A parent that went away shows up as a failed write, not a signal. */
     signal(SIGPIPE, SIG_IGN);
+    signal(SIGINT, SIG_DFL);
+    signal(SIGTERM, SIG_DFL);
+    signal(SIGHUP, SIG_DFL);
     if (timeout_seconds != 0)
         alarm(timeout_seconds);
     relay r = {.fd = fd};
+    char err[512] = "";
+    vmbsave_runner *runner =
+        plugin_path != NULL
+            ? vmbsave_runner_open_path(plugin_path, err, sizeof(err))
+            : vmbsave_runner_open_entry(vmbsave_reference_get_interface, err, sizeof(err));
+    if (runner == NULL) {
+        if (err[0] == '\0')
+            snprintf(err, sizeof(err), "cannot open the implementation");
+        send_frame(&r, FRAME_ERROR, err, strlen(err), NULL, 0);
+        _exit(0);
+    }
+    char names[256];
+    memset(names, 0, sizeof(names));
+    snprintf(names, 128, "%s", vmbsave_runner_impl_name(runner));
+    snprintf(names + 128, 128, "%s", vmbsave_runner_impl_version(runner));
+    send_frame(&r, FRAME_IMPL, names, sizeof(names), NULL, 0);
+    if (program == NULL)
+        _exit(r.broken ? 3 : 0);
     vmbsave_call_sink sink = {0};
     vmbsave_run_options options = {0};
     if (preload != NULL) {
@@ -148,28 +186,26 @@ static _Noreturn void child_main(int fd, vmbsave_runner *runner, const vmbsave_p
 }
 
 /* ---- Parent side ------------------------------------------------------------------------ */
-static int read_all(int fd, void *data, size_t n)
-{
-    uint8_t *p = data;
-    size_t have = 0;
-    while (have < n) {
-        ssize_t r = read(fd, p + have, n - have);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r < 0)
-            return -1;
-        if (r == 0)
-            return have == 0 ? 0 : -1; /* EOF between frames is the normal end */
-        have += (size_t)r;
-    }
-    return 1;
-}
-
 /* Dispatches one frame. Returns false if it is malformed. */
 static bool dispatch(const child_listener *l, uint8_t type, const uint8_t *p, uint32_t len,
-                     child_outcome *out, bool *have_result)
+                     child_outcome *out, bool *have_result, bool *open_failed)
 {
     switch (type) {
+    case FRAME_IMPL:
+        if (len != 256u)
+            return false;
+        memcpy(out->impl_name, p, 128);
+        memcpy(out->impl_version, p + 128, 128);
+        out->impl_name[127] = '\0';
+        out->impl_version[127] = '\0';
+        return true;
+    case FRAME_ERROR:
+        if (len >= sizeof(out->error))
+            len = sizeof(out->error) - 1u;
+        memcpy(out->error, p, len);
+        out->error[len] = '\0';
+        *open_failed = true;
+        return true;
     case FRAME_RESULT:
         if (len != sizeof(out->result))
             return false;
@@ -230,11 +266,49 @@ static bool dispatch(const child_listener *l, uint8_t type, const uint8_t *p, ui
     }
 }
 
-void child_run(vmbsave_runner *runner, const vmbsave_program *program,
+static uint64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* Reads n bytes before the deadline (0: none). 1 read, 0 end of file before any byte, -1 an
+ * error, an end mid-frame, or the deadline. */
+static int read_until(int fd, void *data, size_t n, uint64_t deadline)
+{
+    uint8_t *p = data;
+    size_t have = 0;
+    while (have < n) {
+        if (deadline != 0) {
+            uint64_t now = now_ms();
+            if (now >= deadline)
+                return -1;
+            struct pollfd pfd = {fd, POLLIN, 0};
+            int ready = poll(&pfd, 1, (int)(deadline - now > 1000u ? 1000u : deadline - now));
+            if (ready < 0 && errno != EINTR)
+                return -1;
+            if (ready <= 0)
+                continue;
+        }
+        ssize_t r = read(fd, p + have, n - have);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0)
+            return -1;
+        if (r == 0)
+            return have == 0 ? 0 : -1; /* EOF between frames is the normal end */
+        have += (size_t)r;
+    }
+    return 1;
+}
+
+void child_run(const char *plugin_path, const vmbsave_program *program,
                const vmbsave_run_options *preload, unsigned timeout_seconds,
                const child_listener *listener, child_outcome *out)
 {
     memset(out, 0, sizeof(*out));
+    sandbox_install_signal_handlers();
     int fds[2];
     if (pipe(fds) != 0) {
         out->status = CHILD_FAILED;
@@ -243,6 +317,7 @@ void child_run(vmbsave_runner *runner, const vmbsave_program *program,
     }
     fflush(stdout);
     fflush(stderr);
+    pid_t parent = getpid();
     pid_t pid = fork();
     if (pid < 0) {
         out->status = CHILD_FAILED;
@@ -253,23 +328,32 @@ void child_run(vmbsave_runner *runner, const vmbsave_program *program,
     }
     if (pid == 0) {
         close(fds[0]);
-        child_main(fds[1], runner, program, preload, timeout_seconds, listener != NULL);
+        child_main(fds[1], parent, plugin_path, program, preload, timeout_seconds,
+                   listener != NULL);
     }
+    setpgid(pid, pid); /* also here, in case the child has not done it yet */
+    sandbox_track_group(pid);
     close(fds[1]);
+    /* The child's alarm ends a hung run; the parent's deadline ends a run that blocks it. */
+    uint64_t deadline =
+        timeout_seconds != 0 ? now_ms() + (uint64_t)(timeout_seconds + CHILD_GRACE_SECONDS) * 1000u : 0;
 
     bool have_result = false;
     bool garbage = false;
+    bool open_failed = false;
+    bool overdue = false;
     uint8_t *buf = NULL;
     size_t cap = 0;
     for (;;) {
         uint8_t header[5];
-        int r = read_all(fds[0], header, sizeof(header));
+        int r = read_until(fds[0], header, sizeof(header), deadline);
         if (r == 0)
             break;
         uint32_t len;
         memcpy(&len, header + 1, sizeof(len));
         if (r < 0 || len > FRAME_MAX) {
             garbage = r > 0;
+            overdue = r < 0 && deadline != 0 && now_ms() >= deadline;
             break;
         }
         if (len + 1u > cap) {
@@ -281,28 +365,40 @@ void child_run(vmbsave_runner *runner, const vmbsave_program *program,
             buf = grown;
             cap = (size_t)len + 1u;
         }
-        if (len > 0 && read_all(fds[0], buf, len) != 1)
+        if (len > 0 && read_until(fds[0], buf, len, deadline) != 1) {
+            overdue = deadline != 0 && now_ms() >= deadline;
             break; /* the child died mid-frame: its status says why */
-        if (!dispatch(listener, header[0], buf, len, out, &have_result)) {
+        }
+        if (!dispatch(listener, header[0], buf, len, out, &have_result, &open_failed)) {
             garbage = true;
             break;
         }
     }
     free(buf);
-    if (garbage)
-        kill(pid, SIGKILL); /* it may be blocked writing to a pipe no one reads */
+    /* Whatever is left of the child's group goes now: a stuck child, or what it started. */
+    if (garbage || overdue)
+        kill(-pid, SIGKILL);
     close(fds[0]);
 
     int status = 0;
     while (waitpid(pid, &status, 0) < 0) {
         if (errno != EINTR) {
+            kill(-pid, SIGKILL);
+            sandbox_untrack_group(pid);
             out->status = CHILD_FAILED;
             snprintf(out->error, sizeof(out->error), "cannot wait for the run: %s",
                      strerror(errno));
             return;
         }
     }
-    if (garbage) {
+    kill(-pid, SIGKILL);
+    sandbox_untrack_group(pid);
+    if (open_failed) {
+        out->status = CHILD_FAILED;
+    } else if (overdue) {
+        out->status = CHILD_TIMED_OUT;
+        out->timeout = timeout_seconds;
+    } else if (garbage) {
         out->status = CHILD_FAILED;
         snprintf(out->error, sizeof(out->error), "the run's process sent malformed data");
     } else if (WIFSIGNALED(status)) {
@@ -314,7 +410,8 @@ void child_run(vmbsave_runner *runner, const vmbsave_program *program,
             out->status = CHILD_SIGNALLED;
             out->signal_number = sig;
         }
-    } else if (WIFEXITED(status) && WEXITSTATUS(status) == 0 && have_result) {
+    } else if (WIFEXITED(status) && WEXITSTATUS(status) == 0 &&
+               (have_result || (program == NULL && out->impl_name[0] != '\0'))) {
         out->status = CHILD_FINISHED;
     } else {
         out->status = CHILD_EXITED;

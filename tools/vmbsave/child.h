@@ -1,7 +1,11 @@
 /* Running one program in a forked child, so that an implementation that crashes, aborts or
- * hangs takes down only the child. The child relays what the run produces (the runner's
- * result, and for `repro` the trace entries and call-sink events, as they happen) over a pipe;
- * the parent turns the child's end into an outcome. */
+ * hangs takes down only the child. The implementation is opened in the child only: vmbsave's
+ * own process never loads a plug-in. The child runs in a process group of its own, dies with
+ * vmbsave (PR_SET_PDEATHSIG), and its group is killed when it ends, when its time is up
+ * (enforced by the parent too) and when vmbsave is interrupted (sandbox.h). The child relays
+ * what the run produces (the implementation's names, the runner's result, and for `repro` the
+ * trace entries and call-sink events, as they happen) over a pipe; the parent turns the
+ * child's end into an outcome. */
 #ifndef VMBSAVE_CLI_CHILD_H
 #define VMBSAVE_CLI_CHILD_H
 
@@ -26,7 +30,9 @@ typedef struct child_outcome {
     int signal_number;         /* CHILD_SIGNALLED */
     int exit_code;             /* CHILD_EXITED */
     unsigned timeout;          /* CHILD_TIMED_OUT: the limit, in seconds */
-    char error[256];           /* CHILD_FAILED */
+    char error[512];           /* CHILD_FAILED */
+    char impl_name[128];       /* the implementation's, once the child opened it ("" before) */
+    char impl_version[128];
 } child_outcome;
 
 /* What the parent hears while the child runs (all optional). */
@@ -38,11 +44,13 @@ typedef struct child_listener {
     void (*on_violation)(void *context, const vmbsave_violation *violation);
 } child_listener;
 
-/* Runs `program` with `runner` in a child. preload: images preloaded into slots before the
- * first step (only its preload_image fields are used; NULL: none), as a fuzz target's input
- * sets them (harness/run/fuzz_input.h). listener NULL: only the result comes back (no trace, no
- * sink). timeout_seconds 0: no limit. Always fills `out`. */
-void child_run(vmbsave_runner *runner, const vmbsave_program *program,
+/* Runs `program` in a child against the plug-in at `plugin_path` (NULL: the linked-in
+ * reference), opened there. preload: images preloaded into slots before the first step (only
+ * its preload_image fields are used; NULL: none), as a fuzz target's input sets them
+ * (harness/run/fuzz_input.h). listener NULL: only the result comes back (no trace, no sink).
+ * timeout_seconds 0: no limit. program NULL: only open the implementation and report its names
+ * (CHILD_FINISHED), or why it cannot be opened (CHILD_FAILED). Always fills `out`. */
+void child_run(const char *plugin_path, const vmbsave_program *program,
                const vmbsave_run_options *preload, unsigned timeout_seconds,
                const child_listener *listener, child_outcome *out);
 

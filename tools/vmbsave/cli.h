@@ -52,9 +52,13 @@ int cli_option_value(int argc, char **argv, int *i, const char *name, const char
 /* Parses --timeout's value: 0..CLI_MAX_TIMEOUT (0: none). */
 bool cli_parse_timeout(const char *text, unsigned *out);
 
-/* Opens the implementation: the plug-in at `plugin_path`, or the linked-in reference if NULL.
- * NULL after printing the reason. */
-vmbsave_runner *cli_open_runner(const char *plugin_path);
+/* Checks --impl before anything runs: `impl` (NULL: the linked-in reference) must be a regular
+ * file (a bare name means ./name; the resolved path goes into `path`) that a child process can
+ * open as a plug-in. vmbsave's own process never loads it. 0, with the implementation's names
+ * in probe (may be NULL); or -1 after printing one line saying why. */
+struct child_outcome;
+int cli_probe_implementation(const char *impl, char *path, size_t path_size,
+                             struct child_outcome *probe);
 
 /* Reads `path` as a program: byte form, or text form with `text`. Returns 0, or -1 with a
  * one-line reason in err. */

@@ -157,7 +157,7 @@ static int write_reproducer(const repro_options *o, repro_listener *r,
 
 /* Minimisation judges each candidate in its own child: shrinking can make a program crash. */
 typedef struct minimize_target {
-    vmbsave_runner *runner;
+    const char *plugin;
     const vmbsave_run_options *preload;
     const child_outcome *original;
     unsigned timeout;
@@ -167,11 +167,11 @@ static bool fails_the_same_way(void *context, const vmbsave_program *candidate)
 {
     const minimize_target *t = context;
     child_outcome outcome;
-    child_run(t->runner, candidate, t->preload, t->timeout, NULL, &outcome);
+    child_run(t->plugin, candidate, t->preload, t->timeout, NULL, &outcome);
     return child_outcome_same_failure(t->original, &outcome);
 }
 
-static int write_minimized(const repro_options *o, vmbsave_runner *runner,
+static int write_minimized(const repro_options *o, const char *plugin,
                            const vmbsave_fuzz_input *input, const child_outcome *outcome)
 {
     if (!child_outcome_is_failure(outcome)) {
@@ -179,7 +179,7 @@ static int write_minimized(const repro_options *o, vmbsave_runner *runner,
         return -1;
     }
     const vmbsave_program *program = &input->program;
-    minimize_target target = {runner, &input->options, outcome, o->timeout};
+    minimize_target target = {plugin, &input->options, outcome, o->timeout};
     vmbsave_program smaller;
     vmbsave_minimize_stats stats;
     vmbsave_minimize(program, fails_the_same_way, &target, 0, &smaller, &stats);
@@ -283,11 +283,13 @@ int cmd_repro(int argc, char **argv)
         return CLI_EXIT_USAGE;
     }
     const vmbsave_program *program = &input->program;
-    vmbsave_runner *runner = cli_open_runner(o.impl);
-    if (runner == NULL) {
+    char plugin_path[4096];
+    child_outcome probe;
+    if (cli_probe_implementation(o.impl, plugin_path, sizeof(plugin_path), &probe) != 0) {
         free(input);
         return CLI_EXIT_USAGE;
     }
+    const char *plugin = o.impl != NULL ? plugin_path : NULL;
 
     repro_listener r;
     memset(&r, 0, sizeof(r));
@@ -300,17 +302,16 @@ int cmd_repro(int argc, char **argv)
         cli_error("out of memory");
         free(r.entries);
         vmbsave_emitter_free(r.emitter);
-        vmbsave_runner_close(runner);
         free(input);
         return CLI_EXIT_USAGE;
     }
     if (o.target == VMBSAVE_FUZZ_TARGET_SAVE_SESSION)
         printf("%s: %lu steps, against %s %s\n", o.file, (unsigned long)program->count,
-               vmbsave_runner_impl_name(runner), vmbsave_runner_impl_version(runner));
+               probe.impl_name, probe.impl_version);
     else
         printf("%s: a fuzz_%s input, expanded to the %lu steps the target runs, against %s %s\n",
                o.file, vmbsave_fuzz_target_name(o.target), (unsigned long)program->count,
-               vmbsave_runner_impl_name(runner), vmbsave_runner_impl_version(runner));
+               probe.impl_name, probe.impl_version);
     for (uint32_t i = 0; i < VMBSAVE_PROGRAM_IMAGES; i++)
         if (input->options.preload_image_size[i] != 0)
             printf("image %lu preloaded: %lu bytes of the input\n", (unsigned long)i,
@@ -320,7 +321,7 @@ int cmd_repro(int argc, char **argv)
 
     child_listener listener = {&r, on_trace, on_statement, on_data, on_violation};
     child_outcome outcome;
-    child_run(runner, program, &input->options, o.timeout, &listener, &outcome);
+    child_run(plugin, program, &input->options, o.timeout, &listener, &outcome);
     if (outcome.status != CHILD_FINISHED)
         show_crashed_call(&r);
     char verdict[1024];
@@ -332,12 +333,11 @@ int cmd_repro(int argc, char **argv)
     int rc = child_outcome_exit(&outcome);
     if (o.emit_c != NULL && write_reproducer(&o, &r, &outcome) != 0)
         rc = CLI_EXIT_USAGE;
-    if (o.minimize != NULL && write_minimized(&o, runner, input, &outcome) != 0)
+    if (o.minimize != NULL && write_minimized(&o, plugin, input, &outcome) != 0)
         rc = CLI_EXIT_USAGE;
 
     free(r.entries);
     vmbsave_emitter_free(r.emitter);
-    vmbsave_runner_close(runner);
     free(input);
     if (fflush(stdout) != 0) {
         cli_error("cannot write to standard output");

@@ -20,7 +20,7 @@ typedef struct run_input {
     vmbsave_fuzz_input *expanded;
 } run_input;
 
-static void run_one(vmbsave_runner *runner, const char *path, const run_input *in,
+static void run_one(const char *plugin, const char *path, const run_input *in,
                     unsigned timeout, run_totals *totals)
 {
     char err[512];
@@ -30,7 +30,7 @@ static void run_one(vmbsave_runner *runner, const char *path, const run_input *i
         return;
     }
     child_outcome outcome;
-    child_run(runner, &in->expanded->program, &in->expanded->options, timeout, NULL, &outcome);
+    child_run(plugin, &in->expanded->program, &in->expanded->options, timeout, NULL, &outcome);
     char line[1024];
     child_outcome_text(&outcome, line, sizeof(line));
     printf("%s: %s\n", path, line);
@@ -102,19 +102,20 @@ int cmd_run(int argc, char **argv)
         return CLI_EXIT_USAGE;
     }
 
-    vmbsave_runner *runner = cli_open_runner(impl);
-    if (runner == NULL) {
+    char plugin[4096];
+    if (cli_probe_implementation(impl, plugin, sizeof(plugin), NULL) != 0) {
         free(in.expanded);
         free(inputs);
         return CLI_EXIT_USAGE;
     }
+    const char *plugin_or_reference = impl != NULL ? plugin : NULL;
     if (in.target == VMBSAVE_FUZZ_TARGET_DIFFERENTIAL)
         cli_differential_note();
     run_totals totals = {0, 0, 0};
     for (size_t k = 0; k < input_count; k++) {
         const char *input = inputs[k];
         if (!io_is_directory(input)) {
-            run_one(runner, input, &in, timeout, &totals);
+            run_one(plugin_or_reference, input, &in, timeout, &totals);
             continue;
         }
         char **files;
@@ -127,10 +128,9 @@ int cmd_run(int argc, char **argv)
             continue;
         }
         for (size_t j = 0; j < count; j++)
-            run_one(runner, files[j], &in, timeout, &totals);
+            run_one(plugin_or_reference, files[j], &in, timeout, &totals);
         io_free_list(files, count);
     }
-    vmbsave_runner_close(runner);
     free(in.expanded);
     free(inputs);
 

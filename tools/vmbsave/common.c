@@ -4,7 +4,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
+#include "child.h"
 #include "cli.h"
 #include "io.h"
 #include "reference.h"
@@ -56,17 +58,39 @@ bool cli_parse_timeout(const char *text, unsigned *out)
     return true;
 }
 
-vmbsave_runner *cli_open_runner(const char *plugin_path)
+int cli_probe_implementation(const char *impl, char *path, size_t path_size,
+                             child_outcome *probe)
 {
-    char err[512] = "";
-    vmbsave_runner *runner =
-        plugin_path != NULL
-            ? vmbsave_runner_open_path(plugin_path, err, sizeof(err))
-            : vmbsave_runner_open_entry(vmbsave_reference_get_interface, err, sizeof(err));
-    if (runner == NULL)
-        cli_error("%s: %s", plugin_path != NULL ? plugin_path : "the built-in reference",
-                  err[0] != '\0' ? err : "cannot open the implementation");
-    return runner;
+    child_outcome local;
+    child_outcome *o = probe != NULL ? probe : &local;
+    const char *plugin = NULL;
+    if (impl != NULL) {
+        /* A path: a bare name means ./name, never the library search (which would find
+         * libc.so.6 and load the C library). */
+        if ((size_t)snprintf(path, path_size, "%s%s", strchr(impl, '/') != NULL ? "" : "./", impl) >=
+            path_size) {
+            cli_error("--impl %s: path too long", impl);
+            return -1;
+        }
+        struct stat sb;
+        if (stat(path, &sb) != 0) {
+            cli_error("--impl %s: %s", impl, strerror(errno));
+            return -1;
+        }
+        if (!S_ISREG(sb.st_mode)) {
+            cli_error("--impl %s: not a regular file", impl);
+            return -1;
+        }
+        plugin = path;
+    }
+    child_run(plugin, NULL, NULL, CLI_DEFAULT_TIMEOUT, NULL, o);
+    if (o->status == CHILD_FINISHED)
+        return 0;
+    char why[1024];
+    child_outcome_text(o, why, sizeof(why));
+    cli_error("%s is not a usable plug-in: %s", impl != NULL ? impl : "the built-in reference",
+              o->status == CHILD_FAILED ? o->error : why);
+    return -1;
 }
 
 int cli_load_program(const char *path, bool text, vmbsave_program *out, char *err,

@@ -37,34 +37,46 @@
 /* Process groups of the children running now, for the signal handlers. One at a time today;
  * room for parallel runs. */
 #define SANDBOX_MAX_LIVE 64
-static volatile sig_atomic_t live_groups[SANDBOX_MAX_LIVE];
+static int live_groups[SANDBOX_MAX_LIVE]; /* atomics: certify's workers add and remove */
 
 static void live_add(pid_t pgid)
 {
     for (int i = 0; i < SANDBOX_MAX_LIVE; i++) {
-        if (live_groups[i] == 0) {
-            live_groups[i] = pgid;
+        int expected = 0;
+        if (__atomic_compare_exchange_n(&live_groups[i], &expected, (int)pgid, false,
+                                        __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
             return;
-        }
     }
 }
 
 static void live_remove(pid_t pgid)
 {
     for (int i = 0; i < SANDBOX_MAX_LIVE; i++) {
-        if (live_groups[i] == pgid)
-            live_groups[i] = 0;
+        int expected = (int)pgid;
+        __atomic_compare_exchange_n(&live_groups[i], &expected, 0, false, __ATOMIC_SEQ_CST,
+                                    __ATOMIC_SEQ_CST);
     }
 }
 
 static void kill_live_and_die(int sig)
 {
     for (int i = 0; i < SANDBOX_MAX_LIVE; i++) {
-        if (live_groups[i] > 0)
-            kill(-(pid_t)live_groups[i], SIGKILL);
+        int pgid = __atomic_load_n(&live_groups[i], __ATOMIC_SEQ_CST);
+        if (pgid > 0)
+            kill(-(pid_t)pgid, SIGKILL);
     }
     signal(sig, SIG_DFL);
     raise(sig);
+}
+
+void sandbox_track_group(int pgid)
+{
+    live_add((pid_t)pgid);
+}
+
+void sandbox_untrack_group(int pgid)
+{
+    live_remove((pid_t)pgid);
 }
 
 void sandbox_install_signal_handlers(void)

@@ -83,6 +83,11 @@ bool sandbox_sanitized(void);
  * then end vmbsave with the signal's usual status. Idempotent. */
 void sandbox_install_signal_handlers(void);
 
+/* For children started elsewhere (child.c): killed as a group with the others when vmbsave
+ * is interrupted. */
+void sandbox_track_group(int pgid);
+void sandbox_untrack_group(int pgid);
+
 /* A short phrase for a result: "exit 0", "signal 11 (SIGSEGV)", "timed out after 5000 ms",
  * "memory limit", "not started: ...". */
 void sandbox_describe(const sandbox_result *r, char *buf, size_t cap);
