@@ -35,6 +35,7 @@ vmbsave_install_deps() {
     vmbsave_need_pkg libssl-dev     # certify: SHA-256 (libcrypto)
     vmbsave_need_cmd jq jq          # HARNESS.CERTIFY.* read report.json
     vmbsave_need_cmd valgrind valgrind # certify --memcheck valgrind (HARNESS.CERTIFY.MEMCHECK)
+    vmbsave_need_cmd chromium chromium # HARNESS.CERTIFY.HTML renders report.html headless
     vmbsave_need_pkg libclang-rt-dev libclang-rt-14-dev # clang's ASan/UBSan runtimes
     # Fuzzing engines and the OSS-Fuzz check (ci/oss-fuzz-check.sh, ci/fuzz.sh): clang++ links
     # the targets, AFL++ (its compilers, afl-fuzz, /usr/lib/afl/libAFLDriver.a), lld for

@@ -14,6 +14,9 @@
 #   memcheck   (builds without sanitizers) a plug-in built without sanitizers that reads one
 #              byte past a restore buffer certifies without a memory checker, and is caught
 #              (CRASH) by --memcheck guard and --memcheck valgrind, in clause and seed cases
+#   html       report.html, opened in headless Chromium, shows the verdict table: the rendered
+#              page holds the table and a failing case, and a screenshot is written
+#              ($VMBSAVE_SCREENSHOT_DIR/report.png if set, kept for a person to look at)
 #   report     the report's files exist and are consistent; verify-report rejects a tampered
 #              report.json, a tampered view, and the wrong library; usage errors exit 3
 set -euo pipefail
@@ -146,6 +149,29 @@ memcheck)
         echo "ok: --memcheck $mode: $(jq -r '[.cases[].crash_type] | join("; ")' "$tmp/$mode/report.json")"
     done
     echo "PASS: the out-of-bounds read in an uninstrumented plug-in is caught by both memory checkers"
+    ;;
+html)
+    chromium=$(command -v chromium || command -v chromium-browser || true)
+    [ -n "$chromium" ] || fail "chromium not found (apt-get install chromium)"
+    rc=0
+    "$vmbsave" certify --impl "$build/variants/libvmbsave_variant_overrun_one_byte.so" \
+        --case SAVE.CONTINUE --case ABI --jobs 2 --seed 6 --report "$tmp/r" >"$tmp/log" 2>&1 || rc=$?
+    [ "$rc" -eq 1 ] || fail "certify exited $rc"
+    shots=${VMBSAVE_SCREENSHOT_DIR:-$tmp}
+    mkdir -p "$shots"
+    # A private profile folder, so no user's or earlier run's state is read.
+    flags=(--headless --no-sandbox --disable-gpu --no-first-run --user-data-dir="$tmp/profile")
+    timeout 120 "$chromium" "${flags[@]}" --dump-dom "file://$tmp/r/report.html" >"$tmp/dom.html" 2>/dev/null ||
+        fail "chromium could not render report.html"
+    grep -q 'id="verdicts"' "$tmp/dom.html" || fail "the rendered page has no verdict table"
+    grep -q '>FAIL<' "$tmp/dom.html" || fail "the rendered page shows no FAIL verdict"
+    grep -q "SAVE.CONTINUE.NO_OVERRUN" "$tmp/dom.html" || fail "the rendered page does not name the failing clause"
+    timeout 120 "$chromium" "${flags[@]}" --window-size=1280,1000 --screenshot="$shots/report.png" \
+        "file://$tmp/r/report.html" >/dev/null 2>&1 || fail "chromium could not take a screenshot"
+    size=$(stat -c %s "$shots/report.png")
+    # A blank page is a few KiB; the verdict table and failures make it far larger.
+    [ "$size" -gt 30000 ] || fail "the screenshot is $size bytes: nothing rendered?"
+    echo "PASS: report.html rendered in $($chromium --version 2>/dev/null | head -n 1); screenshot $shots/report.png ($size bytes)"
     ;;
 report)
     rc=0
