@@ -290,7 +290,7 @@ static int load_seeds(const char *corpus, case_list *l, char *err, size_t err_si
             size_t count;
             char why[512];
             if (io_list_directory(dir, CLI_MAX_DIR_ENTRIES, &paths, &count, why, sizeof(why)) != 0) {
-                snprintf(err, err_size, "%s: %s", dir, why);
+                snprintf(err, err_size, "%.500s: %s", dir, why);
                 return -1;
             }
             for (size_t i = 0; i < count; i++) {
