@@ -64,14 +64,17 @@ cd "$tmp" # not the source tree: nothing relative to it may be used
 rc=0
 "$prefix/bin/vmbsave" certify --impl "$plugin" --jobs "$jobs" --report "$tmp/report" \
     >"$tmp/certify.log" 2>&1 || rc=$?
+grep '^suite ' "$tmp/certify.log" || true
 tail -n 4 "$tmp/certify.log"
 if [ "$rc" -ne 0 ]; then
     echo "FAIL: vmbsave certify exited $rc; its output:" >&2
     cat "$tmp/certify.log" >&2
     exit 1
 fi
-if grep -q "$src" "$tmp/certify.log" "$tmp/report/report.json"; then
-    echo "FAIL: the certify run used something in the source tree $src" >&2
+# It says which suite and corpus it ran: the installed ones, nothing of the trees.
+if ! grep -q "^suite $prefix/[^ ]*/conformance-cases.tsv, corpus $prefix/[^ ]*/corpus\$" "$tmp/certify.log" ||
+   grep -q "$src" "$tmp/certify.log"; then
+    echo "FAIL: the certify run did not use the installed suite and corpus under $prefix" >&2
     exit 1
 fi
 

@@ -840,6 +840,7 @@ int cmd_certify(int argc, char **argv)
     sandbox_result_free(&pre);
     printf("implementation %s: %s %s, sha256 %s\n", run.impl_path, run.impl_name, run.impl_version,
            run.impl_sha256);
+    printf("suite %s, corpus %s\n", o.manifest, o.corpus);
 
     run.cases = chosen.items;
     run.case_count = chosen.count;
