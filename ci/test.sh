@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # CI entry point (run by .ci/run): install what is missing, prove gcc and clang build the tree
-# warning-free, check the OSS-Fuzz build on libFuzzer and AFL++ (ci/oss-fuzz-check.sh), then
+# warning-free, install the release build and certify examples/plugin against it
+# (ci/example.sh), check the OSS-Fuzz build on libFuzzer and AFL++ (ci/oss-fuzz-check.sh), then
 # build with ASan/UBSan and run every test. ctest's summary is the last thing printed.
 set -euo pipefail
 
@@ -42,6 +43,10 @@ ctest --test-dir build/release -L memcheck --output-on-failure --no-label-summar
 section "asan (ASan + UBSan): configure + build"
 cmake --preset asan >/dev/null
 cmake --build --preset asan --parallel "$jobs"
+
+# ---- The vendor's path: install, build examples/plugin against the package, certify it -----
+section "install + examples/plugin out of tree + vmbsave certify (ci/example.sh)"
+bash ci/example.sh --jobs "$jobs"
 
 # ---- OSS-Fuzz / ClusterFuzzLite: build.sh as OSS-Fuzz runs it, every target on each engine ----
 # libFuzzer (address, undefined) and AFL++ (persistent, CMPLOG); about 3 minutes.

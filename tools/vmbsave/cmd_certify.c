@@ -34,6 +34,11 @@
 #ifndef VMBSAVE_CORPUS_DIR
 #define VMBSAVE_CORPUS_DIR ""
 #endif
+/* An installed suite's folder, relative to the folder of the installed vmbsave (CMake computes
+ * it from the install directories: ../share/vmbsave by default). */
+#ifndef VMBSAVE_INSTALLED_DATA_RELDIR
+#define VMBSAVE_INSTALLED_DATA_RELDIR "../share/vmbsave"
+#endif
 
 #define CERTIFY_MAX_PATTERNS 64u
 #define CERTIFY_MAX_JOBS 64u
@@ -102,6 +107,48 @@ static bool find_in_path(const char *name, char *out, size_t cap)
     return false;
 }
 
+/* Where the conformance suite and the corpus are. VMBSAVE_CONFORMANCE_MANIFEST and
+ * VMBSAVE_CORPUS_DIR, when set, say. Otherwise an installed suite, if this vmbsave has one
+ * beside it (<bindir>/../share/vmbsave/conformance-cases.tsv, corpus/, testdata/): then the
+ * tests' children get VMBSAVE_TEST_DATA=<that>/testdata unless it is set. Otherwise the build
+ * and source trees this vmbsave was built in. */
+static void locate_suite(certify_options *o)
+{
+    static char manifest[4096], corpus[4096], testdata[4096 + 32];
+    const char *env_manifest = getenv("VMBSAVE_CONFORMANCE_MANIFEST");
+    const char *env_corpus = getenv("VMBSAVE_CORPUS_DIR");
+    o->manifest = env_manifest != NULL && env_manifest[0] != '\0' ? env_manifest : NULL;
+    o->corpus = env_corpus != NULL && env_corpus[0] != '\0' ? env_corpus : NULL;
+    char self[4096];
+    ssize_t n = o->manifest != NULL && o->corpus != NULL
+                    ? -1
+                    : readlink("/proc/self/exe", self, sizeof(self) - 1);
+    char *slash = n > 0 ? memrchr(self, '/', (size_t)n) : NULL;
+    if (slash != NULL) {
+        *slash = '\0';
+        const char *data = VMBSAVE_INSTALLED_DATA_RELDIR;
+        int m = snprintf(manifest, sizeof(manifest), "%s/%s/conformance-cases.tsv", self, data);
+        int c = snprintf(corpus, sizeof(corpus), "%s/%s/corpus", self, data);
+        int t = snprintf(testdata, sizeof(testdata), "VMBSAVE_TEST_DATA=%s/%s/testdata", self, data);
+        struct stat sb;
+        bool installed = m > 0 && (size_t)m < sizeof(manifest) && c > 0 &&
+                         (size_t)c < sizeof(corpus) && t > 0 && (size_t)t < sizeof(testdata) &&
+                         stat(manifest, &sb) == 0 && S_ISREG(sb.st_mode);
+        if (installed && o->manifest == NULL) {
+            o->manifest = manifest;
+            const char *given = getenv("VMBSAVE_TEST_DATA");
+            if (given == NULL || given[0] == '\0')
+                putenv(testdata); /* inherited by every child */
+        }
+        if (installed && o->corpus == NULL)
+            o->corpus = corpus;
+    }
+    if (o->manifest == NULL)
+        o->manifest = VMBSAVE_CONFORMANCE_MANIFEST;
+    if (o->corpus == NULL)
+        o->corpus = VMBSAVE_CORPUS_DIR;
+}
+
 static int parse_options(int argc, char **argv, certify_options *o)
 {
     memset(o, 0, sizeof(*o));
@@ -110,12 +157,7 @@ static int parse_options(int argc, char **argv, certify_options *o)
     o->memcheck = "none";
     o->case_timeout = CERTIFY_DEFAULT_CASE_TIMEOUT;
     o->memory_mib = CERTIFY_DEFAULT_MEMORY_MIB;
-    o->manifest = getenv("VMBSAVE_CONFORMANCE_MANIFEST");
-    if (o->manifest == NULL || o->manifest[0] == '\0')
-        o->manifest = VMBSAVE_CONFORMANCE_MANIFEST;
-    o->corpus = getenv("VMBSAVE_CORPUS_DIR");
-    if (o->corpus == NULL || o->corpus[0] == '\0')
-        o->corpus = VMBSAVE_CORPUS_DIR;
+    locate_suite(o);
     for (int i = 1; i < argc; i++) {
         const char *v = NULL;
         int m;
@@ -275,7 +317,8 @@ static certify_case *add_case(case_list *l, const char *id, const char *clause, 
 
 /* The conformance suite's manifest (tests/CMakeLists.txt writes it): one case a line,
  * "ID<TAB>CLAUSE<TAB>LEVEL<TAB>TIMEOUT<TAB>EXECUTABLE<TAB>TEST NAME"; TIMEOUT is the seconds the
- * case needs at least (0: --case-timeout decides). */
+ * case needs at least (0: --case-timeout decides). A relative EXECUTABLE is relative to the
+ * manifest's folder (the installed manifest's are). */
 static int load_manifest(const char *path, case_list *l, char *err, size_t err_size)
 {
     uint8_t *bytes;
@@ -308,9 +351,18 @@ static int load_manifest(const char *path, case_list *l, char *err, size_t err_s
             level = LEVEL_MAY;
         unsigned long long timeout = 0;
         certify_case *c = NULL;
-        if (n == 6 && line == NULL && strlen(fields[0]) < CERTIFY_MAX_ID &&
-            parse_unsigned(fields[3], CLI_MAX_TIMEOUT, &timeout))
-            c = add_case(l, fields[0], fields[1], level, STAGE_CONFORMANCE, fields[4], fields[5], -1);
+        char program[8192];
+        int p = -1;
+        if (n == 6) {
+            const char *slash = strrchr(path, '/');
+            p = fields[4][0] == '/' ? snprintf(program, sizeof(program), "%s", fields[4])
+                : slash != NULL     ? snprintf(program, sizeof(program), "%.*s/%s",
+                                               (int)(slash - path), path, fields[4])
+                                    : snprintf(program, sizeof(program), "./%s", fields[4]);
+        }
+        if (n == 6 && line == NULL && strlen(fields[0]) < CERTIFY_MAX_ID && p > 0 &&
+            (size_t)p < sizeof(program) && parse_unsigned(fields[3], CLI_MAX_TIMEOUT, &timeout))
+            c = add_case(l, fields[0], fields[1], level, STAGE_CONFORMANCE, program, fields[5], -1);
         if (c != NULL)
             c->min_timeout_seconds = (unsigned)timeout;
         if (c == NULL) {
@@ -1035,6 +1087,7 @@ int cmd_certify(int argc, char **argv)
     sandbox_result_free(&pre);
     printf("implementation %s: %s %s, sha256 %s\n", run.impl_path, run.impl_name, run.impl_version,
            run.impl_sha256);
+    printf("suite %s, corpus %s\n", o.manifest, o.corpus);
 
     run.cases = chosen.items;
     run.case_count = chosen.count;
