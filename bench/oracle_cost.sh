@@ -66,7 +66,8 @@ while [ $# -gt 0 ]; do
     *) die_usage "unknown option $1 (--help)" ;;
     esac
 done
-[[ $seconds =~ ^[0-9]+(\.[0-9]+)?$ ]] || die_usage "--seconds: a number of seconds"
+[[ $seconds =~ ^[0-9]+(\.[0-9]+)?$ ]] && awk -v s="$seconds" 'BEGIN {exit !(s > 0 && s <= 3600)}' ||
+    die_usage "--seconds: a number of seconds, 0 < S <= 3600"
 [[ $reps =~ ^[1-9][0-9]?$ ]] || die_usage "--reps: 1..99"
 IFS=, read -r -a flavour_list <<<"$flavours"
 for f in "${flavour_list[@]}"; do
