@@ -2,12 +2,18 @@
  * LLVMFuzzerTestOneInput once over each input, so corpora and crash files replay with any
  * compiler and no engine (ctest FUZZ.REPLAY.*).
  *
- * usage: fuzz_<target> FILE|DIR...
+ * usage: fuzz_<target> [-seconds=S] FILE|DIR...
  * A directory contributes its regular files, one level, sorted by name, except those whose
  * names start with '.' (.gitkeep in an empty regressions directory). Prints
  * "replayed N inputs". Exit status: 0 every input ran; 1 an input could not be read or is
  * larger than REPLAY_MAX_INPUT_BYTES, or no input was replayed at all (a run that executed
- * nothing is never a pass). An input that finds a bug aborts, as under an engine. */
+ * nothing is never a pass). An input that finds a bug aborts, as under an engine.
+ *
+ * -seconds=S (bench/oracle_cost.sh): after that pass, which warms up, run the inputs again, in
+ * the same order, from memory (each from an exact-size copy, as before), pass after pass until
+ * S seconds have gone by (the clock is read between passes), and print
+ * "timed: E executions (P passes over N inputs) in T s: R exec/s". Reading the files is not
+ * timed, so the rate is the target's own. */
 #define _POSIX_C_SOURCE 200809L
 
 #include <dirent.h>
@@ -17,10 +23,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
-#include "fuzz_common.h"
-#include "program/program.h"
-#include "run/runner.h"
+#include "fuzz_common.h" /* program/program.h and run/runner.h: the sizes below */
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -33,6 +38,67 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static uint8_t input[REPLAY_MAX_INPUT_BYTES + 1];
 static unsigned long replayed;
+
+/* -seconds=S: the inputs kept for the timed passes. */
+static double timed_seconds;
+typedef struct kept_input {
+    uint8_t *bytes;
+    size_t size;
+} kept_input;
+static kept_input *kept;
+static size_t kept_count, kept_cap;
+
+/* Keeps a copy of an input for the timed passes; -1 after a message. */
+static int keep(const uint8_t *bytes, size_t size)
+{
+    if (kept_count == kept_cap) {
+        size_t new_cap = kept_cap ? kept_cap * 2 : 64;
+        kept_input *grown = realloc(kept, new_cap * sizeof *kept);
+        if (grown == NULL)
+            return -1;
+        kept = grown;
+        kept_cap = new_cap;
+    }
+    uint8_t *copy = malloc(size > 0 ? size : 1);
+    if (copy == NULL)
+        return -1;
+    memcpy(copy, bytes, size);
+    kept[kept_count++] = (kept_input){copy, size};
+    return 0;
+}
+
+static double now_seconds(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+/* The timed passes over the kept inputs; 0, or 1 after a message. */
+static int timed_passes(void)
+{
+    unsigned long executions = 0, passes = 0;
+    double start = now_seconds(), elapsed = 0;
+    while (elapsed < timed_seconds) {
+        for (size_t i = 0; i < kept_count; i++) {
+            uint8_t *copy = malloc(kept[i].size > 0 ? kept[i].size : 1);
+            if (copy == NULL) {
+                fprintf(stderr, "replay: out of memory\n");
+                return 1;
+            }
+            memcpy(copy, kept[i].bytes, kept[i].size);
+            LLVMFuzzerTestOneInput(copy, kept[i].size);
+            free(copy);
+        }
+        executions += kept_count;
+        passes++;
+        elapsed = now_seconds() - start;
+    }
+    printf("timed: %lu executions (%lu passes over %zu inputs) in %.3f s: %.1f exec/s\n",
+           executions, passes, kept_count, elapsed,
+           elapsed > 0 ? (double)executions / elapsed : 0.0);
+    return 0;
+}
 
 /* Reads and runs one file; returns 0, or -1 after a message. */
 static int replay_file(const char *path)
@@ -64,6 +130,10 @@ static int replay_file(const char *path)
     LLVMFuzzerTestOneInput(copy, size);
     free(copy);
     replayed++;
+    if (timed_seconds > 0 && keep(input, size) != 0) {
+        fprintf(stderr, "replay: out of memory keeping %s\n", path);
+        return -1;
+    }
     return 0;
 }
 
@@ -130,13 +200,23 @@ static int replay_dir(const char *dir)
 
 int main(int argc, char **argv)
 {
-    if (argc < 2) {
-        fprintf(stderr, "usage: %s FILE|DIR...\n", argv[0]);
+    int first = 1;
+    if (argc > 1 && strncmp(argv[1], "-seconds=", 9) == 0) {
+        char *end;
+        timed_seconds = strtod(argv[1] + 9, &end);
+        if (*end != '\0' || !(timed_seconds > 0 && timed_seconds <= 86400)) {
+            fprintf(stderr, "replay: %s: want -seconds=S with 0 < S <= 86400\n", argv[1]);
+            return 1;
+        }
+        first = 2;
+    }
+    if (argc <= first) {
+        fprintf(stderr, "usage: %s [-seconds=S] FILE|DIR...\n", argv[0]);
         return 1;
     }
     LLVMFuzzerInitialize(&argc, &argv);
     int failures = 0;
-    for (int i = 1; i < argc; i++) {
+    for (int i = first; i < argc; i++) {
         struct stat st;
         if (stat(argv[i], &st) != 0) {
             fprintf(stderr, "replay: cannot open %s: %s\n", argv[i], strerror(errno));
@@ -152,5 +232,10 @@ int main(int argc, char **argv)
         fprintf(stderr, "replay: no input was replayed\n");
         return 1;
     }
+    if (failures == 0 && timed_seconds > 0)
+        failures += timed_passes();
+    for (size_t i = 0; i < kept_count; i++)
+        free(kept[i].bytes);
+    free(kept);
     return failures > 0 ? 1 : 0;
 }

@@ -31,6 +31,27 @@
 /* Logs are cleared between steps once this full, so they never reach their cap mid-step. */
 #define LOG_CLEAR_THRESHOLD (VMBSAVE_HOST_MAX_CALL_LOG / 2u)
 
+/* options->bare: what the runner's own control flow needs of a channel, learnt from the
+ * statuses the implementation returns rather than from the oracle's model. For a conforming
+ * implementation each field equals the oracle's (oracle_channel's m.state, s.phase, s.purpose,
+ * s.required), so a bare run makes the same calls (HARNESS.RUNNER.BARE_SAME_CALLS). */
+typedef struct bare_channel {
+    vmbsave_channel_state state;
+    oracle_session_phase phase;
+    oracle_purpose purpose;
+    uint32_t required; /* last non-zero BytesRequired of the session (0: none) */
+} bare_channel;
+
+/* options->bare: an image slot, as CAPTURE (or preload_image) filled it, framed into chunks for
+ * the restore edits like the oracle's (oracle_image). */
+typedef struct bare_image {
+    bool full;
+    uint32_t size;
+    uint32_t chunk_count;
+    uint32_t chunk_off[VMBSAVE_RUN_MAX_CHUNKS + 1u];
+    uint8_t *bytes; /* VMBSAVE_RUN_MAX_IMAGE_BYTES, allocated by the first bare run */
+} bare_image;
+
 struct vmbsave_runner {
     void *dl_handle;
     vmbsave_get_interface_fn entry;
@@ -68,6 +89,13 @@ struct vmbsave_runner {
      * guard-page allocator, valgrind) sees it. Off by default: it costs a copy per call. */
     bool exact_buffers;
     size_t save_dirty;    /* bytes at the start of save_area that may differ from the pattern */
+    /* options->bare: no oracle, no describe checks; the runner's own record instead. */
+    bool bare;
+    bare_channel bare_ch[VMBSAVE_PROGRAM_CHANNELS];
+    bare_image bare_img[VMBSAVE_PROGRAM_IMAGES];
+    uint8_t *bare_capture;     /* the CAPTURE session's bytes so far (swapped into its slot) */
+    uint32_t bare_capture_len;
+    bool bare_capture_overflow;
     const char *note;     /* the next traced call's note */
     char fault_note[128]; /* a fault directive since the last traced call, for its note */
 };
@@ -187,6 +215,9 @@ void vmbsave_runner_close(vmbsave_runner *r)
     free(r->edit);
     free(r->desc);
     free(r->desc_short);
+    for (uint32_t i = 0; i < VMBSAVE_PROGRAM_IMAGES; i++)
+        free(r->bare_img[i].bytes);
+    free(r->bare_capture);
     vmbsave_oracle_free(r->oracle);
     free(r);
 }
@@ -402,12 +433,87 @@ static bool checked(vmbsave_runner *r, bool ok)
     return ok && !r->stop;
 }
 
+/* ---- What control flow reads: the oracle's model, or in a bare run the runner's own -------- */
+
+static oracle_session_phase session_phase(const vmbsave_runner *r, uint32_t slot)
+{
+    return r->bare ? r->bare_ch[slot].phase : r->oracle->ch[slot].s.phase;
+}
+
+static oracle_purpose session_purpose(const vmbsave_runner *r, uint32_t slot)
+{
+    return r->bare ? r->bare_ch[slot].purpose : r->oracle->ch[slot].s.purpose;
+}
+
+static uint32_t session_required(const vmbsave_runner *r, uint32_t slot)
+{
+    return r->bare ? r->bare_ch[slot].required : r->oracle->ch[slot].s.required;
+}
+
+static bool channel_disabled(const vmbsave_runner *r, uint32_t slot)
+{
+    return (r->bare ? r->bare_ch[slot].state : r->oracle->ch[slot].m.state) ==
+           VMBSAVE_STATE_DISABLED;
+}
+
+/* Image slot `slot` for the restore edits; false if it is empty. */
+static bool image_view(const vmbsave_runner *r, uint32_t slot, vmbsave_edit_image *out)
+{
+    if (r->bare) {
+        const bare_image *b = &r->bare_img[slot];
+        *out = (vmbsave_edit_image){b->bytes, b->size, b->chunk_off, b->chunk_count};
+        return b->full;
+    }
+    const oracle_image *img = &r->oracle->img[slot];
+    *out = (vmbsave_edit_image){img->bytes, img->size, img->chunk_off, img->chunk_count};
+    return img->full;
+}
+
+static void bare_reset_channel(vmbsave_runner *r, uint32_t slot)
+{
+    r->bare_ch[slot] = (bare_channel){.state = VMBSAVE_STATE_DISABLED,
+                                      .phase = ORACLE_SESSION_NONE};
+}
+
+/* A lifecycle call that returned SUCCESS: the state it moves the channel to (the oracle's
+ * apply_lifecycle, for the state alone). */
+static void bare_lifecycle(vmbsave_runner *r, uint32_t slot, uint32_t op)
+{
+    vmbsave_channel_state *st = &r->bare_ch[slot].state;
+    switch (op) {
+    case VMBSAVE_OP_ENABLE:
+    case VMBSAVE_OP_CLOSE: *st = VMBSAVE_STATE_ENABLED; break;
+    case VMBSAVE_OP_DISABLE: *st = VMBSAVE_STATE_DISABLED; break;
+    case VMBSAVE_OP_OPEN:
+    case VMBSAVE_OP_PAUSE: *st = VMBSAVE_STATE_OPEN_PAUSED; break;
+    case VMBSAVE_OP_START: *st = VMBSAVE_STATE_OPEN_RUNNING; break;
+    default: break;
+    }
+}
+
+/* Chunks as their headers frame them (oracle_preload_image's framing): the bytes from where no
+ * header frames a chunk that fits, or past the chunk limit, are one. */
+static void bare_frame(bare_image *img)
+{
+    uint32_t n = 0, pos = 0;
+    while (pos < img->size) {
+        img->chunk_off[n++] = pos;
+        vmbsave_chunk h;
+        bool framed = n < VMBSAVE_RUN_MAX_CHUNKS &&
+                      vmbsave_chunk_read(img->bytes + pos, img->size - pos, &h) &&
+                      h.size <= img->size - pos;
+        pos = framed ? pos + h.size : img->size;
+    }
+    img->chunk_count = n;
+    img->chunk_off[n] = img->size;
+}
+
 /* ---- Descriptions ------------------------------------------------------------------------ */
 
 /* describe() on a slot's channel, untraced; the oracle compares it with its model. */
 static bool check_description(vmbsave_runner *r, uint32_t slot)
 {
-    if (r->quiet || r->stop || !r->oracle->check_describe || r->ch[slot] == NULL)
+    if (r->bare || r->quiet || r->stop || !r->oracle->check_describe || r->ch[slot] == NULL)
         return !r->stop;
     uint32_t required = 0;
     uint64_t before = r->host.alloc_calls;
@@ -451,7 +557,7 @@ static void final_descriptions(vmbsave_runner *r)
 /* describe()'s size protocol, once per channel: a size query, then a buffer one byte short. */
 static bool check_describe_size(vmbsave_runner *r, uint32_t slot)
 {
-    if (r->quiet || r->stop || !r->oracle->check_describe)
+    if (r->bare || r->quiet || r->stop || !r->oracle->check_describe)
         return !r->stop;
     size_t len = oracle_expected_description(r->oracle, slot);
     uint32_t full = (uint32_t)len + 1u;
@@ -489,6 +595,17 @@ static bool ensure_channel(vmbsave_runner *r, uint32_t slot)
         harness_error(r, "channel_allocate failed with %s without an injected fault",
                       oracle_status_text(st, tmp, sizeof tmp));
         return false;
+    }
+    if (r->bare) {
+        if (st != STATUS_SUCCESS)
+            return false;
+        if (handle == NULL) {
+            harness_error(r, "channel_allocate returned STATUS_SUCCESS and a NULL channel");
+            return false;
+        }
+        r->ch[slot] = handle;
+        bare_reset_channel(r, slot);
+        return true;
     }
     if (!checked(r, oracle_allocate(r->oracle, slot, st, handle, &obs)))
         return false;
@@ -667,6 +784,11 @@ static void run_lifecycle(vmbsave_runner *r, const vmbsave_step *s)
         if (st == STATUS_SUCCESS && bytes_read <= lc.count)
             trace_output(r, r->ring_area + GUARD_BYTES, bytes_read);
     }
+    if (r->bare) {
+        if (st == STATUS_SUCCESS)
+            bare_lifecycle(r, slot, s->op);
+        return;
+    }
     if (checked(r, oracle_lifecycle(r->oracle, slot, &lc, st, &obs)))
         check_description(r, slot);
 }
@@ -683,6 +805,18 @@ static bool do_save_begin(vmbsave_runner *r, uint32_t slot, oracle_purpose purpo
     *out = st;
     if (r->quiet)
         return true;
+    if (r->bare) {
+        if (st == STATUS_SUCCESS) {
+            r->bare_ch[slot] = (bare_channel){.state = r->bare_ch[slot].state,
+                                              .phase = ORACLE_SESSION_ACTIVE,
+                                              .purpose = purpose};
+            if (purpose == ORACLE_PURPOSE_CAPTURE) {
+                r->bare_capture_len = 0;
+                r->bare_capture_overflow = false;
+            }
+        }
+        return true;
+    }
     return checked(r, oracle_save_begin(r->oracle, slot, purpose, st, &obs)) &&
            check_description(r, slot);
 }
@@ -694,6 +828,11 @@ static bool do_save_end(vmbsave_runner *r, uint32_t slot, bool checked_call)
     call_begin(r, &obs);
     api(r)->save_end(r->ch[slot]);
     call_end(r, &obs, false, 0);
+    if (r->bare) {
+        r->bare_ch[slot].phase = ORACLE_SESSION_NONE;
+        r->bare_ch[slot].required = 0;
+        return !r->stop;
+    }
     if (r->quiet || !checked_call)
         return true;
     return checked(r, oracle_save_end(r->oracle, slot, &obs)) && check_description(r, slot);
@@ -733,6 +872,52 @@ static NTSTATUS raw_continue(vmbsave_runner *r, uint32_t slot, const continue_ar
 
 static void diagnose(vmbsave_runner *r, uint32_t slot);
 
+/* After a save_continue whose writes were checked (or, bare, not looked at): only what the
+ * status lets it write needs the pattern again before the next call. */
+static void narrow_dirty(vmbsave_runner *r, const continue_args *a, NTSTATUS st, uint32_t filled)
+{
+    if (a->null_buffer)
+        return;
+    size_t writable = st == STATUS_SUCCESS || st == STATUS_BUFFER_OVERFLOW ? filled
+                      : st == STATUS_BUFFER_TOO_SMALL || st == STATUS_INVALID_PARAMETER ||
+                              st == STATUS_INVALID_DEVICE_STATE
+                          ? 0u
+                          : a->size;
+    r->save_dirty = GUARD_BYTES + (writable < a->size ? writable : a->size);
+}
+
+/* A bare save_continue: the session's phase and BytesRequired from the status alone (for a
+ * conforming implementation, what oracle_save_continue concludes), and a CAPTURE's bytes. */
+static bool bare_continue(vmbsave_runner *r, uint32_t slot, const continue_args *a, NTSTATUS st,
+                          uint32_t filled, uint32_t required)
+{
+    bare_channel *b = &r->bare_ch[slot];
+    bool params = a->null_filled || a->null_required || (a->null_buffer && a->size != 0);
+    if (b->phase == ORACLE_SESSION_ACTIVE && !params) {
+        if (st == STATUS_BUFFER_TOO_SMALL) {
+            b->required = required;
+        } else if (st == STATUS_BUFFER_OVERFLOW || st == STATUS_SUCCESS) {
+            if (st == STATUS_BUFFER_OVERFLOW && required != 0)
+                b->required = required;
+            if (b->purpose == ORACLE_PURPOSE_CAPTURE && !a->null_buffer && filled <= a->size) {
+                if ((uint64_t)r->bare_capture_len + filled > VMBSAVE_RUN_MAX_IMAGE_BYTES) {
+                    r->bare_capture_overflow = true;
+                } else {
+                    memcpy(r->bare_capture + r->bare_capture_len, r->save_area + GUARD_BYTES,
+                           filled);
+                    r->bare_capture_len += filled;
+                }
+            }
+            if (st == STATUS_SUCCESS)
+                b->phase = ORACLE_SESSION_COMPLETED;
+        } else {
+            b->phase = ORACLE_SESSION_STICKY;
+        }
+    }
+    narrow_dirty(r, a, st, filled);
+    return !r->stop;
+}
+
 /* A checked save_continue; false if the run stops. */
 static bool do_save_continue(vmbsave_runner *r, uint32_t slot, const continue_args *a,
                              NTSTATUS *out)
@@ -741,6 +926,8 @@ static bool do_save_continue(vmbsave_runner *r, uint32_t slot, const continue_ar
     uint32_t filled, required;
     NTSTATUS st = raw_continue(r, slot, a, &obs, &filled, &required);
     *out = st;
+    if (r->bare)
+        return bare_continue(r, slot, a, st, filled, required);
     oracle_continue_call cc = {
         .size = a->size,
         .null_buffer = a->null_buffer,
@@ -754,15 +941,8 @@ static bool do_save_continue(vmbsave_runner *r, uint32_t slot, const continue_ar
         .guard = GUARD_BYTES,
     };
     oracle_verdict v = oracle_save_continue(r->oracle, slot, &cc, st, &obs);
-    if (v == ORACLE_OK && !a->null_buffer) {
-        /* The oracle checked that nothing outside what the status allows was written. */
-        size_t writable = st == STATUS_SUCCESS || st == STATUS_BUFFER_OVERFLOW ? filled
-                          : st == STATUS_BUFFER_TOO_SMALL || st == STATUS_INVALID_PARAMETER ||
-                                  st == STATUS_INVALID_DEVICE_STATE
-                              ? 0u
-                              : a->size;
-        r->save_dirty = GUARD_BYTES + (writable < a->size ? writable : a->size);
-    }
+    if (v == ORACLE_OK) /* the oracle checked that nothing else was written */
+        narrow_dirty(r, a, st, filled);
     if (v == ORACLE_DIAGNOSE) {
         uint32_t call = r->last_call;
         diagnose(r, slot);
@@ -791,11 +971,11 @@ static bool whole_session(vmbsave_runner *r, uint32_t slot, oracle_purpose purpo
             r->note = NULL;
             return false;
         }
-        if (r->oracle->ch[slot].s.phase != ORACLE_SESSION_ACTIVE)
+        if (session_phase(r, slot) != ORACLE_SESSION_ACTIVE)
             break;
     }
-    bool completed = r->oracle->ch[slot].s.phase == ORACLE_SESSION_COMPLETED;
-    if (r->oracle->ch[slot].s.phase == ORACLE_SESSION_ACTIVE) {
+    bool completed = session_phase(r, slot) == ORACLE_SESSION_COMPLETED;
+    if (session_phase(r, slot) == ORACLE_SESSION_ACTIVE) {
         harness_error(r, "a one-shot session of ch%" PRIu32 " did not end after %u calls", slot,
                       VMBSAVE_RUN_MAX_CHUNKS + 2u);
         r->note = NULL;
@@ -809,8 +989,8 @@ static bool whole_session(vmbsave_runner *r, uint32_t slot, oracle_purpose purpo
 /* save_end of a session, and the one-shot check when it was a completed program session. */
 static bool end_session(vmbsave_runner *r, uint32_t slot)
 {
-    const oracle_session *s = &r->oracle->ch[slot].s;
-    bool check = s->phase == ORACLE_SESSION_COMPLETED && s->purpose == ORACLE_PURPOSE_PROGRAM;
+    bool check = session_phase(r, slot) == ORACLE_SESSION_COMPLETED &&
+                 session_purpose(r, slot) == ORACLE_PURPOSE_PROGRAM;
     if (!do_save_end(r, slot, true))
         return false;
     if (check)
@@ -869,7 +1049,7 @@ static void run_save_continue(vmbsave_runner *r, const vmbsave_step *s)
     uint32_t slot = s->ch;
     if (!ensure_channel(r, slot))
         return;
-    uint32_t required = r->oracle->ch[slot].s.required;
+    uint32_t required = session_required(r, slot);
     if (required == 0)
         required = 1; /* "1 if none" (program.h) */
     continue_args a = {0};
@@ -908,8 +1088,24 @@ static void run_capture(vmbsave_runner *r, const vmbsave_step *s)
     uint32_t slot = s->ch;
     if (!ensure_channel(r, slot))
         return;
-    if (whole_session(r, slot, ORACLE_PURPOSE_CAPTURE, NULL))
+    if (!whole_session(r, slot, ORACLE_PURPOSE_CAPTURE, NULL))
+        return;
+    if (!r->bare) {
         oracle_store_image(r->oracle, slot, s->slot);
+        return;
+    }
+    if (r->bare_capture_overflow) {
+        harness_error(r, "step %" PRIu32 ": the captured image is larger than %u bytes", r->step,
+                      VMBSAVE_RUN_MAX_IMAGE_BYTES);
+        return;
+    }
+    bare_image *img = &r->bare_img[s->slot];
+    uint8_t *bytes = img->bytes; /* the slot takes the capture's buffer, the capture the slot's */
+    img->bytes = r->bare_capture;
+    r->bare_capture = bytes;
+    img->size = r->bare_capture_len;
+    img->full = true;
+    bare_frame(img);
 }
 
 /* ---- Restore ------------------------------------------------------------------------------- */
@@ -935,6 +1131,13 @@ static bool restore_call(vmbsave_runner *r, uint32_t slot, uint32_t data, uint32
     free(exact);
     *out = st;
     r->note = NULL;
+    if (r->bare) {
+        /* A commit: the channel takes the state its HEADER chunk holds. */
+        if (st == STATUS_SUCCESS && r->edit->size >= VMBSAVE_CHUNK_HEADER_BYTES + 4u)
+            r->bare_ch[slot].state = (vmbsave_channel_state)vmbsave_get_u32(
+                r->stream + VMBSAVE_CHUNK_HEADER_BYTES + VMBSAVE_HDR_STATE);
+        return !r->stop;
+    }
     return checked(r,
                    oracle_restore_call(r->oracle, slot, r->stream + from, to - from, st, &obs)) &&
            check_description(r, slot);
@@ -944,28 +1147,25 @@ static void run_restore(vmbsave_runner *r, const vmbsave_step *s)
 {
     uint32_t slot = s->ch;
     vmbsave_oracle *o = r->oracle;
-    const oracle_image *img = &o->img[s->slot];
-    if (!img->full) {
+    vmbsave_edit_image src;
+    if (!image_view(r, s->slot, &src)) {
         r->res->steps_skipped++;
         return;
     }
     if (!ensure_channel(r, slot))
         return;
-    vmbsave_edit_image src = {img->bytes, img->size, img->chunk_off, img->chunk_count};
     vmbsave_edit_image foreign;
     const vmbsave_edit_image *fp = NULL;
     if (s->mode == VMBSAVE_EDIT_FOREIGN_CHUNK && s->b < VMBSAVE_PROGRAM_IMAGES &&
-        o->img[s->b].full) {
-        const oracle_image *f = &o->img[s->b];
-        foreign = (vmbsave_edit_image){f->bytes, f->size, f->chunk_off, f->chunk_count};
+        image_view(r, s->b, &foreign))
         fp = &foreign;
-    }
     if (vmbsave_image_edit(&src, s->mode, s->a, s->b, s->c, fp, r->stream, r->edit) != 0) {
         harness_error(r, "step %" PRIu32 ": the image in slot %u could not be edited", r->step,
                       (unsigned)s->slot);
         return;
     }
-    oracle_restore_step_begin(o, slot);
+    if (!r->bare)
+        oracle_restore_step_begin(o, slot);
     uint32_t data = emit_data(r, r->stream, r->edit->size);
     r->note = r->edit->note;
     uint32_t from = 0;
@@ -985,7 +1185,8 @@ static void run_restore(vmbsave_runner *r, const vmbsave_step *s)
             return;
         st = STATUS_SUCCESS;
     }
-    if (st == STATUS_SUCCESS && o->ch[slot].restored_unchanged)
+    /* A restore that just committed is "restored and unchanged" (oracle_restore_call). */
+    if (st == STATUS_SUCCESS && (r->bare || o->ch[slot].restored_unchanged))
         whole_session(r, slot, ORACLE_PURPOSE_FIXED_POINT,
                       "oracle: re-save after the restore (RESTORE.FIXED_POINT)");
 }
@@ -994,10 +1195,9 @@ static void run_restore(vmbsave_runner *r, const vmbsave_step *s)
 
 static bool close_channel(vmbsave_runner *r, uint32_t slot)
 {
-    vmbsave_oracle *o = r->oracle;
-    if (o->ch[slot].s.phase != ORACLE_SESSION_NONE && !end_session(r, slot))
+    if (session_phase(r, slot) != ORACLE_SESSION_NONE && !end_session(r, slot))
         return false;
-    if (o->ch[slot].m.state != VMBSAVE_STATE_DISABLED) {
+    if (!channel_disabled(r, slot)) {
         vmbsave_step d = {.op = VMBSAVE_OP_DISABLE, .ch = (uint8_t)slot};
         run_lifecycle(r, &d);
         if (r->stop)
@@ -1008,7 +1208,12 @@ static bool close_channel(vmbsave_runner *r, uint32_t slot)
     call_begin(r, &obs);
     NTSTATUS st = api(r)->channel_cleanup(r->ch[slot]);
     call_end(r, &obs, true, st);
-    if (!checked(r, oracle_cleanup(o, slot, st, &obs)))
+    if (r->bare) {
+        if (st == STATUS_SUCCESS)
+            r->ch[slot] = NULL;
+        return !r->stop;
+    }
+    if (!checked(r, oracle_cleanup(r->oracle, slot, st, &obs)))
         return false;
     if (st == STATUS_SUCCESS)
         r->ch[slot] = NULL;
@@ -1178,7 +1383,8 @@ static void finish(vmbsave_runner *r)
     call_end(r, &obs, false, 0);
     r->note = NULL;
     memset(&r->impl, 0, sizeof r->impl); /* released */
-    checked(r, oracle_released(r->oracle, obs.live_before, obs.live_after));
+    if (!r->bare)
+        checked(r, oracle_released(r->oracle, obs.live_before, obs.live_after));
 }
 
 /* options->preload_image: the caller's images into their slots, before the first step. */
@@ -1189,12 +1395,18 @@ static void preload_images(vmbsave_runner *r)
         uint32_t size = r->opt->preload_image_size[i];
         if (bytes == NULL || size == 0)
             continue;
-        if (size > VMBSAVE_RUN_MAX_IMAGE_BYTES)
+        if (size > VMBSAVE_RUN_MAX_IMAGE_BYTES) {
             harness_error(r,
                           "preloaded image %" PRIu32 ": %" PRIu32 " bytes, above the %u a run "
                           "holds (VMBSAVE_RUN_MAX_IMAGE_BYTES)",
                           i, size, VMBSAVE_RUN_MAX_IMAGE_BYTES);
-        else if (!oracle_preload_image(r->oracle, i, bytes, size))
+        } else if (r->bare) {
+            bare_image *img = &r->bare_img[i];
+            memcpy(img->bytes, bytes, size);
+            img->size = size;
+            img->full = true;
+            bare_frame(img);
+        } else if (!oracle_preload_image(r->oracle, i, bytes, size))
             harness_error(r,
                           "preloaded image %" PRIu32 ": a valid image of a state beyond what the "
                           "oracle models (more than %u GPADLs, %u packets or rings of %u bytes)",
@@ -1206,12 +1418,37 @@ static void preload_images(vmbsave_runner *r)
 static void export_images(vmbsave_runner *r)
 {
     for (uint32_t i = 0; i < VMBSAVE_PROGRAM_IMAGES; i++) {
-        const oracle_image *img = &r->oracle->img[i];
-        r->res->image_size[i] = img->full ? img->size : 0u;
-        if (r->opt != NULL && r->opt->export_image[i] != NULL && img->full &&
-            img->size <= r->opt->export_image_cap[i])
-            memcpy(r->opt->export_image[i], img->bytes, img->size);
+        vmbsave_edit_image img;
+        bool full = image_view(r, i, &img);
+        r->res->image_size[i] = full ? img.size : 0u;
+        if (r->opt != NULL && r->opt->export_image[i] != NULL && full &&
+            img.size <= r->opt->export_image_cap[i])
+            memcpy(r->opt->export_image[i], img.bytes, img.size);
     }
+}
+
+/* A bare run's record, empty; its image buffers are allocated by the first bare run (a runner
+ * that never runs bare never holds them). False after a harness error. */
+static bool bare_begin(vmbsave_runner *r)
+{
+    for (uint32_t i = 0; i < VMBSAVE_PROGRAM_CHANNELS; i++)
+        bare_reset_channel(r, i);
+    bool ok = true;
+    for (uint32_t i = 0; i < VMBSAVE_PROGRAM_IMAGES; i++) {
+        r->bare_img[i].full = false;
+        if (r->bare_img[i].bytes == NULL)
+            r->bare_img[i].bytes = malloc(VMBSAVE_RUN_MAX_IMAGE_BYTES);
+        ok = ok && r->bare_img[i].bytes != NULL;
+    }
+    if (r->bare_capture == NULL)
+        r->bare_capture = malloc(VMBSAVE_RUN_MAX_IMAGE_BYTES);
+    if (!ok || r->bare_capture == NULL) {
+        harness_error(r, "out of memory for a bare run's image slots");
+        return false;
+    }
+    r->bare_capture_len = 0;
+    r->bare_capture_overflow = false;
+    return true;
 }
 
 void vmbsave_runner_run(vmbsave_runner *r, const vmbsave_program *program,
@@ -1221,6 +1458,7 @@ void vmbsave_runner_run(vmbsave_runner *r, const vmbsave_program *program,
     r->res = result;
     r->opt = options;
     r->want_digests = options != NULL && options->digests;
+    r->bare = options != NULL && options->bare;
     r->stop = false;
     r->quiet = false;
     r->note = NULL;
@@ -1242,8 +1480,12 @@ void vmbsave_runner_run(vmbsave_runner *r, const vmbsave_program *program,
         return;
     }
     emit_host(r, VMBSAVE_CALL_HOST_FILL_BYTE, RUN_FILL_BYTE, 0);
-    oracle_reset(r->oracle, &r->host, r->impl.iface.capabilities,
-                 (int64_t)r->host.live_allocations);
+    if (r->bare) {
+        bare_begin(r); /* a harness error stops the run before its first step */
+    } else {
+        oracle_reset(r->oracle, &r->host, r->impl.iface.capabilities,
+                     (int64_t)r->host.live_allocations);
+    }
     preload_images(r);
 
     uint32_t count =

@@ -69,6 +69,15 @@ typedef struct vmbsave_run_options {
     /* Output digests in the trace entries and the final descriptions in the result
      * (harness/run/differential.h); off by default, as it costs a hash of every output. */
     bool digests;
+    /* A bare run, the baseline of bench/oracle_cost.sh (fuzzers/baseline.c): the same calls
+     * into the implementation as a normal run of the program, but no oracle prediction or
+     * check, no describe() look at a channel, no stop at a violation. What the runner's own
+     * control flow reads of the oracle's model (a session's phase and BytesRequired, whether a
+     * channel is disabled, the image slots) it keeps from the statuses and outputs instead;
+     * for a conforming implementation that equals the model, so both runs make the same calls
+     * (tests/selftest/test_runner.c, HARNESS.RUNNER.BARE_SAME_CALLS). The verdict is PASS
+     * unless the harness could not run the program (ERROR). */
+    bool bare;
     /* Image slots filled before the first step from the caller's bytes, as if captured: a
      * RESTORE step reads them like any image, and the oracle predicts what the implementation
      * must answer by reading them as FORMAT.md's reader (docs/ORACLE.md, "Preloaded images").

@@ -7,6 +7,7 @@
  * each must be reported as a VIOLATION of the right clause. */
 #define _POSIX_C_SOURCE 200809L
 
+#include <dirent.h>
 #include <dlfcn.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -19,6 +20,7 @@
 
 #include "program/canonical.h"
 #include "program/program.h"
+#include "run/fuzz_input.h"
 #include "run/runner.h"
 #include "vmbsave/abi.h"
 
@@ -979,6 +981,134 @@ static void random_programs(void **state)
     vmbsave_runner_close(r);
 }
 
+/* ---- Bare runs (options.bare): the same calls without the oracle ---------------------------- */
+
+/* Runs `program` with `options` (a copy; trace added) normally and bare, and fails unless both
+ * traces hold the same calls (op, slot, flags, arguments) with the same statuses, the normal run
+ * passed and the bare one did too. Returns the calls made. */
+static uint32_t expect_bare_same_calls(vmbsave_runner *r, const vmbsave_program *program,
+                                       const vmbsave_run_options *options, const char *what)
+{
+    static vmbsave_trace_entry normal[TRACE_CAP], bare[TRACE_CAP];
+    vmbsave_run_options opt = options != NULL ? *options : (vmbsave_run_options){0};
+    vmbsave_run_result rn, rb;
+    opt.trace = normal;
+    opt.trace_cap = TRACE_CAP;
+    opt.bare = false;
+    vmbsave_runner_run(r, program, &opt, &rn);
+    if (rn.verdict != VMBSAVE_VERDICT_PASS)
+        fail_msg("%s: the normal run is %s (%s%s)", what, vmbsave_verdict_name(rn.verdict),
+                 rn.error, rn.violation.clause);
+    opt.trace = bare;
+    opt.bare = true;
+    vmbsave_runner_run(r, program, &opt, &rb);
+    if (rb.verdict != VMBSAVE_VERDICT_PASS)
+        fail_msg("%s: the bare run is %s (%s)", what, vmbsave_verdict_name(rb.verdict), rb.error);
+    uint32_t n = rn.trace_count < rb.trace_count ? rn.trace_count : rb.trace_count;
+    for (uint32_t i = 0; i < n; i++) {
+        const vmbsave_trace_entry *a = &normal[i], *b = &bare[i];
+        if (a->step != b->step || !vmbsave_call_equal(&a->call, &b->call) ||
+            a->has_status != b->has_status || (a->has_status && a->status != b->status)) {
+            char ta[192], tb[192];
+            vmbsave_call_text(&a->call, ta, sizeof ta);
+            vmbsave_call_text(&b->call, tb, sizeof tb);
+            fail_msg("%s: call %" PRIu32 " differs: normal step %" PRIu32 " %s -> 0x%08" PRIx32
+                     ", bare step %" PRIu32 " %s -> 0x%08" PRIx32,
+                     what, i, a->step, ta, (uint32_t)a->status, b->step, tb,
+                     (uint32_t)b->status);
+        }
+    }
+    if (rn.calls != rb.calls || rn.trace_count != rb.trace_count)
+        fail_msg("%s: the normal run made %" PRIu32 " calls (%" PRIu32 " traced), the bare run %"
+                 PRIu32 " (%" PRIu32 " traced)",
+                 what, rn.calls, rn.trace_count, rb.calls, rb.trace_count);
+    for (uint32_t i = 0; i < VMBSAVE_PROGRAM_IMAGES; i++) {
+        if (rn.image_size[i] != rb.image_size[i])
+            fail_msg("%s: image slot %" PRIu32 " holds %" PRIu32 " bytes, bare %" PRIu32, what,
+                     i, rn.image_size[i], rb.image_size[i]);
+    }
+    return rn.calls;
+}
+
+/* Every seed of corpus/seeds/<target> (VMBSAVE_CORPUS_DIR), expanded as the target does;
+ * returns how many were compared. */
+static uint32_t bare_seeds(vmbsave_runner *r, vmbsave_fuzz_target target,
+                           vmbsave_fuzz_input *input, uint8_t *bytes, size_t cap)
+{
+    const char *corpus = getenv("VMBSAVE_CORPUS_DIR");
+    if (corpus == NULL || corpus[0] == '\0')
+        fail_msg("VMBSAVE_CORPUS_DIR is not set (ctest sets it to corpus/)");
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s/seeds/%s", corpus, vmbsave_fuzz_target_name(target));
+    DIR *d = opendir(dir);
+    if (d == NULL)
+        fail_msg("cannot open %s", dir);
+    uint32_t compared = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.')
+            continue;
+        char path[8192];
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        FILE *f = fopen(path, "rb");
+        if (f == NULL)
+            continue;
+        size_t size = fread(bytes, 1, cap, f);
+        fclose(f);
+        if (!vmbsave_fuzz_input_build(target, bytes, size, input, NULL, 0))
+            continue;
+        if (target == VMBSAVE_FUZZ_TARGET_DIFFERENTIAL)
+            vmbsave_fuzz_differential_program(&input->program);
+        expect_bare_same_calls(r, &input->program, &input->options, path);
+        compared++;
+    }
+    closedir(d);
+    return compared;
+}
+
+static void bare_same_calls(void **state)
+{
+    (void)state;
+    vmbsave_runner *r = open_reference();
+    vmbsave_program *p = calloc(1, sizeof *p);
+    assert_non_null(p);
+    /* The hand-written programs above (every op, size mode, edit, driver answer and fault),
+     * the save and restore ones after each canonical state. */
+    static const char *const standalone[] = {lifecycle_program, foreign_program, fault_program};
+    for (size_t i = 0; i < sizeof standalone / sizeof standalone[0]; i++) {
+        memset(p, 0, sizeof *p);
+        append_text(p, standalone[i]);
+        expect_bare_same_calls(r, p, NULL, "a hand-written program");
+    }
+    for (int i = 0; i < VMBSAVE_CANONICAL_COUNT; i++) {
+        static const char *const suffixes[] = {save_program_suffix, restore_program_suffix};
+        for (size_t k = 0; k < 2; k++) {
+            prefix_program((vmbsave_canonical_id)i, p);
+            append_text(p, suffixes[k]);
+            char what[128];
+            snprintf(what, sizeof what, "%s + the %s program",
+                     vmbsave_canonical_name((vmbsave_canonical_id)i), k == 0 ? "save" : "restore");
+            expect_bare_same_calls(r, p, NULL, what);
+        }
+    }
+    /* Every seed of every target, as the target expands it. */
+    vmbsave_fuzz_input *input = malloc(sizeof *input);
+    size_t cap = VMBSAVE_RUN_MAX_IMAGE_BYTES + VMBSAVE_PROGRAM_MAX_BYTES;
+    uint8_t *bytes = malloc(cap);
+    assert_non_null(input);
+    assert_non_null(bytes);
+    for (int t = 0; t < VMBSAVE_FUZZ_TARGET_COUNT; t++) {
+        uint32_t n = bare_seeds(r, (vmbsave_fuzz_target)t, input, bytes, cap);
+        print_message("  %s: %" PRIu32 " seeds, same calls bare\n",
+                      vmbsave_fuzz_target_name((vmbsave_fuzz_target)t), n);
+        assert_true(n > 0);
+    }
+    free(bytes);
+    free(input);
+    free(p);
+    vmbsave_runner_close(r);
+}
+
 static const struct CMUnitTest tests[] = {
     CLAUSE_TEST("HARNESS.RUNNER.REFERENCE_LIFECYCLE", reference_passes_lifecycle),
     CLAUSE_TEST("HARNESS.RUNNER.REFERENCE_SAVE", reference_passes_save),
@@ -991,6 +1121,7 @@ static const struct CMUnitTest tests[] = {
     CLAUSE_TEST("HARNESS.RUNNER.ORACLE_TEETH", oracle_teeth),
     CLAUSE_TEST("HARNESS.RUNNER.VIOLATION_SINK", violation_sink),
     CLAUSE_TEST("HARNESS.RUNNER.RANDOM_PROGRAMS", random_programs),
+    CLAUSE_TEST("HARNESS.RUNNER.BARE_SAME_CALLS", bare_same_calls),
 };
 
 CLAUSE_TEST_MAIN("runner", tests)
