@@ -7,7 +7,7 @@
  *     static const VMBSAVE_KMCL_METHODS my_methods = { .Size = sizeof my_methods, ... };
  *     VMBSAVE_KMCL_PLUGIN(&my_methods)        // defines the exported vmbsave_get_interface
  *
- * docs/SPEC.md ("KMCL names") maps every member to the vmbsave operation and its clauses.
+ * docs/SPEC.md (section 13, "KMCL names") maps every member to the vmbsave operation and its clauses.
  *
  * Who plays whom. In Windows a VSP (the driver) calls KMCL (the library). In vmbsave the harness
  * plays the driver and your code plays the library, so:
@@ -80,7 +80,7 @@ typedef struct VMBPACKET__ *VMBPACKET;
 /* The parent device of VmbChannelAllocate. In vmbsave it stands for the harness (the host of
  * abi.h) that loaded the plug-in: one per vmbsave_get_interface. Opaque; keep the pointer in
  * your channel and allocate through it, since every byte a plug-in holds must come from the
- * host's allocator (clauses RESOURCE.*; the harness injects failures there). */
+ * host's allocator (clauses RESOURCES.*; the harness injects failures there). */
 typedef struct _DEVICE_OBJECT DEVICE_OBJECT, *PDEVICE_OBJECT;
 
 /* vmbsave's stand-ins for ExAllocatePool2 / ExFreePool, provided by the adapter: the host's
@@ -155,7 +155,7 @@ typedef NTSTATUS FN_VMB_CHANNEL_ALLOCATE(PDEVICE_OBJECT ParentDeviceObject, BOOL
                                          VMBCHANNEL *Channel);
 typedef FN_VMB_CHANNEL_ALLOCATE *PFN_VMB_CHANNEL_ALLOCATE;
 /* VmbChannelCleanup: channel_cleanup; frees a DISABLED channel, else
- * STATUS_INVALID_DEVICE_STATE and nothing freed (LIFECYCLE.CLEANUP). */
+ * STATUS_INVALID_DEVICE_STATE and nothing freed (LIFECYCLE.CLEANUP.REQUIRES_DISABLED). */
 typedef NTSTATUS FN_VMB_CHANNEL_CLEANUP(VMBCHANNEL Channel);
 typedef FN_VMB_CHANNEL_CLEANUP *PFN_VMB_CHANNEL_CLEANUP;
 /* VmbChannelEnable (offer), VmbChannelDisable (revoke), VmbChannelStart, VmbChannelPause. */
@@ -177,7 +177,8 @@ typedef const vmbsave_open_params *PCVMBSAVE_OPEN_PARAMETERS;
 typedef vmbsave_ring_direction VMBSAVE_RING_DIRECTION;
 
 /* VmbServerChannelInitSetOffer: init_set_offer. One atomic call for what KMCL sets with
- * VmbServerChannelInitSetTargetInterfaceId, ...SetFlags and ...SetMmioMegabytes (LIFECYCLE.OFFER). */
+ * VmbServerChannelInitSetTargetInterfaceId, ...SetFlags and ...SetMmioMegabytes
+ * (LIFECYCLE.OFFER.*). */
 typedef NTSTATUS FN_VMB_SERVER_CHANNEL_INIT_SET_OFFER(VMBCHANNEL Channel, PCVMBSAVE_OFFER Offer);
 typedef FN_VMB_SERVER_CHANNEL_INIT_SET_OFFER *PFN_VMB_SERVER_CHANNEL_INIT_SET_OFFER;
 /* VmbsaveGuestOpen / VmbsaveGuestClose: guest_open / guest_close, the guest's side of the
