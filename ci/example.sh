@@ -81,4 +81,25 @@ fi
 step "vmbsave verify-report"
 "$prefix/bin/vmbsave" verify-report "$tmp/report" --impl "$plugin"
 
+step "examples/kmcl-plugin: KMCL-shaped code built out of tree, certified; its bad twin rejected"
+cd "$src"
+cp -R examples/kmcl-plugin "$tmp/kmcl-src"
+cmake -S "$tmp/kmcl-src" -B "$tmp/kmcl-build" -DCMAKE_BUILD_TYPE=Release \
+      -DCMAKE_PREFIX_PATH="$prefix" >/dev/null
+cmake --build "$tmp/kmcl-build" --parallel "$jobs" >/dev/null
+cd "$tmp"
+kmcl=$tmp/kmcl-build/libvmbsave_kmcl_example.so
+rc=0
+"$prefix/bin/vmbsave" certify --impl "$kmcl" --jobs "$jobs" --report "$tmp/kmcl-report" \
+    >"$tmp/kmcl.log" 2>&1 || rc=$?
+tail -n 2 "$tmp/kmcl.log"
+[ "$rc" -eq 0 ] || { echo "FAIL: the KMCL-shaped example did not certify (exit $rc)" >&2; cat "$tmp/kmcl.log" >&2; exit 1; }
+"$prefix/bin/vmbsave" verify-report "$tmp/kmcl-report" --impl "$kmcl"
+rc=0
+"$prefix/bin/vmbsave" certify --impl "$tmp/kmcl-build/libvmbsave_kmcl_example_overrun.so" \
+    --case SAVE.CONTINUE.NO_OVERRUN --report "$tmp/kmcl-bad" >"$tmp/kmcl-bad.log" 2>&1 || rc=$?
+tail -n 1 "$tmp/kmcl-bad.log"
+[ "$rc" -eq 1 ] && grep -q '"verdict": "FAIL"' "$tmp/kmcl-bad/report.json" ||
+    { echo "FAIL: the bad KMCL-shaped plug-in was not rejected under SAVE.CONTINUE.NO_OVERRUN" >&2; exit 1; }
+
 step "done: installed, built out of tree and CERTIFIED in $((SECONDS - start)) s"
