@@ -593,18 +593,27 @@ static bool memcheck_finding(const certify_options *o, const sandbox_result *r, 
     return false;
 }
 
+/* Moves the case's time and output out of the sandbox's result, and grades a memory checker's
+ * finding: true when that decided the verdict. */
+static bool take_result(context *x, certify_case *c, sandbox_result *r)
+{
+    c->elapsed_ms = r->elapsed_ms;
+    c->output = r->output;
+    r->output = NULL;
+    if (!memcheck_finding(x->options, r, c->output, c->crash_type, sizeof(c->crash_type)))
+        return false;
+    c->verdict = CV_CRASH;
+    snprintf(c->detail, sizeof(c->detail), "memory error caught by --memcheck %s: %s",
+             x->options->memcheck, c->crash_type);
+    return true;
+}
+
 static void run_conformance_case(context *x, certify_case *c)
 {
     char *argv[] = {c->program, c->argument, NULL};
     sandbox_result r;
     run_case_process(x, c, argv, &r);
-    c->elapsed_ms = r.elapsed_ms;
-    c->output = r.output;
-    r.output = NULL;
-    if (memcheck_finding(x->options, &r, c->output, c->crash_type, sizeof(c->crash_type))) {
-        c->verdict = CV_CRASH;
-        snprintf(c->detail, sizeof(c->detail), "memory error caught by --memcheck %s: %s",
-                 x->options->memcheck, c->crash_type);
+    if (take_result(x, c, &r)) {
         sandbox_result_free(&r);
         return;
     }
@@ -819,13 +828,7 @@ static void run_seed_case(context *x, certify_case *c)
         }
         json_decref(j);
     }
-    c->elapsed_ms = r.elapsed_ms;
-    c->output = r.output;
-    r.output = NULL;
-    if (memcheck_finding(x->options, &r, c->output, c->crash_type, sizeof(c->crash_type))) {
-        c->verdict = CV_CRASH;
-        snprintf(c->detail, sizeof(c->detail), "memory error caught by --memcheck %s: %s",
-                 x->options->memcheck, c->crash_type);
+    if (take_result(x, c, &r)) {
         sandbox_result_free(&r);
         return;
     }
