@@ -147,6 +147,29 @@ bool vmbsave_canonical_append(vmbsave_canonical_id id, uint8_t ch, vmbsave_progr
     return true;
 }
 
+uint32_t vmbsave_canonical_salt_field(uint32_t c, uint32_t salt)
+{
+    return salt == 0 ? c : c ^ (salt * UINT32_C(0x9E3779B1)) ^ UINT32_C(0x5A17);
+}
+
+uint32_t vmbsave_canonical_steps(vmbsave_canonical_id id, uint32_t salt, vmbsave_step *out,
+                                 uint32_t cap)
+{
+    if ((unsigned)id >= VMBSAVE_CANONICAL_COUNT || out == NULL)
+        return 0;
+    const canonical_entry *entry = &k_canonical[id];
+    if (entry->step_count > cap)
+        return 0;
+    for (uint32_t i = 0; i < entry->step_count; i++) {
+        vmbsave_step step = entry->steps[i];
+        if (step.op == VMBSAVE_OP_GPADL_CREATE || step.op == VMBSAVE_OP_RING_WRITE)
+            step.c = vmbsave_canonical_salt_field(step.c, salt);
+        vmbsave_step_normalize(&step); /* salts span all of u32: still a no-op */
+        out[i] = step;
+    }
+    return entry->step_count;
+}
+
 bool vmbsave_canonical_prefix(vmbsave_canonical_id id, vmbsave_program *out)
 {
     if (out == NULL || (unsigned)id >= VMBSAVE_CANONICAL_COUNT)

@@ -51,6 +51,20 @@ bool vmbsave_canonical_append(vmbsave_canonical_id id, uint8_t ch, vmbsave_progr
  * range. */
 bool vmbsave_canonical_prefix(vmbsave_canonical_id id, vmbsave_program *out);
 
+/* The state's steps on channel slot 0 with bulk salt `salt`, for a caller that executes them
+ * itself (the conformance fixture, tests/support/fixture.h). Salt 0 gives exactly the prefix;
+ * another salt gives the same shape (same ids, counts, sizes, order; the same offer, so the
+ * same HEADER) with different bulk bytes: GPADL_CREATE and RING_WRITE get another `c` salt
+ * (vmbsave_canonical_salt_field), and a PACKET_SEND's payload comes from
+ * vmbsave_args_payload_seed_salted(mode, a, b, c, salt) instead of the unsalted seed. Writes
+ * at most `cap` steps; returns the count, or 0 for an id out of range or too small a `cap`. */
+uint32_t vmbsave_canonical_steps(vmbsave_canonical_id id, uint32_t salt, vmbsave_step *out,
+                                 uint32_t cap);
+
+/* The `c` salt field of a salted GPADL_CREATE or RING_WRITE whose unsalted field is `c`:
+ * c itself for salt 0. */
+uint32_t vmbsave_canonical_salt_field(uint32_t c, uint32_t salt);
+
 /* Most steps any prefix has (so callers can size what they append after it). */
 #define VMBSAVE_CANONICAL_MAX_PREFIX_STEPS 32u
 

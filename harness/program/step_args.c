@@ -91,6 +91,16 @@ uint64_t vmbsave_args_payload_seed(uint32_t mode, uint32_t a, uint32_t b, uint32
     return mix(&state);
 }
 
+uint64_t vmbsave_args_payload_seed_salted(uint32_t mode, uint32_t a, uint32_t b, uint32_t c,
+                                          uint32_t salt)
+{
+    uint64_t seed = vmbsave_args_payload_seed(mode, a, b, c);
+    if (salt == 0)
+        return seed;
+    uint64_t state = seed ^ ((uint64_t)salt << 32) ^ UINT64_C(0x73616C74);
+    return mix(&state);
+}
+
 uint64_t vmbsave_args_ring_seed(uint32_t salt)
 {
     uint64_t state = UINT64_C(0x72696E67) ^ ((uint64_t)salt << 20);

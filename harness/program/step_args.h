@@ -23,6 +23,10 @@ void vmbsave_args_open(uint32_t mode, uint32_t a, uint32_t b, uint32_t c, vmbsav
 void vmbsave_args_pfns(uint32_t mode, uint32_t count, uint32_t salt, uint64_t *out);
 /* The seed of a packet's payload bytes (packet_send: a id, b GPADL id, c bytes). */
 uint64_t vmbsave_args_payload_seed(uint32_t mode, uint32_t a, uint32_t b, uint32_t c);
+/* The same with a bulk salt (harness/program/canonical.h, vmbsave_canonical_steps): the
+ * unsalted seed for salt 0, another stream for every other salt. */
+uint64_t vmbsave_args_payload_seed_salted(uint32_t mode, uint32_t a, uint32_t b, uint32_t c,
+                                          uint32_t salt);
 /* The seed of ring_write's data. */
 uint64_t vmbsave_args_ring_seed(uint32_t salt);
 /* n bytes of the deterministic stream `seed` (payloads, ring data). */

@@ -465,6 +465,22 @@ static void lifecycle_disable_tears_down(void **state)
         EXPECT_STATUS(e->v->gpadl_create(ch, 5, &pfn, 1), STATUS_SUCCESS, "gpadl 5 again");
         destroy(e, ch);
     }
+    /* The same from the program-defined canonical states (harness/program/canonical.h), whose
+     * GPADL 5 is TEARING_DOWN in open_gpadls. */
+    for (int w = 0; w < VMBSAVE_CANONICAL_COUNT; w++) {
+        vmbsave_channel *ch = vt_make_canonical(e, (vmbsave_canonical_id)w, 1);
+        const char *name = vmbsave_canonical_name((vmbsave_canonical_id)w);
+        uint64_t live = e->host.live_allocations;
+        EXPECT_STATUS(e->v->disable(ch), STATUS_SUCCESS, "disable %s", name);
+        expect_torn_down(e, ch);
+        if (w != VMBSAVE_CANONICAL_EMPTY_OFFER)
+            assert_true(e->host.live_allocations < live); /* something was released */
+        EXPECT_STATUS(e->v->enable(ch), STATUS_SUCCESS, "enable again (%s)", name);
+        uint64_t pfn = 1;
+        EXPECT_STATUS(e->v->gpadl_create(ch, 5, &pfn, 1), STATUS_SUCCESS, "gpadl 5 again (%s)",
+                      name);
+        destroy(e, ch);
+    }
     vmbsave_channel *ch = mk(e, ST_OPEN_RUNNING);
     uint8_t data[32] = {1};
     EXPECT_STATUS(e->v->packet_send(ch, 1, 1, data, 32), STATUS_SUCCESS, "send");

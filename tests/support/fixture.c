@@ -13,6 +13,9 @@
 
 #include <cmocka.h>
 
+#include "program/program.h"
+#include "program/step_args.h"
+
 #define XXH_INLINE_ALL
 #include <xxhash.h>
 
@@ -289,6 +292,93 @@ vmbsave_channel *vt_make_channel(vt_env *e, vt_canonical which, uint32_t salt)
         fail_msg("vt_make_channel: unknown canonical state %d", (int)which);
     }
     VT_OK(e, e->v->pause(ch));
+    return ch;
+}
+
+/* Runs one canonical step (vmbsave_canonical_steps) on `ch` with the arguments
+ * harness/program/step_args.h derives from its fields, as the runner (harness/run/runner.c)
+ * does; every step must succeed. `salt` only reaches packet payloads here: the other bulk
+ * salts are already in the steps' fields. */
+static void exec_step(vt_env *e, vmbsave_channel *ch, const vmbsave_step *s, uint32_t salt)
+{
+    const vmbsave_interface_v1 *v = e->v;
+    switch (s->op) {
+    case VMBSAVE_OP_OFFER: {
+        vmbsave_offer offer;
+        vmbsave_args_offer(s->mode, s->a, &offer);
+        VT_OK(e, v->init_set_offer(ch, &offer));
+        break;
+    }
+    case VMBSAVE_OP_ENABLE: VT_OK(e, v->enable(ch)); break;
+    case VMBSAVE_OP_START: VT_OK(e, v->start(ch)); break;
+    case VMBSAVE_OP_PAUSE: VT_OK(e, v->pause(ch)); break;
+    case VMBSAVE_OP_OPEN: {
+        vmbsave_open_params params;
+        vmbsave_args_open(s->mode, s->a, s->b, s->c, &params);
+        VT_OK(e, v->guest_open(ch, &params));
+        break;
+    }
+    case VMBSAVE_OP_GPADL_CREATE: {
+        uint64_t pfns[VMBSAVE_ARGS_MAX_PFNS];
+        if (s->b > VMBSAVE_ARGS_MAX_PFNS)
+            fail_msg("canonical gpadl_create with %u pfns", s->b);
+        vmbsave_args_pfns(s->mode, s->b, s->c, pfns);
+        VT_OK(e, v->gpadl_create(ch, s->a, pfns, s->b));
+        break;
+    }
+    case VMBSAVE_OP_GPADL_TEARDOWN_BEGIN: VT_OK(e, v->gpadl_teardown_begin(ch, s->a)); break;
+    case VMBSAVE_OP_PACKET_SEND: {
+        uint8_t *payload = vt_xmalloc(s->c != 0 ? s->c : 1u);
+        vmbsave_args_bytes(vmbsave_args_payload_seed_salted(s->mode, s->a, s->b, s->c, salt),
+                           payload, s->c);
+        vmbsave_host_enter(&e->host);
+        NTSTATUS st = v->packet_send(ch, s->a, s->b, payload, s->c);
+        vmbsave_host_leave(&e->host);
+        free(payload);
+        vt_check_ok(st, "packet_send", __FILE__, __LINE__);
+        break;
+    }
+    case VMBSAVE_OP_PACKET_COMPLETE: VT_OK(e, v->packet_complete(ch, s->a)); break;
+    case VMBSAVE_OP_RING_WRITE: {
+        uint8_t *buf = vt_xmalloc(s->a != 0 ? s->a : 1u);
+        vmbsave_args_bytes(vmbsave_args_ring_seed(s->c), buf, s->a);
+        vmbsave_host_enter(&e->host);
+        NTSTATUS st = v->ring_write(ch, (vmbsave_ring_direction)s->mode, buf, s->a);
+        vmbsave_host_leave(&e->host);
+        free(buf);
+        vt_check_ok(st, "ring_write", __FILE__, __LINE__);
+        break;
+    }
+    case VMBSAVE_OP_RING_READ: {
+        uint8_t *buf = vt_xmalloc(s->a != 0 ? s->a : 1u);
+        uint32_t got = 0;
+        vmbsave_host_enter(&e->host);
+        NTSTATUS st = v->ring_read(ch, (vmbsave_ring_direction)s->mode, buf, s->a, &got);
+        vmbsave_host_leave(&e->host);
+        free(buf);
+        vt_check_ok(st, "ring_read", __FILE__, __LINE__);
+        if (got != s->a)
+            fail_msg("ring_read returned %u bytes, expected %u", got, s->a);
+        break;
+    }
+    default:
+        fail_msg("canonical step %s is not a state-building step",
+                 vmbsave_op_name((vmbsave_op)s->op));
+    }
+}
+
+vmbsave_channel *vt_make_canonical(vt_env *e, vmbsave_canonical_id which, uint32_t salt)
+{
+    vmbsave_step steps[VMBSAVE_CANONICAL_MAX_PREFIX_STEPS];
+    uint32_t n = vmbsave_canonical_steps(which, salt, steps, VMBSAVE_CANONICAL_MAX_PREFIX_STEPS);
+    if (n == 0)
+        fail_msg("vt_make_canonical: unknown canonical state %d", (int)which);
+    vmbsave_channel *ch = NULL;
+    VT_OK(e, e->v->channel_allocate(e->v->context, &ch));
+    if (ch == NULL)
+        fail_msg("channel_allocate succeeded but returned a NULL channel");
+    for (uint32_t i = 0; i < n; i++)
+        exec_step(e, ch, &steps[i], salt);
     return ch;
 }
 
