@@ -113,6 +113,10 @@ failures=0
 rows=()
 finish() {
     local status=$1
+    local group
+    for group in "${afl_groups[@]}"; do
+        kill -KILL -- "-$group" 2>/dev/null || true
+    done
     if [ "$status" -ne 0 ] && [ "$failures" -eq 0 ]; then
         # set -e stopped the script on a command no step expected to fail.
         echo "FAIL: oss-fuzz-check stopped on an unexpected error (status $status) above" >&2
@@ -125,6 +129,8 @@ finish() {
     fi
     [ "$failures" -eq 0 ] || exit 1
 }
+# The process groups of the afl-fuzz runs, killed on every exit path (finish).
+afl_groups=()
 trap 'finish $?' EXIT
 
 # One line of the summary table.
@@ -331,11 +337,12 @@ run_libfuzzer() {
 }
 
 # afl_env: what afl-fuzz and the driver run with (base-runner's options; see Deviations).
+afl_env_vars=(AFL_NO_UI=1 AFL_SKIP_CPUFREQ=1 AFL_NO_AFFINITY=1 AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES=1
+    AFL_BENCH_UNTIL_CRASH=1 AFL_IGNORE_UNKNOWN_ENVS=1
+    ASAN_OPTIONS="$runner_asan_options:abort_on_error=1:symbolize=0:detect_leaks=0"
+    UBSAN_OPTIONS="$runner_ubsan_options:abort_on_error=1:symbolize=0")
 afl_env() {
-    env AFL_NO_UI=1 AFL_SKIP_CPUFREQ=1 AFL_NO_AFFINITY=1 AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES=1 \
-        AFL_BENCH_UNTIL_CRASH=1 AFL_IGNORE_UNKNOWN_ENVS=1 \
-        ASAN_OPTIONS="$runner_asan_options:abort_on_error=1:symbolize=0:detect_leaks=0" \
-        UBSAN_OPTIONS="$runner_ubsan_options:abort_on_error=1:symbolize=0" "$@"
+    env "${afl_env_vars[@]}" "$@"
 }
 
 # afl_fuzz NAME TARGET SECONDS LABEL [AFL ARGS...]: a short afl-fuzz run and its checks.
@@ -350,9 +357,15 @@ afl_fuzz() {
     timeout_s=$(vmbsave_libfuzzer_option "$out/$fuzzer.options" timeout)
     local timeout_ms=$((${timeout_s:-25} * 1000))
     local rc=0
-    (cd "$out" && afl_env timeout $((seconds + 60)) "./afl-fuzz" "${runner_afl_fuzzer_args[@]}" \
-        -V "$seconds" -t "$timeout_ms" -x "$fuzzer.dict" -i "$run.seeds" -o "$run.out" "$@" \
-        -- "./$fuzzer") >"$log" 2>&1 || rc=$?
+    # In a session of its own, killed as a group afterwards: afl-fuzz's fork server (and the
+    # CMPLOG one) can outlive afl-fuzz, stopped and re-parented to init.
+    (cd "$out" && exec env "${afl_env_vars[@]}" setsid timeout $((seconds + 60)) "./afl-fuzz" \
+        "${runner_afl_fuzzer_args[@]}" -V "$seconds" -t "$timeout_ms" -x "$fuzzer.dict" \
+        -i "$run.seeds" -o "$run.out" "$@" -- "./$fuzzer") >"$log" 2>&1 &
+    local group=$!
+    afl_groups+=("$group")
+    wait "$group" || rc=$?
+    kill -KILL -- "-$group" 2>/dev/null || true
     local stats=$run.out/default/fuzzer_stats
     local execs crashes mode extras tokens
     extras=$(sed -n 's/.*Loaded \([0-9]*\) extra tokens.*/\1/p;T;q' "$log")
