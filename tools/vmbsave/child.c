@@ -266,13 +266,6 @@ static bool dispatch(const child_listener *l, uint8_t type, const uint8_t *p, ui
     }
 }
 
-static uint64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
 /* Reads n bytes before the deadline (0: none). 1 read, 0 end of file before any byte, -1 an
  * error, an end mid-frame, or the deadline. */
 static int read_until(int fd, void *data, size_t n, uint64_t deadline)
@@ -281,7 +274,7 @@ static int read_until(int fd, void *data, size_t n, uint64_t deadline)
     size_t have = 0;
     while (have < n) {
         if (deadline != 0) {
-            uint64_t now = now_ms();
+            uint64_t now = sandbox_now_ms();
             if (now >= deadline)
                 return -1;
             struct pollfd pfd = {fd, POLLIN, 0};
@@ -336,7 +329,7 @@ void child_run(const char *plugin_path, const vmbsave_program *program,
     close(fds[1]);
     /* The child's alarm ends a hung run; the parent's deadline ends a run that blocks it. */
     uint64_t deadline =
-        timeout_seconds != 0 ? now_ms() + (uint64_t)(timeout_seconds + CHILD_GRACE_SECONDS) * 1000u : 0;
+        timeout_seconds != 0 ? sandbox_now_ms() + (uint64_t)(timeout_seconds + CHILD_GRACE_SECONDS) * 1000u : 0;
 
     bool have_result = false;
     bool garbage = false;
@@ -353,7 +346,7 @@ void child_run(const char *plugin_path, const vmbsave_program *program,
         memcpy(&len, header + 1, sizeof(len));
         if (r < 0 || len > FRAME_MAX) {
             garbage = r > 0;
-            overdue = r < 0 && deadline != 0 && now_ms() >= deadline;
+            overdue = r < 0 && deadline != 0 && sandbox_now_ms() >= deadline;
             break;
         }
         if (len + 1u > cap) {
@@ -366,7 +359,7 @@ void child_run(const char *plugin_path, const vmbsave_program *program,
             cap = (size_t)len + 1u;
         }
         if (len > 0 && read_until(fds[0], buf, len, deadline) != 1) {
-            overdue = deadline != 0 && now_ms() >= deadline;
+            overdue = deadline != 0 && sandbox_now_ms() >= deadline;
             break; /* the child died mid-frame: its status says why */
         }
         if (!dispatch(listener, header[0], buf, len, out, &have_result, &open_failed)) {

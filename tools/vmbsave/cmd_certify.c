@@ -444,13 +444,6 @@ static certify_level clause_level(const context *x, const char *clause)
     return LEVEL_MUST;
 }
 
-static uint64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
 /* The type a sanitizer names in its report ("heap-buffer-overflow", "SEGV", "stack-overflow",
  * "undefined-behavior"), or "" if the output has none. Leak reports are not counted here: after
  * a failed check, the test's own unwound allocations show as leaks. Sanitizer reports are the
@@ -881,7 +874,7 @@ static void progress_line(context *x, const certify_case *c)
 {
     size_t total = x->run->case_count;
     if (x->tty) {
-        uint64_t now = now_ms();
+        uint64_t now = sandbox_now_ms();
         unsigned left = x->deadline_ms > now ? (unsigned)((x->deadline_ms - now) / 1000u) : 0;
         fprintf(stderr, "\r\033[K[%zu/%zu] %zu failed, %u s left  %s %s", x->done, total, x->failed,
                 left, certify_verdict_name(c->verdict), c->id);
@@ -901,7 +894,7 @@ static void *worker(void *arg)
     context *x = arg;
     for (;;) {
         pthread_mutex_lock(&x->lock);
-        if (x->next == x->run->case_count || now_ms() >= x->deadline_ms) {
+        if (x->next == x->run->case_count || sandbox_now_ms() >= x->deadline_ms) {
             if (x->next != x->run->case_count)
                 x->run->budget_exhausted = true;
             pthread_mutex_unlock(&x->lock);
@@ -1110,7 +1103,7 @@ int cmd_certify(int argc, char **argv)
     ssize_t self_len = readlink("/proc/self/exe", x.self_path, sizeof(x.self_path) - 1);
     x.self_path[self_len > 0 ? self_len : 0] = '\0';
     pthread_mutex_init(&x.lock, NULL);
-    uint64_t start = now_ms();
+    uint64_t start = sandbox_now_ms();
     x.deadline_ms = start + (uint64_t)o.budget * 1000u;
     x.tty = isatty(STDERR_FILENO) == 1;
     if (o.report_dir != NULL) {
@@ -1136,7 +1129,7 @@ int cmd_certify(int argc, char **argv)
     worker(&x);
     for (unsigned j = 0; j < started_threads; j++)
         pthread_join(threads[j], NULL);
-    run.elapsed_ms = (uint32_t)(now_ms() - start);
+    run.elapsed_ms = (uint32_t)(sandbox_now_ms() - start);
     if (x.tty)
         fprintf(stderr, "\r\033[K");
     if (x.log != NULL)

@@ -94,7 +94,7 @@ void sandbox_install_signal_handlers(void)
     sigaction(SIGHUP, &sa, NULL);
 }
 
-static uint64_t now_ms(void)
+uint64_t sandbox_now_ms(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -270,7 +270,7 @@ static int sandbox_run(sandbox_function fn, void *arg, size_t report_size, char 
     fflush(stdout);
     fflush(stderr);
     pid_t parent = getpid();
-    uint64_t start = now_ms();
+    uint64_t start = sandbox_now_ms();
     pid_t pid = fork();
     if (pid < 0) {
         sigprocmask(SIG_SETMASK, &old, NULL);
@@ -331,7 +331,7 @@ static int sandbox_run(sandbox_function fn, void *arg, size_t report_size, char 
             waitpid(pid, &status, 0);
             break;
         }
-        uint64_t elapsed = now_ms() - start;
+        uint64_t elapsed = sandbox_now_ms() - start;
         if (limits.timeout_ms != 0 && elapsed >= limits.timeout_ms) {
             timed_out = true;
             kill(-pid, SIGKILL);
@@ -348,7 +348,7 @@ static int sandbox_run(sandbox_function fn, void *arg, size_t report_size, char 
             nanosleep(&ts, NULL);
         }
     }
-    out->elapsed_ms = (uint32_t)(now_ms() - start);
+    out->elapsed_ms = (uint32_t)(sandbox_now_ms() - start);
     /* Whatever the child left behind in its group goes too; then what it wrote last. */
     kill(-pid, SIGKILL);
     live_remove(pid);

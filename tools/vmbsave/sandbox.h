@@ -83,6 +83,9 @@ bool sandbox_sanitized(void);
  * then end vmbsave with the signal's usual status. Idempotent. */
 void sandbox_install_signal_handlers(void);
 
+/* A monotonic clock in milliseconds, for the deadlines of every child vmbsave starts. */
+uint64_t sandbox_now_ms(void);
+
 /* For children started elsewhere (child.c): killed as a group with the others when vmbsave
  * is interrupted. */
 void sandbox_track_group(int pgid);
