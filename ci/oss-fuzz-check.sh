@@ -117,6 +117,7 @@ finish() {
     for group in "${afl_groups[@]}"; do
         kill -KILL -- "-$group" 2>/dev/null || true
     done
+    kill_leftovers
     if [ "$status" -ne 0 ] && [ "$failures" -eq 0 ]; then
         # set -e stopped the script on a command no step expected to fail.
         echo "FAIL: oss-fuzz-check stopped on an unexpected error (status $status) above" >&2
@@ -131,6 +132,17 @@ finish() {
 }
 # The process groups of the afl-fuzz runs, killed on every exit path (finish).
 afl_groups=()
+# Every process working inside $root: AFL++'s fork servers call setsid(), so a stopped one
+# escapes afl-fuzz's group and would outlive the run, re-parented to init.
+kill_leftovers() {
+    local p pid cwd
+    for p in /proc/[0-9]*; do
+        pid=${p#/proc/}
+        [ "$pid" != "$$" ] && [ "$pid" != "$BASHPID" ] || continue
+        cwd=$(readlink "$p/cwd" 2>/dev/null) || continue
+        case $cwd in "$root" | "$root"/*) kill -KILL "$pid" 2>/dev/null || true ;; esac
+    done
+}
 trap 'finish $?' EXIT
 
 # One line of the summary table.
@@ -366,6 +378,7 @@ afl_fuzz() {
     afl_groups+=("$group")
     wait "$group" || rc=$?
     kill -KILL -- "-$group" 2>/dev/null || true
+    kill_leftovers
     local stats=$run.out/default/fuzzer_stats
     local execs crashes mode extras tokens
     extras=$(sed -n 's/.*Loaded \([0-9]*\) extra tokens.*/\1/p;T;q' "$log")

@@ -45,11 +45,17 @@ static unsigned recurse(volatile unsigned depth)
 #endif
 
 #if defined(HOSTILE_LOAD_THREAD)
+/* Set by the first save_begin: the thread started at load crashes while that call is still in
+ * progress, so the crash lands inside a case however fast the machine is. */
+static volatile int first_call_seen;
+
 static void *later(void *arg)
 {
     (void)arg;
-    struct timespec ts = {0, 300 * 1000 * 1000};
-    nanosleep(&ts, NULL);
+    while (!__atomic_load_n(&first_call_seen, __ATOMIC_SEQ_CST)) {
+        struct timespec ts = {0, 5 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
     crash_now();
     return NULL;
 }
@@ -64,7 +70,11 @@ __attribute__((constructor)) static void start_thread_at_load(void)
 
 static NTSTATUS hostile_save_begin(vmbsave_channel *channel)
 {
-#if defined(HOSTILE_CALL_CRASH)
+#if defined(HOSTILE_LOAD_THREAD)
+    __atomic_store_n(&first_call_seen, 1, __ATOMIC_SEQ_CST);
+    struct timespec wait = {2, 0};
+    nanosleep(&wait, NULL); /* the other thread crashes meanwhile */
+#elif defined(HOSTILE_CALL_CRASH)
     crash_now();
 #elif defined(HOSTILE_HANG)
     for (;;) {
