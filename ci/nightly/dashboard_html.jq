@@ -17,7 +17,7 @@ def num: if type == "number" then (if . == floor then tostring else (. * 100 | r
 def tdn: "<td class=\"n\">\(num)</td>";
 def link($href; $text): if $href then "<a href=\"\($href | h)\">\($text | h)</a>" else ($text | h) end;
 def plot($name; $alt):
-  if ($svg[$name] // "") != "" then "<figure class=\"plot\" id=\"plot-\($name)\" aria-label=\"\($alt | h)\">\($svg[$name])</figure>"
+  if ($svg[$name] // "") != "" then "\n<figure class=\"plot\" id=\"plot-\($name)\" aria-label=\"\($alt | h)\">\($svg[$name])</figure>\n"
   else "<p class=\"none\">No data for \($alt | h).</p>" end;
 def css: "
 body{font:14px/1.45 system-ui,sans-serif;margin:24px;color:#1c2833;max-width:1200px}
@@ -27,14 +27,15 @@ h1{font-size:22px;margin:0 0 4px} h2{font-size:17px;margin:28px 0 8px;border-bot
 table{border-collapse:collapse;margin:6px 0}td,th{border:1px solid #d5d8dc;padding:3px 8px;text-align:left;vertical-align:top}
 th{background:#f2f3f4}td.n{text-align:right;font-variant-numeric:tabular-nums}
 code{font:12px ui-monospace,monospace;background:#f4f6f6;padding:1px 3px;overflow-wrap:anywhere}
-td.cmd{min-width:340px}#certify td:last-child{min-width:520px}td.sig{min-width:180px}
+#findings{width:100%;table-layout:fixed}#findings td{overflow-wrap:anywhere}#certify td:last-child{min-width:520px}
 .c-failure,.c-error,.FAIL,.CRASH,.TIMEOUT,.MEMORY_LIMIT{color:#a93226;font-weight:600}.c-flaky,.WARN{color:#b9770e}.c-known,.INFO,.NOT_RUN{color:#566573}.PASS{color:#1e8449}
 figure.plot{margin:8px 0}figure.plot svg{max-width:100%;height:auto}.none{color:#566573}.notes{color:#7d6608}
 .meta td:first-child{color:#566573}";
 
 def findings_table:
   if (.findings | length) == 0 then "<p>No findings.</p>"
-  else "<table id=\"findings\"><tr><th>id</th><th>target / engine</th><th>kind</th><th>signature</th><th>clause</th><th>new / known</th><th>reliable / flaky</th><th>files</th><th>reproduce</th></tr>"
+  else "<table id=\"findings\"><colgroup><col style=\"width:4%\"><col style=\"width:11%\"><col style=\"width:8%\"><col style=\"width:17%\"><col style=\"width:13%\"><col style=\"width:6%\"><col style=\"width:8%\"><col style=\"width:8%\"><col style=\"width:25%\"></colgroup>"
+    + "<tr><th>id</th><th>target / engine</th><th>kind</th><th>signature</th><th>clause</th><th>new / known</th><th>reliable / flaky</th><th>files</th><th>reproduce</th></tr>"
     + ([.findings | sort_by(({failure: 0, error: 1, flaky: 2, known: 3}[finding_class]), .id)[]
         | finding_class as $c
         | "<tr class=\"c-\($c)\"><td class=\"c-\($c)\">\(.id | h)</td>" + ("\(.target)/\(.engine)" | td) + (.kind | td)

@@ -187,8 +187,9 @@ svgs='{}'
 for name in edges execs corpus trend_edges trend_findings trend_coverage; do
     f="$tmp/$name.svg"
     [ -s "$f" ] || continue
-    # Inline: drop the XML prolog and DOCTYPE before <svg.
-    sed -n '/<svg/,$p' "$f" >"$f.inline"
+    # Inline: drop the XML prolog and DOCTYPE before <svg, and prefix the ids (every plot
+    # defines gpPt0...) so that six SVGs in one page keep them unique.
+    sed -n '/<svg/,$p' "$f" | sed -E "s/ id=(['\"])/ id=\1$name-/g; s/xlink:href=(['\"])#/xlink:href=\1#$name-/g" >"$f.inline"
     svgs=$(jq -c --arg k "$name" --rawfile v "$f.inline" '.[$k] = $v' <<<"$svgs")
 done
 printf '%s\n' "$svgs" >"$tmp/svgs.json"
