@@ -17,6 +17,11 @@
 #   errors      bad input exits 2 with a message and replaces nothing in OUT: no folder, no or
 #               invalid report.json, another schema, a bad stats.csv header, a report.json over
 #               the 16 MiB limit, an unknown option; no temporary folder is left behind
+#   coverage    ci/nightly/coverage.sh (its build in BUILD_DIR/nightly/coverage-build): over
+#               the checkout's seeds it writes OUT/coverage/index.html of reference/ and harness/
+#               only, and report.json's coverage from llvm-cov's summary, the rest of report.json
+#               unchanged; a smaller corpus gives less coverage; report.sh shows and links it;
+#               bad arguments exit 2
 #   screenshot  index.html opened in headless Chromium: the rendered page has the findings and
 #               the plots, each over-time plot has series of many points, and the screenshot is
 #               not blank; kept as BUILD_DIR/nightly/dashboard.png (and in
@@ -223,6 +228,52 @@ errors)
     leftovers=$(find "$tmp/o" "$tmp/good" -name '.report.*' | wc -l)
     [ "$leftovers" = 0 ] || fail "$leftovers temporary folders left in OUT"
     echo "PASS: bad input exits 2 with a message and leaves OUT as it was"
+    ;;
+coverage)
+    cov_sh=$src/ci/nightly/coverage.sh
+    cp -R "$fixture/out" "$tmp/out"
+    jq 'del(.coverage)' "$tmp/out/report.json" >"$tmp/before.json"
+    "$cov_sh" "$tmp/out" --build-dir "$build/nightly/coverage-build" --jobs 2 >"$tmp/cov.log" 2>&1 ||
+        { cat "$tmp/cov.log"; fail "coverage.sh failed"; }
+    tail -n 1 "$tmp/cov.log"
+    c=$tmp/out/coverage
+    [ -s "$c/index.html" ] || fail "no coverage/index.html"
+    grep -q 'reference/save.c' "$c/index.html" || fail "the report does not cover reference/save.c"
+    grep -q 'harness/oracle/oracle.c' "$c/index.html" || fail "the report does not cover harness/oracle/oracle.c"
+    if grep -Eo "[a-z_]+/[a-z_]+\.c\.html" "$c/index.html" | grep -Ev '^(reference|harness|image|oracle|program|host|run|repro)/' | head -n 3 | grep .; then
+        fail "the report covers files outside reference/ and harness/"
+    fi
+    want=$(jq -c '.data[0].totals | [(.lines.percent * 100 | round / 100), (.branches.percent * 100 | round / 100)]' "$c/summary.json")
+    got=$(jq -c '.coverage | [.line_percent, .branch_percent]' "$tmp/out/report.json")
+    [ "$got" = "$want" ] || fail "report.json's coverage $got is not llvm-cov's summary $want"
+    [ "$(jq -r '.coverage.html' "$tmp/out/report.json")" = coverage/index.html ] || fail "coverage.html is not coverage/index.html"
+    jq -e '.coverage.line_percent > 10 and .coverage.line_percent <= 100 and .coverage.branch_percent > 5' \
+        "$tmp/out/report.json" >/dev/null || fail "implausible coverage: $got"
+    [ "$(jq -c 'del(.coverage)' "$tmp/out/report.json")" = "$(jq -c . "$tmp/before.json")" ] ||
+        fail "coverage.sh changed more of report.json than its coverage"
+    # One seed of one target: less coverage.
+    mkdir -p "$tmp/small/restore"
+    cp "$(find "$src/corpus/seeds/restore" -type f | sort | head -n 1)" "$tmp/small/restore/"
+    cp -R "$fixture/out" "$tmp/out2"
+    "$cov_sh" "$tmp/out2" --corpus "$tmp/small" --build-dir "$build/nightly/coverage-build" --jobs 2 >"$tmp/cov2.log" 2>&1 ||
+        { cat "$tmp/cov2.log"; fail "coverage.sh failed on a one-input corpus"; }
+    small=$(jq '.coverage.line_percent' "$tmp/out2/report.json")
+    full=$(jq '.coverage.line_percent' "$tmp/out/report.json")
+    jq -n -e --argjson s "$small" --argjson f "$full" '$s < $f' >/dev/null ||
+        fail "one input covers $small % of lines, all the seeds $full %"
+    echo "ok: one input: $small % of lines; the seeds: $full %"
+    "$report_sh" "$tmp/out" >/dev/null
+    grep -q "<b>$(jq -r '.coverage.line_percent' "$tmp/out/report.json") %</b> of lines" "$tmp/out/index.html" ||
+        fail "the dashboard does not show the new line coverage"
+    rc=0
+    "$cov_sh" "$tmp/out" --corpus "$tmp/no-such-corpus" >"$tmp/err.log" 2>&1 || rc=$?
+    [ "$rc" = 2 ] && grep -q 'no such folder' "$tmp/err.log" || fail "a missing --corpus exited $rc"
+    mkdir -p "$tmp/empty"
+    rc=0
+    "$cov_sh" "$tmp/empty" >"$tmp/err.log" 2>&1 || rc=$?
+    [ "$rc" = 2 ] && grep -q 'report.json: missing' "$tmp/err.log" || fail "an OUT without report.json exited $rc"
+    [ -z "$(find "$tmp/out" -maxdepth 1 -name '.coverage*')" ] || fail "coverage.sh left temporary files in OUT"
+    echo "PASS: coverage of reference/ and harness/ from the corpora, in report.json and on the dashboard"
     ;;
 screenshot)
     chromium=$(command -v chromium || command -v chromium-browser || true)
