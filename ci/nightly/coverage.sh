@@ -102,7 +102,7 @@ rm -f "$out/.coverage-configure.log" "$out/.coverage-build.log"
 mapfile -t targets <"$build/fuzzers/fuzz_targets.txt"
 
 # ---- Replay ---------------------------------------------------------------------------------
-tmp=$(mktemp -d "$out/.coverage.XXXXXX")
+tmp=$(mktemp -d "$out/.coverage.XXXXXX") || die "cannot write in $out"
 trap 'rm -rf "$tmp"' EXIT
 mkdir -p "$tmp/profiles"
 objects=()
@@ -121,8 +121,9 @@ for t in "${targets[@]}"; do
     objects+=("$bin")
     total=$((total + n))
     # Each batch its own profile (%p): a batch that dies writes none, the others are whole.
-    LLVM_PROFILE_FILE="$tmp/profiles/$t-%p.profraw" xargs -d '\n' -n "$batch" -P "$jobs" \
-        sh -c 'timeout 600 "$0" "$@" >/dev/null 2>&1 || echo "$0" >>"'"$tmp"'/failed"' "$bin" <"$tmp/$t.list"
+    LLVM_PROFILE_FILE="$tmp/profiles/$t-%p.profraw" FAILED_LIST="$tmp/failed" \
+        xargs -d '\n' -n "$batch" -P "$jobs" \
+        sh -c 'timeout 600 "$0" "$@" >/dev/null 2>&1 || echo "$0" >>"$FAILED_LIST"' "$bin" <"$tmp/$t.list"
     echo "coverage.sh: $t: replayed $n inputs"
 done
 [ "$total" -gt 0 ] || die "no input to replay (corpora: ${corpora[*]})"

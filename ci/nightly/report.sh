@@ -80,8 +80,10 @@ if [ -n "$problems" ]; then
     exit 2
 fi
 
-tmp=$(mktemp -d "$out/.report.XXXXXX")
-trap 'rm -rf "$tmp"' EXIT
+tmp=$(mktemp -d "$out/.report.XXXXXX") || die "cannot write in $out"
+# The plots' folder is named inside gnuplot strings: one of mktemp's own, whatever OUT's name.
+plots=$(mktemp -d) || die "cannot make a temporary folder"
+trap 'rm -rf "$tmp" "$plots"' EXIT
 notes=()
 
 # ---- History: earlier nights' summaries, then this one's ------------------------------------
@@ -127,7 +129,7 @@ if [ -f "$stats" ]; then
         die "$stats: header is '$header', expected elapsed_s,target,engine,executions,exec_per_s,edges,corpus"
     # Series in order of first appearance; names keep [A-Za-z0-9_.-] only, since they become
     # gnuplot strings. Rows that are not 7 fields or not numeric where numbers belong are dropped.
-    awk -F, -v dir="$tmp" -v max="$max_series" '
+    awk -F, -v dir="$plots" -v max="$max_series" '
         NR == 1 { next }
         { sub(/\r$/, "") }
         NF != 7 { bad++; next }
@@ -147,10 +149,10 @@ if [ -f "$stats" ]; then
             if (bad) printf "report.sh: warning: %d malformed rows of stats.csv dropped\n", bad > "/dev/stderr"
             if (over) printf "report.sh: warning: more than %d series in stats.csv; the rest are not plotted\n", max > "/dev/stderr"
         }' "$stats"
-    if [ -f "$tmp/series.txt" ]; then
-        titles=$(paste -sd' ' "$tmp/series.txt")
-        engines=$(paste -sd' ' "$tmp/engines.txt")
-        colors=$(paste -sd' ' "$tmp/colors.txt")
+    if [ -f "$plots/series.txt" ]; then
+        titles=$(paste -sd' ' "$plots/series.txt")
+        engines=$(paste -sd' ' "$plots/engines.txt")
+        colors=$(paste -sd' ' "$plots/colors.txt")
     else
         notes+=("stats.csv has no samples: no plots over time")
     fi
@@ -172,20 +174,20 @@ jq -r --arg titles "$titles" '
     | [(.key + 1), (.value.started | sub("^[0-9]{4}-"; "") | sub("T"; "_") | sub(":[0-9]{2}(\\.[0-9]+)?Z$"; "")),
        .value.findings_new, .value.findings_known, (.value.line_percent // "?"), (.value.branch_percent // "?")]
       + [$series[] as $s | (.value.edges[$s] // "?")]
-    | map(tostring) | join(" ")' "$tmp/history.json" >"$tmp/history.dat"
+    | map(tostring) | join(" ")' "$tmp/history.json" >"$plots/history.dat"
 
 # ---- Plots --------------------------------------------------------------------------------
 series_count=$(wc -w <<<"$titles")
-if [ "$series_count" -gt 0 ] && [ -f "$tmp/s1.dat" ] || [ "$nights" -gt 1 ]; then
+if [ "$series_count" -gt 0 ] && [ -f "$plots/s1.dat" ] || [ "$nights" -gt 1 ]; then
     have_series=0
-    [ ! -f "$tmp/s1.dat" ] || have_series=1
-    gnuplot -e "dir='$tmp'; titles='$titles'; engines='$engines'; colors='$colors'; nights=$nights; have_series=$have_series" \
-        "$here/dashboard.gp" 2>"$tmp/gnuplot.log" ||
-        { cat "$tmp/gnuplot.log" >&2; die "gnuplot failed"; }
+    [ ! -f "$plots/s1.dat" ] || have_series=1
+    gnuplot -e "dir='$plots'; titles='$titles'; engines='$engines'; colors='$colors'; nights=$nights; have_series=$have_series" \
+        "$here/dashboard.gp" 2>"$plots/gnuplot.log" ||
+        { cat "$plots/gnuplot.log" >&2; die "gnuplot failed"; }
 fi
 svgs='{}'
 for name in edges execs corpus trend_edges trend_findings trend_coverage; do
-    f="$tmp/$name.svg"
+    f="$plots/$name.svg"
     [ -s "$f" ] || continue
     # Inline: drop the XML prolog and DOCTYPE before <svg, and prefix the ids (every plot
     # defines gpPt0...) so that six SVGs in one page keep them unique.
