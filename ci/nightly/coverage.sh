@@ -21,7 +21,7 @@
 # Limits: at most 100000 inputs per target (the replay driver's cap on a folder), each at most
 # what the driver accepts (it refuses larger ones).
 #
-# Exit status: 0 the report is written; 2 a usage error, no OUT/report.json or not JSON, a
+# Exit status: 0 the report is written (or --help); 2 a usage error, no OUT/report.json or not JSON, a
 # missing --corpus folder, a missing tool, a failed build, no input replayed, or a failed
 # llvm-cov. OUT/coverage/ and report.json are replaced only when the new ones are complete
 # (each built beside it, then renamed).
@@ -36,13 +36,17 @@ die() {
     echo "coverage.sh: $*" >&2
     exit 2
 }
-usage() {
-    sed -n '/^# usage:/,/^#   --jobs/p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
-    exit 2
+usage() { # STATUS: 0 (--help) prints to stdout, anything else to stderr
+    if [ "$1" -eq 0 ]; then
+        sed -n '/^# usage:/,/^#   --jobs/p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+    else
+        sed -n '/^# usage:/,/^#   --jobs/p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
+    fi
+    exit "$1"
 }
 
-[ "$#" -ge 1 ] || usage
-case $1 in -h | --help) usage ;; -*) die "the first argument is the output folder, not $1" ;; esac
+[ "$#" -ge 1 ] || usage 2
+case $1 in -h | --help) usage 0 ;; -*) die "the first argument is the output folder, not $1" ;; esac
 out=$1
 shift
 corpora=()
@@ -66,7 +70,7 @@ while [ "$#" -gt 0 ]; do
         jobs=$2
         shift 2
         ;;
-    -h | --help) usage ;;
+    -h | --help) usage 0 ;;
     *) die "unknown argument $1 (usage: coverage.sh OUT [--corpus DIR]... [--build-dir DIR] [--jobs N])" ;;
     esac
 done

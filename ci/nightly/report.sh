@@ -19,7 +19,7 @@
 # Limits, checked before reading: report.json, history.json and certify/report.json 16 MiB each,
 # stats.csv 64 MiB, 64 target/engine series, 366 --previous folders.
 #
-# Exit status: 0 the files are written; 2 a usage error, a missing or malformed report.json or
+# Exit status: 0 the files are written (or --help); 2 a usage error, a missing or malformed report.json or
 # stats.csv, a --previous folder that does not exist, a missing tool (jq, gnuplot: ci/lib/deps.sh
 # installs them), or a failed write. Nothing in OUT is replaced unless every file was made.
 set -euo pipefail
@@ -36,9 +36,13 @@ die() {
     echo "report.sh: $*" >&2
     exit 2
 }
-usage() {
-    sed -n '/^# usage:/,/^#   *must not cost/p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
-    exit 2
+usage() { # STATUS: 0 (--help) prints to stdout, anything else to stderr
+    if [ "$1" -eq 0 ]; then
+        sed -n '/^# usage:/,/^#   *must not cost/p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+    else
+        sed -n '/^# usage:/,/^#   *must not cost/p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
+    fi
+    exit "$1"
 }
 # FILE MAX WHAT: dies unless FILE is a regular file of at most MAX bytes.
 check_size() {
@@ -48,8 +52,8 @@ check_size() {
     [ "$n" -le "$2" ] || die "$3: $1 is $n bytes, more than the limit of $2"
 }
 
-[ "$#" -ge 1 ] || usage
-case $1 in -h | --help) usage ;; -*) die "the first argument is the output folder, not $1" ;; esac
+[ "$#" -ge 1 ] || usage 2
+case $1 in -h | --help) usage 0 ;; -*) die "the first argument is the output folder, not $1" ;; esac
 out=$1
 shift
 previous=()
@@ -61,7 +65,7 @@ while [ "$#" -gt 0 ]; do
         previous+=("$2")
         shift 2
         ;;
-    -h | --help) usage ;;
+    -h | --help) usage 0 ;;
     *) die "unknown argument $1 (usage: report.sh OUT [--previous DIR]...)" ;;
     esac
 done

@@ -14,7 +14,8 @@
 #   history     --previous: the trend carries over through history.json (naming only last
 #               night's folder keeps every night), a broken previous night is skipped with a
 #               warning, a missing folder is an error
-#   errors      bad input exits 2 with a message and replaces nothing in OUT: no folder, no or
+#   errors      --help prints the usage (status 0); bad input exits 2 with a message and
+#               replaces nothing in OUT: no arguments, no folder, no or
 #               invalid report.json, another schema, a bad stats.csv header, a report.json over
 #               the 16 MiB limit, an unknown option; no temporary folder is left behind
 #   coverage    ci/nightly/coverage.sh (its build in BUILD_DIR/nightly/coverage-build): over
@@ -198,6 +199,7 @@ errors)
         echo "ok: $name: $(head -n 1 "$tmp/$name.log")"
     }
     expect_error no-args "usage"
+    "$report_sh" --help | grep -q '^usage: ci/nightly/report.sh OUT' || fail "--help does not print the usage with status 0"
     expect_error no-folder "no such folder" "$tmp/nothing"
     mkdir -p "$tmp/o"
     expect_error no-report "report.json: missing" "$tmp/o"
