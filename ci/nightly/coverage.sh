@@ -8,8 +8,10 @@
 #
 # usage: ci/nightly/coverage.sh OUT [--corpus DIR]... [--build-dir DIR] [--jobs N]
 #   --corpus DIR     a corpus folder with one subfolder per fuzz target (DIR/<target>/, its
-#                    files at any depth, names starting with '.' left out), repeatable;
-#                    default: the checkout's corpus/seeds and corpus/regressions
+#                    files at any depth, symbolic links followed, names starting with '.' left
+#                    out), repeatable; default: OUT/corpus (the night's final corpora, as
+#                    ci/main.sh leaves them) when it is there, else the checkout's corpus/seeds
+#                    and corpus/regressions
 #   --build-dir DIR  where the coverage build goes (default build/coverage of the checkout)
 #   --jobs N         parallel build and replay jobs (default: nproc)
 #
@@ -74,8 +76,14 @@ while [ "$#" -gt 0 ]; do
     *) die "unknown argument $1 (usage: coverage.sh OUT [--corpus DIR]... [--build-dir DIR] [--jobs N])" ;;
     esac
 done
-[ "${#corpora[@]}" -gt 0 ] || corpora=("$src/corpus/seeds" "$src/corpus/regressions")
 [ -d "$out" ] || die "$out: no such folder"
+if [ "${#corpora[@]}" -eq 0 ]; then
+    if [ -d "$out/corpus" ]; then
+        corpora=("$(cd "$out/corpus" && pwd)")
+    else
+        corpora=("$src/corpus/seeds" "$src/corpus/regressions")
+    fi
+fi
 [ -f "$out/report.json" ] || die "$out/report.json: missing (the pipeline writes it first)"
 # report.json's limit is report.sh's (16 MiB).
 [ "$(stat -c %s -- "$out/report.json")" -le $((16 * 1024 * 1024)) ] || die "$out/report.json: larger than 16 MiB"
@@ -117,7 +125,8 @@ for t in "${targets[@]}"; do
     : >"$tmp/$t.list"
     for c in "${corpora[@]}"; do
         [ -d "$c/$t" ] || continue
-        find "$c/$t" -type f ! -name '.*' >>"$tmp/$t.list"
+        # -L: a corpus store's DIR/<target> may be a link to its current generation.
+        find -L "$c/$t" -type f ! -name '.*' >>"$tmp/$t.list"
     done
     n=$(wc -l <"$tmp/$t.list")
     [ "$n" -le "$max_inputs" ] || die "$n inputs for $t, more than $max_inputs"

@@ -21,7 +21,8 @@
 #   coverage    ci/nightly/coverage.sh (its build in BUILD_DIR/nightly/coverage-build): over
 #               the checkout's seeds it writes OUT/coverage/index.html of reference/ and harness/
 #               only, and report.json's coverage from llvm-cov's summary, the rest of report.json
-#               unchanged; a smaller corpus gives less coverage; report.sh shows and links it;
+#               unchanged; OUT/corpus (linked generations followed) is the default corpus, and
+#               a smaller one gives less coverage; report.sh shows and links it;
 #               bad arguments exit 2
 #   screenshot  index.html opened in headless Chromium: the rendered page has the findings and
 #               the plots, each over-time plot has series of many points, and the screenshot is
@@ -253,12 +254,15 @@ coverage)
         "$tmp/out/report.json" >/dev/null || fail "implausible coverage: $got"
     [ "$(jq -c 'del(.coverage)' "$tmp/out/report.json")" = "$(jq -c . "$tmp/before.json")" ] ||
         fail "coverage.sh changed more of report.json than its coverage"
-    # One seed of one target: less coverage.
-    mkdir -p "$tmp/small/restore"
-    cp "$(find "$src/corpus/seeds/restore" -type f | sort | head -n 1)" "$tmp/small/restore/"
+    # One seed of one target, in OUT/corpus (the default) as ci/main.sh's store keeps it
+    # (OUT/corpus/<target> a link to a generation): less coverage.
     cp -R "$fixture/out" "$tmp/out2"
-    "$cov_sh" "$tmp/out2" --corpus "$tmp/small" --build-dir "$build/nightly/coverage-build" --jobs 2 >"$tmp/cov2.log" 2>&1 ||
+    mkdir -p "$tmp/out2/corpus/.gen/restore-1"
+    cp "$(find "$src/corpus/seeds/restore" -type f | sort | head -n 1)" "$tmp/out2/corpus/.gen/restore-1/"
+    ln -s .gen/restore-1 "$tmp/out2/corpus/restore"
+    "$cov_sh" "$tmp/out2" --build-dir "$build/nightly/coverage-build" --jobs 2 >"$tmp/cov2.log" 2>&1 ||
         { cat "$tmp/cov2.log"; fail "coverage.sh failed on a one-input corpus"; }
+    grep -q '1 inputs over 1 targets' "$tmp/cov2.log" || { cat "$tmp/cov2.log"; fail "OUT/corpus was not the default, or its link not followed"; }
     small=$(jq '.coverage.line_percent' "$tmp/out2/report.json")
     full=$(jq '.coverage.line_percent' "$tmp/out/report.json")
     jq -n -e --argjson s "$small" --argjson f "$full" '$s < $f' >/dev/null ||
