@@ -17,6 +17,9 @@
 #   html       report.html, opened in headless Chromium, shows the verdict table: the rendered
 #              page holds the table and a failing case, and a screenshot is written
 #              ($VMBSAVE_SCREENSHOT_DIR/report.png if set, kept for a person to look at)
+#   structured the FAIL cases of known-bad variants carry structured expected and observed
+#              values in report.json (tests/support/check.c's case report): typed values, not
+#              cmocka's text alone, for the fixture's save checks and cmocka's assertions
 #   report     the report's files exist and are consistent; verify-report rejects a tampered
 #              report.json, a tampered view, and the wrong library; usage errors exit 3
 set -euo pipefail
@@ -172,6 +175,41 @@ html)
     # A blank page is a few KiB; the verdict table and failures make it far larger.
     [ "$size" -gt 30000 ] || fail "the screenshot is $size bytes: nothing rendered?"
     echo "PASS: report.html rendered in $($chromium --version 2>/dev/null | head -n 1); screenshot $shots/report.png ($size bytes)"
+    ;;
+structured)
+    # variant, the cases certified, the kind of value its failures must show
+    while read -r variant cases kind; do
+        lib="$build/variants/libvmbsave_variant_$variant.so"
+        args=()
+        for c in ${cases//,/ }; do args+=(--case "$c"); done
+        rc=0
+        "$vmbsave" certify --impl "$lib" "${args[@]}" --jobs 2 --seed 7 --report "$tmp/$variant" \
+            >"$tmp/$variant.log" 2>&1 || rc=$?
+        [ "$rc" -eq 1 ] || { tail -n 5 "$tmp/$variant.log"; fail "$variant: certify exited $rc, not 1"; }
+        r="$tmp/$variant/report.json"
+        fails=$(jq '[.cases[] | select(.verdict == "FAIL")] | length' "$r")
+        [ "$fails" -gt 0 ] || fail "$variant: no FAIL case"
+        # Every FAIL: expected and observed are objects with a kind and something beside it.
+        bare=$(jq -r '.cases[] | select(.verdict == "FAIL")
+                      | select(((.expected | type) != "object") or ((.observed | type) != "object")
+                               or (.expected.kind == null) or (.observed.kind == null)
+                               or ((.expected | keys | length) < 2) or ((.observed | keys | length) < 2))
+                      | .id' "$r")
+        [ -z "$bare" ] || fail "$variant: FAIL cases without structured expected/observed: $bare"
+        # The conformance failures show typed values of the expected kind, not a message.
+        typed=$(jq --arg k "$kind" '[.cases[] | select(.verdict == "FAIL" and .stage == "conformance"
+                                     and .observed.kind == $k)] | length' "$r")
+        [ "$typed" -gt 0 ] || { jq -c '.cases[] | select(.verdict == "FAIL") | .observed' "$r" | head -n 3;
+                                fail "$variant: no conformance FAIL observed as $kind"; }
+        echo "ok: $variant: $fails FAIL case(s), $typed with observed kind $kind; e.g.:"
+        jq -c --arg k "$kind" 'first(.cases[] | select(.verdict == "FAIL" and .observed.kind == $k))
+                               | {id, expected, observed: (.observed | del(.message))}' "$r"
+    done <<'EOF'
+overrun_one_byte SAVE.CONTINUE.NO_OVERRUN,SAVE.CONTINUE.PARAMS save_continue
+restore_partial_state RESTORE.NO_REPLAY,RESTORE.REQUIRES_FRESH integer
+accepts_second_begin SAVE.BEGIN.ACTIVE_SESSION status
+EOF
+    echo "PASS: known-bad variants' FAIL cases carry structured expected and observed values"
     ;;
 report)
     rc=0

@@ -19,6 +19,8 @@
 #define CERTIFY_DEFAULT_MEMORY_MIB 1024u /* address space one case may grow by */
 #define CERTIFY_MAX_MEMORY_MIB 65536u
 #define CERTIFY_MAX_MANIFEST_BYTES (4u * 1024u * 1024u)
+/* A conformance case's structured report (VMBSAVE_CASE_REPORT, tests/support/check.c). */
+#define CERTIFY_MAX_CASE_REPORT (64u * 1024u)
 
 /* Exit statuses of certify (and verify-report). */
 enum {

@@ -428,6 +428,7 @@ typedef struct context {
     uint64_t deadline_ms;
     bool tty;
     FILE *log; /* progress.log in the report folder, or NULL */
+    char scratch[64]; /* a private temporary folder: the cases' structured reports */
     /* Clauses whose level is not MUST (from the manifest), for grading what the oracle names. */
     char (*lenient)[CERTIFY_MAX_ID];
     certify_level *lenient_level;
@@ -524,7 +525,7 @@ static void failure_lines(const char *output, char *out, size_t cap)
 /* Runs one case's process: under valgrind with --memcheck valgrind, with the guard-page
  * allocator preloaded with --memcheck guard, the plug-in named in its environment. */
 static void run_case_process(context *x, const certify_case *c, char *const argv[],
-                             sandbox_result *r)
+                             char *extra_env, sandbox_result *r)
 {
     const certify_options *o = x->options;
     unsigned seconds = o->case_timeout > c->min_timeout_seconds ? o->case_timeout
@@ -545,8 +546,10 @@ static void run_case_process(context *x, const certify_case *c, char *const argv
         full[n++] = argv[i];
     full[n] = NULL;
     static char exact_env[] = "VMBSAVE_EXACT_BUFFERS=1"; /* harness/run/runner.c */
-    char *env[4] = {x->plugin_env, NULL, NULL, NULL};
+    char *env[5] = {x->plugin_env, NULL, NULL, NULL, NULL};
     size_t e = 1;
+    if (extra_env != NULL)
+        env[e++] = extra_env;
     if (o->preload_env[0] != '\0')
         env[e++] = (char *)o->preload_env;
     if (strcmp(o->memcheck, "none") != 0)
@@ -601,17 +604,45 @@ static bool take_result(context *x, certify_case *c, sandbox_result *r)
     return true;
 }
 
-static void run_conformance_case(context *x, certify_case *c)
+/* The structured report a failing conformance case wrote (tests/support/check.c), into the
+ * case's expected and observed; without one (the process ended before its first failing
+ * assertion reported), the clause and cmocka's text. */
+static void take_case_report(certify_case *c, const char *path)
 {
-    char *argv[] = {c->program, c->argument, NULL};
-    sandbox_result r;
-    run_case_process(x, c, argv, &r);
-    if (take_result(x, c, &r)) {
-        sandbox_result_free(&r);
+    struct stat sb;
+    json_t *report = NULL;
+    if (stat(path, &sb) == 0 && S_ISREG(sb.st_mode) && sb.st_size <= (off_t)CERTIFY_MAX_CASE_REPORT)
+        report = json_load_file(path, 0, NULL);
+    unlink(path);
+    if (c->verdict != CV_FAIL && c->verdict != CV_WARN) {
+        json_decref(report);
         return;
     }
-    if (grade_abnormal(c, &r)) {
-        sandbox_result_free(&r);
+    json_t *expected = json_object_get(report, "expected");
+    json_t *observed = json_object_get(report, "observed");
+    if (json_is_object(expected) && json_is_object(observed)) {
+        c->expected = json_incref(expected);
+        c->observed = json_incref(observed);
+        json_t *source = json_pack("{s:O?, s:O?, s:O?}", "assertion", json_object_get(report, "assertion"),
+                                   "file", json_object_get(report, "file"), "line",
+                                   json_object_get(report, "line"));
+        json_object_set_new(c->observed, "source", source != NULL ? source : json_null());
+    } else {
+        c->expected = json_pack("{s:s, s:s}", "kind", "rule", "clause", c->clause);
+        c->observed = json_pack("{s:s, s:s}", "kind", "message", "text", c->detail);
+    }
+    json_decref(report);
+}
+
+/* Grades a conformance case's process from its end and cmocka's output; frees r. */
+static void run_conformance_verdict(context *x, certify_case *c, sandbox_result *r)
+{
+    if (take_result(x, c, r)) {
+        sandbox_result_free(r);
+        return;
+    }
+    if (grade_abnormal(c, r)) {
+        sandbox_result_free(r);
         return;
     }
     const char *out = c->output != NULL ? c->output : "";
@@ -635,7 +666,7 @@ static void run_conformance_case(context *x, certify_case *c)
         /* A SHOULD clause broken warns; a MUST fails. */
         c->verdict = c->level == LEVEL_MUST ? CV_FAIL : CV_WARN;
         failure_lines(out, c->detail, sizeof(c->detail));
-    } else if (r.exit_code == 0 && strstr(out, "[  PASSED  ] 1 test(s).") != NULL) {
+    } else if (r->exit_code == 0 && strstr(out, "[  PASSED  ] 1 test(s).") != NULL) {
         c->verdict = CV_PASS;
     } else if (strstr(out, "ERROR: LeakSanitizer:") != NULL) {
         /* The check passed, but memory was lost outside the host's counted allocator. */
@@ -647,7 +678,7 @@ static void run_conformance_case(context *x, certify_case *c)
         /* The test started and the process ended without its verdict: the implementation
          * ended it (exit() in a call). A test that never started is vmbsave's problem. */
         char what[128];
-        sandbox_describe(&r, what, sizeof(what));
+        sandbox_describe(r, what, sizeof(what));
         bool started = strstr(out, "[ RUN      ]") != NULL;
         c->verdict = started ? CV_CRASH : CV_HARNESS_ERROR;
         if (started)
@@ -655,7 +686,19 @@ static void run_conformance_case(context *x, certify_case *c)
         snprintf(c->detail, sizeof(c->detail), "%s (%s) without a cmocka verdict",
                  started ? "the process ended mid-test" : "the test did not start", what);
     }
-    sandbox_result_free(&r);
+    sandbox_result_free(r);
+}
+
+static void run_conformance_case(context *x, certify_case *c)
+{
+    char *argv[] = {c->program, c->argument, NULL};
+    sandbox_result r;
+    char env[4200], path[4096];
+    snprintf(path, sizeof(path), "%s/case-%zu.json", x->scratch, (size_t)(c - x->run->cases));
+    snprintf(env, sizeof(env), "VMBSAVE_CASE_REPORT=%s", path);
+    run_case_process(x, c, argv, env, &r);
+    run_conformance_verdict(x, c, &r);
+    take_case_report(c, path);
 }
 
 /* What a seed run hands back from the child. */
@@ -810,7 +853,7 @@ static void run_seed_case(context *x, certify_case *c)
         snprintf(target_name, sizeof(target_name), "%s", vmbsave_fuzz_target_name((vmbsave_fuzz_target)c->target));
         char *argv[] = {x->self_path, certify_word, impl_flag, x->run->impl_path, seed_flag,
                         target_name, c->program, NULL};
-        run_case_process(x, c, argv, &r);
+        run_case_process(x, c, argv, NULL, &r);
         const char *line = r.output != NULL ? strstr(r.output, "\n" SEED_REPORT_PREFIX) : NULL;
         json_t *j = line != NULL ? json_loads(line + 1 + strlen(SEED_REPORT_PREFIX), JSON_DISABLE_EOF_CHECK, NULL) : NULL;
         if (j != NULL && seed_report_from_json(j, &parsed) && r.end == SANDBOX_EXITED && r.exit_code == 0) {
@@ -1102,6 +1145,15 @@ int cmd_certify(int argc, char **argv)
     snprintf(x.plugin_env, sizeof(x.plugin_env), "VMBSAVE_PLUGIN=%s", run.impl_path);
     ssize_t self_len = readlink("/proc/self/exe", x.self_path, sizeof(x.self_path) - 1);
     x.self_path[self_len > 0 ? self_len : 0] = '\0';
+    snprintf(x.scratch, sizeof(x.scratch), "%s", "/tmp/vmbsave-certify-XXXXXX");
+    const char *tmpdir = getenv("TMPDIR");
+    if (tmpdir != NULL && tmpdir[0] == '/' && strlen(tmpdir) < sizeof(x.scratch) - 24)
+        snprintf(x.scratch, sizeof(x.scratch), "%s/vmbsave-certify-XXXXXX", tmpdir);
+    if (mkdtemp(x.scratch) == NULL) {
+        cli_error("cannot create a temporary folder %s: %s", x.scratch, strerror(errno));
+        free_cases(&chosen);
+        return CERTIFY_EXIT_INCOMPLETE;
+    }
     pthread_mutex_init(&x.lock, NULL);
     uint64_t start = sandbox_now_ms();
     x.deadline_ms = start + (uint64_t)o.budget * 1000u;
@@ -1109,6 +1161,7 @@ int cmd_certify(int argc, char **argv)
     if (o.report_dir != NULL) {
         if (mkdir(o.report_dir, 0777) != 0 && errno != EEXIST) {
             cli_error("%s: cannot create: %s", o.report_dir, strerror(errno));
+            rmdir(x.scratch);
             free_cases(&chosen);
             return CERTIFY_EXIT_USAGE;
         }
@@ -1134,6 +1187,7 @@ int cmd_certify(int argc, char **argv)
         fprintf(stderr, "\r\033[K");
     if (x.log != NULL)
         fclose(x.log);
+    rmdir(x.scratch); /* each case removed its own report */
     name_reproducers(&run);
 
     int overall = certify_overall(&run);
