@@ -20,6 +20,9 @@
 #   structured the FAIL cases of known-bad variants carry structured expected and observed
 #              values in report.json (tests/support/check.c's case report): typed values, not
 #              cmocka's text alone, for the fixture's save checks and cmocka's assertions
+#   interop    the interoperability stage: the reference and impls/second pass every INTEROP
+#              case (their images cross both ways), and variants that write a wrong byte or a
+#              wrong chunk fail it with their clause
 #   report     the report's files exist and are consistent; verify-report rejects a tampered
 #              report.json, a tampered view, and the wrong library; usage errors exit 3
 set -euo pipefail
@@ -175,6 +178,34 @@ html)
     # A blank page is a few KiB; the verdict table and failures make it far larger.
     [ "$size" -gt 30000 ] || fail "the screenshot is $size bytes: nothing rendered?"
     echo "PASS: report.html rendered in $($chromium --version 2>/dev/null | head -n 1); screenshot $shots/report.png ($size bytes)"
+    ;;
+interop)
+    for lib in "$reference" "$build/impls/second/libvmbsave_second.so"; do
+        rc=0
+        "$vmbsave" certify --impl "$lib" --case INTEROP --jobs 2 --seed 8 --report "$tmp/i" >"$tmp/i.log" 2>&1 || rc=$?
+        [ "$rc" -eq 0 ] || { tail -n 12 "$tmp/i.log"; fail "INTEROP of $lib exited $rc"; }
+        n=$(jq '[.cases[] | select(.stage == "interop" and .verdict == "PASS")] | length' "$tmp/i/report.json")
+        # Two directions per canonical state (harness/program/canonical.h has four).
+        [ "$n" -ge 8 ] || fail "only $n INTEROP cases passed for $lib"
+        echo "ok: $lib: $n INTEROP cases PASS"
+    done
+    # variant, the clause its INTEROP failures must name
+    while read -r variant clause; do
+        rc=0
+        "$vmbsave" certify --impl "$build/variants/libvmbsave_variant_$variant.so" --case INTEROP --jobs 2 \
+            --seed 8 --report "$tmp/$variant" >"$tmp/$variant.log" 2>&1 || rc=$?
+        [ "$rc" -eq 1 ] || fail "$variant: INTEROP exited $rc, not 1"
+        got=$(jq -r '[.cases[] | select(.verdict == "FAIL") | .clause] | unique | join(",")' "$tmp/$variant/report.json")
+        [ "$got" = "$clause" ] || fail "$variant: INTEROP failures name $got, not $clause"
+        echo "ok: $variant fails INTEROP with $clause"
+    done <<'EOF'
+nondeterministic_byte SAVE.IMAGE.DETERMINISTIC
+overrun_one_byte SAVE.CONTINUE.NO_OVERRUN
+split_chunk SAVE.CONTINUE.WHOLE_CHUNKS
+replay_restore_callback RESTORE.NO_REPLAY
+more_processing_as_success RESTORE.MORE_PROCESSING
+EOF
+    echo "PASS: images cross between implementation and reference both ways; wrong writers fail"
     ;;
 structured)
     # variant, the cases certified, the kind of value its failures must show

@@ -48,6 +48,7 @@ typedef enum certify_level { LEVEL_MUST = 0, LEVEL_SHOULD, LEVEL_MAY } certify_l
 typedef enum certify_stage {
     STAGE_CONFORMANCE = 0, /* the clause suite and the exhaustive checks (tests/conformance) */
     STAGE_SEEDS,           /* every fuzz target's seeds and regressions */
+    STAGE_INTEROP,         /* images of canonical states across implementation and reference */
     STAGE_COUNT
 } certify_stage;
 
@@ -128,6 +129,15 @@ int certify_write_report(const certify_run *run, const char *dir, char *err, siz
 /* The SHA-256 that report.json carries of itself: over its compact, key-sorted JSON without
  * the "report_sha256" member. Returns 0, or -1. */
 int certify_report_digest(json_t *report, char hex[65]);
+
+/* The interoperability stage (certify_interop.c). The child (a sandbox_function) takes an
+ * argument from certify_interop_arg_new (free() it) and fills a report of
+ * certify_interop_report_size() bytes, which certify_interop_grade turns into c's verdict,
+ * clause, detail, expected and observed. */
+size_t certify_interop_report_size(void);
+void *certify_interop_arg_new(const char *plugin, int state, bool ref_to_impl);
+int certify_interop_child(void *arg, void *report, size_t size);
+void certify_interop_grade(const void *report, bool ref_to_impl, certify_case *c);
 
 int cmd_certify(int argc, char **argv);
 int cmd_verify_report(int argc, char **argv);

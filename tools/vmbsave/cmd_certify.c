@@ -23,6 +23,7 @@
 
 #include "host/host.h"
 #include "host/loader.h"
+#include "program/canonical.h"
 #include "reference.h"
 #include "run/differential.h"
 #include "run/fuzz_input.h"
@@ -409,6 +410,28 @@ static int load_seeds(const char *corpus, case_list *l, char *err, size_t err_si
                 }
             }
             io_free_list(paths, count);
+        }
+    }
+    return 0;
+}
+
+/* The interoperability stage: per canonical state, INTEROP.<STATE>.IMPL_TO_REF and
+ * .REF_TO_IMPL (certify_interop.c). */
+static int load_interop(case_list *l, char *err, size_t err_size)
+{
+    for (int s = 0; s < (int)VMBSAVE_CANONICAL_COUNT; s++) {
+        char upper[64];
+        snprintf(upper, sizeof(upper), "%s", vmbsave_canonical_name((vmbsave_canonical_id)s));
+        for (char *p = upper; *p != '\0'; p++)
+            *p = (char)(*p >= 'a' && *p <= 'z' ? *p - 'a' + 'A' : *p);
+        static const char *const directions[] = {"IMPL_TO_REF", "REF_TO_IMPL"};
+        for (size_t d = 0; d < 2; d++) {
+            char id[CERTIFY_MAX_ID];
+            snprintf(id, sizeof(id), "INTEROP.%s.%s", upper, directions[d]);
+            if (add_case(l, id, "FORMAT.LAYOUT", LEVEL_MUST, STAGE_INTEROP, "", directions[d], s) == NULL) {
+                snprintf(err, err_size, "more than %u cases", CERTIFY_MAX_CASES);
+                return -1;
+            }
         }
     }
     return 0;
@@ -911,6 +934,40 @@ static void run_seed_case(context *x, certify_case *c)
     sandbox_result_free(&r);
 }
 
+/* An interoperability case: in a child, like a seed case (a memory checker does not run it). */
+static void run_interop_case(context *x, certify_case *c)
+{
+    bool ref_to_impl = strcmp(c->argument, "REF_TO_IMPL") == 0;
+    void *arg = certify_interop_arg_new(x->run->impl_path, c->target, ref_to_impl);
+    sandbox_result r;
+    sandbox_limits limits = {x->options->case_timeout * 1000u, (uint64_t)x->options->memory_mib << 20};
+    if (arg == NULL) {
+        c->verdict = CV_HARNESS_ERROR;
+        snprintf(c->detail, sizeof(c->detail), "out of memory");
+        return;
+    }
+    sandbox_run_function(certify_interop_child, arg, certify_interop_report_size(), &limits, &r);
+    free(arg);
+    c->elapsed_ms = r.elapsed_ms;
+    c->output = r.output;
+    r.output = NULL;
+    if (!r.finished || r.report == NULL) {
+        if (!grade_abnormal(c, &r)) {
+            c->verdict = CV_CRASH;
+            snprintf(c->crash_type, sizeof(c->crash_type), "exit");
+            snprintf(c->detail, sizeof(c->detail), "the implementation ended the process (exit %d) mid-case",
+                     r.exit_code);
+        }
+    } else {
+        certify_interop_grade(r.report, ref_to_impl, c);
+        if (c->verdict == CV_FAIL)
+            c->level = clause_level(x, c->clause);
+        if (c->verdict == CV_FAIL && c->level != LEVEL_MUST)
+            c->verdict = CV_WARN;
+    }
+    sandbox_result_free(&r);
+}
+
 /* ---- The run ------------------------------------------------------------------------------- */
 
 static void progress_line(context *x, const certify_case *c)
@@ -953,6 +1010,8 @@ static void *worker(void *arg)
 
         if (c->stage == STAGE_CONFORMANCE)
             run_conformance_case(x, c);
+        else if (c->stage == STAGE_INTEROP)
+            run_interop_case(x, c);
         else
             run_seed_case(x, c);
 
@@ -1025,7 +1084,7 @@ int cmd_certify(int argc, char **argv)
     char err[1024];
     case_list all = {0};
     if (load_manifest(o.manifest, &all, err, sizeof(err)) != 0 ||
-        load_seeds(o.corpus, &all, err, sizeof(err)) != 0) {
+        load_seeds(o.corpus, &all, err, sizeof(err)) != 0 || load_interop(&all, err, sizeof(err)) != 0) {
         cli_error("%s", err);
         free_cases(&all);
         return CERTIFY_EXIT_INCOMPLETE;
