@@ -55,6 +55,7 @@ const char *certify_stage_name(certify_stage s)
     case STAGE_CONFORMANCE: return "conformance";
     case STAGE_SEEDS: return "seeds";
     case STAGE_INTEROP: return "interop";
+    case STAGE_SEARCH: return "search";
     case STAGE_COUNT: break;
     }
     return "?";

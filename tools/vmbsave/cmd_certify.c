@@ -24,6 +24,7 @@
 #include "host/host.h"
 #include "host/loader.h"
 #include "program/canonical.h"
+#include "program/program.h"
 #include "reference.h"
 #include "run/differential.h"
 #include "run/fuzz_input.h"
@@ -59,6 +60,9 @@ typedef struct certify_options {
     unsigned memory_mib;
     const char *manifest;
     const char *corpus;
+    /* The search stage: at most this long (--search-seconds; default the rest of the budget). */
+    unsigned search_seconds;
+    bool search_seconds_given;
     /* --memcheck guard: the guard-page allocator preloaded into every case's process;
      * --memcheck valgrind: every case's process under valgrind memcheck. */
     char preload_env[4200];
@@ -207,6 +211,11 @@ static int parse_options(int argc, char **argv, certify_options *o)
             if (m < 0 || !parse_unsigned(v, CLI_MAX_TIMEOUT, &n) || n == 0)
                 return cli_usage_error("certify", "--case-timeout takes seconds, 1 to %u", CLI_MAX_TIMEOUT), -1;
             o->case_timeout = (unsigned)n;
+        } else if ((m = cli_option_value(argc, argv, &i, "--search-seconds", &v)) != 0) {
+            if (m < 0 || !parse_unsigned(v, CERTIFY_MAX_BUDGET, &n))
+                return cli_usage_error("certify", "--search-seconds takes seconds, 0 to %u", CERTIFY_MAX_BUDGET), -1;
+            o->search_seconds = (unsigned)n;
+            o->search_seconds_given = true;
         } else if ((m = cli_option_value(argc, argv, &i, "--memory", &v)) != 0) {
             if (m < 0 || !parse_unsigned(v, CERTIFY_MAX_MEMORY_MIB, &n) || n < 16)
                 return cli_usage_error("certify", "--memory takes MiB, 16 to %u", CERTIFY_MAX_MEMORY_MIB), -1;
@@ -968,6 +977,187 @@ static void run_interop_case(context *x, certify_case *c)
     sandbox_result_free(&r);
 }
 
+/* ---- The search stage ---------------------------------------------------------------------- */
+
+static void progress_line(context *x, const certify_case *c);
+
+/* One batch's child runs at most this long (then its findings are graded and a new batch
+ * starts: a crash loses one batch, not the stage). */
+#define SEARCH_BATCH_MS 10000u
+
+typedef struct search_state {
+    context *x;
+    case_list found; /* SEARCH.<clause> cases, one per clause (or per abnormal end) */
+    uint64_t end_ms;
+    uint32_t next_batch;
+} search_state;
+
+/* The SEARCH case `id`, added if new. NULL if it exists already (first finding kept). */
+static certify_case *search_case(search_state *st, const char *id, const char *clause, uint64_t seed)
+{
+    for (size_t i = 0; i < st->found.count; i++) {
+        if (strcmp(st->found.items[i].id, id) == 0)
+            return NULL;
+    }
+    certify_case *c = add_case(&st->found, id, clause, clause_level(st->x, clause), STAGE_SEARCH, "", "", -1);
+    if (c != NULL) {
+        c->seed = seed;
+        c->ran = true;
+    }
+    return c;
+}
+
+/* A finding's program into the case: its byte form, and its text in the case's output. */
+static void search_take_program(certify_case *c, const certify_search_finding *f, const char *how)
+{
+    c->input = malloc(f->input_size > 0 ? f->input_size : 1);
+    if (c->input != NULL) {
+        memcpy(c->input, f->input, f->input_size);
+        c->input_size = f->input_size;
+    }
+    c->input_target = f->differential ? "differential" : "save_session";
+    static _Thread_local vmbsave_program p;
+    static _Thread_local char text[VMBSAVE_PROGRAM_TEXT_MAX_BYTES];
+    vmbsave_program_decode(f->input, f->input_size, &p);
+    vmbsave_program_print(&p, text, sizeof(text));
+    size_t cap = strlen(text) + 1024;
+    c->output = malloc(cap);
+    if (c->output != NULL)
+        snprintf(c->output, cap, "%s; replay: vmbsave repro --target %s input.bin\n# program (%u steps%s):\n%s",
+                 how, c->input_target, f->steps,
+                 f->unminimized_steps > f->steps ? ", minimised" : "", text);
+}
+
+static void search_record(search_state *st, uint64_t seed, sandbox_result *r)
+{
+    context *x = st->x;
+    const certify_search_report *rep = r->finished ? r->report : NULL;
+    char id[CERTIFY_MAX_ID];
+    certify_case *c = NULL;
+    x->run->search_batches++;
+    x->run->search_ms += r->elapsed_ms;
+    if (rep == NULL) {
+        /* The batch died: the implementation crashed, hung or ran out of memory on a program
+         * of it (which one is lost with the child; certify's other stages localise it). */
+        certify_case tmp;
+        memset(&tmp, 0, sizeof(tmp));
+        if (!grade_abnormal(&tmp, r)) {
+            tmp.verdict = CV_CRASH;
+            snprintf(tmp.crash_type, sizeof(tmp.crash_type), "exit");
+            snprintf(tmp.detail, sizeof(tmp.detail), "the implementation ended the process (exit %d)", r->exit_code);
+        }
+        snprintf(id, sizeof(id), "SEARCH.%s", certify_verdict_name(tmp.verdict));
+        c = search_case(st, id, "-", seed);
+        if (c != NULL) {
+            c->verdict = tmp.verdict;
+            memcpy(c->crash_type, tmp.crash_type, sizeof(c->crash_type));
+            snprintf(c->detail, sizeof(c->detail), "a search batch (seed 0x%016" PRIx64 "): %.900s", seed, tmp.detail);
+            c->output = r->output;
+            r->output = NULL;
+        }
+    } else {
+        x->run->search_programs += rep->programs;
+        if (rep->impl_refused || rep->setup_failed) {
+            c = search_case(st, "SEARCH.HARNESS_ERROR", "-", seed);
+            if (c != NULL) {
+                c->verdict = rep->impl_refused ? CV_FAIL : CV_HARNESS_ERROR;
+                if (rep->impl_refused)
+                    snprintf(c->clause, sizeof(c->clause), "ABI.TABLE.COMPLETE");
+                snprintf(c->detail, sizeof(c->detail), "%s", rep->error);
+            }
+        }
+        if (rep->found != CERTIFY_SEARCH_NOTHING) {
+            const certify_search_finding *f = &rep->finding;
+            bool impl = rep->found == CERTIFY_SEARCH_IMPL_VIOLATION;
+            snprintf(id, sizeof(id), "SEARCH.%s", f->clause);
+            c = search_case(st, id, f->clause, seed);
+            if (c != NULL) {
+                c->verdict = !impl ? CV_HARNESS_ERROR : c->level == LEVEL_MUST ? CV_FAIL : CV_WARN;
+                snprintf(c->detail, sizeof(c->detail), "%s%s at step %u (%s) of a %u-step program: expected %s, observed %s",
+                         impl ? "" : "the reference broke ", f->clause, f->step, f->check, f->steps, f->expected,
+                         f->observed);
+                c->expected = json_pack("{s:s, s:s, s:s}", "kind", "oracle", "check", f->check, "text", f->expected);
+                c->observed = json_pack("{s:s, s:s, s:s, s:i}", "kind", "oracle", "check", f->check, "text",
+                                        f->observed, "step", (int)f->step);
+                search_take_program(c, f, f->differential ? "found differentially" : "found on the implementation alone");
+            }
+        }
+        for (uint32_t i = 0; i < rep->info_count && i < CERTIFY_SEARCH_MAX_INFO; i++) {
+            const certify_search_finding *f = &rep->info[i];
+            snprintf(id, sizeof(id), "SEARCH.%s", f->clause);
+            certify_case *info = search_case(st, id, f->clause, seed);
+            if (info == NULL)
+                continue;
+            info->verdict = CV_INFO;
+            snprintf(info->detail, sizeof(info->detail),
+                     "differs from the reference where the contract allows it: step %u, %.150s: %s: %s, %s",
+                     f->step, f->call, f->check, f->expected, f->observed);
+            search_take_program(info, f, "a difference the oracle accepts");
+            progress_line(x, info);
+        }
+    }
+    if (c != NULL) {
+        x->done++;
+        if (certify_verdict_blocks(c->verdict))
+            x->failed++;
+        progress_line(x, c);
+    }
+}
+
+static void *search_worker(void *arg)
+{
+    search_state *st = arg;
+    context *x = st->x;
+    for (;;) {
+        pthread_mutex_lock(&x->lock);
+        uint64_t now = sandbox_now_ms();
+        uint32_t batch = st->next_batch++;
+        pthread_mutex_unlock(&x->lock);
+        if (now + 500u >= st->end_ms)
+            return NULL;
+        uint64_t left = st->end_ms - now;
+        uint32_t time_ms = left < SEARCH_BATCH_MS ? (uint32_t)left : SEARCH_BATCH_MS;
+        char name[64];
+        snprintf(name, sizeof(name), "SEARCH#%u", batch);
+        uint64_t seed = certify_case_seed(x->run->master_seed, name);
+        void *a = certify_search_arg_new(x->run->impl_path, seed, time_ms);
+        if (a == NULL)
+            return NULL;
+        /* Time for the batch, and for minimising what it found. */
+        sandbox_limits limits = {time_ms + x->options->case_timeout * 1000u, (uint64_t)x->options->memory_mib << 20};
+        sandbox_result r;
+        sandbox_run_function(certify_search_child, a, sizeof(certify_search_report), &limits, &r);
+        free(a);
+        pthread_mutex_lock(&x->lock);
+        search_record(st, seed, &r);
+        pthread_mutex_unlock(&x->lock);
+        sandbox_result_free(&r);
+    }
+}
+
+/* Runs the search until end_ms on `jobs` threads; its cases go to st->found. */
+static void run_search(search_state *st, unsigned jobs)
+{
+    if (st->x->log != NULL) {
+        fprintf(st->x->log, "start SEARCH\n");
+        fflush(st->x->log);
+    }
+    st->x->run->search_ran = true;
+    pthread_t threads[CERTIFY_MAX_JOBS];
+    unsigned started = 0;
+    for (unsigned j = 1; j < jobs; j++) {
+        if (pthread_create(&threads[started], NULL, search_worker, st) == 0)
+            started++;
+    }
+    search_worker(st);
+    for (unsigned j = 0; j < started; j++)
+        pthread_join(threads[j], NULL);
+    if (st->x->log != NULL) {
+        fprintf(st->x->log, "end SEARCH %" PRIu64 " programs\n", st->x->run->search_programs);
+        fflush(st->x->log);
+    }
+}
+
 /* ---- The run ------------------------------------------------------------------------------- */
 
 static void progress_line(context *x, const certify_case *c)
@@ -1034,7 +1224,7 @@ static void name_reproducers(certify_run *run)
 {
     for (size_t i = 0; i < run->case_count; i++) {
         certify_case *c = &run->cases[i];
-        if (!c->ran || !certify_verdict_blocks(c->verdict))
+        if (!c->ran || (!certify_verdict_blocks(c->verdict) && c->input == NULL))
             continue;
         char safe[CERTIFY_MAX_ID];
         snprintf(safe, sizeof(safe), "%s", c->id);
@@ -1052,6 +1242,7 @@ static void free_cases(case_list *l)
         free(l->items[i].program);
         free(l->items[i].argument);
         free(l->items[i].output);
+        free(l->items[i].input);
         json_decref(l->items[i].expected);
         json_decref(l->items[i].observed);
     }
@@ -1125,10 +1316,19 @@ int cmd_certify(int argc, char **argv)
             printf("%s\t%s\t%s\t%s\n", c->id, certify_stage_name(c->stage), c->clause,
                    certify_level_name(c->level));
         }
+        /* The search's cases are what it finds: SEARCH.<clause>. */
+        bool search = o.pattern_count == 0;
+        for (size_t i = 0; i < o.pattern_count; i++)
+            search = search || certify_case_matches("SEARCH", o.patterns[i]);
+        if (search && !(o.search_seconds_given && o.search_seconds == 0))
+            printf("SEARCH\tsearch\t-\tMUST\n");
         free_cases(&chosen);
         return CERTIFY_EXIT_CERTIFIED;
     }
-    if (chosen.count == 0) {
+    bool search_asked = false;
+    for (size_t i = 0; i < o.pattern_count; i++)
+        search_asked = search_asked || certify_case_matches("SEARCH", o.patterns[i]);
+    if (chosen.count == 0 && !search_asked) {
         cli_error("no case matches the --case patterns given");
         free_cases(&chosen);
         return CERTIFY_EXIT_USAGE;
@@ -1241,6 +1441,57 @@ int cmd_certify(int argc, char **argv)
     worker(&x);
     for (unsigned j = 0; j < started_threads; j++)
         pthread_join(threads[j], NULL);
+    bool search = o.search_seconds_given ? o.search_seconds > 0 : true;
+    if (o.pattern_count > 0) {
+        bool asked = false;
+        for (size_t i = 0; i < o.pattern_count; i++)
+            asked = asked || certify_case_matches("SEARCH", o.patterns[i]);
+        search = search && asked;
+    }
+    if (search && !run.budget_exhausted) {
+        /* The rest of the budget, but for time to write the report. */
+        static search_state st;
+        memset(&st, 0, sizeof(st));
+        st.x = &x;
+        uint64_t margin = (uint64_t)o.budget * 1000u / 20u;
+        margin = margin < 3000u ? 3000u : margin;
+        st.end_ms = x.deadline_ms > margin ? x.deadline_ms - margin : 0;
+        uint64_t now = sandbox_now_ms();
+        if (o.search_seconds_given && now + (uint64_t)o.search_seconds * 1000u < st.end_ms)
+            st.end_ms = now + (uint64_t)o.search_seconds * 1000u;
+        printf("search: %s, until %u s from now\n", "random programs and the structure-aware mutator, differential against the reference",
+               st.end_ms > now ? (unsigned)((st.end_ms - now) / 1000u) : 0);
+        fflush(stdout);
+        run_search(&st, o.jobs);
+        for (size_t i = 0; i < st.found.count; i++) {
+            certify_case *f = &st.found.items[i];
+            certify_case *d = add_case(&chosen, f->id, f->clause, f->level, f->stage, "", "", -1);
+            if (d == NULL)
+                break;
+            /* The case moves over whole: its owned pointers go with it. */
+            char *program = d->program, *argument = d->argument;
+            *d = *f;
+            free(program == f->program ? NULL : program);
+            free(argument == f->argument ? NULL : argument);
+            memset(f, 0, sizeof(*f));
+        }
+        size_t findings = st.found.count;
+        /* The stage itself: how much it ran (its findings are the SEARCH.<clause> cases). */
+        certify_case *sc = add_case(&chosen, "SEARCH.PROGRAMS", "-", LEVEL_MUST, STAGE_SEARCH, "", "", -1);
+        if (sc != NULL) {
+            sc->ran = true;
+            sc->verdict = CV_PASS;
+            sc->seed = certify_case_seed(o.seed, "SEARCH#0");
+            sc->elapsed_ms = run.search_ms;
+            snprintf(sc->detail, sizeof(sc->detail), "%" PRIu64 " programs in %u batch(es), %zu finding(s)",
+                     run.search_programs, run.search_batches, findings);
+        }
+        free_cases(&st.found);
+        run.cases = chosen.items;
+        run.case_count = chosen.count;
+        printf("search: %" PRIu64 " programs in %u batch(es), %zu finding(s)\n", run.search_programs,
+               run.search_batches, findings);
+    }
     run.elapsed_ms = (uint32_t)(sandbox_now_ms() - start);
     if (x.tty)
         fprintf(stderr, "\r\033[K");
