@@ -2,8 +2,9 @@
 # HARNESS.CERTIFY.*: vmbsave certify end to end (docs/vmbsave.1, "certify").
 #
 # usage: check_certify.sh MODE VMBSAVE BUILD_DIR SOURCE_DIR
-#   reference  the reference plug-in certifies (every case, --jobs 2): exit 0, every case PASS
-#              or INFO, and verify-report accepts the report with --impl
+#   reference  the reference plug-in certifies (every case, --jobs 2, 20 s of search): exit 0,
+#              every case PASS or INFO, the interop and search stages ran, and verify-report
+#              accepts the report with --impl
 #   second     the same for impls/second, written independently from the documents
 #   variants   every deliberately broken plug-in of bench/bug_targets.tsv is rejected (exit 1)
 #              with a blocking verdict on a case of its clause, run on that clause's cases and
@@ -53,7 +54,7 @@ reference | second)
     lib=$reference
     [ "$mode" = reference ] || lib="$build/impls/second/libvmbsave_second.so"
     rc=0
-    "$vmbsave" certify --impl "$lib" --jobs 2 --budget 900 --seed 1 --report "$tmp/r" \
+    "$vmbsave" certify --impl "$lib" --jobs 2 --budget 900 --search-seconds 20 --seed 1 --report "$tmp/r" \
         >"$tmp/log" 2>&1 || rc=$?
     tail -n 3 "$tmp/log"
     [ "$rc" -eq 0 ] || { grep -v ' PASS ' "$tmp/log" | head -n 30; fail "certify of $lib exited $rc"; }
@@ -61,6 +62,13 @@ reference | second)
     [ -z "$bad" ] || fail "cases of $lib that did not pass: $bad"
     n=$(jq '.counts.ran' "$tmp/r/report.json")
     [ "$n" -gt 100 ] || fail "only $n cases ran"
+    # Every stage ran: the interoperability cases, and the search (which found nothing false).
+    i=$(jq '[.cases[] | select(.stage == "interop")] | length' "$tmp/r/report.json")
+    [ "$i" -ge 8 ] || fail "only $i INTEROP cases"
+    p=$(jq '.run.search.programs' "$tmp/r/report.json")
+    [ "$(jq -r '.run.search.ran' "$tmp/r/report.json")" = true ] && [ "$p" -gt 0 ] ||
+        fail "the search did not run ($p programs)"
+    echo "search: $p programs"
     "$vmbsave" verify-report "$tmp/r" --impl "$lib" || fail "verify-report rejected a good report"
     jq -r '.cases[] | select(.verdict == "INFO") | "INFO \(.id): \(.detail)"' "$tmp/r/report.json"
     echo "PASS: $lib certified on $n cases"

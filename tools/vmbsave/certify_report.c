@@ -92,8 +92,10 @@ static void rerun_command(const certify_run *run, const certify_case *c, char *b
 {
     /* A search finding: its program, replayed (the path is relative to the report folder). */
     if (c->input != NULL && c->reproducer[0] != '\0') {
-        snprintf(buf, cap, "vmbsave repro --impl %s --target %s %s/input.bin", run->impl_path,
-                 c->input_target, c->reproducer);
+        int n = snprintf(buf, cap, "vmbsave repro --impl %s --target %s %s/input.bin", run->impl_path,
+                         c->input_target, c->reproducer);
+        if (n < 0 || (size_t)n >= cap)
+            buf[0] = '\0'; /* no command rather than a wrong one */
         return;
     }
     snprintf(buf, cap, "vmbsave certify --impl %s --seed 0x%016" PRIx64 " --case '%s'",
