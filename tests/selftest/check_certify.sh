@@ -9,6 +9,11 @@
 #   variants   every deliberately broken plug-in of bench/bug_targets.tsv is rejected (exit 1)
 #              with a blocking verdict on a case of its clause, run on that clause's cases and
 #              its witness seeds only
+#   exact      (builds without sanitizers: slow) each variant of bench/bug_targets.tsv, certified
+#              whole (no search), fails exactly the clauses tests/selftest/certify_variants.tsv
+#              lists for it, which include its own clause, and every other case passes: the bug
+#              is caught and nothing else is blamed. A failing case's clause is the one its
+#              structured expected value names (a check of the fixture), else its own
 #   hostile    every hostile plug-in (tests/hostile) gets a verdict on each case and a report;
 #              vmbsave itself ends with status 1 (never a signal); the expected verdict class
 #              shows for each
@@ -214,6 +219,31 @@ replay_restore_callback RESTORE.NO_REPLAY
 more_processing_as_success RESTORE.MORE_PROCESSING
 EOF
     echo "PASS: images cross between implementation and reference both ways; wrong writers fail"
+    ;;
+exact)
+    table="$src/tests/selftest/certify_variants.tsv"
+    failures=0
+    while IFS=$'\t' read -r variant clause _also _targets _why; do
+        case $variant in '#'* | variant | '') continue ;; esac
+        want=$(awk -F'\t' -v v="$variant" '$1 == v { print $2 }' "$table")
+        [ -n "$want" ] || { echo "FAIL: $variant has no line in $table"; failures=$((failures + 1)); continue; }
+        [[ ",$want," == *",$clause,"* ]] || { echo "FAIL: $table: $variant's clauses lack its own, $clause"; failures=$((failures + 1)); }
+        rc=0
+        "$vmbsave" certify --impl "$build/variants/libvmbsave_variant_$variant.so" --search-seconds 0 \
+            --budget 3600 --jobs 2 --seed 11 --report "$tmp/$variant" >"$tmp/$variant.log" 2>&1 || rc=$?
+        got=$(jq -r '[.cases[] | select(.verdict | IN("PASS","INFO","NOT_SUPPORTED") | not)
+                      | (.expected.clause // .clause)] | unique | join(",")' "$tmp/$variant/report.json")
+        if [ "$rc" -ne 1 ] || [ "$got" != "$want" ]; then
+            echo "FAIL: $variant: exit $rc; failing clauses"
+            echo "  got:      $got"
+            echo "  expected: $want"
+            failures=$((failures + 1))
+        else
+            echo "ok: $variant: fails exactly $(tr ',' '\n' <<<"$want" | wc -l) clause(s), its own $clause among them"
+        fi
+    done <"$src/bench/bug_targets.tsv"
+    [ "$failures" -eq 0 ] || fail "$failures variant(s) failed other clauses than listed"
+    echo "PASS: every known-bad variant fails exactly its listed clauses and passes everything else"
     ;;
 structured)
     # variant, the cases certified, the kind of value its failures must show
