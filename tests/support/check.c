@@ -1,7 +1,7 @@
 /* Assertion helpers shared by the test files (check.h), and the structured failure report:
  * when VMBSAVE_CASE_REPORT names a file, the first failing assertion of the process writes what
- * it expected and what it observed there as JSON (docs/vmbsave.1, "certify", CASE REPORT), so
- * vmbsave certify reports typed values instead of cmocka's text alone.
+ * it expected and what it observed there as JSON (docs/vmbsave.1: certify, and ENVIRONMENT),
+ * so vmbsave certify reports typed values instead of cmocka's text alone.
  *
  * cmocka's assertion entry points (_assert_true, _assert_int_equal, _fail, print_error, ...)
  * are wrapped at link time (-Wl,--wrap, tests/CMakeLists.txt): every assertion of every test
