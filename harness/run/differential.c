@@ -386,15 +386,13 @@ static void filter_program(vmbsave_differential *d, const vmbsave_program *in,
     d->original_step[d->program.count] = count;
 }
 
-/* A run's verdict on the filtered program, its violation's step mapped back to the input. */
+/* A run's verdict on the filtered program (vmbsave_differential_judge maps its steps back). */
 static void run_one(vmbsave_differential *d, vmbsave_runner *runner, vmbsave_trace_entry *trace,
                     vmbsave_run_result *out)
 {
     vmbsave_run_options options = {
         .trace = trace, .trace_cap = VMBSAVE_DIFFERENTIAL_MAX_TRACE, .digests = true};
     vmbsave_runner_run(runner, &d->program, &options, out);
-    if (out->verdict == VMBSAVE_VERDICT_VIOLATION)
-        out->violation.step = original_step(d, out->violation.step);
 }
 
 /* ERROR if the run could not be compared: its own ERROR, or a trace that did not hold it. */
@@ -416,30 +414,59 @@ static bool run_error(vmbsave_differential_result *res, const vmbsave_run_result
     return false;
 }
 
-void vmbsave_differential_run(vmbsave_differential *d, vmbsave_runner *reference,
-                              vmbsave_runner *impl, const vmbsave_program *program,
-                              vmbsave_differential_result *res)
+const vmbsave_program *vmbsave_differential_prepare(vmbsave_differential *d,
+                                                   const vmbsave_program *program,
+                                                   vmbsave_differential_result *res)
 {
     memset(res, 0, sizeof *res);
     if (program == NULL) {
-        res->outcome = VMBSAVE_DIFFERENTIAL_ERROR;
-        set_text(res->error, sizeof res->error, "no program");
-        return;
+        d->program.count = 0;
+        d->original_step[0] = 0;
+        return &d->program;
     }
     filter_program(d, program, res);
-    run_one(d, impl, d->impl_trace, &res->impl);
+    return &d->program;
+}
+
+vmbsave_trace_entry *vmbsave_differential_trace(vmbsave_differential *d, bool impl)
+{
+    return impl ? d->impl_trace : d->reference_trace;
+}
+
+void vmbsave_differential_judge(vmbsave_differential *d, vmbsave_differential_result *res)
+{
     if (res->impl.verdict == VMBSAVE_VERDICT_VIOLATION) {
+        res->impl.violation.step = original_step(d, res->impl.violation.step);
         res->outcome = VMBSAVE_DIFFERENTIAL_IMPL_VIOLATION;
         return;
     }
     if (run_error(res, &res->impl, "implementation"))
         return;
-    run_one(d, reference, d->reference_trace, &res->reference);
     if (res->reference.verdict == VMBSAVE_VERDICT_VIOLATION) {
+        res->reference.violation.step = original_step(d, res->reference.violation.step);
         res->outcome = VMBSAVE_DIFFERENTIAL_REFERENCE_VIOLATION;
         return;
     }
     if (run_error(res, &res->reference, "reference"))
         return;
     compare_runs(d, res);
+}
+
+void vmbsave_differential_run(vmbsave_differential *d, vmbsave_runner *reference,
+                              vmbsave_runner *impl, const vmbsave_program *program,
+                              vmbsave_differential_result *res)
+{
+    if (program == NULL) {
+        memset(res, 0, sizeof *res);
+        res->outcome = VMBSAVE_DIFFERENTIAL_ERROR;
+        set_text(res->error, sizeof res->error, "no program");
+        return;
+    }
+    vmbsave_differential_prepare(d, program, res);
+    run_one(d, impl, d->impl_trace, &res->impl);
+    /* The reference runs only if the implementation's run can be compared. */
+    if (res->impl.verdict != VMBSAVE_VERDICT_VIOLATION &&
+        !(res->impl.verdict == VMBSAVE_VERDICT_ERROR || res->impl.calls > res->impl.trace_count))
+        run_one(d, reference, d->reference_trace, &res->reference);
+    vmbsave_differential_judge(d, res);
 }

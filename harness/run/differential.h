@@ -78,6 +78,20 @@ void vmbsave_differential_run(vmbsave_differential *diff, vmbsave_runner *refere
                               vmbsave_runner *impl, const vmbsave_program *program,
                               vmbsave_differential_result *result);
 
+/* The same in three parts, for a caller that runs each side itself (in a child process of its
+ * own, tools/vmbsave): _prepare resets `result` and gives the program both sides must run (the
+ * input without its FAULT_ALLOC steps; valid until the next call with `diff`); each side runs
+ * it with options.digests and a trace of VMBSAVE_DIFFERENTIAL_MAX_TRACE entries into
+ * _trace(diff, impl) and stores its run result in result->impl or result->reference (the
+ * reference's need not run after an implementation violation: verdict PASS, trace_count 0);
+ * _judge maps violation steps back to the input and compares, setting result->outcome and the
+ * disagreement exactly as vmbsave_differential_run would. */
+const vmbsave_program *vmbsave_differential_prepare(vmbsave_differential *diff,
+                                                   const vmbsave_program *program,
+                                                   vmbsave_differential_result *result);
+vmbsave_trace_entry *vmbsave_differential_trace(vmbsave_differential *diff, bool impl);
+void vmbsave_differential_judge(vmbsave_differential *diff, vmbsave_differential_result *result);
+
 /* The clause that governs `field` of `call` (NULL: the end of the program), given the statuses
  * the two runs saw (ignored when the call has none) (docs/DIFFERENTIAL.md, "Clauses"): from the
  * call's descriptor (oracle/ops.h) and the statuses. Never NULL. */

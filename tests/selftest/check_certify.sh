@@ -2,12 +2,18 @@
 # HARNESS.CERTIFY.*: vmbsave certify end to end (docs/vmbsave.1, "certify").
 #
 # usage: check_certify.sh MODE VMBSAVE BUILD_DIR SOURCE_DIR
-#   reference  the reference plug-in certifies (every case, --jobs 2): exit 0, every case PASS
-#              or INFO, and verify-report accepts the report with --impl
+#   reference  the reference plug-in certifies (every case, --jobs 2, 20 s of search): exit 0,
+#              every case PASS or INFO, the interop and search stages ran, and verify-report
+#              accepts the report with --impl
 #   second     the same for impls/second, written independently from the documents
 #   variants   every deliberately broken plug-in of bench/bug_targets.tsv is rejected (exit 1)
 #              with a blocking verdict on a case of its clause, run on that clause's cases and
 #              its witness seeds only
+#   exact      (builds without sanitizers: slow) each variant of bench/bug_targets.tsv, certified
+#              whole (no search), fails exactly the clauses tests/selftest/certify_variants.tsv
+#              lists for it, which include its own clause, and every other case passes: the bug
+#              is caught and nothing else is blamed. A failing case's clause is the one its
+#              structured expected value names (a check of the fixture), else its own
 #   hostile    every hostile plug-in (tests/hostile) gets a verdict on each case and a report;
 #              vmbsave itself ends with status 1 (never a signal); the expected verdict class
 #              shows for each
@@ -17,6 +23,12 @@
 #   html       report.html, opened in headless Chromium, shows the verdict table: the rendered
 #              page holds the table and a failing case, and a screenshot is written
 #              ($VMBSAVE_SCREENSHOT_DIR/report.png if set, kept for a person to look at)
+#   structured the FAIL cases of known-bad variants carry structured expected and observed
+#              values in report.json (tests/support/check.c's case report): typed values, not
+#              cmocka's text alone, for the fixture's save checks and cmocka's assertions
+#   interop    the interoperability stage: the reference and impls/second pass every INTEROP
+#              case (their images cross both ways), and variants that write a wrong byte or a
+#              wrong chunk fail it with their clause
 #   report     the report's files exist and are consistent; verify-report rejects a tampered
 #              report.json, a tampered view, and the wrong library; usage errors exit 3
 set -euo pipefail
@@ -47,7 +59,7 @@ reference | second)
     lib=$reference
     [ "$mode" = reference ] || lib="$build/impls/second/libvmbsave_second.so"
     rc=0
-    "$vmbsave" certify --impl "$lib" --jobs 2 --budget 900 --seed 1 --report "$tmp/r" \
+    "$vmbsave" certify --impl "$lib" --jobs 2 --budget 900 --search-seconds 20 --seed 1 --report "$tmp/r" \
         >"$tmp/log" 2>&1 || rc=$?
     tail -n 3 "$tmp/log"
     [ "$rc" -eq 0 ] || { grep -v ' PASS ' "$tmp/log" | head -n 30; fail "certify of $lib exited $rc"; }
@@ -55,6 +67,13 @@ reference | second)
     [ -z "$bad" ] || fail "cases of $lib that did not pass: $bad"
     n=$(jq '.counts.ran' "$tmp/r/report.json")
     [ "$n" -gt 100 ] || fail "only $n cases ran"
+    # Every stage ran: the interoperability cases, and the search (which found nothing false).
+    i=$(jq '[.cases[] | select(.stage == "interop")] | length' "$tmp/r/report.json")
+    [ "$i" -ge 8 ] || fail "only $i INTEROP cases"
+    p=$(jq '.run.search.programs' "$tmp/r/report.json")
+    [ "$(jq -r '.run.search.ran' "$tmp/r/report.json")" = true ] && [ "$p" -gt 0 ] ||
+        fail "the search did not run ($p programs)"
+    echo "search: $p programs"
     "$vmbsave" verify-report "$tmp/r" --impl "$lib" || fail "verify-report rejected a good report"
     jq -r '.cases[] | select(.verdict == "INFO") | "INFO \(.id): \(.detail)"' "$tmp/r/report.json"
     echo "PASS: $lib certified on $n cases"
@@ -172,6 +191,94 @@ html)
     # A blank page is a few KiB; the verdict table and failures make it far larger.
     [ "$size" -gt 30000 ] || fail "the screenshot is $size bytes: nothing rendered?"
     echo "PASS: report.html rendered in $($chromium --version 2>/dev/null | head -n 1); screenshot $shots/report.png ($size bytes)"
+    ;;
+interop)
+    for lib in "$reference" "$build/impls/second/libvmbsave_second.so"; do
+        rc=0
+        "$vmbsave" certify --impl "$lib" --case INTEROP --jobs 2 --seed 8 --report "$tmp/i" >"$tmp/i.log" 2>&1 || rc=$?
+        [ "$rc" -eq 0 ] || { tail -n 12 "$tmp/i.log"; fail "INTEROP of $lib exited $rc"; }
+        n=$(jq '[.cases[] | select(.stage == "interop" and .verdict == "PASS")] | length' "$tmp/i/report.json")
+        # Two directions per canonical state (harness/program/canonical.h has four).
+        [ "$n" -ge 8 ] || fail "only $n INTEROP cases passed for $lib"
+        echo "ok: $lib: $n INTEROP cases PASS"
+    done
+    # variant, the clause its INTEROP failures must name
+    while read -r variant clause; do
+        rc=0
+        "$vmbsave" certify --impl "$build/variants/libvmbsave_variant_$variant.so" --case INTEROP --jobs 2 \
+            --seed 8 --report "$tmp/$variant" >"$tmp/$variant.log" 2>&1 || rc=$?
+        [ "$rc" -eq 1 ] || fail "$variant: INTEROP exited $rc, not 1"
+        got=$(jq -r '[.cases[] | select(.verdict == "FAIL") | .clause] | unique | join(",")' "$tmp/$variant/report.json")
+        [ "$got" = "$clause" ] || fail "$variant: INTEROP failures name $got, not $clause"
+        echo "ok: $variant fails INTEROP with $clause"
+    done <<'EOF'
+nondeterministic_byte SAVE.IMAGE.DETERMINISTIC
+overrun_one_byte SAVE.CONTINUE.NO_OVERRUN
+split_chunk SAVE.CONTINUE.WHOLE_CHUNKS
+replay_restore_callback RESTORE.NO_REPLAY
+more_processing_as_success RESTORE.MORE_PROCESSING
+EOF
+    echo "PASS: images cross between implementation and reference both ways; wrong writers fail"
+    ;;
+exact)
+    table="$src/tests/selftest/certify_variants.tsv"
+    failures=0
+    while IFS=$'\t' read -r variant clause _also _targets _why; do
+        case $variant in '#'* | variant | '') continue ;; esac
+        want=$(awk -F'\t' -v v="$variant" '$1 == v { print $2 }' "$table")
+        [ -n "$want" ] || { echo "FAIL: $variant has no line in $table"; failures=$((failures + 1)); continue; }
+        [[ ",$want," == *",$clause,"* ]] || { echo "FAIL: $table: $variant's clauses lack its own, $clause"; failures=$((failures + 1)); }
+        rc=0
+        "$vmbsave" certify --impl "$build/variants/libvmbsave_variant_$variant.so" --search-seconds 0 \
+            --budget 3600 --jobs 2 --seed 11 --report "$tmp/$variant" >"$tmp/$variant.log" 2>&1 || rc=$?
+        got=$(jq -r '[.cases[] | select(.verdict | IN("PASS","INFO","NOT_SUPPORTED") | not)
+                      | (.expected.clause // .clause)] | unique | join(",")' "$tmp/$variant/report.json")
+        if [ "$rc" -ne 1 ] || [ "$got" != "$want" ]; then
+            echo "FAIL: $variant: exit $rc; failing clauses"
+            echo "  got:      $got"
+            echo "  expected: $want"
+            failures=$((failures + 1))
+        else
+            echo "ok: $variant: fails exactly $(tr ',' '\n' <<<"$want" | wc -l) clause(s), its own $clause among them"
+        fi
+    done <"$src/bench/bug_targets.tsv"
+    [ "$failures" -eq 0 ] || fail "$failures variant(s) failed other clauses than listed"
+    echo "PASS: every known-bad variant fails exactly its listed clauses and passes everything else"
+    ;;
+structured)
+    # variant, the cases certified, the kind of value its failures must show
+    while read -r variant cases kind; do
+        lib="$build/variants/libvmbsave_variant_$variant.so"
+        args=()
+        for c in ${cases//,/ }; do args+=(--case "$c"); done
+        rc=0
+        "$vmbsave" certify --impl "$lib" "${args[@]}" --jobs 2 --seed 7 --report "$tmp/$variant" \
+            >"$tmp/$variant.log" 2>&1 || rc=$?
+        [ "$rc" -eq 1 ] || { tail -n 5 "$tmp/$variant.log"; fail "$variant: certify exited $rc, not 1"; }
+        r="$tmp/$variant/report.json"
+        fails=$(jq '[.cases[] | select(.verdict == "FAIL")] | length' "$r")
+        [ "$fails" -gt 0 ] || fail "$variant: no FAIL case"
+        # Every FAIL: expected and observed are objects with a kind and something beside it.
+        bare=$(jq -r '.cases[] | select(.verdict == "FAIL")
+                      | select(((.expected | type) != "object") or ((.observed | type) != "object")
+                               or (.expected.kind == null) or (.observed.kind == null)
+                               or ((.expected | keys | length) < 2) or ((.observed | keys | length) < 2))
+                      | .id' "$r")
+        [ -z "$bare" ] || fail "$variant: FAIL cases without structured expected/observed: $bare"
+        # The conformance failures show typed values of the expected kind, not a message.
+        typed=$(jq --arg k "$kind" '[.cases[] | select(.verdict == "FAIL" and .stage == "conformance"
+                                     and .observed.kind == $k)] | length' "$r")
+        [ "$typed" -gt 0 ] || { jq -c '.cases[] | select(.verdict == "FAIL") | .observed' "$r" | head -n 3;
+                                fail "$variant: no conformance FAIL observed as $kind"; }
+        echo "ok: $variant: $fails FAIL case(s), $typed with observed kind $kind; e.g.:"
+        jq -c --arg k "$kind" 'first(.cases[] | select(.verdict == "FAIL" and .observed.kind == $k))
+                               | {id, expected, observed: (.observed | del(.message))}' "$r"
+    done <<'EOF'
+overrun_one_byte SAVE.CONTINUE.NO_OVERRUN,SAVE.CONTINUE.PARAMS save_continue
+restore_partial_state RESTORE.NO_REPLAY,RESTORE.REQUIRES_FRESH integer
+accepts_second_begin SAVE.BEGIN.ACTIVE_SESSION status
+EOF
+    echo "PASS: known-bad variants' FAIL cases carry structured expected and observed values"
     ;;
 report)
     rc=0

@@ -3,7 +3,8 @@
 # examples/kmcl-plugin/) through vmbsave certify.
 #
 # usage: check_kmcl.sh MODE VMBSAVE PLUGIN.so [NM]   (like check_certify.sh: --budget 900, since
-# certify's default of 120 s is too short on a loaded machine)
+# certify's default of 120 s is too short on a loaded machine, and --search-seconds 20, since
+# the search would otherwise take the rest of it)
 #   example  PLUGIN.so (the example) certifies on every case with --jobs 2: exit 0, every case
 #            PASS or INFO; with NM, it also exports vmbsave_get_interface only
 #   bad      PLUGIN.so (the example with an overrunning VmbChannelSaveContinue) is rejected on
@@ -34,7 +35,7 @@ example)
         [ "$exports" = vmbsave_get_interface ] || fail "$lib exports: $exports"
     fi
     rc=0
-    "$vmbsave" certify --impl "$lib" --jobs 2 --budget 900 --seed 13 --report "$tmp/r" >"$tmp/log" 2>&1 || rc=$?
+    "$vmbsave" certify --impl "$lib" --jobs 2 --budget 900 --search-seconds 20 --seed 13 --report "$tmp/r" >"$tmp/log" 2>&1 || rc=$?
     tail -n 3 "$tmp/log"
     [ "$rc" -eq 0 ] || { grep -v ' PASS ' "$tmp/log" | head -n 30; fail "certify of $lib exited $rc"; }
     bad=$(jq -r '.cases[] | select(.verdict != "PASS" and .verdict != "INFO") | "\(.id) \(.verdict)"' \

@@ -1267,8 +1267,8 @@ static void minimize_target_input_is_a_bare_program(void **state)
     remove_dir(dir);
 }
 
-/* differential inputs are programs: replayed against the implementation alone, with a note
- * that a disagreement needs fuzz_differential. */
+/* differential inputs are programs: run against the implementation and the reference, with a
+ * note that says so; a violation of the implementation is the oracle's, exit 1. */
 static void differential_target_notes_what_it_checks(void **state)
 {
     (void)state;
@@ -1278,10 +1278,14 @@ static void differential_target_notes_what_it_checks(void **state)
     proc_result r;
     VMBSAVE(&r, dir, "repro", "--target", "differential", "--impl", variant, input);
     expect_status(&r, 1);
-    expect_contains(r.out, "note: --target differential replays the program against the "
-                           "implementation under the oracle only");
-    expect_contains(r.out, "fuzz_differential FILE");
+    expect_contains(r.out, "note: --target differential runs the program (its fault_alloc steps "
+                           "dropped, as the target drops them) against the implementation and "
+                           "against the reference");
     expect_contains(r.out, "\nviolation SAVE.CONTINUE.NO_OVERRUN at step 3: ");
+    proc_free(&r);
+    VMBSAVE(&r, dir, "run", "--target", "differential", "--impl", variant, input);
+    expect_status(&r, 1);
+    expect_contains(r.out, ": violation SAVE.CONTINUE.NO_OVERRUN at step 3: ");
     proc_free(&r);
     free(variant);
     free(input);
@@ -1311,7 +1315,7 @@ static void repro_target_differential(void **state)
     proc_free(&r);
     VMBSAVE(&r, dir, "repro", "--target", "differential", "--text", "--impl", variant, text);
     expect_status(&r, 1);
-    expect_contains(r.out, "fault_alloc steps made mode=off");
+    expect_contains(r.out, "its fault_alloc steps dropped");
     expect_contains(r.out, "\nviolation SAVE.BEGIN.ACTIVE_SESSION at step 15: ");
     proc_free(&r);
     free(text);
@@ -1320,8 +1324,51 @@ static void repro_target_differential(void **state)
     remove_dir(dir);
 }
 
+/* A difference the contract allows (docs/DIFFERENTIAL.md): the conformant variant that writes
+ * one chunk per call, on its witness. repro and run --target differential run both sides,
+ * each in a child, show the first difference (step, call, both statuses) and say INFO with
+ * exit 0; the reference against itself agrees. */
+static void repro_differential_info(void **state)
+{
+    (void)state;
+    char *dir = temp_dir();
+    char *input = seed_path("differential", "differential-alt_one_chunk_per_call");
+    char *variant = variant_plugin("alt_one_chunk_per_call");
+    proc_result r;
+    VMBSAVE(&r, dir, "repro", "--target", "differential", "--impl", variant, input);
+    expect_status(&r, 0);
+    expect_contains(r.out, "\npass (");
+    expect_contains(r.out, "against the reference: INFO: differs from the reference where the "
+                           "contract allows it (SAVE.CONTINUE.WHOLE_CHUNKS): step 3, call #4 "
+                           "save_continue(ch0, size=1048576): status: ");
+    expect_contains(r.out, "  first difference: step 3, call #4 save_continue(ch0, size=1048576)\n"
+                           "  status: reference STATUS_SUCCESS\n"
+                           "  status: implementation STATUS_BUFFER_OVERFLOW\n");
+    proc_free(&r);
+    VMBSAVE(&r, dir, "run", "--target", "differential", "--impl", variant, input);
+    expect_status(&r, 0);
+    expect_contains(r.out, ": INFO: differs from the reference where the contract allows it "
+                           "(SAVE.CONTINUE.WHOLE_CHUNKS)");
+    expect_contains(r.out, "1 passed, 0 failed");
+    proc_free(&r);
+    /* The same program without --target: the implementation alone, no comparison. */
+    VMBSAVE(&r, dir, "run", "--impl", variant, input);
+    expect_status(&r, 0);
+    assert_null(strstr(r.out, "INFO"));
+    proc_free(&r);
+    /* The reference against itself. */
+    VMBSAVE(&r, dir, "run", "--target", "differential", input);
+    expect_status(&r, 0);
+    expect_contains(r.out, ": pass: agrees with the reference (");
+    proc_free(&r);
+    free(variant);
+    free(input);
+    remove_dir(dir);
+}
+
 static const struct CMUnitTest tests[] = {
     CLAUSE_TEST("HARNESS.CLI.USAGE_ERRORS", usage_errors_exit_2_with_one_line),
+    CLAUSE_TEST("HARNESS.CLI.REPRO_DIFFERENTIAL_INFO", repro_differential_info),
     CLAUSE_TEST("HARNESS.CLI.HELP_VERSION", help_and_version),
     CLAUSE_TEST("HARNESS.CLI.UNREADABLE_INPUT", unreadable_or_too_large_input_exits_2),
     CLAUSE_TEST("HARNESS.CLI.RUN_PASS", run_passing_program_exits_0),

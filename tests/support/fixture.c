@@ -1,6 +1,7 @@
 /* Shared test fixture (tests/support/fixture.h). Everything here is written from SPEC.md and
  * FORMAT.md alone: the chunk parser and the hash do not use the implementation under test. */
 #include "fixture.h"
+#include "check.h"
 #include "util.h"
 
 #include <setjmp.h>
@@ -539,6 +540,7 @@ static NTSTATUS checked_continue(vt_env *e, vmbsave_channel *ch, uint32_t size, 
     vmbsave_host_leave(&e->host);
 
     const char *problem = NULL;
+    long overrun_at = VT_NO_OFFSET;
     char detail[200];
     detail[0] = '\0';
     if (s != STATUS_SUCCESS && s != STATUS_BUFFER_OVERFLOW && s != STATUS_BUFFER_TOO_SMALL) {
@@ -567,8 +569,8 @@ static NTSTATUS checked_continue(vt_env *e, vmbsave_channel *ch, uint32_t size, 
             if (i >= VT_GUARD && i < VT_GUARD + written)
                 continue;
             if (raw[i] != VT_GUARD_BYTE) {
-                snprintf(detail, sizeof(detail), " (byte at offset %ld from the buffer)",
-                         (long)i - (long)VT_GUARD);
+                overrun_at = (long)i - (long)VT_GUARD;
+                snprintf(detail, sizeof(detail), " (byte at offset %ld from the buffer)", overrun_at);
                 problem = "SAVE.CONTINUE.NO_OVERRUN: a byte outside the filled range changed";
                 break;
             }
@@ -576,6 +578,7 @@ static NTSTATUS checked_continue(vt_env *e, vmbsave_channel *ch, uint32_t size, 
     }
     if (problem != NULL) {
         free(raw);
+        vt_note_save_continue(size, s, filled, req, problem, overrun_at);
         fail_msg("save_continue(size %u) -> %s (0x%08x), BytesFilled %u, BytesRequired %u: %s%s",
                  size, vt_status_str(s), (unsigned)(uint32_t)s, filled, req, problem, detail);
     }

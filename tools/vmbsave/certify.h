@@ -19,6 +19,8 @@
 #define CERTIFY_DEFAULT_MEMORY_MIB 1024u /* address space one case may grow by */
 #define CERTIFY_MAX_MEMORY_MIB 65536u
 #define CERTIFY_MAX_MANIFEST_BYTES (4u * 1024u * 1024u)
+/* A conformance case's structured report (VMBSAVE_CASE_REPORT, tests/support/check.c). */
+#define CERTIFY_MAX_CASE_REPORT (64u * 1024u)
 
 /* Exit statuses of certify (and verify-report). */
 enum {
@@ -46,6 +48,8 @@ typedef enum certify_level { LEVEL_MUST = 0, LEVEL_SHOULD, LEVEL_MAY } certify_l
 typedef enum certify_stage {
     STAGE_CONFORMANCE = 0, /* the clause suite and the exhaustive checks (tests/conformance) */
     STAGE_SEEDS,           /* every fuzz target's seeds and regressions */
+    STAGE_INTEROP,         /* images of canonical states across implementation and reference */
+    STAGE_SEARCH,          /* what the search for the rest of the budget found (SEARCH.<clause>) */
     STAGE_COUNT
 } certify_stage;
 
@@ -73,6 +77,11 @@ typedef struct certify_case {
     uint32_t faults_injected;
     char *output;                    /* what the case printed, for the reproducer folder */
     char reproducer[512];            /* DIR-relative path of its reproducer folder, or "" */
+    /* A search finding: the program (byte form, owned) and the fuzz target whose input it is
+     * (its reproducer folder holds it as input.bin; the rerun command replays it). */
+    unsigned char *input;
+    size_t input_size;
+    const char *input_target;
 } certify_case;
 
 typedef struct certify_run {
@@ -95,6 +104,11 @@ typedef struct certify_run {
     certify_case *cases;
     size_t case_count;
     bool budget_exhausted;
+    /* The search stage: whether it ran, its batches, the programs run, and for how long. */
+    bool search_ran;
+    uint32_t search_batches;
+    uint64_t search_programs;
+    uint32_t search_ms;
 } certify_run;
 
 const char *certify_verdict_name(certify_verdict v);
@@ -126,6 +140,46 @@ int certify_write_report(const certify_run *run, const char *dir, char *err, siz
 /* The SHA-256 that report.json carries of itself: over its compact, key-sorted JSON without
  * the "report_sha256" member. Returns 0, or -1. */
 int certify_report_digest(json_t *report, char hex[65]);
+
+/* The interoperability stage (certify_interop.c). The child (a sandbox_function) takes an
+ * argument from certify_interop_arg_new (free() it) and fills a report of
+ * certify_interop_report_size() bytes, which certify_interop_grade turns into c's verdict,
+ * clause, detail, expected and observed. */
+size_t certify_interop_report_size(void);
+void *certify_interop_arg_new(const char *plugin, int state, bool ref_to_impl);
+int certify_interop_child(void *arg, void *report, size_t size);
+void certify_interop_grade(const void *report, bool ref_to_impl, certify_case *c);
+
+/* The search stage (certify_search.c): a batch is a sandbox_function taking an argument from
+ * certify_search_arg_new (free() it), filling a certify_search_report. */
+#define CERTIFY_SEARCH_MAX_INPUT 4096u /* a program's byte form (VMBSAVE_PROGRAM_MAX_BYTES) */
+#define CERTIFY_SEARCH_MAX_INFO 8u     /* differences kept per batch, one per clause */
+enum { CERTIFY_SEARCH_NOTHING = 0, CERTIFY_SEARCH_IMPL_VIOLATION, CERTIFY_SEARCH_REFERENCE_VIOLATION };
+typedef struct certify_search_finding {
+    char clause[64];
+    uint32_t step;
+    char check[32];      /* the oracle's check kind, or the differential field */
+    char expected[256];
+    char observed[256];
+    char call[192];      /* a difference: the call */
+    uint32_t steps, unminimized_steps;
+    bool differential;   /* found by the differential run (else the implementation alone) */
+    uint32_t input_size;
+    unsigned char input[CERTIFY_SEARCH_MAX_INPUT];
+} certify_search_finding;
+typedef struct certify_search_report {
+    int setup_failed, impl_refused;
+    char error[256];
+    uint64_t programs;   /* programs run */
+    uint64_t alone;      /* of them, on the implementation alone (fault_alloc steps) */
+    uint64_t errors;     /* differential runs the harness could not compare */
+    int found;           /* CERTIFY_SEARCH_* */
+    certify_search_finding finding;
+    uint32_t info_count;
+    certify_search_finding info[CERTIFY_SEARCH_MAX_INFO];
+} certify_search_report;
+void *certify_search_arg_new(const char *plugin, uint64_t seed, uint32_t time_ms);
+int certify_search_child(void *arg, void *report, size_t size);
 
 int cmd_certify(int argc, char **argv);
 int cmd_verify_report(int argc, char **argv);

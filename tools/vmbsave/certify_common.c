@@ -54,6 +54,8 @@ const char *certify_stage_name(certify_stage s)
     switch (s) {
     case STAGE_CONFORMANCE: return "conformance";
     case STAGE_SEEDS: return "seeds";
+    case STAGE_INTEROP: return "interop";
+    case STAGE_SEARCH: return "search";
     case STAGE_COUNT: break;
     }
     return "?";

@@ -90,6 +90,14 @@ static void put_escaped(text *t, const char *s)
 /* The one-line command that reruns one case. */
 static void rerun_command(const certify_run *run, const certify_case *c, char *buf, size_t cap)
 {
+    /* A search finding: its program, replayed (the path is relative to the report folder). */
+    if (c->input != NULL && c->reproducer[0] != '\0') {
+        int n = snprintf(buf, cap, "vmbsave repro --impl %s --target %s %s/input.bin", run->impl_path,
+                         c->input_target, c->reproducer);
+        if (n < 0 || (size_t)n >= cap)
+            buf[0] = '\0'; /* no command rather than a wrong one */
+        return;
+    }
     snprintf(buf, cap, "vmbsave certify --impl %s --seed 0x%016" PRIx64 " --case '%s'",
              run->impl_path, run->master_seed, c->id);
 }
@@ -145,9 +153,12 @@ static json_t *report_json(const certify_run *run)
     for (size_t i = 0; i < run->case_count; i++)
         json_array_append_new(cases, case_json(run, &run->cases[i]));
     int overall = certify_overall(run);
+    json_t *search = json_pack("{s:b, s:I, s:I, s:I}", "ran", run->search_ran, "programs",
+                               (json_int_t)run->search_programs, "batches", (json_int_t)run->search_batches,
+                               "elapsed_ms", (json_int_t)run->search_ms);
     return json_pack(
         "{s:s, s:i, s:{s:s, s:s}, s:{s:s, s:s, s:s, s:s, s:s, s:s, s:I}, "
-        "s:{s:s, s:i, s:i, s:i, s:s, s:s, s:I, s:b}, s:o, s:b, s:s, s:o}",
+        "s:{s:s, s:i, s:i, s:i, s:s, s:s, s:I, s:b, s:o}, s:o, s:b, s:s, s:o}",
         "format", "vmbsave-certify-report", "format_version", 1,
         "suite", "name", "vmbsave", "version", VMBSAVE_VERSION_STRING,
         "implementation", "path", run->impl_path, "file", base != NULL ? base + 1 : run->impl_path,
@@ -156,7 +167,7 @@ static json_t *report_json(const certify_run *run)
         "run", "master_seed", seed, "budget_seconds", (int)run->budget_seconds,
         "case_timeout_seconds", (int)run->case_timeout_seconds, "memory_mib", (int)run->memory_mib,
         "memcheck", run->memcheck, "started", run->started, "elapsed_ms", (json_int_t)run->elapsed_ms,
-        "budget_exhausted", run->budget_exhausted,
+        "budget_exhausted", run->budget_exhausted, "search", search,
         "counts", jc, "certified", overall == CERTIFY_EXIT_CERTIFIED, "result", result_name(overall),
         "cases", cases);
 }
@@ -427,7 +438,7 @@ static int write_reproducers(const certify_run *run, const char *dir, char *err,
     bool made = false;
     for (size_t i = 0; i < run->case_count; i++) {
         const certify_case *c = &run->cases[i];
-        if (!c->ran || !certify_verdict_blocks(c->verdict) || c->reproducer[0] == '\0')
+        if (!c->ran || c->reproducer[0] == '\0')
             continue;
         if (!made && make_dir(path, err, err_size) != 0)
             return -1;
@@ -447,6 +458,14 @@ static int write_reproducers(const certify_run *run, const char *dir, char *err,
         free(t.bytes);
         if (rc != 0)
             return -1;
+        if (c->input != NULL) {
+            text in = {0};
+            put(&in, (const char *)c->input, c->input_size);
+            rc = write_text(case_dir, "input.bin", &in, err, err_size);
+            free(in.bytes);
+            if (rc != 0)
+                return -1;
+        }
     }
     return 0;
 }

@@ -163,6 +163,7 @@ static _Noreturn void child_main(int fd, pid_t parent, const char *plugin_path,
         memcpy(options.preload_image, preload->preload_image, sizeof(options.preload_image));
         memcpy(options.preload_image_size, preload->preload_image_size,
                sizeof(options.preload_image_size));
+        options.digests = preload->digests; /* a differential replay compares digests */
     }
     if (listen) {
         r.trace = calloc(CLI_MAX_TRACE, sizeof(*r.trace));

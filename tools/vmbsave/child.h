@@ -46,7 +46,7 @@ typedef struct child_listener {
 
 /* Runs `program` in a child against the plug-in at `plugin_path` (NULL: the linked-in
  * reference), opened there. preload: images preloaded into slots before the first step (only
- * its preload_image fields are used; NULL: none), as a fuzz target's input sets them
+ * its preload_image fields and `digests` are used; NULL: none), as a fuzz target's input sets them
  * (harness/run/fuzz_input.h). listener NULL: only the result comes back (no trace, no sink).
  * timeout_seconds 0: no limit. program NULL: only open the implementation and report its names
  * (CHILD_FINISHED), or why it cannot be opened (CHILD_FAILED). Always fills `out`. */

@@ -23,6 +23,8 @@
 
 #include "host/host.h"
 #include "host/loader.h"
+#include "program/canonical.h"
+#include "program/program.h"
 #include "reference.h"
 #include "run/differential.h"
 #include "run/fuzz_input.h"
@@ -58,6 +60,9 @@ typedef struct certify_options {
     unsigned memory_mib;
     const char *manifest;
     const char *corpus;
+    /* The search stage: at most this long (--search-seconds; default the rest of the budget). */
+    unsigned search_seconds;
+    bool search_seconds_given;
     /* --memcheck guard: the guard-page allocator preloaded into every case's process;
      * --memcheck valgrind: every case's process under valgrind memcheck. */
     char preload_env[4200];
@@ -206,6 +211,11 @@ static int parse_options(int argc, char **argv, certify_options *o)
             if (m < 0 || !parse_unsigned(v, CLI_MAX_TIMEOUT, &n) || n == 0)
                 return cli_usage_error("certify", "--case-timeout takes seconds, 1 to %u", CLI_MAX_TIMEOUT), -1;
             o->case_timeout = (unsigned)n;
+        } else if ((m = cli_option_value(argc, argv, &i, "--search-seconds", &v)) != 0) {
+            if (m < 0 || !parse_unsigned(v, CERTIFY_MAX_BUDGET, &n))
+                return cli_usage_error("certify", "--search-seconds takes seconds, 0 to %u", CERTIFY_MAX_BUDGET), -1;
+            o->search_seconds = (unsigned)n;
+            o->search_seconds_given = true;
         } else if ((m = cli_option_value(argc, argv, &i, "--memory", &v)) != 0) {
             if (m < 0 || !parse_unsigned(v, CERTIFY_MAX_MEMORY_MIB, &n) || n < 16)
                 return cli_usage_error("certify", "--memory takes MiB, 16 to %u", CERTIFY_MAX_MEMORY_MIB), -1;
@@ -414,6 +424,28 @@ static int load_seeds(const char *corpus, case_list *l, char *err, size_t err_si
     return 0;
 }
 
+/* The interoperability stage: per canonical state, INTEROP.<STATE>.IMPL_TO_REF and
+ * .REF_TO_IMPL (certify_interop.c). */
+static int load_interop(case_list *l, char *err, size_t err_size)
+{
+    for (int s = 0; s < (int)VMBSAVE_CANONICAL_COUNT; s++) {
+        char upper[64];
+        snprintf(upper, sizeof(upper), "%s", vmbsave_canonical_name((vmbsave_canonical_id)s));
+        for (char *p = upper; *p != '\0'; p++)
+            *p = (char)(*p >= 'a' && *p <= 'z' ? *p - 'a' + 'A' : *p);
+        static const char *const directions[] = {"IMPL_TO_REF", "REF_TO_IMPL"};
+        for (size_t d = 0; d < 2; d++) {
+            char id[CERTIFY_MAX_ID];
+            snprintf(id, sizeof(id), "INTEROP.%s.%s", upper, directions[d]);
+            if (add_case(l, id, "FORMAT.LAYOUT", LEVEL_MUST, STAGE_INTEROP, "", directions[d], s) == NULL) {
+                snprintf(err, err_size, "more than %u cases", CERTIFY_MAX_CASES);
+                return -1;
+            }
+        }
+    }
+    return 0;
+}
+
 /* ---- Running one case ---------------------------------------------------------------------- */
 
 typedef struct context {
@@ -428,6 +460,7 @@ typedef struct context {
     uint64_t deadline_ms;
     bool tty;
     FILE *log; /* progress.log in the report folder, or NULL */
+    char scratch[64]; /* a private temporary folder: the cases' structured reports */
     /* Clauses whose level is not MUST (from the manifest), for grading what the oracle names. */
     char (*lenient)[CERTIFY_MAX_ID];
     certify_level *lenient_level;
@@ -524,7 +557,7 @@ static void failure_lines(const char *output, char *out, size_t cap)
 /* Runs one case's process: under valgrind with --memcheck valgrind, with the guard-page
  * allocator preloaded with --memcheck guard, the plug-in named in its environment. */
 static void run_case_process(context *x, const certify_case *c, char *const argv[],
-                             sandbox_result *r)
+                             char *extra_env, sandbox_result *r)
 {
     const certify_options *o = x->options;
     unsigned seconds = o->case_timeout > c->min_timeout_seconds ? o->case_timeout
@@ -545,8 +578,10 @@ static void run_case_process(context *x, const certify_case *c, char *const argv
         full[n++] = argv[i];
     full[n] = NULL;
     static char exact_env[] = "VMBSAVE_EXACT_BUFFERS=1"; /* harness/run/runner.c */
-    char *env[4] = {x->plugin_env, NULL, NULL, NULL};
+    char *env[5] = {x->plugin_env, NULL, NULL, NULL, NULL};
     size_t e = 1;
+    if (extra_env != NULL)
+        env[e++] = extra_env;
     if (o->preload_env[0] != '\0')
         env[e++] = (char *)o->preload_env;
     if (strcmp(o->memcheck, "none") != 0)
@@ -601,17 +636,45 @@ static bool take_result(context *x, certify_case *c, sandbox_result *r)
     return true;
 }
 
-static void run_conformance_case(context *x, certify_case *c)
+/* The structured report a failing conformance case wrote (tests/support/check.c), into the
+ * case's expected and observed; without one (the process ended before its first failing
+ * assertion reported), the clause and cmocka's text. */
+static void take_case_report(certify_case *c, const char *path)
 {
-    char *argv[] = {c->program, c->argument, NULL};
-    sandbox_result r;
-    run_case_process(x, c, argv, &r);
-    if (take_result(x, c, &r)) {
-        sandbox_result_free(&r);
+    struct stat sb;
+    json_t *report = NULL;
+    if (stat(path, &sb) == 0 && S_ISREG(sb.st_mode) && sb.st_size <= (off_t)CERTIFY_MAX_CASE_REPORT)
+        report = json_load_file(path, 0, NULL);
+    unlink(path);
+    if (c->verdict != CV_FAIL && c->verdict != CV_WARN) {
+        json_decref(report);
         return;
     }
-    if (grade_abnormal(c, &r)) {
-        sandbox_result_free(&r);
+    json_t *expected = json_object_get(report, "expected");
+    json_t *observed = json_object_get(report, "observed");
+    if (json_is_object(expected) && json_is_object(observed)) {
+        c->expected = json_incref(expected);
+        c->observed = json_incref(observed);
+        json_t *source = json_pack("{s:O?, s:O?, s:O?}", "assertion", json_object_get(report, "assertion"),
+                                   "file", json_object_get(report, "file"), "line",
+                                   json_object_get(report, "line"));
+        json_object_set_new(c->observed, "source", source != NULL ? source : json_null());
+    } else {
+        c->expected = json_pack("{s:s, s:s}", "kind", "rule", "clause", c->clause);
+        c->observed = json_pack("{s:s, s:s}", "kind", "message", "text", c->detail);
+    }
+    json_decref(report);
+}
+
+/* Grades a conformance case's process from its end and cmocka's output; frees r. */
+static void run_conformance_verdict(context *x, certify_case *c, sandbox_result *r)
+{
+    if (take_result(x, c, r)) {
+        sandbox_result_free(r);
+        return;
+    }
+    if (grade_abnormal(c, r)) {
+        sandbox_result_free(r);
         return;
     }
     const char *out = c->output != NULL ? c->output : "";
@@ -635,7 +698,7 @@ static void run_conformance_case(context *x, certify_case *c)
         /* A SHOULD clause broken warns; a MUST fails. */
         c->verdict = c->level == LEVEL_MUST ? CV_FAIL : CV_WARN;
         failure_lines(out, c->detail, sizeof(c->detail));
-    } else if (r.exit_code == 0 && strstr(out, "[  PASSED  ] 1 test(s).") != NULL) {
+    } else if (r->exit_code == 0 && strstr(out, "[  PASSED  ] 1 test(s).") != NULL) {
         c->verdict = CV_PASS;
     } else if (strstr(out, "ERROR: LeakSanitizer:") != NULL) {
         /* The check passed, but memory was lost outside the host's counted allocator. */
@@ -647,7 +710,7 @@ static void run_conformance_case(context *x, certify_case *c)
         /* The test started and the process ended without its verdict: the implementation
          * ended it (exit() in a call). A test that never started is vmbsave's problem. */
         char what[128];
-        sandbox_describe(&r, what, sizeof(what));
+        sandbox_describe(r, what, sizeof(what));
         bool started = strstr(out, "[ RUN      ]") != NULL;
         c->verdict = started ? CV_CRASH : CV_HARNESS_ERROR;
         if (started)
@@ -655,7 +718,19 @@ static void run_conformance_case(context *x, certify_case *c)
         snprintf(c->detail, sizeof(c->detail), "%s (%s) without a cmocka verdict",
                  started ? "the process ended mid-test" : "the test did not start", what);
     }
-    sandbox_result_free(&r);
+    sandbox_result_free(r);
+}
+
+static void run_conformance_case(context *x, certify_case *c)
+{
+    char *argv[] = {c->program, c->argument, NULL};
+    sandbox_result r;
+    char env[4200], path[4096];
+    snprintf(path, sizeof(path), "%s/case-%zu.json", x->scratch, (size_t)(c - x->run->cases));
+    snprintf(env, sizeof(env), "VMBSAVE_CASE_REPORT=%s", path);
+    run_case_process(x, c, argv, env, &r);
+    run_conformance_verdict(x, c, &r);
+    take_case_report(c, path);
 }
 
 /* What a seed run hands back from the child. */
@@ -810,7 +885,7 @@ static void run_seed_case(context *x, certify_case *c)
         snprintf(target_name, sizeof(target_name), "%s", vmbsave_fuzz_target_name((vmbsave_fuzz_target)c->target));
         char *argv[] = {x->self_path, certify_word, impl_flag, x->run->impl_path, seed_flag,
                         target_name, c->program, NULL};
-        run_case_process(x, c, argv, &r);
+        run_case_process(x, c, argv, NULL, &r);
         const char *line = r.output != NULL ? strstr(r.output, "\n" SEED_REPORT_PREFIX) : NULL;
         json_t *j = line != NULL ? json_loads(line + 1 + strlen(SEED_REPORT_PREFIX), JSON_DISABLE_EOF_CHECK, NULL) : NULL;
         if (j != NULL && seed_report_from_json(j, &parsed) && r.end == SANDBOX_EXITED && r.exit_code == 0) {
@@ -868,6 +943,221 @@ static void run_seed_case(context *x, certify_case *c)
     sandbox_result_free(&r);
 }
 
+/* An interoperability case: in a child, like a seed case (a memory checker does not run it). */
+static void run_interop_case(context *x, certify_case *c)
+{
+    bool ref_to_impl = strcmp(c->argument, "REF_TO_IMPL") == 0;
+    void *arg = certify_interop_arg_new(x->run->impl_path, c->target, ref_to_impl);
+    sandbox_result r;
+    sandbox_limits limits = {x->options->case_timeout * 1000u, (uint64_t)x->options->memory_mib << 20};
+    if (arg == NULL) {
+        c->verdict = CV_HARNESS_ERROR;
+        snprintf(c->detail, sizeof(c->detail), "out of memory");
+        return;
+    }
+    sandbox_run_function(certify_interop_child, arg, certify_interop_report_size(), &limits, &r);
+    free(arg);
+    c->elapsed_ms = r.elapsed_ms;
+    c->output = r.output;
+    r.output = NULL;
+    if (!r.finished || r.report == NULL) {
+        if (!grade_abnormal(c, &r)) {
+            c->verdict = CV_CRASH;
+            snprintf(c->crash_type, sizeof(c->crash_type), "exit");
+            snprintf(c->detail, sizeof(c->detail), "the implementation ended the process (exit %d) mid-case",
+                     r.exit_code);
+        }
+    } else {
+        certify_interop_grade(r.report, ref_to_impl, c);
+        if (c->verdict == CV_FAIL)
+            c->level = clause_level(x, c->clause);
+        if (c->verdict == CV_FAIL && c->level != LEVEL_MUST)
+            c->verdict = CV_WARN;
+    }
+    sandbox_result_free(&r);
+}
+
+/* ---- The search stage ---------------------------------------------------------------------- */
+
+static void progress_line(context *x, const certify_case *c);
+
+/* One batch's child runs at most this long (then its findings are graded and a new batch
+ * starts: a crash loses one batch, not the stage). */
+#define SEARCH_BATCH_MS 10000u
+
+typedef struct search_state {
+    context *x;
+    case_list found; /* SEARCH.<clause> cases, one per clause (or per abnormal end) */
+    uint64_t end_ms;
+    uint32_t next_batch;
+} search_state;
+
+/* The SEARCH case `id`, added if new. NULL if it exists already (first finding kept). */
+static certify_case *search_case(search_state *st, const char *id, const char *clause, uint64_t seed)
+{
+    for (size_t i = 0; i < st->found.count; i++) {
+        if (strcmp(st->found.items[i].id, id) == 0)
+            return NULL;
+    }
+    certify_case *c = add_case(&st->found, id, clause, clause_level(st->x, clause), STAGE_SEARCH, "", "", -1);
+    if (c != NULL) {
+        c->seed = seed;
+        c->ran = true;
+    }
+    return c;
+}
+
+/* A finding's program into the case: its byte form, and its text in the case's output. */
+static void search_take_program(certify_case *c, const certify_search_finding *f, const char *how)
+{
+    c->input = malloc(f->input_size > 0 ? f->input_size : 1);
+    if (c->input != NULL) {
+        memcpy(c->input, f->input, f->input_size);
+        c->input_size = f->input_size;
+    }
+    c->input_target = f->differential ? "differential" : "save_session";
+    static _Thread_local vmbsave_program p;
+    static _Thread_local char text[VMBSAVE_PROGRAM_TEXT_MAX_BYTES];
+    vmbsave_program_decode(f->input, f->input_size, &p);
+    vmbsave_program_print(&p, text, sizeof(text));
+    size_t cap = strlen(text) + 1024;
+    c->output = malloc(cap);
+    if (c->output != NULL)
+        snprintf(c->output, cap, "%s; replay: vmbsave repro --target %s input.bin\n# program (%u steps%s):\n%s",
+                 how, c->input_target, f->steps,
+                 f->unminimized_steps > f->steps ? ", minimised" : "", text);
+}
+
+static void search_record(search_state *st, uint64_t seed, sandbox_result *r)
+{
+    context *x = st->x;
+    const certify_search_report *rep = r->finished ? r->report : NULL;
+    char id[CERTIFY_MAX_ID];
+    certify_case *c = NULL;
+    x->run->search_batches++;
+    x->run->search_ms += r->elapsed_ms;
+    if (rep == NULL) {
+        /* The batch died: the implementation crashed, hung or ran out of memory on a program
+         * of it (which one is lost with the child; certify's other stages localise it). */
+        certify_case tmp;
+        memset(&tmp, 0, sizeof(tmp));
+        if (!grade_abnormal(&tmp, r)) {
+            tmp.verdict = CV_CRASH;
+            snprintf(tmp.crash_type, sizeof(tmp.crash_type), "exit");
+            snprintf(tmp.detail, sizeof(tmp.detail), "the implementation ended the process (exit %d)", r->exit_code);
+        }
+        snprintf(id, sizeof(id), "SEARCH.%s", certify_verdict_name(tmp.verdict));
+        c = search_case(st, id, "-", seed);
+        if (c != NULL) {
+            c->verdict = tmp.verdict;
+            memcpy(c->crash_type, tmp.crash_type, sizeof(c->crash_type));
+            snprintf(c->detail, sizeof(c->detail), "a search batch (seed 0x%016" PRIx64 "): %.900s", seed, tmp.detail);
+            c->output = r->output;
+            r->output = NULL;
+        }
+    } else {
+        x->run->search_programs += rep->programs;
+        if (rep->impl_refused || rep->setup_failed) {
+            c = search_case(st, "SEARCH.HARNESS_ERROR", "-", seed);
+            if (c != NULL) {
+                c->verdict = rep->impl_refused ? CV_FAIL : CV_HARNESS_ERROR;
+                if (rep->impl_refused)
+                    snprintf(c->clause, sizeof(c->clause), "ABI.TABLE.COMPLETE");
+                snprintf(c->detail, sizeof(c->detail), "%s", rep->error);
+            }
+        }
+        if (rep->found != CERTIFY_SEARCH_NOTHING) {
+            const certify_search_finding *f = &rep->finding;
+            bool impl = rep->found == CERTIFY_SEARCH_IMPL_VIOLATION;
+            snprintf(id, sizeof(id), "SEARCH.%s", f->clause);
+            c = search_case(st, id, f->clause, seed);
+            if (c != NULL) {
+                c->verdict = !impl ? CV_HARNESS_ERROR : c->level == LEVEL_MUST ? CV_FAIL : CV_WARN;
+                snprintf(c->detail, sizeof(c->detail), "%s%s at step %u (%s) of a %u-step program: expected %s, observed %s",
+                         impl ? "" : "the reference broke ", f->clause, f->step, f->check, f->steps, f->expected,
+                         f->observed);
+                c->expected = json_pack("{s:s, s:s, s:s}", "kind", "oracle", "check", f->check, "text", f->expected);
+                c->observed = json_pack("{s:s, s:s, s:s, s:i}", "kind", "oracle", "check", f->check, "text",
+                                        f->observed, "step", (int)f->step);
+                search_take_program(c, f, f->differential ? "found differentially" : "found on the implementation alone");
+            }
+        }
+        for (uint32_t i = 0; i < rep->info_count && i < CERTIFY_SEARCH_MAX_INFO; i++) {
+            const certify_search_finding *f = &rep->info[i];
+            snprintf(id, sizeof(id), "SEARCH.%s", f->clause);
+            certify_case *info = search_case(st, id, f->clause, seed);
+            if (info == NULL)
+                continue;
+            info->verdict = CV_INFO;
+            snprintf(info->detail, sizeof(info->detail),
+                     "differs from the reference where the contract allows it: step %u, %.150s: %s: %s, %s",
+                     f->step, f->call, f->check, f->expected, f->observed);
+            search_take_program(info, f, "a difference the oracle accepts");
+            progress_line(x, info);
+        }
+    }
+    if (c != NULL) {
+        x->done++;
+        if (certify_verdict_blocks(c->verdict))
+            x->failed++;
+        progress_line(x, c);
+    }
+}
+
+static void *search_worker(void *arg)
+{
+    search_state *st = arg;
+    context *x = st->x;
+    for (;;) {
+        pthread_mutex_lock(&x->lock);
+        uint64_t now = sandbox_now_ms();
+        uint32_t batch = st->next_batch++;
+        pthread_mutex_unlock(&x->lock);
+        if (now + 500u >= st->end_ms)
+            return NULL;
+        uint64_t left = st->end_ms - now;
+        uint32_t time_ms = left < SEARCH_BATCH_MS ? (uint32_t)left : SEARCH_BATCH_MS;
+        char name[64];
+        snprintf(name, sizeof(name), "SEARCH#%u", batch);
+        uint64_t seed = certify_case_seed(x->run->master_seed, name);
+        void *a = certify_search_arg_new(x->run->impl_path, seed, time_ms);
+        if (a == NULL)
+            return NULL;
+        /* Time for the batch, and for minimising what it found. */
+        sandbox_limits limits = {time_ms + x->options->case_timeout * 1000u, (uint64_t)x->options->memory_mib << 20};
+        sandbox_result r;
+        sandbox_run_function(certify_search_child, a, sizeof(certify_search_report), &limits, &r);
+        free(a);
+        pthread_mutex_lock(&x->lock);
+        search_record(st, seed, &r);
+        pthread_mutex_unlock(&x->lock);
+        sandbox_result_free(&r);
+    }
+}
+
+/* Runs the search until end_ms on `jobs` threads; its cases go to st->found. */
+static void run_search(search_state *st, unsigned jobs)
+{
+    if (st->x->log != NULL) {
+        fprintf(st->x->log, "start SEARCH\n");
+        fflush(st->x->log);
+    }
+    st->x->run->search_ran = true;
+    pthread_t threads[CERTIFY_MAX_JOBS];
+    unsigned started = 0;
+    for (unsigned j = 1; j < jobs; j++) {
+        if (pthread_create(&threads[started], NULL, search_worker, st) == 0)
+            started++;
+    }
+    search_worker(st);
+    for (unsigned j = 0; j < started; j++)
+        pthread_join(threads[j], NULL);
+    if (st->x->log != NULL) {
+        fprintf(st->x->log, "end SEARCH %" PRIu64 " programs\n", st->x->run->search_programs);
+        fflush(st->x->log);
+    }
+}
+
 /* ---- The run ------------------------------------------------------------------------------- */
 
 static void progress_line(context *x, const certify_case *c)
@@ -910,6 +1200,8 @@ static void *worker(void *arg)
 
         if (c->stage == STAGE_CONFORMANCE)
             run_conformance_case(x, c);
+        else if (c->stage == STAGE_INTEROP)
+            run_interop_case(x, c);
         else
             run_seed_case(x, c);
 
@@ -932,7 +1224,7 @@ static void name_reproducers(certify_run *run)
 {
     for (size_t i = 0; i < run->case_count; i++) {
         certify_case *c = &run->cases[i];
-        if (!c->ran || !certify_verdict_blocks(c->verdict))
+        if (!c->ran || (!certify_verdict_blocks(c->verdict) && c->input == NULL))
             continue;
         char safe[CERTIFY_MAX_ID];
         snprintf(safe, sizeof(safe), "%s", c->id);
@@ -950,6 +1242,7 @@ static void free_cases(case_list *l)
         free(l->items[i].program);
         free(l->items[i].argument);
         free(l->items[i].output);
+        free(l->items[i].input);
         json_decref(l->items[i].expected);
         json_decref(l->items[i].observed);
     }
@@ -982,7 +1275,7 @@ int cmd_certify(int argc, char **argv)
     char err[1024];
     case_list all = {0};
     if (load_manifest(o.manifest, &all, err, sizeof(err)) != 0 ||
-        load_seeds(o.corpus, &all, err, sizeof(err)) != 0) {
+        load_seeds(o.corpus, &all, err, sizeof(err)) != 0 || load_interop(&all, err, sizeof(err)) != 0) {
         cli_error("%s", err);
         free_cases(&all);
         return CERTIFY_EXIT_INCOMPLETE;
@@ -1023,10 +1316,19 @@ int cmd_certify(int argc, char **argv)
             printf("%s\t%s\t%s\t%s\n", c->id, certify_stage_name(c->stage), c->clause,
                    certify_level_name(c->level));
         }
+        /* The search's cases are what it finds: SEARCH.<clause>. */
+        bool search = o.pattern_count == 0;
+        for (size_t i = 0; i < o.pattern_count; i++)
+            search = search || certify_case_matches("SEARCH", o.patterns[i]);
+        if (search && !(o.search_seconds_given && o.search_seconds == 0))
+            printf("SEARCH\tsearch\t-\tMUST\n");
         free_cases(&chosen);
         return CERTIFY_EXIT_CERTIFIED;
     }
-    if (chosen.count == 0) {
+    bool search_asked = false;
+    for (size_t i = 0; i < o.pattern_count; i++)
+        search_asked = search_asked || certify_case_matches("SEARCH", o.patterns[i]);
+    if (chosen.count == 0 && !search_asked) {
         cli_error("no case matches the --case patterns given");
         free_cases(&chosen);
         return CERTIFY_EXIT_USAGE;
@@ -1102,6 +1404,15 @@ int cmd_certify(int argc, char **argv)
     snprintf(x.plugin_env, sizeof(x.plugin_env), "VMBSAVE_PLUGIN=%s", run.impl_path);
     ssize_t self_len = readlink("/proc/self/exe", x.self_path, sizeof(x.self_path) - 1);
     x.self_path[self_len > 0 ? self_len : 0] = '\0';
+    snprintf(x.scratch, sizeof(x.scratch), "%s", "/tmp/vmbsave-certify-XXXXXX");
+    const char *tmpdir = getenv("TMPDIR");
+    if (tmpdir != NULL && tmpdir[0] == '/' && strlen(tmpdir) < sizeof(x.scratch) - 24)
+        snprintf(x.scratch, sizeof(x.scratch), "%s/vmbsave-certify-XXXXXX", tmpdir);
+    if (mkdtemp(x.scratch) == NULL) {
+        cli_error("cannot create a temporary folder %s: %s", x.scratch, strerror(errno));
+        free_cases(&chosen);
+        return CERTIFY_EXIT_INCOMPLETE;
+    }
     pthread_mutex_init(&x.lock, NULL);
     uint64_t start = sandbox_now_ms();
     x.deadline_ms = start + (uint64_t)o.budget * 1000u;
@@ -1109,6 +1420,7 @@ int cmd_certify(int argc, char **argv)
     if (o.report_dir != NULL) {
         if (mkdir(o.report_dir, 0777) != 0 && errno != EEXIST) {
             cli_error("%s: cannot create: %s", o.report_dir, strerror(errno));
+            rmdir(x.scratch);
             free_cases(&chosen);
             return CERTIFY_EXIT_USAGE;
         }
@@ -1129,11 +1441,63 @@ int cmd_certify(int argc, char **argv)
     worker(&x);
     for (unsigned j = 0; j < started_threads; j++)
         pthread_join(threads[j], NULL);
+    bool search = o.search_seconds_given ? o.search_seconds > 0 : true;
+    if (o.pattern_count > 0) {
+        bool asked = false;
+        for (size_t i = 0; i < o.pattern_count; i++)
+            asked = asked || certify_case_matches("SEARCH", o.patterns[i]);
+        search = search && asked;
+    }
+    if (search && !run.budget_exhausted) {
+        /* The rest of the budget, but for time to write the report. */
+        static search_state st;
+        memset(&st, 0, sizeof(st));
+        st.x = &x;
+        uint64_t margin = (uint64_t)o.budget * 1000u / 20u;
+        margin = margin < 3000u ? 3000u : margin;
+        st.end_ms = x.deadline_ms > margin ? x.deadline_ms - margin : 0;
+        uint64_t now = sandbox_now_ms();
+        if (o.search_seconds_given && now + (uint64_t)o.search_seconds * 1000u < st.end_ms)
+            st.end_ms = now + (uint64_t)o.search_seconds * 1000u;
+        printf("search: %s, until %u s from now\n", "random programs and the structure-aware mutator, differential against the reference",
+               st.end_ms > now ? (unsigned)((st.end_ms - now) / 1000u) : 0);
+        fflush(stdout);
+        run_search(&st, o.jobs);
+        for (size_t i = 0; i < st.found.count; i++) {
+            certify_case *f = &st.found.items[i];
+            certify_case *d = add_case(&chosen, f->id, f->clause, f->level, f->stage, "", "", -1);
+            if (d == NULL)
+                break;
+            /* The case moves over whole: its owned pointers go with it. */
+            char *program = d->program, *argument = d->argument;
+            *d = *f;
+            free(program == f->program ? NULL : program);
+            free(argument == f->argument ? NULL : argument);
+            memset(f, 0, sizeof(*f));
+        }
+        size_t findings = st.found.count;
+        /* The stage itself: how much it ran (its findings are the SEARCH.<clause> cases). */
+        certify_case *sc = add_case(&chosen, "SEARCH.PROGRAMS", "-", LEVEL_MUST, STAGE_SEARCH, "", "", -1);
+        if (sc != NULL) {
+            sc->ran = true;
+            sc->verdict = CV_PASS;
+            sc->seed = certify_case_seed(o.seed, "SEARCH#0");
+            sc->elapsed_ms = run.search_ms;
+            snprintf(sc->detail, sizeof(sc->detail), "%" PRIu64 " programs in %u batch(es), %zu finding(s)",
+                     run.search_programs, run.search_batches, findings);
+        }
+        free_cases(&st.found);
+        run.cases = chosen.items;
+        run.case_count = chosen.count;
+        printf("search: %" PRIu64 " programs in %u batch(es), %zu finding(s)\n", run.search_programs,
+               run.search_batches, findings);
+    }
     run.elapsed_ms = (uint32_t)(sandbox_now_ms() - start);
     if (x.tty)
         fprintf(stderr, "\r\033[K");
     if (x.log != NULL)
         fclose(x.log);
+    rmdir(x.scratch); /* each case removed its own report */
     name_reproducers(&run);
 
     int overall = certify_overall(&run);

@@ -13,6 +13,7 @@
 #include "cli.h"
 #include "repro/emit_c.h"
 #include "program/minimize.h"
+#include "diff_replay.h"
 #include "io.h"
 
 typedef struct repro_options {
@@ -331,6 +332,23 @@ int cmd_repro(int argc, char **argv)
         printf("(the trace shows the first %u calls)\n", CLI_MAX_TRACE);
 
     int rc = child_outcome_exit(&outcome);
+    if (o.target == VMBSAVE_FUZZ_TARGET_DIFFERENTIAL && outcome.status == CHILD_FINISHED &&
+        outcome.result.verdict == VMBSAVE_VERDICT_PASS) {
+        /* The implementation passed the oracle: now both sides, each in its own child, compared
+         * call by call; the first difference, and whether the contract allows it. */
+        static diff_replay d;
+        diff_replay_run(plugin, program, o.timeout, &d);
+        printf("against the reference: %s\n", d.line);
+        if (d.compared && d.result.outcome == VMBSAVE_DIFFERENTIAL_DISAGREE)
+            printf("  first difference: step %u, call #%u %s\n  %s: reference %s\n  %s: implementation %s\n"
+                   "  clause %s allows both (docs/DIFFERENTIAL.md): recorded as INFO, not a failure\n",
+                   d.result.disagreement.step, d.result.disagreement.call, d.result.disagreement.call_text,
+                   vmbsave_differential_field_name(d.result.disagreement.field), d.result.disagreement.reference,
+                   vmbsave_differential_field_name(d.result.disagreement.field),
+                   d.result.disagreement.implementation, d.result.disagreement.clause);
+        if (d.exit != CLI_EXIT_CLEAN)
+            rc = d.exit;
+    }
     if (o.emit_c != NULL && write_reproducer(&o, &r, &outcome) != 0)
         rc = CLI_EXIT_USAGE;
     if (o.minimize != NULL && write_minimized(&o, plugin, input, &outcome) != 0)

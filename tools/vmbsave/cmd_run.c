@@ -7,6 +7,7 @@
 
 #include "child.h"
 #include "cli.h"
+#include "diff_replay.h"
 #include "io.h"
 
 typedef struct run_totals {
@@ -30,11 +31,21 @@ static void run_one(const char *plugin, const char *path, const run_input *in,
         return;
     }
     child_outcome outcome;
-    child_run(plugin, &in->expanded->program, &in->expanded->options, timeout, NULL, &outcome);
     char line[1024];
-    child_outcome_text(&outcome, line, sizeof(line));
+    int rc;
+    if (in->target == VMBSAVE_FUZZ_TARGET_DIFFERENTIAL) {
+        /* Both sides, each in its own child, compared (diff_replay.h). */
+        static diff_replay d;
+        diff_replay_run(plugin, &in->expanded->program, timeout, &d);
+        snprintf(line, sizeof(line), "%s", d.line);
+        rc = d.exit;
+    } else {
+        child_run(plugin, &in->expanded->program, &in->expanded->options, timeout, NULL, &outcome);
+        child_outcome_text(&outcome, line, sizeof(line));
+        rc = child_outcome_exit(&outcome);
+    }
     printf("%s: %s\n", path, line);
-    switch (child_outcome_exit(&outcome)) {
+    switch (rc) {
     case CLI_EXIT_CLEAN: totals->passed++; break;
     case CLI_EXIT_FINDING: totals->failed++; break;
     default: totals->errors++; break;

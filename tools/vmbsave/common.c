@@ -151,9 +151,9 @@ int cli_check_text_target(const char *subcommand, bool text, vmbsave_fuzz_target
 
 void cli_differential_note(void)
 {
-    printf("note: --target differential replays the program against the implementation under "
-           "the oracle only, its fault_alloc steps made mode=off as the target drops them; a "
-           "disagreement with the reference (impl-vs-reference-*) is reproduced by 'VMBSAVE_FUZZ_IMPL=LIB.so fuzz_differential FILE'\n");
+    printf("note: --target differential runs the program (its fault_alloc steps dropped, as the "
+           "target drops them) against the implementation and against the reference, each in a "
+           "child of its own, and compares them call by call (docs/DIFFERENTIAL.md)\n");
 }
 
 int cli_load_input(const char *path, bool text, vmbsave_fuzz_target target,

@@ -48,10 +48,12 @@ static const subcommand subcommands[] = {
     {"certify", cmd_certify,
      "vmbsave certify --impl LIB.so [--budget SECONDS] [--seed N] [--case PATTERN]...\n"
      "                [--list] [--report DIR] [--jobs N] [--case-timeout SECONDS]\n"
-     "                [--memory MIB] [--memcheck none]",
+     "                [--memory MIB] [--memcheck none] [--search-seconds S]",
      "Certifies an implementation: runs every case of the conformance suite (one per clause\n"
      "test of docs/SPEC.md, and the exhaustive checks), then every fuzz target's seeds and\n"
-     "regressions, each in a child process with a time and a memory limit, and grades each:\n"
+     "regressions, then images across it and the reference (INTEROP.*), each in a child\n"
+     "process with a time and a memory limit, then searches with mutated programs for the\n"
+     "rest of the budget (SEARCH.*), and grades each case:\n"
      "PASS, FAIL, CRASH, TIMEOUT, MEMORY_LIMIT, NOT_SUPPORTED, WARN, INFO, HARNESS_ERROR.\n"
      "The plug-in is only ever loaded in children.\n"
      "  --impl LIB.so        the plug-in (a path; a bare name means ./name)\n"
@@ -68,6 +70,8 @@ static const subcommand subcommands[] = {
      "  --jobs N             cases run at once (default 1)\n"
      "  --case-timeout S     seconds one case may take (default 20)\n"
      "  --memory MIB         how much one case may grow its address space (default 1024)\n"
+     "  --search-seconds S   at most S seconds of search (0: none; default: the rest of the\n"
+     "                       budget, less 5% for the report)\n"
      "  --memcheck none      how memory errors inside an uninstrumented plug-in are caught\n"
      "Exit status: 0 certified; 1 not conformant; 2 incomplete or a harness error; 3 usage.\n"},
     {"verify-report", cmd_verify_report, "vmbsave verify-report DIR [--impl LIB.so]",
