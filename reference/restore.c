@@ -75,7 +75,7 @@ static NTSTATUS ref_take_header(vmbsave_channel *ch, ref_restore *r, const ref_c
     bool open = state == VMBSAVE_STATE_OPEN_PAUSED;
 
     /* The offer, as init_set_offer would check it. Values the lifecycle refuses are a corrupt
-     * image (RESTORE.CORRUPT.MALFORMED); only counts and sizes over a limit are
+     * image (RESTORE.CORRUPT.OFFER_RANGE, OPEN_RANGE); only counts and sizes over a limit are
      * IMPLEMENTATION_LIMIT (FORMAT.md step 11): among offer and open fields, the ring sizes. */
     vmbsave_offer offer;
     memset(&offer, 0, sizeof offer);

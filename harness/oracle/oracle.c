@@ -226,6 +226,18 @@ static void expect_fail(expectation *e, NTSTATUS st, const char *clause)
     }
 }
 
+/* A failing check that a Permits line lets answer with either of two statuses. */
+static void expect_either(expectation *e, NTSTATUS a, NTSTATUS b, const char *clause)
+{
+    if (e->nfails < 8) {
+        e->fails[e->nfails].st[0] = a;
+        e->fails[e->nfails].st[1] = b;
+        e->fails[e->nfails].n = 2;
+        e->fails[e->nfails].clause = clause;
+        e->nfails++;
+    }
+}
+
 static bool in_set(NTSTATUS s, const NTSTATUS *set, unsigned n)
 {
     for (unsigned i = 0; i < n; i++) {
@@ -325,16 +337,22 @@ static void expect_lifecycle(const oracle_channel *c, const oracle_lifecycle_cal
     case VMBSAVE_OP_GPADL_CREATE: {
         if (frozen)
             expect_fail(e, STATUS_INVALID_DEVICE_STATE, frozen_clause);
+        /* Only the first VMBSAVE_MAX_GPADL_PFNS elements may be read before the count is checked
+         * (the runner's array holds one more, whatever the count says). */
         bool bad_pfn = false;
         if (call->pfns != NULL) {
-            uint32_t n = call->count < VMBSAVE_MAX_GPADL_PFNS + 1u ? call->count
-                                                                   : VMBSAVE_MAX_GPADL_PFNS + 1u;
+            uint32_t n = call->count < VMBSAVE_MAX_GPADL_PFNS ? call->count : VMBSAVE_MAX_GPADL_PFNS;
             for (uint32_t i = 0; i < n; i++)
                 bad_pfn = bad_pfn || call->pfns[i] > VMBSAVE_MAX_PFN;
         }
-        if (call->id == 0 || call->pfns == NULL || call->count == 0 || bad_pfn)
-            expect_fail(e, STATUS_INVALID_PARAMETER,
-                        bad_pfn ? CLAUSE(LIMIT_GPADL) : CLAUSE(LIFECYCLE_GPADL_CREATE));
+        if (call->id == 0 || call->pfns == NULL || call->count == 0)
+            expect_fail(e, STATUS_INVALID_PARAMETER, CLAUSE(LIFECYCLE_GPADL_CREATE));
+        else if (bad_pfn && call->count > VMBSAVE_MAX_GPADL_PFNS)
+            /* Count and elements in either order (LIFECYCLE.GPADL.CREATE's Permits). */
+            expect_either(e, STATUS_INVALID_PARAMETER, STATUS_IMPLEMENTATION_LIMIT,
+                          CLAUSE(LIFECYCLE_GPADL_CREATE));
+        else if (bad_pfn)
+            expect_fail(e, STATUS_INVALID_PARAMETER, CLAUSE(LIMIT_GPADL));
         if (call->count > VMBSAVE_MAX_GPADL_PFNS)
             expect_fail(e, STATUS_IMPLEMENTATION_LIMIT, CLAUSE(LIMIT_GPADL));
         if (m->state == VMBSAVE_STATE_DISABLED)

@@ -182,7 +182,11 @@ typedef struct oracle_restore {
     uint8_t *accepted;                      /* ORACLE_MAX_IMAGE bytes: the chunks accepted so far */
     bool prefix_ok[VMBSAVE_PROGRAM_IMAGES]; /* accepted is a prefix of that slot's image */
     int64_t held;
-    bool doomed; /* a failure FORMAT.md lets the reader find at END was passed over */
+    bool doomed; /* a content failure the reader may leave to END was passed over */
+    /* doomed: the status(es) and clause the restore must still fail with (RESTORE.CORRUPT.WHEN) */
+    NTSTATUS doomed_status[2];
+    uint32_t doomed_statuses;
+    const char *doomed_clause;
 } oracle_restore;
 
 typedef struct oracle_channel {
@@ -209,13 +213,15 @@ typedef struct oracle_read_verdict {
     uint32_t end;          /* valid: the offset just past END (bytes may follow) */
     uint32_t fail_at;      /* not valid: offset of the chunk whose content fails, or UINT32_MAX
                               when steps 1-10 fail first (or the bytes end before END) */
-    bool deferrable;       /* the reader may also find it at END (a RING piece that cannot add
-                              up), so the restore may go on, then must refuse by END */
+    bool deferrable;       /* a content check of a chunk before END (step 11): the reader may
+                              also make it later, up to END (RESTORE.CORRUPT.WHEN) */
     uint32_t statuses;     /* 1 or 2: the chunk breaks checks of both kinds of step 11 */
     NTSTATUS status[2];    /* FORMAT.md's status(es) */
     const char *clause;
     char why[120];
     bool beyond_model;     /* valid, but more than the model holds (ORACLE_MAX_GPADLS, ...) */
+    bool newer_minor;      /* a minor above 0, appended fields or records' bytes, or an unknown
+                              OPTIONAL chunk (FORMAT.COMPAT.NEWER_MINOR) before where it stops */
 } oracle_read_verdict;
 
 typedef struct oracle_image {

@@ -10,17 +10,14 @@
  *  - a chunk that breaks a limit of step 11 (IMPLEMENTATION_LIMIT, "checked before anything is
  *    allocated") and another of its rules (FILE_CORRUPT_ERROR) may be refused with either; a
  *    record count above its limit is IMPLEMENTATION_LIMIT alone (RESTORE.LIMITS.BEFORE_ALLOC);
- *  - a RING piece that can no longer add up to the declared pending count (more bytes than
- *    declared, or outgoing bytes while incoming ones are missing) may be refused at once or at
- *    END, where the totals disagree;
+ *  - a content check of a chunk before END may be made when the chunk arrives or later, up to
+ *    END (RESTORE.CORRUPT.WHEN; for a RING piece that can no longer add up, END's totals give
+ *    the same status): the verdict says so (deferrable) and oracle_restore.c allows both;
  *  - a HEADER whose state is no known value may be read either way, so its open-dependent
  *    checks count both ways;
  *  - a reference to a GPADL id held twice, once being torn down, may be NOT_FOUND or, the ids
  *    being duplicates, DUPLICATE_OBJECTID.
- * Values FORMAT.md gives no range but the lifecycle refuses (a packet id 0, a pfn above
- * VMBSAVE_MAX_PFN) are FILE_CORRUPT_ERROR, as RESTORE.CORRUPT.MALFORMED says of the offer and
- * open values: a restored channel takes every operation the saved one would, so it holds nothing
- * the lifecycle could not have made.
+ * Every FILE_CORRUPT_ERROR names the clause RESTORE.CORRUPT.* of the one condition it found.
  *
  * Nothing here allocates; every loop is bounded by the image's size or a FORMAT.md limit. */
 #include <inttypes.h>
@@ -91,7 +88,8 @@ static void fail(reader *r, NTSTATUS status, const char *clause, const char *fmt
     v->status[v->statuses++] = status;
 }
 
-#define CORRUPT(r, ...) fail(r, STATUS_FILE_CORRUPT_ERROR, CLAUSE(RESTORE_CORRUPT_MALFORMED), __VA_ARGS__)
+/* FILE_CORRUPT_ERROR under RESTORE.CORRUPT.<rule>. */
+#define CORRUPT(r, rule, ...) fail(r, STATUS_FILE_CORRUPT_ERROR, CLAUSE(RESTORE_CORRUPT_##rule), __VA_ARGS__)
 #define LIMIT(r, ...) fail(r, STATUS_IMPLEMENTATION_LIMIT, CLAUSE(RESTORE_LIMITS_BEFORE_ALLOC), __VA_ARGS__)
 
 /* ---- HEADER ---------------------------------------------------------------------------------- */
@@ -99,7 +97,7 @@ static void fail(reader *r, NTSTATUS status, const char *clause, const char *fmt
 static void ring_size_checks(reader *r, unsigned d, uint32_t bytes)
 {
     if (bytes < VMBSAVE_MIN_RING_BYTES || bytes % VMBSAVE_PAGE_BYTES != 0)
-        CORRUPT(r, "ring %u of %" PRIu32 " bytes: not a page multiple of at least 8 KiB", d, bytes);
+        CORRUPT(r, OPEN_RANGE, "ring %u of %" PRIu32 " bytes: not a page multiple of at least 8 KiB", d, bytes);
     if (bytes > VMBSAVE_MAX_RING_BYTES)
         LIMIT(r, "ring %u of %" PRIu32 " bytes, above VMBSAVE_MAX_RING_BYTES", d, bytes);
 }
@@ -107,21 +105,23 @@ static void ring_size_checks(reader *r, unsigned d, uint32_t bytes)
 static void take_header(reader *r, const uint8_t *p, uint32_t n, uint64_t image_id)
 {
     if (n < VMBSAVE_HEADER_PAYLOAD_BYTES) {
-        CORRUPT(r, "a HEADER payload of %" PRIu32 " bytes, below 1.0's 208", n);
+        CORRUPT(r, SHORT_PAYLOAD, "a HEADER payload of %" PRIu32 " bytes, below 1.0's 208", n);
         return;
     }
+    if (n > VMBSAVE_HEADER_PAYLOAD_BYTES)
+        r->v->newer_minor = true;
     uint32_t state = vmbsave_get_u32(p + VMBSAVE_HDR_STATE);
     bool known = state == VMBSAVE_STATE_ENABLED || state == VMBSAVE_STATE_OPEN_PAUSED;
     if (!known)
-        CORRUPT(r, "HEADER state %" PRIu32 ", not ENABLED or OPEN_PAUSED", state);
+        CORRUPT(r, ENUM, "HEADER state %" PRIu32 ", not ENABLED or OPEN_PAUSED", state);
     uint32_t flags = vmbsave_get_u32(p + VMBSAVE_HDR_OFFER_FLAGS);
     if ((flags & ~(uint32_t)VMBSAVE_OFFER_FLAGS_VALID) != 0)
-        CORRUPT(r, "offer flags 0x%" PRIx32 " outside VMBSAVE_OFFER_FLAGS_VALID", flags);
+        CORRUPT(r, OFFER_RANGE, "offer flags 0x%" PRIx32 " outside VMBSAVE_OFFER_FLAGS_VALID", flags);
     if (vmbsave_get_u16(p + VMBSAVE_HDR_SUBCHANNEL) > VMBSAVE_MAX_SUBCHANNEL_INDEX)
-        CORRUPT(r, "offer subchannel index %u above its limit",
+        CORRUPT(r, OFFER_RANGE, "offer subchannel index %u above its limit",
                 (unsigned)vmbsave_get_u16(p + VMBSAVE_HDR_SUBCHANNEL));
     if (vmbsave_get_u16(p + VMBSAVE_HDR_MMIO) > VMBSAVE_MAX_MMIO_MEGABYTES)
-        CORRUPT(r, "offer MMIO megabytes %u above its limit",
+        CORRUPT(r, OFFER_RANGE, "offer MMIO megabytes %u above its limit",
                 (unsigned)vmbsave_get_u16(p + VMBSAVE_HDR_MMIO));
 
     uint32_t ring_gpadl = vmbsave_get_u32(p + VMBSAVE_HDR_RING_GPADL);
@@ -136,7 +136,7 @@ static void take_header(reader *r, const uint8_t *p, uint32_t n, uint64_t image_
     /* A state of no known value: a reader may apply either state's rules. */
     if (state == VMBSAVE_STATE_OPEN_PAUSED || !known) {
         if (connection == 0)
-            CORRUPT(r, "an open channel with connection id 0");
+            CORRUPT(r, OPEN_RANGE, "an open channel with connection id 0");
         for (unsigned d = 0; d < 2; d++) {
             ring_size_checks(r, d, ring_bytes[d]);
             if (pending[d] > ring_bytes[d])
@@ -144,24 +144,24 @@ static void take_header(reader *r, const uint8_t *p, uint32_t n, uint64_t image_
                       d, ring_bytes[d]);
         }
         if (vp > VMBSAVE_MAX_TARGET_VP)
-            CORRUPT(r, "target VP %" PRIu32 " above its limit", vp);
+            CORRUPT(r, OPEN_RANGE, "target VP %" PRIu32 " above its limit", vp);
     }
     if (state == VMBSAVE_STATE_ENABLED || !known) {
         if (ring_gpadl != 0 || ring_bytes[0] != 0 || ring_bytes[1] != 0 || vp != 0 ||
             connection != 0)
-            CORRUPT(r, "an ENABLED HEADER with open fields");
+            CORRUPT(r, ENABLED_HEADER, "an ENABLED HEADER with open fields");
         if (packets != 0)
-            CORRUPT(r, "an ENABLED HEADER with %" PRIu32 " packets", packets);
+            CORRUPT(r, ENABLED_HEADER, "an ENABLED HEADER with %" PRIu32 " packets", packets);
         for (unsigned d = 0; d < 2; d++) {
             if (pending[d] != 0) {
-                CORRUPT(r, "an ENABLED HEADER with %" PRIu32 " ring bytes", pending[d]);
+                CORRUPT(r, ENABLED_HEADER, "an ENABLED HEADER with %" PRIu32 " ring bytes", pending[d]);
                 /* ... which is also above that ring's declared size, 0. */
                 LIMIT(r, "%" PRIu32 " pending bytes in a ring of 0 bytes", pending[d]);
             }
         }
     }
     if (next_seq == 0)
-        CORRUPT(r, "next send sequence 0");
+        CORRUPT(r, SEQUENCE_ORDER, "next send sequence 0");
     if (gpadls > VMBSAVE_MAX_GPADLS)
         LIMIT(r, "a GPADL count of %" PRIu32 ", above VMBSAVE_MAX_GPADLS", gpadls);
     if (packets > VMBSAVE_MAX_PACKETS)
@@ -193,12 +193,12 @@ static bool record_count(reader *r, const uint8_t *p, uint32_t n, const char *wh
                          uint32_t declared, uint32_t read, uint32_t *count)
 {
     if (n < VMBSAVE_RECORD_COUNT_BYTES) {
-        CORRUPT(r, "a %s payload of %" PRIu32 " bytes, no record count", what, n);
+        CORRUPT(r, SHORT_PAYLOAD, "a %s payload of %" PRIu32 " bytes, no record count", what, n);
         return false;
     }
     uint32_t c = vmbsave_get_u32(p);
     if (c == 0) {
-        CORRUPT(r, "a %s chunk with no record", what);
+        CORRUPT(r, RECORD_COUNT, "a %s chunk with no record", what);
         return false;
     }
     if (c > limit) {
@@ -206,7 +206,7 @@ static bool record_count(reader *r, const uint8_t *p, uint32_t n, const char *wh
         return false;
     }
     if (c > declared - read) {
-        CORRUPT(r, "%" PRIu32 " %s records where the HEADER has %" PRIu32 " left", c, what,
+        CORRUPT(r, RECORD_COUNT, "%" PRIu32 " %s records where the HEADER has %" PRIu32 " left", c, what,
                 declared - read);
         return false;
     }
@@ -224,7 +224,7 @@ static void take_gpadls(reader *r, const uint8_t *p, uint32_t n)
     for (uint32_t i = 0; i < count; i++) {
         uint32_t left = n - off;
         if (left < VMBSAVE_GPADL_RECORD_FIXED) {
-            CORRUPT(r, "GPADL record %" PRIu32 " runs past its chunk", i);
+            CORRUPT(r, RECORD_LENGTH, "GPADL record %" PRIu32 " runs past its chunk", i);
             return;
         }
         const uint8_t *rec = p + off;
@@ -233,37 +233,39 @@ static void take_gpadls(reader *r, const uint8_t *p, uint32_t n)
         uint32_t state = vmbsave_get_u32(rec + 8);
         uint32_t pfns = vmbsave_get_u32(rec + 12);
         if (id == 0)
-            CORRUPT(r, "GPADL id 0");
+            CORRUPT(r, GPADL_ID_ZERO, "GPADL id 0");
         if (state != GPADL_STATE_CREATED && state != GPADL_STATE_TEARING_DOWN)
-            CORRUPT(r, "GPADL %" PRIu32 " in state %" PRIu32, id, state);
+            CORRUPT(r, ENUM, "GPADL %" PRIu32 " in state %" PRIu32, id, state);
         if (pfns == 0)
-            CORRUPT(r, "GPADL %" PRIu32 " with no pfn", id);
+            CORRUPT(r, PFN_COUNT_ZERO, "GPADL %" PRIu32 " with no pfn", id);
         if (pfns > VMBSAVE_MAX_GPADL_PFNS)
             LIMIT(r, "GPADL %" PRIu32 " with %" PRIu32 " pfns", id, pfns);
         if (r->gpadls != 0 && id < r->gpadl_id[r->gpadls - 1u])
-            CORRUPT(r, "GPADL id %" PRIu32 " after %" PRIu32, id, r->gpadl_id[r->gpadls - 1u]);
+            CORRUPT(r, GPADL_ORDER, "GPADL id %" PRIu32 " after %" PRIu32, id, r->gpadl_id[r->gpadls - 1u]);
         if (record < VMBSAVE_GPADL_RECORD_FIXED || record > left) {
-            CORRUPT(r, "GPADL record %" PRIu32 " of %" PRIu32 " bytes, %" PRIu32 " left", i,
+            CORRUPT(r, RECORD_LENGTH, "GPADL record %" PRIu32 " of %" PRIu32 " bytes, %" PRIu32 " left", i,
                     record, left);
             return;
         }
         if (VMBSAVE_GPADL_RECORD_FIXED + 8u * (uint64_t)pfns > record) {
-            CORRUPT(r, "GPADL %" PRIu32 ": %" PRIu32 " pfns run past its record", id, pfns);
+            CORRUPT(r, RECORD_LENGTH, "GPADL %" PRIu32 ": %" PRIu32 " pfns run past its record", id, pfns);
             return;
         }
         for (uint32_t k = 0; k < pfns; k++) {
             if (vmbsave_get_u64(rec + VMBSAVE_GPADL_RECORD_FIXED + 8u * k) > VMBSAVE_MAX_PFN) {
-                CORRUPT(r, "GPADL %" PRIu32 ": pfn %" PRIu32 " above VMBSAVE_MAX_PFN", id, k);
+                CORRUPT(r, PFN_RANGE, "GPADL %" PRIu32 ": pfn %" PRIu32 " above VMBSAVE_MAX_PFN", id, k);
                 break;
             }
         }
+        if (VMBSAVE_GPADL_RECORD_FIXED + 8u * (uint64_t)pfns < record)
+            r->v->newer_minor = true; /* a newer minor's appended fields */
         r->gpadl_id[r->gpadls] = id;
         r->gpadl_state[r->gpadls] = state;
         r->gpadls++;
         off += record;
     }
     if (off != n)
-        CORRUPT(r, "%" PRIu32 " bytes after the last GPADL record", n - off);
+        CORRUPT(r, RECORD_LENGTH, "%" PRIu32 " bytes after the last GPADL record", n - off);
 }
 
 static void take_packets(reader *r, const uint8_t *p, uint32_t n)
@@ -276,7 +278,7 @@ static void take_packets(reader *r, const uint8_t *p, uint32_t n)
     for (uint32_t i = 0; i < count; i++) {
         uint32_t left = n - off;
         if (left < VMBSAVE_PACKET_RECORD_FIXED) {
-            CORRUPT(r, "packet record %" PRIu32 " runs past its chunk", i);
+            CORRUPT(r, RECORD_LENGTH, "packet record %" PRIu32 " runs past its chunk", i);
             return;
         }
         const uint8_t *rec = p + off;
@@ -287,9 +289,9 @@ static void take_packets(reader *r, const uint8_t *p, uint32_t n)
         uint32_t payload = vmbsave_get_u32(rec + 24);
         uint32_t state = vmbsave_get_u32(rec + 28);
         if (id == 0)
-            CORRUPT(r, "packet id 0");
+            CORRUPT(r, PACKET_ID_ZERO, "packet id 0");
         if (seq <= r->last_packet_seq || seq >= r->next_seq)
-            CORRUPT(r, "packet %" PRIu64 " with send sequence %" PRIu64 " (after %" PRIu64
+            CORRUPT(r, SEQUENCE_ORDER, "packet %" PRIu64 " with send sequence %" PRIu64 " (after %" PRIu64
                        ", next %" PRIu64 ")",
                     id, seq, r->last_packet_seq, r->next_seq);
         if (payload > VMBSAVE_MAX_PACKET_PAYLOAD)
@@ -297,14 +299,16 @@ static void take_packets(reader *r, const uint8_t *p, uint32_t n)
         if (state > VMBSAVE_MAX_DRIVER_PACKET_STATE)
             LIMIT(r, "packet %" PRIu64 " with %" PRIu32 " bytes of driver state", id, state);
         if (record < VMBSAVE_PACKET_RECORD_FIXED || record > left) {
-            CORRUPT(r, "packet record %" PRIu32 " of %" PRIu32 " bytes, %" PRIu32 " left", i,
+            CORRUPT(r, RECORD_LENGTH, "packet record %" PRIu32 " of %" PRIu32 " bytes, %" PRIu32 " left", i,
                     record, left);
             return;
         }
         if ((uint64_t)VMBSAVE_PACKET_RECORD_FIXED + payload + state > record) {
-            CORRUPT(r, "packet %" PRIu64 ": payload and driver state run past its record", id);
+            CORRUPT(r, RECORD_LENGTH, "packet %" PRIu64 ": payload and driver state run past its record", id);
             return;
         }
+        if ((uint64_t)VMBSAVE_PACKET_RECORD_FIXED + payload + state < record)
+            r->v->newer_minor = true;
         r->packet_id[r->packets] = id;
         r->packet_gpadl[r->packets] = gpadl;
         r->packets++;
@@ -312,7 +316,7 @@ static void take_packets(reader *r, const uint8_t *p, uint32_t n)
         off += record;
     }
     if (off != n)
-        CORRUPT(r, "%" PRIu32 " bytes after the last packet record", n - off);
+        CORRUPT(r, RECORD_LENGTH, "%" PRIu32 " bytes after the last packet record", n - off);
 }
 
 /* ---- RING -------------------------------------------------------------------------------- */
@@ -320,37 +324,35 @@ static void take_packets(reader *r, const uint8_t *p, uint32_t n)
 static void take_ring(reader *r, const uint8_t *p, uint32_t n)
 {
     if (n <= VMBSAVE_RING_PIECE_FIXED) {
-        CORRUPT(r, "a RING payload of %" PRIu32 " bytes, no ring byte", n);
+        CORRUPT(r, SHORT_PAYLOAD, "a RING payload of %" PRIu32 " bytes, no ring byte", n);
         return;
     }
     uint32_t d = vmbsave_get_u32(p);
     uint32_t offset = vmbsave_get_u32(p + 4);
     uint32_t piece = n - VMBSAVE_RING_PIECE_FIXED;
     if (d > 1u) {
-        CORRUPT(r, "RING direction %" PRIu32, d);
+        CORRUPT(r, ENUM, "RING direction %" PRIu32, d);
         return;
     }
     if (d == 0 && r->pending[1] != 0) {
-        CORRUPT(r, "an incoming RING piece after outgoing ones");
+        CORRUPT(r, RING_PIECES, "an incoming RING piece after outgoing ones");
         return;
     }
     if (offset != r->pending[d]) {
-        CORRUPT(r, "a RING piece at offset %" PRIu32 " where %" PRIu32 " is next", offset,
+        CORRUPT(r, RING_PIECES, "a RING piece at offset %" PRIu32 " where %" PRIu32 " is next", offset,
                 r->pending[d]);
         return;
     }
-    /* Pieces that can no longer add up: refused here or, by a reader that counts at END,
-     * there. */
+    /* Pieces that can no longer add up: refused here or, by a reader that counts at END, there
+     * (the same status: RESTORE.CORRUPT.TOTALS). */
     if (piece > r->declared_pending[d] - r->pending[d]) {
-        CORRUPT(r, "%" PRIu32 " ring bytes where the HEADER has %" PRIu32 " left", piece,
+        CORRUPT(r, RING_PIECES, "%" PRIu32 " ring bytes where the HEADER has %" PRIu32 " left", piece,
                 r->declared_pending[d] - r->pending[d]);
-        r->v->deferrable = true;
         return;
     }
     if (d == 1 && r->pending[0] != r->declared_pending[0]) {
-        CORRUPT(r, "outgoing ring bytes with %" PRIu32 " incoming ones missing",
+        CORRUPT(r, RING_PIECES, "outgoing ring bytes with %" PRIu32 " incoming ones missing",
                 r->declared_pending[0] - r->pending[0]);
-        r->v->deferrable = true;
         return;
     }
     r->pending[d] += piece;
@@ -393,33 +395,35 @@ static int resolves(const reader *r, uint32_t id)
 static void take_end(reader *r, const uint8_t *p, uint32_t n, uint32_t image_bytes)
 {
     if (n < VMBSAVE_END_PAYLOAD_BYTES) {
-        CORRUPT(r, "an END payload of %" PRIu32 " bytes, below 1.0's 24", n);
+        CORRUPT(r, SHORT_PAYLOAD, "an END payload of %" PRIu32 " bytes, below 1.0's 24", n);
         return;
     }
     if (vmbsave_get_u32(p + 4) != 0) {
-        CORRUPT(r, "END's reserved field not 0");
+        CORRUPT(r, RESERVED, "END's reserved field not 0");
         return;
     }
+    if (n > VMBSAVE_END_PAYLOAD_BYTES)
+        r->v->newer_minor = true;
     /* 12. Totals. */
     uint32_t chunks = vmbsave_get_u32(p);
     uint64_t total = vmbsave_get_u64(p + 8);
     if (chunks != r->seq + 1u) {
-        CORRUPT(r, "END counts %" PRIu32 " chunks, %" PRIu32 " were read", chunks, r->seq + 1u);
+        CORRUPT(r, TOTALS, "END counts %" PRIu32 " chunks, %" PRIu32 " were read", chunks, r->seq + 1u);
         return;
     }
     if (total != image_bytes) {
-        CORRUPT(r, "END counts %" PRIu64 " bytes, %" PRIu32 " were read", total, image_bytes);
+        CORRUPT(r, TOTALS, "END counts %" PRIu64 " bytes, %" PRIu32 " were read", total, image_bytes);
         return;
     }
     if (r->gpadls != r->declared_gpadls || r->packets != r->declared_packets) {
-        CORRUPT(r, "%" PRIu32 " GPADLs and %" PRIu32 " packets read, the HEADER has %" PRIu32
+        CORRUPT(r, TOTALS, "%" PRIu32 " GPADLs and %" PRIu32 " packets read, the HEADER has %" PRIu32
                    " and %" PRIu32,
                 r->gpadls, r->packets, r->declared_gpadls, r->declared_packets);
         return;
     }
     for (unsigned d = 0; d < 2; d++) {
         if (r->pending[d] != r->declared_pending[d]) {
-            CORRUPT(r, "%" PRIu32 " bytes of ring %u read, the HEADER has %" PRIu32, r->pending[d],
+            CORRUPT(r, TOTALS, "%" PRIu32 " bytes of ring %u read, the HEADER has %" PRIu32, r->pending[d],
                     d, r->declared_pending[d]);
             return;
         }
@@ -586,6 +590,8 @@ void oracle_read_image(vmbsave_oracle *o, const uint8_t *bytes, uint32_t size,
         /* 10. */
         if (rank == 0 && (h.flags & VMBSAVE_CHUNK_FLAG_OPTIONAL) == 0)
             return;
+        if (h.minor != 0 || rank == 0)
+            verdict->newer_minor = true;
         /* 11 and 12. */
         switch (h.type) {
         case VMBSAVE_CHUNK_HEADER: take_header(r, p, h.payload_bytes, h.image_id); break;
@@ -597,6 +603,7 @@ void oracle_read_image(vmbsave_oracle *o, const uint8_t *bytes, uint32_t size,
         }
         if (verdict->statuses != 0) {
             verdict->fail_at = pos;
+            verdict->deferrable = h.type != VMBSAVE_CHUNK_END;
             return;
         }
         if (rank != 0)

@@ -9,7 +9,13 @@
  * END the restore must commit to exactly that image's state. Once they are not (a foreign chunk
  * with the same image id mixed in), the reader may refuse any chunk from there on with a
  * content status, and must refuse at END at the latest (the digest ties every chunk to its
- * image). */
+ * image).
+ *
+ * A preloaded image whose content FORMAT.md's reader (oracle_reader.c) refuses at a chunk before
+ * END may be refused by the call carrying that chunk or by any later call up to END, with that
+ * check's status (RESTORE.CORRUPT.WHEN): the restore is then "doomed", and every later call may
+ * go on (MORE_PROCESSING_REQUIRED), fail with the doomed status(es), or fail with the status of
+ * a check of steps 1-10 that one of its own chunks breaks; the END call must fail. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
@@ -44,6 +50,11 @@ typedef struct prediction {
     bool lenient; /* a content status is also allowed (a mixed image) */
     NTSTATUS also; /* a second status FORMAT.md allows (0: none), from a preloaded image */
     bool doomed;   /* a failure the reader may leave to END was passed over */
+    NTSTATUS doomed_status[2];
+    uint32_t doomed_statuses;
+    const char *doomed_clause;
+    bool doomed_here; /* ... by a chunk of this call */
+    bool newer;       /* the bytes are a prefix of a valid preloaded newer-minor image */
     /* Staged state after the call if it succeeds. */
     uint32_t next_seq;
     uint64_t image_id;
@@ -63,7 +74,7 @@ static const char *fault_clause(vmbsave_chunk_fault f)
     case VMBSAVE_CHUNK_BAD_MAJOR: return CLAUSE(RESTORE_VERSION_MAJOR);
     case VMBSAVE_CHUNK_TOO_LARGE: return CLAUSE(RESTORE_LIMITS_BEFORE_ALLOC);
     case VMBSAVE_CHUNK_BAD_CHECKSUM: return CLAUSE(RESTORE_CORRUPT_CHECKSUM);
-    case VMBSAVE_CHUNK_BAD_RESERVED: return CLAUSE(RESTORE_CORRUPT_MALFORMED);
+    case VMBSAVE_CHUNK_BAD_RESERVED: return CLAUSE(RESTORE_CORRUPT_RESERVED);
     default: return CLAUSE(RESTORE_WHOLE_CHUNKS);
     }
 }
@@ -81,11 +92,21 @@ static void predict(vmbsave_oracle *o, oracle_channel *c, const uint8_t *data, u
     p->uncertain = r->active && r->uncertain;
     p->accepted_len = r->active ? r->accepted_len : 0u;
     p->end_image = -1;
-    p->lenient = p->uncertain;
     p->also = 0;
     p->doomed = r->active && r->doomed;
-    for (unsigned i = 0; i < VMBSAVE_PROGRAM_IMAGES; i++)
+    p->doomed_here = false;
+    p->newer = false;
+    p->doomed_statuses = p->doomed ? r->doomed_statuses : 0u;
+    p->doomed_clause = p->doomed ? r->doomed_clause : NULL;
+    if (p->doomed)
+        memcpy(p->doomed_status, r->doomed_status, sizeof p->doomed_status);
+    bool mixed = r->active;
+    for (unsigned i = 0; i < VMBSAVE_PROGRAM_IMAGES; i++) {
         p->prefix_ok[i] = r->active ? r->prefix_ok[i] : o->img[i].full;
+        mixed = mixed && !p->prefix_ok[i];
+    }
+    /* A doomed restore is uncertain (no image to commit) but not mixed: only its own statuses. */
+    p->lenient = p->uncertain && (!p->doomed || mixed);
 
     uint32_t pos = 0, index = 0;
     bool end_taken = false;
@@ -111,7 +132,7 @@ static void predict(vmbsave_oracle *o, oracle_channel *c, const uint8_t *data, u
         if (h.type == VMBSAVE_CHUNK_HEADER &&
             h.image_id != vmbsave_hash(payload, h.payload_bytes, 0)) {
             p->status = STATUS_FILE_CORRUPT_ERROR;
-            p->clause = CLAUSE(RESTORE_CORRUPT_MALFORMED);
+            p->clause = CLAUSE(RESTORE_CORRUPT_IMAGE_ID);
             oracle_text(p->why, sizeof p->why, "a HEADER whose image id is not its hash");
             return;
         }
@@ -171,12 +192,15 @@ static void predict(vmbsave_oracle *o, oracle_channel *c, const uint8_t *data, u
             oracle_text(p->why, sizeof p->why, "chunk %" PRIu32 " of the call: %s", index, rv->why);
             if (!rv->deferrable)
                 return;
-            /* Refused now, or later with a content status, by END at the latest. */
-            p->status = STATUS_MORE_PROCESSING_REQUIRED;
-            p->clause = CLAUSE(RESTORE_MORE_PROCESSING);
-            p->uncertain = true;
-            p->lenient = true;
+            /* Refused now, or by a later call up to END with the same status (RESTORE.CORRUPT.WHEN). */
             p->doomed = true;
+            p->doomed_here = true;
+            p->doomed_statuses = rv->statuses;
+            memcpy(p->doomed_status, rv->status, sizeof p->doomed_status);
+            p->doomed_clause = rv->clause;
+            p->status = STATUS_MORE_PROCESSING_REQUIRED;
+            p->also = 0;
+            p->uncertain = true;
             break;
         }
         if (g == 0)
@@ -185,6 +209,15 @@ static void predict(vmbsave_oracle *o, oracle_channel *c, const uint8_t *data, u
         p->next_seq++;
         if (rank != 0)
             p->rank = rank;
+        if (h.type == VMBSAVE_CHUNK_END && p->doomed) {
+            /* The END call of a doomed restore fails with the passed-over check's status. */
+            p->status = p->doomed_status[0];
+            p->also = p->doomed_statuses > 1u ? p->doomed_status[1] : 0;
+            p->clause = p->doomed_clause;
+            oracle_text(p->why, sizeof p->why,
+                        "END of a restore whose content check failed earlier (RESTORE.CORRUPT.WHEN)");
+            return;
+        }
         if (h.type == VMBSAVE_CHUNK_END) {
             end_taken = true;
             for (unsigned i = 0; i < VMBSAVE_PROGRAM_IMAGES && !p->uncertain; i++) {
@@ -213,6 +246,14 @@ static void predict(vmbsave_oracle *o, oracle_channel *c, const uint8_t *data, u
     if (end_taken) {
         p->status = STATUS_SUCCESS;
         p->clause = CLAUSE(RESTORE_MORE_PROCESSING);
+    }
+    /* A valid image of a newer minor: refusing it breaks FORMAT.COMPAT.NEWER_MINOR. */
+    for (unsigned i = 0; i < VMBSAVE_PROGRAM_IMAGES && !p->uncertain; i++) {
+        const oracle_image *img = &o->img[i];
+        if (p->prefix_ok[i] && img->preloaded && img->read.valid && img->read.newer_minor) {
+            p->newer = true;
+            p->clause = CLAUSE(FORMAT_COMPAT_NEWER_MINOR);
+        }
     }
 }
 
@@ -367,6 +408,10 @@ bool oracle_restore_call(vmbsave_oracle *o, uint32_t slot, const uint8_t *data, 
         allowed[n++] = p.status;
     if (p.also != 0)
         allowed[n++] = p.also;
+    for (uint32_t i = 0; p.doomed && i < p.doomed_statuses; i++) {
+        if (!in_list(p.doomed_status[i], allowed, n))
+            allowed[n++] = p.doomed_status[i];
+    }
     if (p.lenient) {
         for (unsigned i = 0; i < LENIENT_COUNT; i++) {
             if (!in_list(lenient[i], allowed, n))
@@ -379,6 +424,10 @@ bool oracle_restore_call(vmbsave_oracle *o, uint32_t slot, const uint8_t *data, 
         const char *clause = p.clause;
         if (faulted && progress)
             clause = CLAUSE(RESOURCES_ALLOC_FAILURE_STATUS);
+        else if (p.newer && progress)
+            clause = CLAUSE(FORMAT_COMPAT_NEWER_MINOR);
+        else if (p.doomed && (p.doomed_here || status == STATUS_SUCCESS))
+            clause = p.doomed_clause; /* the content check passed over, or never made */
         else if (p.status == STATUS_MORE_PROCESSING_REQUIRED && status != STATUS_SUCCESS)
             clause = CLAUSE(RESTORE_WHOLE_CHUNKS);
         oracle_status_violation(o, clause, allowed, n, status);
@@ -407,6 +456,9 @@ bool oracle_restore_call(vmbsave_oracle *o, uint32_t slot, const uint8_t *data, 
         r->rank = p.rank;
         r->uncertain = p.uncertain;
         r->doomed = p.doomed; /* read only while active: no reset needed elsewhere */
+        r->doomed_statuses = p.doomed_statuses;
+        memcpy(r->doomed_status, p.doomed_status, sizeof r->doomed_status);
+        r->doomed_clause = p.doomed_clause;
         r->accepted_len = p.accepted_len;
         memcpy(r->prefix_ok, p.prefix_ok, sizeof r->prefix_ok);
         r->held += delta;
@@ -426,7 +478,8 @@ bool oracle_restore_call(vmbsave_oracle *o, uint32_t slot, const uint8_t *data, 
         c->ever_restored = true;
         c->chunked_verified = false;
         c->sessions_since_change = 0;
-        c->desc_clause = CLAUSE(RESTORE_RESULT_SAVED_STATE);
+        c->desc_clause = p.newer ? CLAUSE(FORMAT_COMPAT_NEWER_MINOR)
+                                 : CLAUSE(RESTORE_RESULT_SAVED_STATE);
         return true;
     }
     /* Any failure: everything staged is freed and the channel is fresh again. */

@@ -106,7 +106,9 @@ static const char *restore_status_clause(NTSTATUS st)
     case (uint32_t)STATUS_INVALID_DEVICE_STATE: return CLAUSE(RESTORE_REQUIRES_FRESH);
     case (uint32_t)STATUS_INVALID_BUFFER_SIZE: return CLAUSE(RESTORE_PARTIAL_CHUNK);
     case (uint32_t)STATUS_DATA_ERROR: return CLAUSE(RESTORE_CORRUPT_CHECKSUM);
-    case (uint32_t)STATUS_FILE_CORRUPT_ERROR: return CLAUSE(RESTORE_CORRUPT_MALFORMED);
+    /* Which of the RESTORE.CORRUPT.* conditions, and in which call (RESTORE.CORRUPT.WHEN), the
+     * status alone does not say; the oracle names the condition. */
+    case (uint32_t)STATUS_FILE_CORRUPT_ERROR: return CLAUSE(RESTORE_CORRUPT_WHEN);
     case (uint32_t)STATUS_UNKNOWN_REVISION: return CLAUSE(RESTORE_VERSION_MAJOR);
     case (uint32_t)STATUS_REQUEST_OUT_OF_SEQUENCE: return CLAUSE(RESTORE_SEQUENCE);
     case (uint32_t)STATUS_REVISION_MISMATCH: return CLAUSE(RESTORE_FOREIGN_CHUNK);

@@ -966,6 +966,59 @@ static void abi_describe_no_alloc(void **state)
     vt_env_free(e);
 }
 
+/* ---- RESOURCES.ALLOC_FAILURE.STATUS: the entry point's own allocations -------------------- */
+
+/* vmbsave_get_interface whose allocation fails (the k-th, once and from then on, until a query
+ * makes no more): STATUS_INSUFFICIENT_RESOURCES, nothing held, the table not written; a
+ * malformed query with every allocation failing still gets its ABI.ENTRY status. */
+static void abi_query_alloc_failure(void **state)
+{
+    (void)state;
+    raw_plugin p;
+    raw_open(&p);
+    vmbsave_fault_host *h = &p.h;
+    unsigned injected = 0;
+    bool reached_end = false;
+    for (uint64_t k = 1; k <= 64 && !reached_end; k++) {
+        for (int mode = 0; mode < 2; mode++) {
+            h->fault_mode = mode == 0 ? VMBSAVE_ALLOC_FAULT_ONCE : VMBSAVE_ALLOC_FAULT_FROM;
+            h->fault_at = h->alloc_calls + k;
+            uint64_t calls = h->alloc_calls;
+            NTSTATUS s = refused_query(&p, VMBSAVE_INTERFACE_NAME, VMBSAVE_ABI_MAJOR, &h->host,
+                                       V1_SIZE, false);
+            bool faulted = h->alloc_calls >= calls + k;
+            h->fault_mode = VMBSAVE_ALLOC_FAULT_NONE;
+            if (!faulted) {
+                /* The query makes fewer than k allocations: it must simply succeed. */
+                EXPECT_STATUS(s, STATUS_SUCCESS, "a query whose allocation %llu was not reached",
+                              (unsigned long long)k);
+                reached_end = true;
+                break;
+            }
+            injected++;
+            EXPECT_STATUS(s, STATUS_INSUFFICIENT_RESOURCES,
+                          "a query whose allocation %llu fails (%s)", (unsigned long long)k,
+                          mode == 0 ? "once" : "from then on");
+        }
+    }
+    if (injected == 0)
+        fail_msg("no query allocated through the host: the fault never landed "
+                 "(RESOURCES.HOST_ALLOCATOR_ONLY)");
+    /* Argument checks come first: every allocation failing changes no ABI.ENTRY status. */
+    h->fault_mode = VMBSAVE_ALLOC_FAULT_FROM;
+    h->fault_at = h->alloc_calls + 1;
+    EXPECT_STATUS(refused_query(&p, "vmbsave", VMBSAVE_ABI_MAJOR, &h->host, V1_SIZE, true),
+                  STATUS_NOT_SUPPORTED, "a bad name with allocations failing");
+    EXPECT_STATUS(refused_query(&p, VMBSAVE_INTERFACE_NAME, VMBSAVE_ABI_MAJOR + 1u, &h->host,
+                                V1_SIZE, true),
+                  STATUS_REVISION_MISMATCH, "a bad major with allocations failing");
+    EXPECT_STATUS(refused_query(&p, VMBSAVE_INTERFACE_NAME, VMBSAVE_ABI_MAJOR, &h->host,
+                                V1_SIZE - 1u, true),
+                  STATUS_INVALID_BUFFER_SIZE, "a short table with allocations failing");
+    h->fault_mode = VMBSAVE_ALLOC_FAULT_NONE;
+    raw_close(&p);
+}
+
 static const struct CMUnitTest tests[] = {
     CLAUSE_TEST("ABI.ENTRY.NAME", abi_entry_name),
     CLAUSE_TEST("ABI.ENTRY.MAJOR", abi_entry_major),
@@ -977,6 +1030,7 @@ static const struct CMUnitTest tests[] = {
     CLAUSE_TEST("ABI.DESCRIBE.FORMAT", abi_describe_format),
     CLAUSE_TEST("ABI.DESCRIBE.SIZE_QUERY", abi_describe_size_query),
     CLAUSE_TEST("ABI.DESCRIBE.NO_ALLOC", abi_describe_no_alloc),
+    CLAUSE_TEST("RESOURCES.ALLOC_FAILURE.STATUS", abi_query_alloc_failure),
 };
 
 CLAUSE_TEST_MAIN("abi", tests)
