@@ -37,7 +37,7 @@ typedef struct field_spec {
     uint32_t lo, hi;
 } field_spec;
 
-#define OP_MAX_SPECS 9u
+#define OP_MAX_SPECS 10u
 
 typedef struct op_spec {
     const char *name;
@@ -64,7 +64,7 @@ static const char *const size_mode_names[VMBSAVE_SIZE_MODE_COUNT] = {
     "max-chunk", "large", "explicit", "null-filled", "null-required", "null-buffer"};
 static const char *const edit_mode_names[VMBSAVE_EDIT_MODE_COUNT] = {
     "whole", "truncate", "bit-flip", "drop-chunk", "duplicate-chunk", "swap-chunks",
-    "foreign-chunk", "split-inside"};
+    "foreign-chunk", "split-inside", "chunks"};
 static const char *const fault_mode_names[VMBSAVE_FAULT_MODE_COUNT] = {"once", "from", "off"};
 static const char *const save_packet_mode_names[SAVE_PACKET_MODE_COUNT] = {
     "normal", "no-state", "fail-second", "fail-first-zero", "over-limit", "asks-more",
@@ -173,7 +173,7 @@ static const op_spec op_specs[VMBSAVE_OP_COUNT] = {
         CH_SPEC,
         IMAGE_SPEC("image", F_SLOT, ALL_MODES),
     }},
-    [VMBSAVE_OP_RESTORE] = {"restore", edit_mode_names, VMBSAVE_EDIT_MODE_COUNT, 9, {
+    [VMBSAVE_OP_RESTORE] = {"restore", edit_mode_names, VMBSAVE_EDIT_MODE_COUNT, 10, {
         CH_SPEC,
         IMAGE_SPEC("image", F_SLOT, ALL_MODES),
         MODE_SPEC("edit", VMBSAVE_EDIT_MODE_COUNT),
@@ -181,12 +181,14 @@ static const op_spec op_specs[VMBSAVE_OP_COUNT] = {
         {"bit", F_A, M(VMBSAVE_EDIT_BIT_FLIP), FULL_U32},
         {"chunk", F_A, M(VMBSAVE_EDIT_DROP_CHUNK) | M(VMBSAVE_EDIT_DUPLICATE_CHUNK) |
                            M(VMBSAVE_EDIT_SWAP_CHUNKS) | M(VMBSAVE_EDIT_FOREIGN_CHUNK) |
-                           M(VMBSAVE_EDIT_SPLIT_INSIDE),
+                           M(VMBSAVE_EDIT_SPLIT_INSIDE) | M(VMBSAVE_EDIT_CHUNKS),
          FULL_U32},
         {"with", F_B, M(VMBSAVE_EDIT_SWAP_CHUNKS), FULL_U32},
         IMAGE_SPEC("from_image", F_B, M(VMBSAVE_EDIT_FOREIGN_CHUNK)),
-        {"per_call", F_C, M(VMBSAVE_EDIT_WHOLE) | M(VMBSAVE_EDIT_TRUNCATE), 0u,
-         RESTORE_PER_CALL_MAX},
+        {"count", F_B, M(VMBSAVE_EDIT_CHUNKS), FULL_U32},
+        {"per_call", F_C, M(VMBSAVE_EDIT_WHOLE) | M(VMBSAVE_EDIT_TRUNCATE) |
+                              M(VMBSAVE_EDIT_CHUNKS),
+         0u, RESTORE_PER_CALL_MAX},
     }},
     [VMBSAVE_OP_CLEANUP] = CH_ONLY("cleanup"),
     [VMBSAVE_OP_FAULT_ALLOC] = {"fault_alloc", fault_mode_names, VMBSAVE_FAULT_MODE_COUNT, 2, {

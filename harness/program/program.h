@@ -129,6 +129,9 @@ typedef enum vmbsave_edit_mode {
     VMBSAVE_EDIT_SWAP_CHUNKS,     /* swap chunks a and b */
     VMBSAVE_EDIT_FOREIGN_CHUNK,   /* chunk a replaced by chunk a of image slot b */
     VMBSAVE_EDIT_SPLIT_INSIDE,    /* whole chunks, but one call boundary inside chunk a */
+    VMBSAVE_EDIT_CHUNKS,          /* only chunks a .. a+b-1 (b = 0: to the end), c per call:
+                                     with another step for the rest, a restore that stays in
+                                     progress while other channels' steps run */
     VMBSAVE_EDIT_MODE_COUNT
 } vmbsave_edit_mode;
 
