@@ -152,6 +152,37 @@ fault_alloc mode=off
 TXT
 cp "$work/ss_faults.bin" "$work/save_session/faults-each_call"
 
+# Several channels of one interface at once, after each canonical state: restores left in
+# progress (RESTORE edit=chunks) on channels 1 and 2 while a session runs on channel 0, a
+# restore that fails on one channel while the other's completes, and sessions open on two
+# channels at once (docs/PROGRAMS.md; variants/shared_restore_state.c).
+encode ss_multichannel <<'TXT'
+capture ch=0 image=0
+restore ch=1 image=0 edit=chunks chunk=0 count=1 per_call=0
+save_begin ch=0
+restore ch=2 image=0 edit=chunks chunk=0 count=1 per_call=0
+save_continue ch=0 size=one
+restore ch=1 image=0 edit=chunks chunk=1 count=0 per_call=1
+restore ch=2 image=0 edit=whole per_call=0
+save_continue ch=0 size=large
+save_end ch=0
+capture ch=1 image=1
+cleanup ch=2
+save_begin ch=1
+restore ch=2 image=1 edit=chunks chunk=0 count=1 per_call=0
+save_begin ch=0
+save_continue ch=1 size=one
+save_continue ch=0 size=large
+restore ch=2 image=1 edit=chunks chunk=1 count=0 per_call=0
+save_continue ch=1 size=large
+save_end ch=0
+save_end ch=1
+capture ch=2 image=2
+TXT
+for s in "${states[@]}"; do
+    cat "$work/states/$s.bin" "$work/ss_multichannel.bin" >"$work/save_session/multichannel-$s"
+done
+
 # roundtrip: state byte, then a body run on the state before the capture/restore/capture.
 encode rt_empty </dev/null
 encode rt_traffic <<'TXT'
@@ -167,12 +198,17 @@ encode rt_open_session <<'TXT'
 save_begin ch=0
 save_continue ch=0 size=one
 TXT
+# A restore into channel 2 left in progress while the round trip restores channel 1.
+encode rt_other_restore <<'TXT'
+capture ch=0 image=3
+restore ch=2 image=3 edit=chunks chunk=0 count=1 per_call=0
+TXT
 for i in "${!states[@]}"; do
     for body in rt_empty rt_traffic; do
         { state_byte "$i"; cat "$work/$body.bin"; } >"$work/roundtrip/${states[$i]}-${body#rt_}"
     done
 done
-for body in rt_fault rt_open_session; do
+for body in rt_fault rt_open_session rt_other_restore; do
     { state_byte 2; cat "$work/$body.bin"; } >"$work/roundtrip/paused_packets-${body#rt_}"
 done
 
@@ -226,8 +262,15 @@ TXT
 for e in "${restore_edits[@]}"; do
     echo "restore ch=${e%% *} image=0 ${e#* }"
 done | encode re_every_edit
+# Two channels restoring at once: channel 2's restore stays in progress (body ch=1) while
+# channel 1 (body ch=0) restores whole, then channel 2's is cleaned up and restored again.
+encode re_interleave <<'TXT'
+restore ch=1 image=0 edit=chunks chunk=0 count=1 per_call=0
+restore ch=0 image=0 edit=whole per_call=1
+restore ch=1 image=0 edit=chunks chunk=0 count=0 per_call=1
+TXT
 for i in "${!states[@]}"; do
-    for body in re_whole re_every_edit; do
+    for body in re_whole re_every_edit re_interleave; do
         { state_byte "$i"; cat "$work/$body.bin"; } >"$work/restore/${states[$i]}-${body#re_}"
     done
 done
