@@ -2,9 +2,8 @@
  * of each PACKETS record's u64 id is written as 0), each chunk resealed so its checksum still
  * verifies. Ids below 2^32, the only ones small-id programs use, come out right; a packet id
  * of 2^32 or more is saved as another id (2^32 + 5 as 5, 2^32 as the invalid 0).
- * Caught by SAVE.IMAGE.MATCHES_STATE-class image checks on the capture of a channel holding
- * such a packet: tests/variants/packet_id_32bit.prog (needs programs' edge ids,
- * docs/PROGRAMS.md). */
+ * Caught by SAVE.IMAGE.COMPLETE on the capture of a channel holding such a packet
+ * (tests/variants/packet_id_32bit.prog: programs' edge ids, docs/PROGRAMS.md). */
 #define XXH_INLINE_ALL
 #include <xxhash.h>
 

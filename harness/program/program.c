@@ -35,7 +35,68 @@ typedef struct field_spec {
     uint8_t field;  /* vmbsave_step_field */
     uint32_t modes; /* bit m: used in mode m */
     uint32_t lo, hi;
+    uint8_t ids;    /* ID_*: the field holds an id code, whose text is the id it names */
 } field_spec;
+
+enum { ID_NONE = 0, ID_GPADL, ID_PACKET };
+
+/* The edge ids, in code order after the small ranges (program.h). Append only: a code's id
+ * must not change, or saved programs would change meaning. */
+static const uint32_t gpadl_edge_ids[VMBSAVE_PROGRAM_GPADL_EDGE_IDS] = {
+    UINT32_C(0x100),        /* past a u8 */
+    UINT32_C(0x10000),      /* past a u16 */
+    UINT32_C(0x7FFFFFFF),   /* the largest i32 */
+    UINT32_C(0x80000000),   /* its sign bit */
+    UINT32_C(0xFFFFFFFE),
+    UINT32_C(0xFFFFFFFF),   /* UINT32_MAX */
+};
+static const uint64_t packet_edge_ids[VMBSAVE_PROGRAM_PACKET_EDGE_IDS] = {
+    UINT64_C(0xFFFFFFFF),          /* UINT32_MAX */
+    UINT64_C(0x100000000),         /* 2^32: 0 in 32 bits */
+    UINT64_C(0x100000005),         /* 5 in 32 bits: collides with small id 5 */
+    UINT64_C(0x7FFFFFFFFFFFFFFF),  /* the largest i64 */
+    UINT64_C(0x8000000000000000),  /* its sign bit */
+    UINT64_C(0xFFFFFFFF00000001),  /* 1 in 32 bits, high half all ones */
+    UINT64_C(0xFFFFFFFFFFFFFFFE),
+    UINT64_C(0xFFFFFFFFFFFFFFFF),  /* UINT64_MAX */
+};
+
+uint32_t vmbsave_program_gpadl_id(uint32_t code)
+{
+    code %= VMBSAVE_PROGRAM_GPADL_IDS;
+    return code < VMBSAVE_PROGRAM_GPADL_SMALL_IDS
+               ? code
+               : gpadl_edge_ids[code - VMBSAVE_PROGRAM_GPADL_SMALL_IDS];
+}
+
+uint64_t vmbsave_program_packet_id(uint32_t code)
+{
+    code %= VMBSAVE_PROGRAM_PACKET_IDS;
+    return code < VMBSAVE_PROGRAM_PACKET_SMALL_IDS
+               ? code
+               : packet_edge_ids[code - VMBSAVE_PROGRAM_PACKET_SMALL_IDS];
+}
+
+/* The text of an id field's value, and back: an id in the small range or an edge id is its
+ * code; any other number is reduced into the small range. */
+static uint64_t id_of_code(uint8_t ids, uint32_t code)
+{
+    return ids == ID_GPADL ? vmbsave_program_gpadl_id(code) : vmbsave_program_packet_id(code);
+}
+
+static uint32_t code_of_id(uint8_t ids, uint64_t id)
+{
+    uint32_t small = ids == ID_GPADL ? VMBSAVE_PROGRAM_GPADL_SMALL_IDS
+                                     : VMBSAVE_PROGRAM_PACKET_SMALL_IDS;
+    uint32_t codes = ids == ID_GPADL ? VMBSAVE_PROGRAM_GPADL_IDS : VMBSAVE_PROGRAM_PACKET_IDS;
+    if (id < small)
+        return (uint32_t)id;
+    for (uint32_t code = small; code < codes; code++) {
+        if (id_of_code(ids, code) == id)
+            return code;
+    }
+    return (uint32_t)(id % small);
+}
 
 #define OP_MAX_SPECS 10u
 
@@ -73,9 +134,10 @@ static const char *const save_packet_mode_names[SAVE_PACKET_MODE_COUNT] = {
 #define CH_SPEC {"ch", F_CH, ALL_MODES, 0u, VMBSAVE_PROGRAM_CHANNELS - 1u}
 #define IMAGE_SPEC(key, field, modes) {key, field, modes, 0u, VMBSAVE_PROGRAM_IMAGES - 1u}
 #define MODE_SPEC(key, count) {key, F_MODE, ALL_MODES, 0u, (count) - 1u}
-#define GPADL_ID_SPEC(key, field, modes) {key, field, modes, 0u, VMBSAVE_PROGRAM_GPADL_IDS - 1u}
+#define GPADL_ID_SPEC(key, field, modes) \
+    {key, field, modes, 0u, VMBSAVE_PROGRAM_GPADL_IDS - 1u, ID_GPADL}
 #define PACKET_ID_SPEC(key, field, modes) \
-    {key, field, modes, 0u, VMBSAVE_PROGRAM_PACKET_IDS - 1u}
+    {key, field, modes, 0u, VMBSAVE_PROGRAM_PACKET_IDS - 1u, ID_PACKET}
 #define CH_ONLY(op_name) {op_name, NULL, 0, 1, {CH_SPEC}}
 
 /* Open ring sizes in pages; OVER_LIMIT is one page above the ABI's maximum. */
@@ -404,6 +466,10 @@ static void print_step(text_out *t, const vmbsave_step *step)
             continue;
         if (spec->field == F_MODE)
             out_printf(t, " %s=%s", spec->key, o->mode_names[s.mode]);
+        else if (spec->ids != ID_NONE)
+            out_printf(t, " %s=%" PRIu64, spec->key,
+                       id_of_code(spec->ids, vmbsave_step_field_get(
+                                                 &s, (vmbsave_step_field)spec->field)));
         else
             out_printf(t, " %s=%" PRIu32, spec->key,
                        vmbsave_step_field_get(&s, (vmbsave_step_field)spec->field));
@@ -490,6 +556,24 @@ static bool parse_u32(const char *s, uint32_t *out)
             return false;
     }
     *out = (uint32_t)v;
+    return true;
+}
+
+/* A decimal number that fits 64 bits (id fields). */
+static bool parse_u64(const char *s, uint64_t *out)
+{
+    if (*s == '\0')
+        return false;
+    uint64_t v = 0;
+    for (unsigned i = 0; s[i] != '\0'; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return false;
+        uint64_t d = (uint64_t)(s[i] - '0');
+        if (v > (UINT64_MAX - d) / 10u)
+            return false;
+        v = v * 10u + d;
+    }
+    *out = v;
     return true;
 }
 
@@ -622,6 +706,15 @@ static int parse_line(char *line, uint32_t line_no, vmbsave_step *step, char *er
         seen[index] = true;
         if (spec->field == F_MODE)
             continue; /* read above */
+        if (spec->ids != ID_NONE) {
+            uint64_t id;
+            if (!parse_u64(values[i], &id))
+                return parse_error(err, err_size, line_no,
+                                   "bad number '%.40s' for %s (a decimal number below 2^64)",
+                                   values[i], spec->key);
+            vmbsave_step_field_set(&s, (vmbsave_step_field)spec->field, code_of_id(spec->ids, id));
+            continue;
+        }
         uint32_t v;
         if (!parse_u32(values[i], &v))
             return parse_error(err, err_size, line_no,

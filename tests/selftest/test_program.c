@@ -124,7 +124,7 @@ static unsigned doc_mode_count(unsigned op)
 /* The documented range of `field` for a step of op `op` in mode `m` (both already valid). */
 static doc_range doc_field_range(unsigned op, unsigned m, vmbsave_step_field field)
 {
-    const doc_range ch = used(0, 2), gpadl_id = used(0, 8), packet_id = used(0, 16);
+    const doc_range ch = used(0, 2), gpadl_id = used(0, 14), packet_id = used(0, 24);
     bool fault = op == VMBSAVE_OP_FAULT_ALLOC || op == VMBSAVE_OP_FAULT_SAVE_PACKET ||
                  op == VMBSAVE_OP_FAULT_RESTORE_PACKET;
     if (field == VMBSAVE_STEP_FIELD_CH)
