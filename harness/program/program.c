@@ -35,9 +35,9 @@ typedef struct field_spec {
     uint8_t field;  /* vmbsave_step_field */
     uint32_t modes; /* bit m: used in mode m */
     uint32_t lo, hi;
-    uint8_t ids;    /* ID_*: the field holds an id code, whose text is the id it names */
 } field_spec;
 
+/* Fields holding an id code, whose text is the id it names (field_ids). */
 enum { ID_NONE = 0, ID_GPADL, ID_PACKET };
 
 /* The edge ids, in code order after the small ranges (program.h). Append only: a code's id
@@ -134,10 +134,9 @@ static const char *const save_packet_mode_names[SAVE_PACKET_MODE_COUNT] = {
 #define CH_SPEC {"ch", F_CH, ALL_MODES, 0u, VMBSAVE_PROGRAM_CHANNELS - 1u}
 #define IMAGE_SPEC(key, field, modes) {key, field, modes, 0u, VMBSAVE_PROGRAM_IMAGES - 1u}
 #define MODE_SPEC(key, count) {key, F_MODE, ALL_MODES, 0u, (count) - 1u}
-#define GPADL_ID_SPEC(key, field, modes) \
-    {key, field, modes, 0u, VMBSAVE_PROGRAM_GPADL_IDS - 1u, ID_GPADL}
+#define GPADL_ID_SPEC(key, field, modes) {key, field, modes, 0u, VMBSAVE_PROGRAM_GPADL_IDS - 1u}
 #define PACKET_ID_SPEC(key, field, modes) \
-    {key, field, modes, 0u, VMBSAVE_PROGRAM_PACKET_IDS - 1u, ID_PACKET}
+    {key, field, modes, 0u, VMBSAVE_PROGRAM_PACKET_IDS - 1u}
 #define CH_ONLY(op_name) {op_name, NULL, 0, 1, {CH_SPEC}}
 
 /* Open ring sizes in pages; OVER_LIMIT is one page above the ABI's maximum. */
@@ -266,6 +265,22 @@ static const op_spec op_specs[VMBSAVE_OP_COUNT] = {
         {"call", F_A, ALL_MODES, 1u, FAULT_RESTORE_CALL_MAX},
     }},
 };
+
+/* Which fields hold id codes: those of the GPADL_ID_SPEC and PACKET_ID_SPEC entries above. */
+static uint8_t field_ids(unsigned op, unsigned field)
+{
+    switch (op) {
+    case VMBSAVE_OP_OPEN:
+    case VMBSAVE_OP_GPADL_CREATE:
+    case VMBSAVE_OP_GPADL_TEARDOWN_BEGIN:
+    case VMBSAVE_OP_GPADL_TEARDOWN_COMPLETE: return field == F_A ? ID_GPADL : ID_NONE;
+    case VMBSAVE_OP_PACKET_SEND:
+        return field == F_A ? ID_PACKET : field == F_B ? ID_GPADL : ID_NONE;
+    case VMBSAVE_OP_PACKET_COMPLETE:
+    case VMBSAVE_OP_FAULT_SAVE_PACKET: return field == F_A ? ID_PACKET : ID_NONE;
+    default: return ID_NONE;
+    }
+}
 
 static bool spec_implied(const field_spec *spec)
 {
@@ -466,10 +481,10 @@ static void print_step(text_out *t, const vmbsave_step *step)
             continue;
         if (spec->field == F_MODE)
             out_printf(t, " %s=%s", spec->key, o->mode_names[s.mode]);
-        else if (spec->ids != ID_NONE)
+        else if (field_ids(s.op, spec->field) != ID_NONE)
             out_printf(t, " %s=%" PRIu64, spec->key,
-                       id_of_code(spec->ids, vmbsave_step_field_get(
-                                                 &s, (vmbsave_step_field)spec->field)));
+                       id_of_code(field_ids(s.op, spec->field),
+                                  vmbsave_step_field_get(&s, (vmbsave_step_field)spec->field)));
         else
             out_printf(t, " %s=%" PRIu32, spec->key,
                        vmbsave_step_field_get(&s, (vmbsave_step_field)spec->field));
@@ -706,13 +721,14 @@ static int parse_line(char *line, uint32_t line_no, vmbsave_step *step, char *er
         seen[index] = true;
         if (spec->field == F_MODE)
             continue; /* read above */
-        if (spec->ids != ID_NONE) {
+        uint8_t ids = field_ids(s.op, spec->field);
+        if (ids != ID_NONE) {
             uint64_t id;
             if (!parse_u64(values[i], &id))
                 return parse_error(err, err_size, line_no,
                                    "bad number '%.40s' for %s (a decimal number below 2^64)",
                                    values[i], spec->key);
-            vmbsave_step_field_set(&s, (vmbsave_step_field)spec->field, code_of_id(spec->ids, id));
+            vmbsave_step_field_set(&s, (vmbsave_step_field)spec->field, code_of_id(ids, id));
             continue;
         }
         uint32_t v;
