@@ -152,6 +152,80 @@ fault_alloc mode=off
 TXT
 cp "$work/ss_faults.bin" "$work/save_session/faults-each_call"
 
+# Several channels of one interface at once, after each canonical state: restores left in
+# progress (RESTORE edit=chunks) on channels 1 and 2 while a session runs on channel 0, a
+# restore that fails on one channel while the other's completes, and sessions open on two
+# channels at once (docs/PROGRAMS.md; variants/shared_restore_state.c).
+encode ss_multichannel <<'TXT'
+capture ch=0 image=0
+restore ch=1 image=0 edit=chunks chunk=0 count=1 per_call=0
+save_begin ch=0
+restore ch=2 image=0 edit=chunks chunk=0 count=1 per_call=0
+save_continue ch=0 size=one
+restore ch=1 image=0 edit=chunks chunk=1 count=0 per_call=1
+restore ch=2 image=0 edit=whole per_call=0
+save_continue ch=0 size=large
+save_end ch=0
+capture ch=1 image=1
+cleanup ch=2
+save_begin ch=1
+restore ch=2 image=1 edit=chunks chunk=0 count=1 per_call=0
+save_begin ch=0
+save_continue ch=1 size=one
+save_continue ch=0 size=large
+restore ch=2 image=1 edit=chunks chunk=1 count=0 per_call=0
+save_continue ch=1 size=large
+save_end ch=0
+save_end ch=1
+capture ch=2 image=2
+TXT
+for s in "${states[@]}"; do
+    cat "$work/states/$s.bin" "$work/ss_multichannel.bin" >"$work/save_session/multichannel-$s"
+done
+
+# Values at the edges of their types and limits, from a fresh channel: GPADL ids up to
+# UINT32_MAX and packet ids up to UINT64_MAX (edge id codes, docs/PROGRAMS.md), 2^32 + 5 beside
+# 5, exactly VMBSAVE_MAX_GPADL_PFNS pfns and one more, payloads of 0, 1, VMBSAVE_MAX_PACKET_PAYLOAD
+# bytes and one more, a ring one page over VMBSAVE_MAX_RING_BYTES; the driver's modes on an
+# edge packet; a capture, a restore fed a chunk per call and a capture of the restored channel.
+encode ss_edges <<'TXT'
+offer ch=0 mode=valid salt=9
+enable ch=0
+gpadl_create ch=0 mode=valid id=4294967295 pfns=16 salt=1
+gpadl_create ch=0 mode=max-pfns id=2147483648 salt=2
+gpadl_create ch=0 mode=over-limit id=65536 salt=3
+gpadl_create ch=0 mode=valid id=256 pfns=1 salt=4
+gpadl_create ch=0 mode=valid id=1 pfns=2 salt=5
+open ch=0 mode=over-limit gpadl=1 out_pages=2
+open ch=0 mode=valid gpadl=4294967295 in_pages=2 out_pages=65
+start ch=0
+packet_send ch=0 payload=small id=5 gpadl=0 bytes=0
+packet_send ch=0 payload=small id=4294967301 gpadl=4294967295 bytes=1
+packet_send ch=0 payload=max id=18446744073709551615 gpadl=2147483648
+packet_send ch=0 payload=over-limit id=18446744073709551614 gpadl=0
+packet_send ch=0 payload=small id=4294967296 gpadl=256 bytes=64
+packet_send ch=0 payload=medium id=9223372036854775808 gpadl=0 bytes=4096
+packet_send ch=0 payload=small id=4294967295 gpadl=0 bytes=7
+packet_send ch=0 payload=small id=18446744069414584321 gpadl=0 bytes=2
+packet_send ch=0 payload=small id=9223372036854775807 gpadl=1 bytes=3
+packet_complete ch=0 id=4294967295
+packet_complete ch=0 id=4294967295
+gpadl_teardown_begin ch=0 id=256
+gpadl_teardown_begin ch=0 id=4294967294
+pause ch=0
+fault_save_packet mode=no-state packet=18446744073709551615
+capture ch=0 image=0
+fault_save_packet mode=normal
+capture ch=0 image=1
+restore ch=1 image=1 edit=whole per_call=1
+capture ch=1 image=2
+packet_complete ch=1 id=18446744073709551615
+gpadl_teardown_complete ch=1 id=256
+capture ch=1 image=3
+restore ch=2 image=0 edit=whole per_call=0
+TXT
+cp "$work/ss_edges.bin" "$work/save_session/edges-ids_and_limits"
+
 # roundtrip: state byte, then a body run on the state before the capture/restore/capture.
 encode rt_empty </dev/null
 encode rt_traffic <<'TXT'
@@ -167,12 +241,25 @@ encode rt_open_session <<'TXT'
 save_begin ch=0
 save_continue ch=0 size=one
 TXT
+# Edge packet ids (docs/PROGRAMS.md) in flight when the round trip saves and restores.
+encode rt_edge_ids <<'TXT'
+start ch=0
+packet_send ch=0 payload=small id=4294967301 gpadl=0 bytes=5
+packet_send ch=0 payload=small id=18446744073709551615 gpadl=0 bytes=1
+packet_send ch=0 payload=small id=4294967296 gpadl=0 bytes=0
+pause ch=0
+TXT
+# A restore into channel 2 left in progress while the round trip restores channel 1.
+encode rt_other_restore <<'TXT'
+capture ch=0 image=3
+restore ch=2 image=3 edit=chunks chunk=0 count=1 per_call=0
+TXT
 for i in "${!states[@]}"; do
     for body in rt_empty rt_traffic; do
         { state_byte "$i"; cat "$work/$body.bin"; } >"$work/roundtrip/${states[$i]}-${body#rt_}"
     done
 done
-for body in rt_fault rt_open_session; do
+for body in rt_fault rt_open_session rt_other_restore rt_edge_ids; do
     { state_byte 2; cat "$work/$body.bin"; } >"$work/roundtrip/paused_packets-${body#rt_}"
 done
 
@@ -226,8 +313,15 @@ TXT
 for e in "${restore_edits[@]}"; do
     echo "restore ch=${e%% *} image=0 ${e#* }"
 done | encode re_every_edit
+# Two channels restoring at once: channel 2's restore stays in progress (body ch=1) while
+# channel 1 (body ch=0) restores whole, then channel 2's is cleaned up and restored again.
+encode re_interleave <<'TXT'
+restore ch=1 image=0 edit=chunks chunk=0 count=1 per_call=0
+restore ch=0 image=0 edit=whole per_call=1
+restore ch=1 image=0 edit=chunks chunk=0 count=0 per_call=1
+TXT
 for i in "${!states[@]}"; do
-    for body in re_whole re_every_edit; do
+    for body in re_whole re_every_edit re_interleave; do
         { state_byte "$i"; cat "$work/$body.bin"; } >"$work/restore/${states[$i]}-${body#re_}"
     done
 done

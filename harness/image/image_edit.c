@@ -142,6 +142,23 @@ int vmbsave_image_edit(const vmbsave_edit_image *image, uint32_t mode, uint32_t 
                  k);
         break;
     }
+    case VMBSAVE_EDIT_CHUNKS: {
+        uint32_t first = a % n;
+        uint32_t last = b == 0 || b > n - first ? n : first + b; /* exclusive */
+        uint32_t base = image->chunk_off[first];
+        append(out, &len, image->bytes + base, image->chunk_off[last] - base);
+        /* Calls of c whole chunks, counted from `first`. */
+        res->calls = 0;
+        if (c != 0) {
+            for (uint32_t i = first + c; i < last; i += c)
+                res->call_end[res->calls++] = image->chunk_off[i] - base;
+        }
+        res->call_end[res->calls++] = len;
+        snprintf(res->note, sizeof res->note,
+                 "chunks %" PRIu32 "..%" PRIu32 " only, %" PRIu32 " chunk(s) per call", first,
+                 last - 1u, c);
+        break;
+    }
     default: return -1;
     }
     res->size = len;

@@ -106,30 +106,50 @@ static size_t c_gpadl_create(const vmbsave_call *c, char *buf, size_t n)
       c->arg[1]);
 }
 
+/* A packet id: arg[lo] and arg[hi] are its halves (GPADL calls leave hi 0). */
+static uint64_t id64(const vmbsave_call *c, unsigned lo, unsigned hi)
+{
+    return (uint64_t)c->arg[hi] << 32 | c->arg[lo];
+}
+
+/* An id as a C literal: "5u" below 2^32 (as every reproducer wrote before 64-bit ids), else
+ * "UINT64_C(4294967296)". `tmp` holds at least 32 bytes. */
+static const char *c_id_literal(uint64_t id, char *tmp, size_t tmp_size)
+{
+    if (id <= UINT32_MAX)
+        snprintf(tmp, tmp_size, "%" PRIu64 "u", id);
+    else
+        snprintf(tmp, tmp_size, "UINT64_C(%" PRIu64 ")", id);
+    return tmp;
+}
+
 static size_t text_id(const vmbsave_call *c, char *buf, size_t n)
 {
-    P("%s(ch%u, id=%" PRIu32 ")", vmbsave_call_desc_of(c->op)->name, (unsigned)c->slot,
-      c->arg[0]);
+    P("%s(ch%u, id=%" PRIu64 ")", vmbsave_call_desc_of(c->op)->name, (unsigned)c->slot,
+      id64(c, 0, 1));
 }
 static size_t c_id(const vmbsave_call *c, char *buf, size_t n)
 {
-    P("st = api->%s(ch[%u], %" PRIu32 "u);", vmbsave_call_desc_of(c->op)->name,
-      (unsigned)c->slot, c->arg[0]);
+    char id[32];
+    P("st = api->%s(ch[%u], %s);", vmbsave_call_desc_of(c->op)->name, (unsigned)c->slot,
+      c_id_literal(id64(c, 0, 1), id, sizeof id));
 }
 
 static size_t text_packet_send(const vmbsave_call *c, char *buf, size_t n)
 {
-    P("packet_send(ch%u, id=%" PRIu32 ", gpadl=%" PRIu32 ", %s%" PRIu32 " bytes)",
-      (unsigned)c->slot, c->arg[0], c->arg[1], (c->flags & VMBSAVE_CALL_NULL_ARG) ? "NULL, " : "",
-      c->arg[2]);
+    P("packet_send(ch%u, id=%" PRIu64 ", gpadl=%" PRIu32 ", %s%" PRIu32 " bytes)",
+      (unsigned)c->slot, id64(c, 0, 3), c->arg[1],
+      (c->flags & VMBSAVE_CALL_NULL_ARG) ? "NULL, " : "", c->arg[2]);
 }
 static size_t c_packet_send(const vmbsave_call *c, char *buf, size_t n)
 {
+    char id[32];
+    c_id_literal(id64(c, 0, 3), id, sizeof id);
     if (c->flags & VMBSAVE_CALL_NULL_ARG)
-        P("st = api->packet_send(ch[%u], %" PRIu32 "u, %" PRIu32 "u, NULL, %" PRIu32 "u);",
-          (unsigned)c->slot, c->arg[0], c->arg[1], c->arg[2]);
-    P("st = api->packet_send(ch[%u], %" PRIu32 "u, %" PRIu32 "u, d%" PRIu32 ", %" PRIu32 "u);",
-      (unsigned)c->slot, c->arg[0], c->arg[1], c->data, c->arg[2]);
+        P("st = api->packet_send(ch[%u], %s, %" PRIu32 "u, NULL, %" PRIu32 "u);",
+          (unsigned)c->slot, id, c->arg[1], c->arg[2]);
+    P("st = api->packet_send(ch[%u], %s, %" PRIu32 "u, d%" PRIu32 ", %" PRIu32 "u);",
+      (unsigned)c->slot, id, c->arg[1], c->data, c->arg[2]);
 }
 
 static size_t text_ring(const vmbsave_call *c, char *buf, size_t n)
@@ -233,13 +253,14 @@ static size_t c_fault_off(const vmbsave_call *c, char *buf, size_t n)
 
 static size_t text_save_mode(const vmbsave_call *c, char *buf, size_t n)
 {
-    P("host: save_packet driver %s for packet %" PRIu32 " (0: every packet)",
-      save_mode(c->arg[0]) + strlen("VMBSAVE_SAVE_PACKET_"), c->arg[1]);
+    P("host: save_packet driver %s for packet %" PRIu64 " (0: every packet)",
+      save_mode(c->arg[0]) + strlen("VMBSAVE_SAVE_PACKET_"), id64(c, 1, 2));
 }
 static size_t c_save_mode(const vmbsave_call *c, char *buf, size_t n)
 {
-    P("{ host.save_mode = %s; host.save_mode_packet_id = %" PRIu32 "u; }", save_mode(c->arg[0]),
-      c->arg[1]);
+    char id[32];
+    P("{ host.save_mode = %s; host.save_mode_packet_id = %s; }", save_mode(c->arg[0]),
+      c_id_literal(id64(c, 1, 2), id, sizeof id));
 }
 
 static size_t text_restore_fail(const vmbsave_call *c, char *buf, size_t n)
@@ -323,9 +344,10 @@ static const vmbsave_call_desc table[VMBSAVE_CALL_OP_COUNT] = {
                                                   CLAUSE(LIFECYCLE_GPADL_TEARDOWN), "id"),
     [VMBSAVE_CALL_PACKET_SEND] =
         ABI("packet_send", L, text_packet_send, c_packet_send, CLAUSE(LIFECYCLE_PACKET_SEND),
-            CLAUSE(LIFECYCLE_PACKET_SEND), CLAUSE(LIMIT_PACKET), "id", "gpadl", "bytes"),
+            CLAUSE(LIFECYCLE_PACKET_SEND), CLAUSE(LIMIT_PACKET), "id", "gpadl", "bytes",
+            "id_high"),
     [VMBSAVE_CALL_PACKET_COMPLETE] = ABI1("packet_complete", L, text_id, c_id,
-                                          CLAUSE(LIFECYCLE_PACKET_COMPLETE), "id"),
+                                          CLAUSE(LIFECYCLE_PACKET_COMPLETE), "id", "id_high"),
     [VMBSAVE_CALL_RING_WRITE] = ABI1("ring_write", L, text_ring, c_ring_write,
                                      CLAUSE(LIFECYCLE_RING_FIFO), "dir", "bytes"),
     [VMBSAVE_CALL_RING_READ] = ABI1("ring_read", L, text_ring, c_ring_read,
@@ -359,7 +381,8 @@ static const vmbsave_call_desc table[VMBSAVE_CALL_OP_COUNT] = {
         HOST("host.fault_alloc", text_fault_alloc, c_fault_alloc, "every", "after"),
     [VMBSAVE_CALL_HOST_FAULT_OFF] = HOST("host.fault_off", text_fault_off, c_fault_off, NULL),
     [VMBSAVE_CALL_HOST_SAVE_PACKET_MODE] =
-        HOST("host.save_mode", text_save_mode, c_save_mode, "mode", "packet"),
+        HOST("host.save_mode", text_save_mode, c_save_mode, "mode", "packet",
+             "packet_high"),
     [VMBSAVE_CALL_HOST_RESTORE_PACKET_FAIL] =
         HOST("host.restore_fail_at", text_restore_fail, c_restore_fail, "nth"),
     [VMBSAVE_CALL_HOST_TRIM_LOGS] = HOST("host.clear_logs", text_trim, c_trim, NULL),

@@ -30,8 +30,9 @@ typedef enum vmbsave_call_op {
     VMBSAVE_CALL_GPADL_CREATE,        /* arg id, pfns; NULL_ARG; data: pfns as u64 LE */
     VMBSAVE_CALL_GPADL_TEARDOWN_BEGIN,    /* arg id */
     VMBSAVE_CALL_GPADL_TEARDOWN_COMPLETE, /* arg id */
-    VMBSAVE_CALL_PACKET_SEND,         /* arg id, gpadl, bytes; NULL_ARG; data: the payload */
-    VMBSAVE_CALL_PACKET_COMPLETE,     /* arg id */
+    VMBSAVE_CALL_PACKET_SEND,         /* arg id, gpadl, bytes, id_high (the id's high half);
+                                         NULL_ARG; data: the payload */
+    VMBSAVE_CALL_PACKET_COMPLETE,     /* arg id, id_high */
     VMBSAVE_CALL_RING_WRITE,          /* arg dir, bytes; data: the bytes */
     VMBSAVE_CALL_RING_READ,           /* arg dir, bytes */
     VMBSAVE_CALL_SAVE_BEGIN,
@@ -44,7 +45,8 @@ typedef enum vmbsave_call_op {
     VMBSAVE_CALL_HOST_FILL_BYTE,          /* arg value */
     VMBSAVE_CALL_HOST_FAULT_ALLOC,        /* arg every (0 once, 1 from then on), after */
     VMBSAVE_CALL_HOST_FAULT_OFF,
-    VMBSAVE_CALL_HOST_SAVE_PACKET_MODE,   /* arg mode (vmbsave_save_packet_mode), packet */
+    VMBSAVE_CALL_HOST_SAVE_PACKET_MODE,   /* arg mode (vmbsave_save_packet_mode), packet,
+                                             packet_high */
     VMBSAVE_CALL_HOST_RESTORE_PACKET_FAIL, /* arg nth restore_packet call from now */
     VMBSAVE_CALL_HOST_TRIM_LOGS,          /* the callback logs cleared (runner's trim_logs) */
     VMBSAVE_CALL_HOST_RESET,              /* every fault off before the final clean-up */

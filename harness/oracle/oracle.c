@@ -508,7 +508,7 @@ static void apply_lifecycle(vmbsave_oracle *o, oracle_channel *c, const oracle_l
         memmove(&m->gpadls[at + 1], &m->gpadls[at], (m->gpadl_count - at) * sizeof m->gpadls[0]);
         oracle_gpadl *g = &m->gpadls[at];
         memset(g, 0, sizeof *g);
-        g->id = call->id;
+        g->id = (uint32_t)call->id; /* a GPADL call's id: below 2^32 */
         g->state = 1u;
         g->pfn_count = call->count;
         g->mode = call->gpadl_mode;

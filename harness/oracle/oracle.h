@@ -28,8 +28,9 @@
 #include "vmbsave/abi.h"
 
 /* ---- Bounds of what a program can build (program.h ranges) ---- */
-#define ORACLE_MAX_GPADLS (VMBSAVE_PROGRAM_GPADL_IDS - 1u)   /* ids 1..8 */
-#define ORACLE_MAX_PACKETS (VMBSAVE_PROGRAM_PACKET_IDS - 1u) /* ids 1..16 */
+/* Every non-zero id code (small ids and edge ids) at once. */
+#define ORACLE_MAX_GPADLS (VMBSAVE_PROGRAM_GPADL_IDS - 1u)   /* 14: ids 1..8 and 6 edge ids */
+#define ORACLE_MAX_PACKETS (VMBSAVE_PROGRAM_PACKET_IDS - 1u) /* 24: ids 1..16 and 8 edge ids */
 #define ORACLE_MAX_RING_PAGES 65u                            /* VMBSAVE_OPEN_VALID's range */
 #define ORACLE_RING_CAP (ORACLE_MAX_RING_PAGES * VMBSAVE_PAGE_BYTES)
 #define ORACLE_DESC_CAP 65536u /* describe buffer; a model's text is a few KiB */
@@ -269,7 +270,7 @@ typedef struct oracle_lifecycle_call {
     vmbsave_op op;
     const vmbsave_offer *offer;      /* OFFER (NULL: passed NULL) */
     const vmbsave_open_params *open; /* OPEN (NULL: passed NULL) */
-    uint32_t id;                     /* GPADL id, packet id */
+    uint64_t id;                     /* GPADL id (below 2^32), packet id */
     uint32_t gpadl;                  /* PACKET_SEND */
     uint32_t gpadl_mode, salt;       /* GPADL_CREATE: pfns are regenerated from these */
     uint32_t count;                  /* pfns, payload bytes, ring bytes */

@@ -37,7 +37,68 @@ typedef struct field_spec {
     uint32_t lo, hi;
 } field_spec;
 
-#define OP_MAX_SPECS 9u
+/* Fields holding an id code, whose text is the id it names (field_ids). */
+enum { ID_NONE = 0, ID_GPADL, ID_PACKET };
+
+/* The edge ids, in code order after the small ranges (program.h). Append only: a code's id
+ * must not change, or saved programs would change meaning. */
+static const uint32_t gpadl_edge_ids[VMBSAVE_PROGRAM_GPADL_EDGE_IDS] = {
+    UINT32_C(0x100),        /* past a u8 */
+    UINT32_C(0x10000),      /* past a u16 */
+    UINT32_C(0x7FFFFFFF),   /* the largest i32 */
+    UINT32_C(0x80000000),   /* its sign bit */
+    UINT32_C(0xFFFFFFFE),
+    UINT32_C(0xFFFFFFFF),   /* UINT32_MAX */
+};
+static const uint64_t packet_edge_ids[VMBSAVE_PROGRAM_PACKET_EDGE_IDS] = {
+    UINT64_C(0xFFFFFFFF),          /* UINT32_MAX */
+    UINT64_C(0x100000000),         /* 2^32: 0 in 32 bits */
+    UINT64_C(0x100000005),         /* 5 in 32 bits: collides with small id 5 */
+    UINT64_C(0x7FFFFFFFFFFFFFFF),  /* the largest i64 */
+    UINT64_C(0x8000000000000000),  /* its sign bit */
+    UINT64_C(0xFFFFFFFF00000001),  /* 1 in 32 bits, high half all ones */
+    UINT64_C(0xFFFFFFFFFFFFFFFE),
+    UINT64_C(0xFFFFFFFFFFFFFFFF),  /* UINT64_MAX */
+};
+
+uint32_t vmbsave_program_gpadl_id(uint32_t code)
+{
+    code %= VMBSAVE_PROGRAM_GPADL_IDS;
+    return code < VMBSAVE_PROGRAM_GPADL_SMALL_IDS
+               ? code
+               : gpadl_edge_ids[code - VMBSAVE_PROGRAM_GPADL_SMALL_IDS];
+}
+
+uint64_t vmbsave_program_packet_id(uint32_t code)
+{
+    code %= VMBSAVE_PROGRAM_PACKET_IDS;
+    return code < VMBSAVE_PROGRAM_PACKET_SMALL_IDS
+               ? code
+               : packet_edge_ids[code - VMBSAVE_PROGRAM_PACKET_SMALL_IDS];
+}
+
+/* The text of an id field's value, and back: an id in the small range or an edge id is its
+ * code; any other number is reduced into the small range. */
+static uint64_t id_of_code(uint8_t ids, uint32_t code)
+{
+    return ids == ID_GPADL ? vmbsave_program_gpadl_id(code) : vmbsave_program_packet_id(code);
+}
+
+static uint32_t code_of_id(uint8_t ids, uint64_t id)
+{
+    uint32_t small = ids == ID_GPADL ? VMBSAVE_PROGRAM_GPADL_SMALL_IDS
+                                     : VMBSAVE_PROGRAM_PACKET_SMALL_IDS;
+    uint32_t codes = ids == ID_GPADL ? VMBSAVE_PROGRAM_GPADL_IDS : VMBSAVE_PROGRAM_PACKET_IDS;
+    if (id < small)
+        return (uint32_t)id;
+    for (uint32_t code = small; code < codes; code++) {
+        if (id_of_code(ids, code) == id)
+            return code;
+    }
+    return (uint32_t)(id % small);
+}
+
+#define OP_MAX_SPECS 10u
 
 typedef struct op_spec {
     const char *name;
@@ -64,7 +125,7 @@ static const char *const size_mode_names[VMBSAVE_SIZE_MODE_COUNT] = {
     "max-chunk", "large", "explicit", "null-filled", "null-required", "null-buffer"};
 static const char *const edit_mode_names[VMBSAVE_EDIT_MODE_COUNT] = {
     "whole", "truncate", "bit-flip", "drop-chunk", "duplicate-chunk", "swap-chunks",
-    "foreign-chunk", "split-inside"};
+    "foreign-chunk", "split-inside", "chunks"};
 static const char *const fault_mode_names[VMBSAVE_FAULT_MODE_COUNT] = {"once", "from", "off"};
 static const char *const save_packet_mode_names[SAVE_PACKET_MODE_COUNT] = {
     "normal", "no-state", "fail-second", "fail-first-zero", "over-limit", "asks-more",
@@ -173,7 +234,7 @@ static const op_spec op_specs[VMBSAVE_OP_COUNT] = {
         CH_SPEC,
         IMAGE_SPEC("image", F_SLOT, ALL_MODES),
     }},
-    [VMBSAVE_OP_RESTORE] = {"restore", edit_mode_names, VMBSAVE_EDIT_MODE_COUNT, 9, {
+    [VMBSAVE_OP_RESTORE] = {"restore", edit_mode_names, VMBSAVE_EDIT_MODE_COUNT, 10, {
         CH_SPEC,
         IMAGE_SPEC("image", F_SLOT, ALL_MODES),
         MODE_SPEC("edit", VMBSAVE_EDIT_MODE_COUNT),
@@ -181,12 +242,14 @@ static const op_spec op_specs[VMBSAVE_OP_COUNT] = {
         {"bit", F_A, M(VMBSAVE_EDIT_BIT_FLIP), FULL_U32},
         {"chunk", F_A, M(VMBSAVE_EDIT_DROP_CHUNK) | M(VMBSAVE_EDIT_DUPLICATE_CHUNK) |
                            M(VMBSAVE_EDIT_SWAP_CHUNKS) | M(VMBSAVE_EDIT_FOREIGN_CHUNK) |
-                           M(VMBSAVE_EDIT_SPLIT_INSIDE),
+                           M(VMBSAVE_EDIT_SPLIT_INSIDE) | M(VMBSAVE_EDIT_CHUNKS),
          FULL_U32},
         {"with", F_B, M(VMBSAVE_EDIT_SWAP_CHUNKS), FULL_U32},
         IMAGE_SPEC("from_image", F_B, M(VMBSAVE_EDIT_FOREIGN_CHUNK)),
-        {"per_call", F_C, M(VMBSAVE_EDIT_WHOLE) | M(VMBSAVE_EDIT_TRUNCATE), 0u,
-         RESTORE_PER_CALL_MAX},
+        {"count", F_B, M(VMBSAVE_EDIT_CHUNKS), FULL_U32},
+        {"per_call", F_C, M(VMBSAVE_EDIT_WHOLE) | M(VMBSAVE_EDIT_TRUNCATE) |
+                              M(VMBSAVE_EDIT_CHUNKS),
+         0u, RESTORE_PER_CALL_MAX},
     }},
     [VMBSAVE_OP_CLEANUP] = CH_ONLY("cleanup"),
     [VMBSAVE_OP_FAULT_ALLOC] = {"fault_alloc", fault_mode_names, VMBSAVE_FAULT_MODE_COUNT, 2, {
@@ -202,6 +265,22 @@ static const op_spec op_specs[VMBSAVE_OP_COUNT] = {
         {"call", F_A, ALL_MODES, 1u, FAULT_RESTORE_CALL_MAX},
     }},
 };
+
+/* Which fields hold id codes: those of the GPADL_ID_SPEC and PACKET_ID_SPEC entries above. */
+static uint8_t field_ids(unsigned op, unsigned field)
+{
+    switch (op) {
+    case VMBSAVE_OP_OPEN:
+    case VMBSAVE_OP_GPADL_CREATE:
+    case VMBSAVE_OP_GPADL_TEARDOWN_BEGIN:
+    case VMBSAVE_OP_GPADL_TEARDOWN_COMPLETE: return field == F_A ? ID_GPADL : ID_NONE;
+    case VMBSAVE_OP_PACKET_SEND:
+        return field == F_A ? ID_PACKET : field == F_B ? ID_GPADL : ID_NONE;
+    case VMBSAVE_OP_PACKET_COMPLETE:
+    case VMBSAVE_OP_FAULT_SAVE_PACKET: return field == F_A ? ID_PACKET : ID_NONE;
+    default: return ID_NONE;
+    }
+}
 
 static bool spec_implied(const field_spec *spec)
 {
@@ -402,6 +481,10 @@ static void print_step(text_out *t, const vmbsave_step *step)
             continue;
         if (spec->field == F_MODE)
             out_printf(t, " %s=%s", spec->key, o->mode_names[s.mode]);
+        else if (field_ids(s.op, spec->field) != ID_NONE)
+            out_printf(t, " %s=%" PRIu64, spec->key,
+                       id_of_code(field_ids(s.op, spec->field),
+                                  vmbsave_step_field_get(&s, (vmbsave_step_field)spec->field)));
         else
             out_printf(t, " %s=%" PRIu32, spec->key,
                        vmbsave_step_field_get(&s, (vmbsave_step_field)spec->field));
@@ -488,6 +571,24 @@ static bool parse_u32(const char *s, uint32_t *out)
             return false;
     }
     *out = (uint32_t)v;
+    return true;
+}
+
+/* A decimal number that fits 64 bits (id fields). */
+static bool parse_u64(const char *s, uint64_t *out)
+{
+    if (*s == '\0')
+        return false;
+    uint64_t v = 0;
+    for (unsigned i = 0; s[i] != '\0'; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return false;
+        uint64_t d = (uint64_t)(s[i] - '0');
+        if (v > (UINT64_MAX - d) / 10u)
+            return false;
+        v = v * 10u + d;
+    }
+    *out = v;
     return true;
 }
 
@@ -620,6 +721,16 @@ static int parse_line(char *line, uint32_t line_no, vmbsave_step *step, char *er
         seen[index] = true;
         if (spec->field == F_MODE)
             continue; /* read above */
+        uint8_t ids = field_ids(s.op, spec->field);
+        if (ids != ID_NONE) {
+            uint64_t id;
+            if (!parse_u64(values[i], &id))
+                return parse_error(err, err_size, line_no,
+                                   "bad number '%.40s' for %s (a decimal number below 2^64)",
+                                   values[i], spec->key);
+            vmbsave_step_field_set(&s, (vmbsave_step_field)spec->field, code_of_id(ids, id));
+            continue;
+        }
         uint32_t v;
         if (!parse_u32(values[i], &v))
             return parse_error(err, err_size, line_no,

@@ -25,9 +25,23 @@
 #define VMBSAVE_PROGRAM_TEXT_MAX_BYTES (VMBSAVE_PROGRAM_MAX_STEPS * 160u) /* text form bound */
 
 /* Ids are drawn from small ranges so that programs collide on them (duplicates, look-ups);
- * 0 is in every range because id 0 is a case the contract covers. */
-#define VMBSAVE_PROGRAM_GPADL_IDS 9u  /* 0..8 */
-#define VMBSAVE_PROGRAM_PACKET_IDS 17u /* 0..16 */
+ * 0 is in every range because id 0 is a case the contract covers. A step's id field holds a
+ * *code*: codes up to the small range's top are those ids, and the few codes above it name
+ * edge ids, the values at the edges of the id's type (2^32 - 1, 2^32, UINT64_MAX, ...;
+ * vmbsave_program_packet_id, vmbsave_program_gpadl_id), so programs also reach ids no small
+ * range holds. Programs written before the edge codes existed keep their meaning: their id
+ * fields are normalised into the small range already. */
+#define VMBSAVE_PROGRAM_GPADL_SMALL_IDS 9u   /* codes 0..8: ids 0..8 */
+#define VMBSAVE_PROGRAM_GPADL_EDGE_IDS 6u    /* codes 9..14: edge ids */
+#define VMBSAVE_PROGRAM_PACKET_SMALL_IDS 17u /* codes 0..16: ids 0..16 */
+#define VMBSAVE_PROGRAM_PACKET_EDGE_IDS 8u   /* codes 17..24: edge ids */
+#define VMBSAVE_PROGRAM_GPADL_IDS (VMBSAVE_PROGRAM_GPADL_SMALL_IDS + VMBSAVE_PROGRAM_GPADL_EDGE_IDS)
+#define VMBSAVE_PROGRAM_PACKET_IDS \
+    (VMBSAVE_PROGRAM_PACKET_SMALL_IDS + VMBSAVE_PROGRAM_PACKET_EDGE_IDS)
+
+/* The id a code names (a code out of range names what its normal form names). */
+uint32_t vmbsave_program_gpadl_id(uint32_t code);
+uint64_t vmbsave_program_packet_id(uint32_t code);
 
 typedef enum vmbsave_op {
     VMBSAVE_OP_OFFER = 0,            /* init_set_offer; mode vmbsave_offer_mode, a salt */
@@ -129,6 +143,9 @@ typedef enum vmbsave_edit_mode {
     VMBSAVE_EDIT_SWAP_CHUNKS,     /* swap chunks a and b */
     VMBSAVE_EDIT_FOREIGN_CHUNK,   /* chunk a replaced by chunk a of image slot b */
     VMBSAVE_EDIT_SPLIT_INSIDE,    /* whole chunks, but one call boundary inside chunk a */
+    VMBSAVE_EDIT_CHUNKS,          /* only chunks a .. a+b-1 (b = 0: to the end), c per call:
+                                     with another step for the rest, a restore that stays in
+                                     progress while other channels' steps run */
     VMBSAVE_EDIT_MODE_COUNT
 } vmbsave_edit_mode;
 

@@ -277,6 +277,14 @@ static vmbsave_step interesting_step(const vmbsave_program *p, mut_rng *r)
         s.a = (uint32_t)rng_next(r);
         s.b = (uint32_t)rng_next(r);
         s.c = (uint32_t)rng_next(r);
+        if (rng_one_in(r, 2)) {
+            /* A part of an image: the restore stays in progress while the steps around it
+             * run on other channels (several channels of one interface at once). */
+            s.mode = VMBSAVE_EDIT_CHUNKS;
+            s.a = rng_below(r, 3);
+            s.b = rng_below(r, 3);
+            s.c = rng_below(r, 3);
+        }
         vmbsave_step_normalize(&s);
         adopt_ids(p, &s, r); /* restore from an image the program captured */
         s.ch = ch;
@@ -465,13 +473,31 @@ static bool mutate_insert_save_session(vmbsave_program *p, uint32_t max_steps, m
     if (p->count + 3u > max_steps)
         return false;
     uint32_t continues = min_u32(1u + rng_below(r, 3), max_steps - p->count - 2u);
-    vmbsave_step run[5];
+    vmbsave_step run[7];
+    uint32_t n = 0;
     uint8_t ch = pick_channel(p, r);
-    run[0] = (vmbsave_step){.op = VMBSAVE_OP_SAVE_BEGIN, .ch = ch};
+    /* Half of the time, when there is room, interleaved with a restore into another channel
+     * of the interface: its first chunk before the session's first continue, the rest after
+     * save_end (a session beside a restore in progress). */
+    bool beside = p->count + continues + 4u <= max_steps && rng_one_in(r, 2);
+    vmbsave_step part = {.op = VMBSAVE_OP_RESTORE,
+                         .ch = (uint8_t)((ch + 1u + rng_below(r, 2)) % VMBSAVE_PROGRAM_CHANNELS),
+                         .mode = VMBSAVE_EDIT_CHUNKS,
+                         .slot = (uint8_t)rng_below(r, VMBSAVE_PROGRAM_IMAGES),
+                         .a = 0, .b = 1, .c = 0};
+    run[n++] = (vmbsave_step){.op = VMBSAVE_OP_SAVE_BEGIN, .ch = ch};
+    if (beside)
+        run[n++] = part;
     for (uint32_t k = 0; k < continues; k++)
-        run[1u + k] = boundary_save_continue(ch, r);
-    run[1u + continues] = (vmbsave_step){.op = VMBSAVE_OP_SAVE_END, .ch = ch};
-    insert_steps(p, rng_below(r, p->count + 1u), run, continues + 2u);
+        run[n++] = boundary_save_continue(ch, r);
+    run[n++] = (vmbsave_step){.op = VMBSAVE_OP_SAVE_END, .ch = ch};
+    if (beside) {
+        part.a = 1;
+        part.b = 0;
+        part.c = rng_below(r, 2);
+        run[n++] = part;
+    }
+    insert_steps(p, rng_below(r, p->count + 1u), run, n);
     return true;
 }
 

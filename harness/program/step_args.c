@@ -59,7 +59,7 @@ void vmbsave_args_open(uint32_t mode, uint32_t a, uint32_t b, uint32_t c, vmbsav
     memset(out, 0, sizeof *out);
     uint64_t state = ((uint64_t)a << 40) ^ ((uint64_t)b << 20) ^ c ^ UINT64_C(0x6F70656E);
     uint64_t x = mix(&state);
-    out->ring_gpadl_id = a;
+    out->ring_gpadl_id = vmbsave_program_gpadl_id(a); /* a is an id code (program.h) */
     out->incoming_ring_bytes = b * VMBSAVE_PAGE_BYTES;
     out->outgoing_ring_bytes = c * VMBSAVE_PAGE_BYTES;
     out->target_vp = (uint32_t)(x % (VMBSAVE_MAX_TARGET_VP + 1u));

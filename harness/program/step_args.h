@@ -15,8 +15,8 @@
 
 /* init_set_offer's offer for a program's offer mode (not VMBSAVE_OFFER_NULL). */
 void vmbsave_args_offer(uint32_t mode, uint32_t salt, vmbsave_offer *out);
-/* guest_open's parameters for an open mode (not VMBSAVE_OPEN_NULL): a ring GPADL id, b and c
- * ring pages. */
+/* guest_open's parameters for an open mode (not VMBSAVE_OPEN_NULL): a the ring GPADL's id
+ * code (vmbsave_program_gpadl_id), b and c ring pages. */
 void vmbsave_args_open(uint32_t mode, uint32_t a, uint32_t b, uint32_t c, vmbsave_open_params *out);
 /* gpadl_create's pfns for a GPADL mode with `count` pfns (at most VMBSAVE_ARGS_MAX_PFNS are
  * written to out). */

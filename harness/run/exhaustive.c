@@ -374,6 +374,151 @@ out:
     return status;
 }
 
+/* ---- channel interleavings ------------------------------------------------------------------ */
+
+/* restore_from_buffer calls of step `step` that committed (the oracle's re-save after a commit
+ * is traced under the same step). */
+static uint32_t restores_committed(const check *c, uint32_t step)
+{
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < c->result.trace_count; i++) {
+        const vmbsave_trace_entry *e = &c->trace[i];
+        if (e->step == step && e->call.op == VMBSAVE_CALL_RESTORE_FROM_BUFFER && e->has_status &&
+            e->status == STATUS_SUCCESS)
+            n++;
+    }
+    return n;
+}
+
+/* Slots of the second restore and of the captures of the interleaving check. */
+#define CH_SECOND 2u
+
+static vmbsave_step restore_part(uint8_t ch, uint32_t first, uint32_t count)
+{
+    return make_step(VMBSAVE_OP_RESTORE, ch, VMBSAVE_EDIT_CHUNKS, 0, first, count, 1);
+}
+
+/* Walks every interleaving of the lanes' steps that keeps each lane's order (a multinomial
+ * count), appending each to p after `base`, then `tail` steps; runs each. */
+typedef struct interleave {
+    check *c;
+    vmbsave_program *p;
+    const vmbsave_step *lane[VMBSAVE_EXHAUSTIVE_LANES];
+    uint32_t len[VMBSAVE_EXHAUSTIVE_LANES];
+    uint32_t at[VMBSAVE_EXHAUSTIVE_LANES];
+    const vmbsave_step *tail;
+    uint32_t tail_len;
+    uint32_t restore_steps[VMBSAVE_PROGRAM_MAX_STEPS]; /* 1: the step is a restore */
+    uint32_t successes; /* restores that must commit */
+    const char *what;
+} interleave;
+
+static bool interleave_walk(interleave *w)
+{
+    bool any = false;
+    for (uint32_t l = 0; l < VMBSAVE_EXHAUSTIVE_LANES; l++) {
+        if (w->at[l] == w->len[l])
+            continue;
+        any = true;
+        uint32_t here = w->p->count;
+        w->restore_steps[here] = w->lane[l][w->at[l]].op == VMBSAVE_OP_RESTORE;
+        if (!push(w->p, w->lane[l][w->at[l]]))
+            return hollow(w->c, w->p, "program full") == VMBSAVE_EXHAUSTIVE_OK;
+        w->at[l]++;
+        bool ok = interleave_walk(w);
+        w->at[l]--;
+        w->p->count = here;
+        if (!ok)
+            return false;
+    }
+    if (any)
+        return true;
+    /* Every lane is placed: the tail, then the run. */
+    uint32_t end = w->p->count;
+    for (uint32_t i = 0; i < w->tail_len; i++) {
+        w->restore_steps[w->p->count] = 0;
+        if (!push(w->p, w->tail[i]))
+            return hollow(w->c, w->p, "program full") == VMBSAVE_EXHAUSTIVE_OK;
+    }
+    bool ok = run(w->c, w->p, w->what);
+    if (ok) {
+        /* Each restore committed exactly where the lanes say: the interleaving really had two
+         * restores (and a session) in progress at once, not one refused early. */
+        uint32_t done = 0;
+        for (uint32_t i = 0; i < end; i++) {
+            if (w->restore_steps[i])
+                done += restores_committed(w->c, i);
+        }
+        if (done != w->successes)
+            ok = hollow(w->c, w->p,
+                        "%s: %" PRIu32 " restores committed, expected %" PRIu32, w->what, done,
+                        w->successes) == VMBSAVE_EXHAUSTIVE_OK;
+    }
+    w->p->count = end;
+    return ok;
+}
+
+vmbsave_exhaustive_status vmbsave_exhaustive_channel_interleavings(
+    vmbsave_runner *runner, vmbsave_canonical_id state, vmbsave_exhaustive_report *report)
+{
+    check c;
+    if (!check_open(&c, runner, report, true, state))
+        return report->status;
+    const vmbsave_canonical_info *info = vmbsave_canonical_info_of(state);
+    vmbsave_program *p = c.program;
+    vmbsave_exhaustive_status status = VMBSAVE_EXHAUSTIVE_OK;
+    const uint32_t chunks = info->image_chunks;
+    interleave *w = calloc(1, sizeof *w);
+    if (w == NULL) {
+        status = hollow(&c, NULL, "out of memory");
+        goto out;
+    }
+    if (chunks < 2u) {
+        status = hollow(&c, NULL, "%s's image has %" PRIu32 " chunk(s)", info->name, chunks);
+        goto out;
+    }
+    if (!push(p, capture(CH_STATE, 0)) || !push(p, touch_fresh(CH_FRESH)) ||
+        !push(p, touch_fresh(CH_SECOND))) {
+        status = hollow(&c, p, "program full");
+        goto out;
+    }
+    /* Lane 0: a restore into slot 1 in three parts (two for a two-chunk image). Lane 1: a
+     * restore into slot 2 in two parts, or its first chunk then the whole image again, which
+     * must fail (a second HEADER) while slot 1's restore goes on. Lane 2: a save session of
+     * the state's own channel, begun and read whole (the run's end ends it). Then each
+     * restored channel is captured. */
+    vmbsave_step first[3], second[2], session[2], tail[2];
+    uint32_t first_len = 0;
+    first[first_len++] = restore_part(CH_FRESH, 0, 1);
+    if (chunks >= 3u)
+        first[first_len++] = restore_part(CH_FRESH, 1, 1);
+    const uint32_t rest = first_len;
+    first[first_len++] = restore_part(CH_FRESH, rest, 0);
+    session[0] = make_step(VMBSAVE_OP_SAVE_BEGIN, CH_STATE, 0, 0, 0, 0, 0);
+    session[1] = make_step(VMBSAVE_OP_SAVE_CONTINUE, CH_STATE, VMBSAVE_SIZE_LARGE, 0, 0, 0, 0);
+    tail[0] = capture(CH_FRESH, 1);
+    tail[1] = capture(CH_SECOND, 2);
+    for (uint32_t failing = 0; failing < 2u; failing++) {
+        second[0] = restore_part(CH_SECOND, 0, 1);
+        second[1] = failing ? restore_whole(0, CH_SECOND, 0) : restore_part(CH_SECOND, 1, 0);
+        *w = (interleave){.c = &c, .p = p, .lane = {first, second, session},
+                          .len = {first_len, 2u, 2u}, .tail = tail,
+                          .tail_len = failing ? 1u : 2u, .successes = failing ? 1u : 2u,
+                          .what = failing ? "channel interleaving, the second restore failing"
+                                          : "channel interleaving"};
+        if (!interleave_walk(w)) {
+            if (report->status == VMBSAVE_EXHAUSTIVE_FAILED)
+                wrap_reason(report, "from %s", info->name);
+            status = report->status;
+            goto out;
+        }
+    }
+out:
+    free(w);
+    check_close(&c);
+    return status;
+}
+
 /* ---- allocation fault sweeps ---------------------------------------------------------------- */
 
 vmbsave_exhaustive_status vmbsave_exhaustive_fault_sweep(vmbsave_runner *runner,

@@ -5,7 +5,8 @@
  *   - allocation-fault sweeps over a whole save and a whole restore (the k-th allocation
  *     failed once, and every allocation from the k-th on, for every k until one injects
  *     nothing),
- *   - every scripted save-packet driver mode, and a restore-packet failure at every packet.
+ *   - every scripted save-packet driver mode, and a restore-packet failure at every packet,
+ *   - every interleaving of restores into two channels and a save session of a third.
  * Every program must PASS against the oracle. A check stops at the first program that does not
  * and hands it back, with the runner's result, for printing. A check that ran no program, or a
  * sweep that injected no fault, fails: it proved nothing. */
@@ -104,6 +105,20 @@ vmbsave_exhaustive_status vmbsave_exhaustive_save_packet_faults(vmbsave_runner *
 vmbsave_exhaustive_status
 vmbsave_exhaustive_restore_packet_faults(vmbsave_runner *runner, vmbsave_canonical_id state,
                                          vmbsave_exhaustive_report *report);
+
+/* Lanes of vmbsave_exhaustive_channel_interleavings. */
+#define VMBSAVE_EXHAUSTIVE_LANES 3u
+
+/* Several channels of one interface at once: CAPTURE of the state (slot 0), then every
+ * interleaving (each lane's order kept) of three lanes: a restore of the image into slot 1 fed
+ * in two or three steps (RESTORE edit=chunks: the restore stays in progress between them), a
+ * restore into slot 2 in two steps (or its first chunk, then the whole image again, which must
+ * fail while slot 1's restore completes), and a save session (begin, continue) of slot 0;
+ * then a CAPTURE of each restored channel. Besides each PASS, the trace must show exactly the
+ * restores that commit committing (a refused restore is not an interleaving). HOLLOW if the
+ * state's image has fewer than two chunks. */
+vmbsave_exhaustive_status vmbsave_exhaustive_channel_interleavings(
+    vmbsave_runner *runner, vmbsave_canonical_id state, vmbsave_exhaustive_report *report);
 
 /* A failure in text: the reason, the program (vmbsave_program_print), and the runner's verdict
  * with the violation's clause, step, check kind, expected and observed. */

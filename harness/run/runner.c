@@ -264,6 +264,14 @@ static void emit_host(vmbsave_runner *r, vmbsave_call_op op, uint32_t a0, uint32
     emit(r, &c);
 }
 
+/* The same with a third argument (a packet id's high half). */
+static void emit_host3(vmbsave_runner *r, vmbsave_call_op op, uint32_t a0, uint32_t a1,
+                       uint32_t a2)
+{
+    vmbsave_call c = {.op = (uint8_t)op, .arg = {a0, a1, a2}, .data = VMBSAVE_CALL_NO_DATA};
+    emit(r, &c);
+}
+
 static void emit_named_data(vmbsave_runner *r, const char *name, const void *bytes, size_t size)
 {
     if (r->quiet || r->opt == NULL || r->opt->sink == NULL || r->opt->sink->on_data == NULL)
@@ -682,7 +690,8 @@ static void run_lifecycle(vmbsave_runner *r, const vmbsave_step *s)
         }
         break;
     case VMBSAVE_OP_GPADL_CREATE: {
-        lc.id = s->a;
+        const uint32_t gpadl_id = vmbsave_program_gpadl_id(s->a);
+        lc.id = gpadl_id;
         lc.gpadl_mode = s->mode;
         lc.salt = s->c;
         lc.count = s->b;
@@ -693,7 +702,7 @@ static void run_lifecycle(vmbsave_runner *r, const vmbsave_step *s)
         }
         lc.pfns = pfns;
         lc.null_data = pfns == NULL;
-        c->arg[0] = s->a;
+        c->arg[0] = gpadl_id;
         c->arg[1] = s->b;
         if (pfns == NULL) {
             c->flags = VMBSAVE_CALL_NULL_ARG;
@@ -707,21 +716,25 @@ static void run_lifecycle(vmbsave_runner *r, const vmbsave_step *s)
             c->data = r->res->calls;
         }
         call_begin(r, &obs);
-        st = t->gpadl_create(h, s->a, pfns, s->b);
+        st = t->gpadl_create(h, gpadl_id, pfns, s->b);
         break;
     }
     case VMBSAVE_OP_GPADL_TEARDOWN_BEGIN:
     case VMBSAVE_OP_GPADL_TEARDOWN_COMPLETE: {
-        lc.id = s->a;
-        c->arg[0] = s->a;
+        const uint32_t gpadl_id = vmbsave_program_gpadl_id(s->a);
+        lc.id = gpadl_id;
+        c->arg[0] = gpadl_id;
         call_begin(r, &obs);
-        st = s->op == VMBSAVE_OP_GPADL_TEARDOWN_BEGIN ? t->gpadl_teardown_begin(h, s->a)
-                                                      : t->gpadl_teardown_complete(h, s->a);
+        st = s->op == VMBSAVE_OP_GPADL_TEARDOWN_BEGIN ? t->gpadl_teardown_begin(h, gpadl_id)
+                                                      : t->gpadl_teardown_complete(h, gpadl_id);
         break;
     }
     case VMBSAVE_OP_PACKET_SEND: {
-        lc.id = s->a;
-        lc.gpadl = s->b;
+        /* Ids from the codes; the payload's seed from the codes, as before edge ids. */
+        const uint64_t packet_id = vmbsave_program_packet_id(s->a);
+        const uint32_t gpadl_id = vmbsave_program_gpadl_id(s->b);
+        lc.id = packet_id;
+        lc.gpadl = gpadl_id;
         lc.count = s->c;
         lc.null_data = s->mode == VMBSAVE_PAYLOAD_NULL;
         lc.seed = vmbsave_args_payload_seed(s->mode, s->a, s->b, s->c);
@@ -734,18 +747,20 @@ static void run_lifecycle(vmbsave_runner *r, const vmbsave_step *s)
         } else {
             c->flags = VMBSAVE_CALL_NULL_ARG;
         }
-        c->arg[0] = s->a;
-        c->arg[1] = s->b;
+        c->arg[0] = (uint32_t)packet_id;
+        c->arg[1] = gpadl_id;
         c->arg[2] = s->c;
+        c->arg[3] = (uint32_t)(packet_id >> 32);
         call_begin(r, &obs);
-        st = t->packet_send(h, s->a, s->b, payload, s->c);
+        st = t->packet_send(h, packet_id, gpadl_id, payload, s->c);
         break;
     }
     case VMBSAVE_OP_PACKET_COMPLETE:
-        lc.id = s->a;
-        c->arg[0] = s->a;
+        lc.id = vmbsave_program_packet_id(s->a);
+        c->arg[0] = (uint32_t)lc.id;
+        c->arg[1] = (uint32_t)(lc.id >> 32);
         call_begin(r, &obs);
-        st = t->packet_complete(h, s->a);
+        st = t->packet_complete(h, lc.id);
         break;
     case VMBSAVE_OP_RING_WRITE: {
         lc.dir = s->mode;
@@ -1278,13 +1293,15 @@ static void run_fault(vmbsave_runner *r, const vmbsave_step *s)
             "VMBSAVE_SAVE_PACKET_TOO_SMALL_SECOND"};
         uint32_t mode = s->mode < 7u ? s->mode : 0u;
         h->save_mode = (vmbsave_save_packet_mode)mode;
-        h->save_mode_packet_id = s->a;
-        if (s->a == 0)
+        const uint64_t packet_id = vmbsave_program_packet_id(s->a);
+        h->save_mode_packet_id = packet_id;
+        if (packet_id == 0)
             fault_note(r, "save_packet driver: %s", modes[mode] + strlen("VMBSAVE_SAVE_PACKET_"));
         else
-            fault_note(r, "save_packet driver: %s for packet %" PRIu32,
-                       modes[mode] + strlen("VMBSAVE_SAVE_PACKET_"), s->a);
-        emit_host(r, VMBSAVE_CALL_HOST_SAVE_PACKET_MODE, mode, s->a);
+            fault_note(r, "save_packet driver: %s for packet %" PRIu64,
+                       modes[mode] + strlen("VMBSAVE_SAVE_PACKET_"), packet_id);
+        emit_host3(r, VMBSAVE_CALL_HOST_SAVE_PACKET_MODE, mode, (uint32_t)packet_id,
+                   (uint32_t)(packet_id >> 32));
         break;
     }
     case VMBSAVE_OP_FAULT_RESTORE_PACKET:

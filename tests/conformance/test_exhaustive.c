@@ -185,6 +185,26 @@ static void restore_groupings(void **state)
     vmbsave_runner_close(runner);
 }
 
+static void channel_interleavings(void **state)
+{
+    (void)state;
+    vmbsave_runner *runner = open_runner();
+    vmbsave_exhaustive_report *report = new_report();
+    uint64_t total = 0;
+    for (int id = 0; id < (int)VMBSAVE_CANONICAL_COUNT; id++) {
+        vmbsave_exhaustive_status st = vmbsave_exhaustive_channel_interleavings(runner, id, report);
+        expect_ok(st, report, runner, "channel interleavings", vmbsave_canonical_name(id));
+        /* 7!/(3!2!2!) = 210 interleavings per kind of second lane (6!/(2!2!2!) = 90 for a
+         * two-chunk image), two kinds. */
+        uint32_t chunks = vmbsave_canonical_info_of(id)->image_chunks;
+        assert_int_equal(report->programs, chunks >= 3u ? 420u : 180u);
+        total += report->programs;
+    }
+    print_message("channel interleavings: %" PRIu64 " programs\n", total);
+    free(report);
+    vmbsave_runner_close(runner);
+}
+
 /* `deepest_at_least`: the largest k some state's sweep must have injected at. A restore stages
  * every GPADL, packet and ring separately, so its sweeps go deep; a save may allocate once, in
  * save_begin (the reference does: its session reads the frozen channel), so k = 0 is all a save
@@ -274,6 +294,7 @@ static const struct CMUnitTest tests[] = {
     CLAUSE_TEST("HARNESS.EXHAUSTIVE.CANONICAL_STATES", canonical_states),
     CLAUSE_TEST("HARNESS.EXHAUSTIVE.SAVE_PROTOCOL", save_protocol),
     CLAUSE_TEST("HARNESS.EXHAUSTIVE.RESTORE_GROUPINGS", restore_groupings),
+    CLAUSE_TEST("HARNESS.EXHAUSTIVE.CHANNEL_INTERLEAVINGS", channel_interleavings),
     CLAUSE_TEST("HARNESS.EXHAUSTIVE.FAULT_SWEEP_SAVE", fault_sweep_save),
     CLAUSE_TEST("HARNESS.EXHAUSTIVE.FAULT_SWEEP_RESTORE", fault_sweep_restore),
     CLAUSE_TEST("HARNESS.EXHAUSTIVE.PACKET_CALLBACK_FAULTS", packet_callback_faults),

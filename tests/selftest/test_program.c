@@ -114,7 +114,7 @@ static unsigned doc_mode_count(unsigned op)
     case VMBSAVE_OP_RING_WRITE:
     case VMBSAVE_OP_RING_READ: return 2;
     case VMBSAVE_OP_SAVE_CONTINUE: return 12;
-    case VMBSAVE_OP_RESTORE: return 8;
+    case VMBSAVE_OP_RESTORE: return 9;
     case VMBSAVE_OP_FAULT_ALLOC: return 3;
     case VMBSAVE_OP_FAULT_SAVE_PACKET: return 7;
     default: return 0;
@@ -124,7 +124,7 @@ static unsigned doc_mode_count(unsigned op)
 /* The documented range of `field` for a step of op `op` in mode `m` (both already valid). */
 static doc_range doc_field_range(unsigned op, unsigned m, vmbsave_step_field field)
 {
-    const doc_range ch = used(0, 2), gpadl_id = used(0, 8), packet_id = used(0, 16);
+    const doc_range ch = used(0, 2), gpadl_id = used(0, 14), packet_id = used(0, 24);
     bool fault = op == VMBSAVE_OP_FAULT_ALLOC || op == VMBSAVE_OP_FAULT_SAVE_PACKET ||
                  op == VMBSAVE_OP_FAULT_RESTORE_PACKET;
     if (field == VMBSAVE_STEP_FIELD_CH)
@@ -188,10 +188,12 @@ static doc_range doc_field_range(unsigned op, unsigned m, vmbsave_step_field fie
         if (field == VMBSAVE_STEP_FIELD_A)
             return m == VMBSAVE_EDIT_WHOLE ? unused : used(FULL);
         if (field == VMBSAVE_STEP_FIELD_B)
-            return m == VMBSAVE_EDIT_SWAP_CHUNKS     ? used(FULL)
-                   : m == VMBSAVE_EDIT_FOREIGN_CHUNK ? used(0, 3)
-                                                     : unused;
-        return m == VMBSAVE_EDIT_WHOLE || m == VMBSAVE_EDIT_TRUNCATE ? used(0, 16) : unused;
+            return m == VMBSAVE_EDIT_SWAP_CHUNKS || m == VMBSAVE_EDIT_CHUNKS ? used(FULL)
+                   : m == VMBSAVE_EDIT_FOREIGN_CHUNK                   ? used(0, 3)
+                                                                       : unused;
+        return m == VMBSAVE_EDIT_WHOLE || m == VMBSAVE_EDIT_TRUNCATE || m == VMBSAVE_EDIT_CHUNKS
+                   ? used(0, 16)
+                   : unused;
     case VMBSAVE_OP_FAULT_ALLOC:
         return field == VMBSAVE_STEP_FIELD_A && m != VMBSAVE_FAULT_OFF ? used(0, 63) : unused;
     case VMBSAVE_OP_FAULT_SAVE_PACKET:
@@ -722,7 +724,7 @@ static void parse_errors(void **state)
          "line 1: duplicate key 'edit'"},
         {"restore ch=0 image=0 edit=melt",
          "line 1: unknown edit 'melt' for restore (one of: whole, truncate, bit-flip, "
-         "drop-chunk, duplicate-chunk, swap-chunks, foreign-chunk, split-inside)"},
+         "drop-chunk, duplicate-chunk, swap-chunks, foreign-chunk, split-inside, chunks)"},
         {"capture ch0 image=0", "line 1: expected key=value, got 'ch0'"},
         {"enable ch=0 a b c d e f g h i j k l m n o p q",
          "line 1: more than 16 words"},

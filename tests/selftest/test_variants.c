@@ -50,6 +50,8 @@ static const variant_case cases[] = {
     {"unfrozen_during_save", "unfrozen_during_save", "LIFECYCLE.FROZEN_DURING_SAVE", 3},
     {"callback_off_thread", "callback_off_thread", "CONTEXT.IRQL.PASSIVE", 7},
     {"save_begin_ignores_no_memory", "save_begin_ignores_no_memory", "SAVE.BEGIN.NO_MEMORY", 3},
+    {"shared_restore_state", "shared_restore_state", "RESTORE.WHOLE_CHUNKS", 4},
+    {"packet_id_32bit", "packet_id_32bit", "SAVE.IMAGE.COMPLETE", 7},
 };
 
 #define CASE_COUNT (sizeof cases / sizeof cases[0])
@@ -264,6 +266,8 @@ VARIANT_TEST(variant_begin_while_running, "begin_while_running")
 VARIANT_TEST(variant_unfrozen_during_save, "unfrozen_during_save")
 VARIANT_TEST(variant_callback_off_thread, "callback_off_thread")
 VARIANT_TEST(variant_save_begin_ignores_no_memory, "save_begin_ignores_no_memory")
+VARIANT_TEST(variant_shared_restore_state, "shared_restore_state")
+VARIANT_TEST(variant_packet_id_32bit, "packet_id_32bit")
 
 static const struct CMUnitTest tests[] = {
     CLAUSE_TEST("HARNESS.VARIANT.EVERY_VARIANT_TESTED", every_variant_tested),
@@ -286,6 +290,8 @@ static const struct CMUnitTest tests[] = {
     CLAUSE_TEST("HARNESS.VARIANT.UNFROZEN_DURING_SAVE", variant_unfrozen_during_save),
     CLAUSE_TEST("HARNESS.VARIANT.CALLBACK_OFF_THREAD", variant_callback_off_thread),
     CLAUSE_TEST("HARNESS.VARIANT.SAVE_BEGIN_IGNORES_NO_MEMORY", variant_save_begin_ignores_no_memory),
+    CLAUSE_TEST("HARNESS.VARIANT.SHARED_RESTORE_STATE", variant_shared_restore_state),
+    CLAUSE_TEST("HARNESS.VARIANT.PACKET_ID_32BIT", variant_packet_id_32bit),
 };
 
 CLAUSE_TEST_MAIN("variants", tests)
