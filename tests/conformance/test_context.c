@@ -80,7 +80,10 @@ static void context_irql_passive(void **state)
      * callbacks come from the call that takes END. */
     vt_image img;
     vmbsave_fault_host_clear_logs(h);
-    vt_save(e, ch, 4096, &img);
+    /* Buffers smaller than the largest chunk: OVERFLOW, TOO_SMALL and its retry all happen, each
+     * checked by vt_save. */
+    vt_save(e, ch, 1000, &img);
+    assert_true(vt_image_has_chunk_above(&img, 1000));
     expect_all_on_thread(h, ch, packets, 0);
     vmbsave_fault_host_clear_logs(h);
     vmbsave_channel *r = vt_restore_new(e, &img);

@@ -600,6 +600,19 @@ void vt_image_free(vt_image *img)
     memset(img, 0, sizeof(*img));
 }
 
+bool vt_image_has_chunk_above(const vt_image *img, size_t size)
+{
+    for (size_t off = 0; off < img->size;) {
+        size_t len = chunk_at(img->bytes + off, img->size - off, NULL);
+        if (len == 0)
+            return false;
+        if (len > size)
+            return true;
+        off += len;
+    }
+    return false;
+}
+
 /* ---- restoring ---------------------------------------------------------------------------- */
 
 NTSTATUS vt_restore(vt_env *e, vmbsave_channel *ch, const uint8_t *bytes, size_t size,

@@ -73,6 +73,9 @@ void vt_save(vt_env *e, vmbsave_channel *ch, uint32_t buf_size, vt_image *out);
 void vt_save_sizes(vt_env *e, vmbsave_channel *ch, const uint32_t *sizes, size_t n,
                    vt_image *out);
 void vt_image_free(vt_image *img);
+/* Whether some chunk of `img` is larger than `size` bytes: a test that saves with buffers of
+ * `size` asserts it, so that its session meets STATUS_BUFFER_TOO_SMALL and the retry. */
+bool vt_image_has_chunk_above(const vt_image *img, size_t size);
 
 /* Independent chunk parsing (FORMAT.md). */
 #define VT_CHUNK_HEADER_BYTES 40u
