@@ -36,7 +36,8 @@ static const vmbsave_step k_open_gpadls[] = {
 
 /* OPEN_PAUSED with traffic: packets 1 2 3 4 5 6 8 sent, 3 completed, so 1 2 4 5 6 8 stay in
  * flight. The scripted driver (harness/host/host.h) gives state to ids with id % 4 != 0: 1 2 5 6
- * have some, 4 and 8 none. Packets 2 4 5 8 reference GPADLs 2 and 3. Ring bytes both ways,
+ * have some, 4 and 8 none. Packets 2 4 5 8 reference GPADLs 2 and 3; GPADL 5 is TEARING_DOWN
+ * and referenced by nothing (the restore tests rename and re-point it). Ring bytes both ways,
  * the incoming ring partly read so its pending bytes do not start at the ring's start. One
  * chunk each of GPADLS, PACKETS, RING in, RING out. */
 static const vmbsave_step k_paused_packets[] = {
@@ -44,6 +45,8 @@ static const vmbsave_step k_paused_packets[] = {
     STEP(VMBSAVE_OP_GPADL_CREATE, VMBSAVE_GPADL_VALID, 1, 2, 21),
     STEP(VMBSAVE_OP_GPADL_CREATE, VMBSAVE_GPADL_VALID, 2, 3, 22),
     STEP(VMBSAVE_OP_GPADL_CREATE, VMBSAVE_GPADL_VALID, 3, 1, 23),
+    STEP(VMBSAVE_OP_GPADL_CREATE, VMBSAVE_GPADL_VALID, 5, 2, 24),
+    STEP(VMBSAVE_OP_GPADL_TEARDOWN_BEGIN, 0, 5, 0, 0),
     STEP(VMBSAVE_OP_OPEN, VMBSAVE_OPEN_VALID, 1, 2, 2),
     STEP(VMBSAVE_OP_START, 0, 0, 0, 0),
     STEP(VMBSAVE_OP_PACKET_SEND, VMBSAVE_PAYLOAD_SMALL, 1, 0, 10),
@@ -87,22 +90,41 @@ typedef struct canonical_entry {
 #define STEPS(array) (array), (uint32_t)(sizeof(array) / sizeof((array)[0]))
 
 static const canonical_entry k_canonical[VMBSAVE_CANONICAL_COUNT] = {
-    [VMBSAVE_CANONICAL_EMPTY_OFFER] = {{"empty_offer", "ENABLED, offer only", 2, 0, {0}},
+    [VMBSAVE_CANONICAL_EMPTY_OFFER] = {{.name = "empty_offer",
+                                        .summary = "ENABLED, offer only",
+                                        .image_chunks = 2},
                                        STEPS(k_empty_offer)},
-    [VMBSAVE_CANONICAL_OPEN_GPADLS] =
-        {{"open_gpadls", "OPEN_PAUSED, 4 GPADLs, one TEARING_DOWN", 3, 0, {0}},
-         STEPS(k_open_gpadls)},
+    /* HEADER GPADLS END */
+    [VMBSAVE_CANONICAL_OPEN_GPADLS] = {{.name = "open_gpadls",
+                                        .summary = "OPEN_PAUSED, 4 GPADLs, one TEARING_DOWN",
+                                        .image_chunks = 3,
+                                        .gpadl_count = 4,
+                                        .gpadl_ids = {1, 3, 5, 7},
+                                        .ring_gpadl = 1,
+                                        .tearing_down_gpadl = 5},
+                                       STEPS(k_open_gpadls)},
     /* HEADER GPADLS PACKETS RING(in) RING(out) END */
-    [VMBSAVE_CANONICAL_PAUSED_PACKETS] = {{"paused_packets",
-                                           "OPEN_PAUSED, 6 packets in flight, ring bytes both ways",
-                                           6,
-                                           6,
-                                           {1, 2, 4, 5, 6, 8}},
-                                          STEPS(k_paused_packets)},
+    [VMBSAVE_CANONICAL_PAUSED_PACKETS] =
+        {{.name = "paused_packets",
+          .summary = "OPEN_PAUSED, 6 packets in flight, 4 GPADLs (one TEARING_DOWN), ring bytes "
+                     "both ways",
+          .image_chunks = 6,
+          .packet_count = 6,
+          .packet_ids = {1, 2, 4, 5, 6, 8},
+          .gpadl_count = 4,
+          .gpadl_ids = {1, 2, 3, 5},
+          .ring_gpadl = 1,
+          .tearing_down_gpadl = 5},
+         STEPS(k_paused_packets)},
     /* HEADER GPADLS RING(in) x3 RING(out) x2 END */
-    [VMBSAVE_CANONICAL_LARGE_RING] =
-        {{"large_ring", "OPEN_PAUSED, 132 KiB + 65 KiB of ring data in 5 chunks", 8, 0, {0}},
-         STEPS(k_large_ring)},
+    [VMBSAVE_CANONICAL_LARGE_RING] = {{.name = "large_ring",
+                                       .summary =
+                                           "OPEN_PAUSED, 132 KiB + 65 KiB of ring data in 5 chunks",
+                                       .image_chunks = 8,
+                                       .gpadl_count = 1,
+                                       .gpadl_ids = {1},
+                                       .ring_gpadl = 1},
+                                      STEPS(k_large_ring)},
 };
 
 const vmbsave_canonical_info *vmbsave_canonical_info_of(vmbsave_canonical_id id)

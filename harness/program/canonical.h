@@ -15,7 +15,8 @@ typedef enum vmbsave_canonical_id {
     VMBSAVE_CANONICAL_EMPTY_OFFER = 0, /* ENABLED, offer set, nothing else */
     VMBSAVE_CANONICAL_OPEN_GPADLS,     /* OPEN_PAUSED, 4 GPADLs (one TEARING_DOWN), no traffic */
     VMBSAVE_CANONICAL_PAUSED_PACKETS,  /* OPEN_PAUSED, 6 packets in flight (4 with driver state,
-                                          4 referencing a GPADL), ring bytes both ways */
+                                          4 referencing a GPADL), 4 GPADLs (one TEARING_DOWN
+                                          that nothing references), ring bytes both ways */
     VMBSAVE_CANONICAL_LARGE_RING,      /* OPEN_PAUSED, 132 KiB pending in, 65 KiB out: five
                                           RING chunks */
     VMBSAVE_CANONICAL_COUNT
@@ -23,15 +24,23 @@ typedef enum vmbsave_canonical_id {
 
 /* Most packets a canonical state holds in flight. */
 #define VMBSAVE_CANONICAL_MAX_PACKETS 8u
+/* Most GPADLs a canonical state holds. */
+#define VMBSAVE_CANONICAL_MAX_GPADLS 8u
 
-/* What a canonical state is, as the checks need to know it. Every figure follows from the
- * prefix and FORMAT.md (greedy packing); canonical.c says how. */
+/* What a canonical state is, as the checks and the conformance tests need to know it, so that
+ * no test hard-codes an id. Every figure follows from the prefix and FORMAT.md (greedy
+ * packing); canonical.c says how, and the selftest HARNESS.CANONICAL.INFO checks each against
+ * the reference's description of the state. */
 typedef struct vmbsave_canonical_info {
     const char *name;      /* stable, lower_snake_case: "empty_offer", ... */
     const char *summary;   /* one line, for reports */
     uint32_t image_chunks; /* chunks of the state's image, HEADER and END included */
     uint32_t packet_count; /* packets in flight */
     uint32_t packet_ids[VMBSAVE_CANONICAL_MAX_PACKETS]; /* in send order */
+    uint32_t gpadl_count;  /* GPADLs, TEARING_DOWN ones included */
+    uint32_t gpadl_ids[VMBSAVE_CANONICAL_MAX_GPADLS]; /* ascending */
+    uint32_t ring_gpadl;   /* the open channel's ring GPADL; 0 when not open */
+    uint32_t tearing_down_gpadl; /* a TEARING_DOWN GPADL no packet references; 0 if none */
 } vmbsave_canonical_info;
 
 /* The state's description, or NULL for an id out of range. */

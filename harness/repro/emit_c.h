@@ -6,7 +6,7 @@
  * "NOT REPRODUCED" and exits 0. The file needs no harness code and no include path:
  *     cc -o repro repro.c -ldl && ./repro path/to/impl.so
  *
- * ==== Conventions for the runner's sink (runner.h), agreed with harness/run/runner.c ============
+ * ==== Conventions for the runner's sink (runner.h), agreed with harness/run/runner_calls.c ======
  *
  * 1. One on_call per call into the implementation, made before the call, in trace order, for
  *    exactly the calls the trace shows, as a typed vmbsave_call (oracle/ops.h) whose descriptor

@@ -37,7 +37,7 @@ typedef struct vmbsave_trace_entry {
 
 /* Receives every call as it is made, so a front end can write a standalone reproducer
  * (harness/repro/emit_c.h). All hooks optional. The conventions are emit_c.h's ("Conventions
- * for the runner's sink"); what harness/run/runner.c passes, in short:
+ * for the runner's sink"); what harness/run/runner_calls.c passes, in short:
  *  - one on_call per traced call, before it, in trace order, as a typed vmbsave_call whose
  *    descriptor says `traced` (oracle/ops.h): the n-th of them is trace entry n. Its C
  *    statement is vmbsave_call_c_statement(), e.g.

@@ -370,9 +370,10 @@ static void abi_table_release(void **state)
 
     /* Through the loader as well, after a full workload. */
     vt_env *e = vt_env_new();
-    vmbsave_channel *ch = vt_make_channel(e, VT_PAUSED_PACKETS, 3);
+    vmbsave_channel *ch = vt_make_canonical(e, VMBSAVE_CANONICAL_PAUSED_PACKETS, 3);
     vt_image img;
-    vt_save(e, ch, 4096, &img);
+    vt_save(e, ch, 1000, &img); /* smaller than a chunk: a TOO_SMALL and its retry too */
+    assert_true(vt_image_has_chunk_above(&img, 1000));
     vt_destroy_channel(e, ch);
     vt_image_free(&img);
     vmbsave_impl_unload(&e->impl);
@@ -853,8 +854,8 @@ static void abi_describe_format(void **state)
     EXPECT_STATUS(v->channel_cleanup(ch), STATUS_SUCCESS, "cleanup");
 
     /* The shape of every canonical channel's text. */
-    for (int w = 0; w < VT_CANONICAL_COUNT; w++) {
-        vmbsave_channel *c = vt_make_channel(e, (vt_canonical)w, 5);
+    for (int w = 0; w < VMBSAVE_CANONICAL_COUNT; w++) {
+        vmbsave_channel *c = vt_make_canonical(e, (vmbsave_canonical_id)w, 5);
         char *t = vt_describe(e, c);
         check_shape(t);
         free(t);
@@ -869,8 +870,8 @@ static void abi_describe_size_query(void **state)
 {
     (void)state;
     vt_env *e = vt_env_new();
-    for (int w = 0; w < VT_CANONICAL_COUNT; w++) {
-        vmbsave_channel *ch = vt_make_channel(e, (vt_canonical)w, 1);
+    for (int w = 0; w < VMBSAVE_CANONICAL_COUNT; w++) {
+        vmbsave_channel *ch = vt_make_canonical(e, (vmbsave_canonical_id)w, 1);
         uint32_t need = 0;
         EXPECT_STATUS(e->v->describe(ch, NULL, 0, &need), STATUS_BUFFER_TOO_SMALL,
                       "describe(NULL, 0)");
@@ -932,12 +933,12 @@ static void abi_describe_no_alloc(void **state)
     vt_env *e = vt_env_new();
     vmbsave_channel *fresh = NULL;
     EXPECT_STATUS(e->v->channel_allocate(e->v->context, &fresh), STATUS_SUCCESS, "allocate");
-    vmbsave_channel *chs[VT_CANONICAL_COUNT + 1];
-    for (int w = 0; w < VT_CANONICAL_COUNT; w++)
-        chs[w] = vt_make_channel(e, (vt_canonical)w, 4);
-    chs[VT_CANONICAL_COUNT] = fresh;
+    vmbsave_channel *chs[VMBSAVE_CANONICAL_COUNT + 1];
+    for (int w = 0; w < VMBSAVE_CANONICAL_COUNT; w++)
+        chs[w] = vt_make_canonical(e, (vmbsave_canonical_id)w, 4);
+    chs[VMBSAVE_CANONICAL_COUNT] = fresh;
 
-    for (int w = 0; w <= VT_CANONICAL_COUNT; w++) {
+    for (int w = 0; w <= VMBSAVE_CANONICAL_COUNT; w++) {
         /* Every allocation from now on fails: describe must not notice, nor even try. */
         e->host.fault_mode = VMBSAVE_ALLOC_FAULT_FROM;
         e->host.fault_at = e->host.alloc_calls + 1;
@@ -952,7 +953,7 @@ static void abi_describe_no_alloc(void **state)
         assert_int_equal(e->host.live_allocations, live);
         e->host.fault_mode = VMBSAVE_ALLOC_FAULT_NONE;
         /* Also during a session (describe is allowed then). */
-        if (w == VT_OPEN_GPADLS || w == VT_PAUSED_PACKETS) {
+        if (w == VMBSAVE_CANONICAL_OPEN_GPADLS || w == VMBSAVE_CANONICAL_PAUSED_PACKETS) {
             EXPECT_STATUS(e->v->save_begin(chs[w]), STATUS_SUCCESS, "save_begin");
             calls = e->host.alloc_calls;
             char *d = vt_describe(e, chs[w]);
@@ -961,7 +962,7 @@ static void abi_describe_no_alloc(void **state)
             e->v->save_end(chs[w]);
         }
     }
-    for (int w = 0; w <= VT_CANONICAL_COUNT; w++)
+    for (int w = 0; w <= VMBSAVE_CANONICAL_COUNT; w++)
         vt_destroy_channel(e, chs[w]);
     vt_env_free(e);
 }

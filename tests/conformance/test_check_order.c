@@ -34,7 +34,7 @@ static void lifecycle_check_order(void **state)
     ASSERT_STATUS(v->gpadl_create(NULL, 0, NULL, 0), STATUS_INVALID_PARAMETER);
 
     /* (2) an active session before (3) malformed arguments and (5) state. */
-    vmbsave_channel *saving = vt_make_channel(e, VT_EMPTY_OFFER, 1);
+    vmbsave_channel *saving = vt_make_canonical(e, VMBSAVE_CANONICAL_EMPTY_OFFER, 1);
     ASSERT_STATUS(v->save_begin(saving), STATUS_SUCCESS);
     ASSERT_STATUS(v->gpadl_create(saving, 0, NULL, 0), STATUS_INVALID_DEVICE_STATE);
     ASSERT_STATUS(v->init_set_offer(saving, NULL), STATUS_INVALID_DEVICE_STATE);
@@ -72,22 +72,15 @@ static void lifecycle_check_order(void **state)
     ASSERT_STATUS(v->channel_cleanup(disabled), STATUS_SUCCESS);
 
     /* An open, running channel for the look-up order (6). */
-    vmbsave_channel *ch = vt_make_channel(e, VT_OPEN_GPADLS, 1);
+    vmbsave_channel *ch = vt_make_canonical(e, VMBSAVE_CANONICAL_OPEN_GPADLS, 1);
     ASSERT_STATUS(v->start(ch), STATUS_SUCCESS);
-    char *before = vt_describe(e, ch);
-    /* The canonical state's GPADL ids: find a CREATED one and the TEARING_DOWN one. */
-    uint32_t live_id = 0, dying_id = 0;
-    for (const char *p = strstr(before, "gpadl[0]="); p != NULL; p = strstr(p + 1, "\ngpadl[")) {
-        const char *id = strstr(p, "id=");
-        const char *st = strstr(p, "state=");
-        assert_non_null(id);
-        assert_non_null(st);
-        uint32_t n = (uint32_t)strtoul(id + 3, NULL, 10);
-        if (strncmp(st + 6, "TEARING_DOWN", 12) == 0)
-            dying_id = n;
-        else if (live_id == 0)
-            live_id = n;
-    }
+    /* The canonical state's GPADL ids: a CREATED one and the TEARING_DOWN one. */
+    const vmbsave_canonical_info *info = vmbsave_canonical_info_of(VMBSAVE_CANONICAL_OPEN_GPADLS);
+    const uint32_t dying_id = info->tearing_down_gpadl;
+    uint32_t live_id = 0;
+    for (uint32_t i = 0; i < info->gpadl_count && live_id == 0; i++)
+        if (info->gpadl_ids[i] != dying_id)
+            live_id = info->gpadl_ids[i];
     assert_int_not_equal(live_id, 0);
     assert_int_not_equal(dying_id, 0);
 
@@ -115,7 +108,6 @@ static void lifecycle_check_order(void **state)
     ASSERT_STATUS(v->packet_send(ch, 12, 0, payload, 4), STATUS_INSUFFICIENT_RESOURCES);
     e->host.fault_mode = VMBSAVE_ALLOC_FAULT_NONE;
 
-    free(before);
     vt_destroy_channel(e, ch);
     vt_env_free(e);
 }

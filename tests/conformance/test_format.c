@@ -118,16 +118,18 @@ static vmbsave_channel *make_stress(vt_env *e)
     return ch;
 }
 
-#define SHAPES (VT_CANONICAL_COUNT + 1)
+#define SHAPES (VMBSAVE_CANONICAL_COUNT + 1)
 
 static const char *shape_name(int w)
 {
-    return w < VT_CANONICAL_COUNT ? vt_canonical_name((vt_canonical)w) : "STRESS";
+    return w < VMBSAVE_CANONICAL_COUNT ? vmbsave_canonical_name((vmbsave_canonical_id)w)
+                                       : "STRESS";
 }
 
 static vmbsave_channel *make_shape(vt_env *e, int w)
 {
-    return w < VT_CANONICAL_COUNT ? vt_make_channel(e, (vt_canonical)w, 7) : make_stress(e);
+    return w < VMBSAVE_CANONICAL_COUNT ? vt_make_canonical(e, (vmbsave_canonical_id)w, 7)
+                                       : make_stress(e);
 }
 
 /* The image and description of shape `w`; the channel is destroyed. */
@@ -492,7 +494,7 @@ static void format_chunking_canonical(void **state)
         vt_image a, b;
         vt_save(e, ch, VMBSAVE_MAX_CHUNK_BYTES, &a);
         size_t full = check_packing(shape_name(w), a.bytes, a.size);
-        if (w == VT_CANONICAL_COUNT && full < 2)
+        if (w == VMBSAVE_CANONICAL_COUNT && full < 2)
             fail_msg("precondition: the stress shape should give full 65,536-byte PACKETS and "
                      "RING chunks (%zu)",
                      full);
@@ -568,9 +570,11 @@ static void format_compat_newer_minor(void **state)
 {
     (void)state;
     vt_env *e = vt_env_new();
-    static const vt_canonical shapes[] = {VT_EMPTY_OFFER, VT_OPEN_GPADLS, VT_PAUSED_PACKETS};
+    static const vmbsave_canonical_id shapes[] = {VMBSAVE_CANONICAL_EMPTY_OFFER,
+                                                  VMBSAVE_CANONICAL_OPEN_GPADLS,
+                                                  VMBSAVE_CANONICAL_PAUSED_PACKETS};
     for (size_t w = 0; w < 3; w++) {
-        const char *name = vt_canonical_name(shapes[w]);
+        const char *name = vmbsave_canonical_name(shapes[w]);
         vt_image img;
         char *desc;
         shape_image(e, (int)shapes[w], &img, &desc);

@@ -238,7 +238,7 @@ static void lifecycle_cleanup_requires_disabled(void **state)
         destroy(e, ch);
     }
     /* With a session active (ENABLED and OPEN_PAUSED): refused too. */
-    vmbsave_channel *ch = vt_make_channel(e, VT_PAUSED_PACKETS, 1);
+    vmbsave_channel *ch = vt_make_canonical(e, VMBSAVE_CANONICAL_PAUSED_PACKETS, 1);
     EXPECT_STATUS(e->v->save_begin(ch), STATUS_SUCCESS, "save_begin");
     uint64_t live = e->host.live_allocations;
     EXPECT_REFUSED(e, ch, e->v->channel_cleanup(ch), STATUS_INVALID_DEVICE_STATE,
@@ -255,13 +255,13 @@ static void lifecycle_cleanup_requires_disabled(void **state)
         assert_int_equal(e->host.live_allocations, base);
     }
     /* A full channel disabled then cleaned up. */
-    ch = vt_make_channel(e, VT_LARGE_RING, 2);
+    ch = vt_make_canonical(e, VMBSAVE_CANONICAL_LARGE_RING, 2);
     EXPECT_STATUS(e->v->disable(ch), STATUS_SUCCESS, "disable");
     EXPECT_STATUS(e->v->channel_cleanup(ch), STATUS_SUCCESS, "cleanup");
     assert_int_equal(e->host.live_allocations, base);
 
     /* With a restore in progress: freed with the staged state. */
-    ch = vt_make_channel(e, VT_PAUSED_PACKETS, 3);
+    ch = vt_make_canonical(e, VMBSAVE_CANONICAL_PAUSED_PACKETS, 3);
     vt_image img;
     vt_save(e, ch, VMBSAVE_MAX_CHUNK_BYTES, &img);
     destroy(e, ch);
@@ -322,7 +322,7 @@ static void lifecycle_offer_init_phase_only(void **state)
     destroy(e, ch);
 
     /* A restored channel, even disabled: refused. */
-    ch = vt_make_channel(e, VT_EMPTY_OFFER, 0);
+    ch = vt_make_canonical(e, VMBSAVE_CANONICAL_EMPTY_OFFER, 0);
     vt_image img;
     vt_save(e, ch, VMBSAVE_MAX_CHUNK_BYTES, &img);
     destroy(e, ch);
@@ -451,34 +451,26 @@ static void lifecycle_disable_tears_down(void **state)
 {
     (void)state;
     vt_env *e = vt_env_new();
-    /* From every non-disabled state, including one with a GPADL half torn down. */
-    for (int w = 0; w < VT_CANONICAL_COUNT; w++) {
-        vmbsave_channel *ch = vt_make_channel(e, (vt_canonical)w, 1);
-        uint64_t live = e->host.live_allocations;
-        EXPECT_STATUS(e->v->disable(ch), STATUS_SUCCESS, "disable %s", vt_canonical_name(w));
-        expect_torn_down(e, ch);
-        if (w != VT_EMPTY_OFFER)
-            assert_true(e->host.live_allocations < live); /* something was released */
-        /* Usable again: enable, re-create a GPADL with an id used before. */
-        EXPECT_STATUS(e->v->enable(ch), STATUS_SUCCESS, "enable again");
-        uint64_t pfn = 1;
-        EXPECT_STATUS(e->v->gpadl_create(ch, 5, &pfn, 1), STATUS_SUCCESS, "gpadl 5 again");
-        destroy(e, ch);
-    }
-    /* The same from the program-defined canonical states (harness/program/canonical.h), whose
-     * GPADL 5 is TEARING_DOWN in open_gpadls. */
+    /* From every canonical state (harness/program/canonical.h), including those with a GPADL
+     * half torn down. */
     for (int w = 0; w < VMBSAVE_CANONICAL_COUNT; w++) {
         vmbsave_channel *ch = vt_make_canonical(e, (vmbsave_canonical_id)w, 1);
-        const char *name = vmbsave_canonical_name((vmbsave_canonical_id)w);
+        const vmbsave_canonical_info *info = vmbsave_canonical_info_of((vmbsave_canonical_id)w);
+        const char *name = info->name;
         uint64_t live = e->host.live_allocations;
         EXPECT_STATUS(e->v->disable(ch), STATUS_SUCCESS, "disable %s", name);
         expect_torn_down(e, ch);
         if (w != VMBSAVE_CANONICAL_EMPTY_OFFER)
             assert_true(e->host.live_allocations < live); /* something was released */
+        /* Usable again: enable, re-create a GPADL with an id used before (the one being torn
+         * down, where there is one). */
+        uint32_t again = info->tearing_down_gpadl != 0 ? info->tearing_down_gpadl
+                         : info->gpadl_count > 0      ? info->gpadl_ids[0]
+                                                      : 5u;
         EXPECT_STATUS(e->v->enable(ch), STATUS_SUCCESS, "enable again (%s)", name);
         uint64_t pfn = 1;
-        EXPECT_STATUS(e->v->gpadl_create(ch, 5, &pfn, 1), STATUS_SUCCESS, "gpadl 5 again (%s)",
-                      name);
+        EXPECT_STATUS(e->v->gpadl_create(ch, again, &pfn, 1), STATUS_SUCCESS,
+                      "gpadl %u again (%s)", again, name);
         destroy(e, ch);
     }
     vmbsave_channel *ch = mk(e, ST_OPEN_RUNNING);
@@ -499,7 +491,7 @@ static void lifecycle_disable_tears_down(void **state)
     destroy(e, ch);
 
     /* During a session: refused (LIFECYCLE.FROZEN_DURING_SAVE). */
-    ch = vt_make_channel(e, VT_OPEN_GPADLS, 1);
+    ch = vt_make_canonical(e, VMBSAVE_CANONICAL_OPEN_GPADLS, 1);
     EXPECT_STATUS(e->v->save_begin(ch), STATUS_SUCCESS, "save_begin");
     EXPECT_REFUSED(e, ch, e->v->disable(ch), STATUS_INVALID_DEVICE_STATE, "disable in a session");
     e->v->save_end(ch);
@@ -630,7 +622,10 @@ static void lifecycle_close_drops_traffic(void **state)
     (void)state;
     vt_env *e = vt_env_new();
     for (int running = 0; running < 2; running++) {
-        vmbsave_channel *ch = vt_make_channel(e, VT_PAUSED_PACKETS, 5);
+        vmbsave_channel *ch = vt_make_canonical(e, VMBSAVE_CANONICAL_PAUSED_PACKETS, 5);
+        const vmbsave_canonical_info *info =
+            vmbsave_canonical_info_of(VMBSAVE_CANONICAL_PAUSED_PACKETS);
+        assert_true(info->tearing_down_gpadl != 0); /* the TEARING_DOWN line is compared too */
         if (running)
             EXPECT_STATUS(e->v->start(ch), STATUS_SUCCESS, "start");
         char *before = vt_describe(e, ch);
@@ -651,7 +646,8 @@ static void lifecycle_close_drops_traffic(void **state)
         free(g_before);
         free(g_after);
         /* The ring GPADL is no longer in use: it can be torn down now. */
-        EXPECT_STATUS(e->v->gpadl_teardown_begin(ch, 2), STATUS_SUCCESS, "teardown ring GPADL");
+        EXPECT_STATUS(e->v->gpadl_teardown_begin(ch, info->ring_gpadl), STATUS_SUCCESS,
+                      "teardown ring GPADL");
         EXPECT_REFUSED(e, ch, e->v->guest_close(ch), STATUS_INVALID_DEVICE_STATE,
                        "close when ENABLED");
         destroy(e, ch);
@@ -1029,15 +1025,19 @@ static void lifecycle_traffic_requires_running(void **state)
         destroy(e, ch);
     }
     /* Paused with traffic: the packets and bytes in it cannot be touched. */
-    vmbsave_channel *ch = vt_make_channel(e, VT_PAUSED_PACKETS, 1);
+    vmbsave_channel *ch = vt_make_canonical(e, VMBSAVE_CANONICAL_PAUSED_PACKETS, 1);
+    const vmbsave_canonical_info *info =
+        vmbsave_canonical_info_of(VMBSAVE_CANONICAL_PAUSED_PACKETS);
+    assert_true(info->packet_count > 0);
+    const uint64_t in_flight = info->packet_ids[0];
     uint32_t got = 0;
-    EXPECT_REFUSED(e, ch, e->v->packet_complete(ch, 1000), STATUS_INVALID_DEVICE_STATE,
+    EXPECT_REFUSED(e, ch, e->v->packet_complete(ch, in_flight), STATUS_INVALID_DEVICE_STATE,
                    "complete a packet in flight when paused");
     EXPECT_REFUSED(e, ch, e->v->ring_read(ch, VMBSAVE_RING_INCOMING, data, 16, &got),
                    STATUS_INVALID_DEVICE_STATE, "read pending bytes when paused");
     /* Running: all four work. */
     EXPECT_STATUS(e->v->start(ch), STATUS_SUCCESS, "start");
-    EXPECT_STATUS(e->v->packet_complete(ch, 1000), STATUS_SUCCESS, "complete");
+    EXPECT_STATUS(e->v->packet_complete(ch, in_flight), STATUS_SUCCESS, "complete");
     EXPECT_STATUS(e->v->packet_send(ch, 1, 0, data, 16), STATUS_SUCCESS, "send");
     EXPECT_STATUS(e->v->ring_read(ch, VMBSAVE_RING_INCOMING, data, 16, &got), STATUS_SUCCESS,
                   "read");
@@ -1190,19 +1190,23 @@ static void lifecycle_failed_ops_no_change(void **state)
     assert_true(faulted_runs > 0); /* the sweep did fail something */
 
     /* Failures for other reasons: a sample across operations, each must change nothing. */
-    vmbsave_channel *ch = vt_make_channel(e, VT_PAUSED_PACKETS, 9);
+    vmbsave_channel *ch = vt_make_canonical(e, VMBSAVE_CANONICAL_PAUSED_PACKETS, 9);
+    const vmbsave_canonical_info *info =
+        vmbsave_canonical_info_of(VMBSAVE_CANONICAL_PAUSED_PACKETS);
+    assert_true(info->gpadl_count > 0 && info->packet_count > 1 && info->ring_gpadl != 0);
     EXPECT_STATUS(e->v->start(ch), STATUS_SUCCESS, "start");
     uint64_t pfn = 1;
-    EXPECT_REFUSED(e, ch, e->v->gpadl_create(ch, 7, &pfn, 1), STATUS_DUPLICATE_OBJECTID, "dup");
-    EXPECT_REFUSED(e, ch, e->v->packet_send(ch, 1005, 0, g_payload, 1), STATUS_DUPLICATE_OBJECTID,
-                   "dup packet");
+    EXPECT_REFUSED(e, ch, e->v->gpadl_create(ch, info->gpadl_ids[info->gpadl_count - 1], &pfn, 1),
+                   STATUS_DUPLICATE_OBJECTID, "dup");
+    EXPECT_REFUSED(e, ch, e->v->packet_send(ch, info->packet_ids[1], 0, g_payload, 1),
+                   STATUS_DUPLICATE_OBJECTID, "dup packet");
     uint8_t *huge = calloc(1024u * 1024u, 1); /* more than the canonical rings hold */
     assert_non_null(huge);
     EXPECT_REFUSED(e, ch, e->v->ring_write(ch, VMBSAVE_RING_INCOMING, huge, 1024u * 1024u),
                    STATUS_INVALID_BUFFER_SIZE, "write beyond the free space");
     free(huge);
-    EXPECT_REFUSED(e, ch, e->v->gpadl_teardown_begin(ch, 2), STATUS_INVALID_DEVICE_STATE,
-                   "ring GPADL");
+    EXPECT_REFUSED(e, ch, e->v->gpadl_teardown_begin(ch, info->ring_gpadl),
+                   STATUS_INVALID_DEVICE_STATE, "ring GPADL");
     EXPECT_REFUSED(e, ch, e->v->enable(ch), STATUS_INVALID_DEVICE_STATE, "enable");
     EXPECT_REFUSED(e, ch, e->v->channel_cleanup(ch), STATUS_INVALID_DEVICE_STATE, "cleanup");
     destroy(e, ch);
@@ -1211,8 +1215,11 @@ static void lifecycle_failed_ops_no_change(void **state)
 
 /* ---- LIFECYCLE.FROZEN_DURING_SAVE --------------------------------------------------------- */
 
-static void frozen_checks(vt_env *e, vmbsave_channel *ch, bool open, const char *when)
+/* `info`: the canonical state `ch` was built in, for ids that exist in it. */
+static void frozen_checks(vt_env *e, vmbsave_channel *ch, const vmbsave_canonical_info *info,
+                          const char *when)
 {
+    const bool open = info->ring_gpadl != 0;
     vmbsave_offer o;
     vt_fill_offer(&o, 1);
     vmbsave_open_params op;
@@ -1231,10 +1238,11 @@ static void frozen_checks(vt_env *e, vmbsave_channel *ch, bool open, const char 
     EXPECT_REFUSED(e, ch, e->v->gpadl_create(ch, 99, &pfn, 1), IDS, "%s: gpadl_create", when);
     EXPECT_REFUSED(e, ch, e->v->gpadl_teardown_begin(ch, 9), IDS, "%s: teardown_begin", when);
     if (open)
-        EXPECT_REFUSED(e, ch, e->v->gpadl_teardown_complete(ch, 5), IDS, "%s: teardown_complete",
-                       when);
+        EXPECT_REFUSED(e, ch, e->v->gpadl_teardown_complete(ch, info->tearing_down_gpadl), IDS,
+                       "%s: teardown_complete", when);
     EXPECT_REFUSED(e, ch, e->v->packet_send(ch, 4242, 0, data, 8), IDS, "%s: send", when);
-    EXPECT_REFUSED(e, ch, e->v->packet_complete(ch, 1005), IDS, "%s: complete", when);
+    uint64_t in_flight = info->packet_count > 0 ? info->packet_ids[info->packet_count - 1] : 1u;
+    EXPECT_REFUSED(e, ch, e->v->packet_complete(ch, in_flight), IDS, "%s: complete", when);
     EXPECT_REFUSED(e, ch, e->v->ring_write(ch, VMBSAVE_RING_INCOMING, data, 8), IDS, "%s: write",
                    when);
     EXPECT_REFUSED(e, ch, e->v->ring_read(ch, VMBSAVE_RING_INCOMING, data, 8, &got), IDS,
@@ -1247,9 +1255,13 @@ static void lifecycle_frozen_during_save(void **state)
 {
     (void)state;
     vt_env *e = vt_env_new();
-    for (int w = VT_EMPTY_OFFER; w <= VT_PAUSED_PACKETS; w += 2) {
-        vmbsave_channel *ch = vt_make_channel(e, (vt_canonical)w, 3);
-        bool open = w != VT_EMPTY_OFFER;
+    static const vmbsave_canonical_id states[] = {VMBSAVE_CANONICAL_EMPTY_OFFER,
+                                                  VMBSAVE_CANONICAL_PAUSED_PACKETS};
+    for (size_t w = 0; w < sizeof(states) / sizeof(states[0]); w++) {
+        vmbsave_channel *ch = vt_make_canonical(e, states[w], 3);
+        const vmbsave_canonical_info *info = vmbsave_canonical_info_of(states[w]);
+        const bool open = info->ring_gpadl != 0;
+        assert_true(!open || (info->tearing_down_gpadl != 0 && info->packet_count > 0));
         /* GPADL 9: created and unreferenced, so tearing it down would otherwise succeed. */
         uint64_t pfn = 1;
         EXPECT_STATUS(e->v->gpadl_create(ch, 9, &pfn, 1), STATUS_SUCCESS, "gpadl 9");
@@ -1258,7 +1270,7 @@ static void lifecycle_frozen_during_save(void **state)
 
         /* Right after save_begin, and part way through a session. */
         EXPECT_STATUS(e->v->save_begin(ch), STATUS_SUCCESS, "save_begin");
-        frozen_checks(e, ch, open, "after save_begin");
+        frozen_checks(e, ch, info, "after save_begin");
         uint8_t *buf = malloc(ref.size);
         assert_non_null(buf);
         size_t n = 0;
@@ -1268,7 +1280,7 @@ static void lifecycle_frozen_during_save(void **state)
         EXPECT_STATUS(e->v->save_continue(ch, buf, (uint32_t)c0.size, &filled, &req),
                       STATUS_BUFFER_OVERFLOW, "first chunk");
         n += filled;
-        frozen_checks(e, ch, open, "mid-session");
+        frozen_checks(e, ch, info, "mid-session");
         /* The session goes on to the same image. */
         NTSTATUS s;
         do {
@@ -1280,7 +1292,7 @@ static void lifecycle_frozen_during_save(void **state)
         assert_int_equal(n, ref.size);
         assert_memory_equal(buf, ref.bytes, ref.size);
         /* After SUCCESS, still in the session until save_end. */
-        frozen_checks(e, ch, open, "after SUCCESS, before save_end");
+        frozen_checks(e, ch, info, "after SUCCESS, before save_end");
         e->v->save_end(ch);
         free(buf);
         vt_image_free(&ref);

@@ -121,7 +121,7 @@ static void packet_callbacks_no_reentry(void **state)
     (void)state;
     /* The reference image and description, with the plain scripted driver. */
     vt_env *plain = vt_env_new();
-    vmbsave_channel *src = vt_make_channel(plain, VT_PAUSED_PACKETS, 3);
+    vmbsave_channel *src = vt_make_canonical(plain, VMBSAVE_CANONICAL_PAUSED_PACKETS, 3);
     vt_image want;
     vt_save(plain, src, VMBSAVE_MAX_CHUNK_BYTES, &want);
     char *want_text = vt_describe(plain, src);
@@ -144,7 +144,7 @@ static void packet_callbacks_no_reentry(void **state)
     g.image_size = want.size;
 
     /* Save: every callback's mutations refused, and the session yields the same image. */
-    vmbsave_channel *ch = vt_make_channel(e, VT_PAUSED_PACKETS, 3);
+    vmbsave_channel *ch = vt_make_canonical(e, VMBSAVE_CANONICAL_PAUSED_PACKETS, 3);
     vt_image got;
     vt_save(e, ch, VMBSAVE_MAX_CHUNK_BYTES, &got);
     assert_all_refused(2);

@@ -86,7 +86,7 @@ static void resources_host_allocator_only(void **state)
 
     /* Dynamically, too: a whole workload's memory comes and goes through the host. */
     vt_env *e = vt_env_new();
-    vmbsave_channel *ch = vt_make_channel(e, VT_PAUSED_PACKETS, 1);
+    vmbsave_channel *ch = vt_make_canonical(e, VMBSAVE_CANONICAL_PAUSED_PACKETS, 1);
     vt_image img;
     vt_save(e, ch, 1000, &img);
     vmbsave_channel *r = vt_restore_new(e, &img);
@@ -157,11 +157,11 @@ static bool saves_as(vt_env *e, vmbsave_channel *ch, const vt_image *ref)
     return same;
 }
 
-static void sweep_save(vt_env *e, vt_canonical w)
+static void sweep_save(vt_env *e, vmbsave_canonical_id w)
 {
     char what[64];
-    snprintf(what, sizeof(what), "%s save", vt_canonical_name(w));
-    vmbsave_channel *ch = vt_make_channel(e, w, 7);
+    snprintf(what, sizeof(what), "%s save", vmbsave_canonical_name(w));
+    vmbsave_channel *ch = vt_make_canonical(e, w, 7);
     vt_image ref;
     vt_save(e, ch, VMBSAVE_MAX_CHUNK_BYTES, &ref);
     char *desc = vt_describe(e, ch);
@@ -170,7 +170,8 @@ static void sweep_save(vt_env *e, vt_canonical w)
         vmbsave_alloc_fault_mode mode = (vmbsave_alloc_fault_mode)m;
         for (uint64_t k = 1;; k++) {
             if (k > 10000)
-                fail_msg("%s save: still faulting after 10000 allocations", vt_canonical_name(w));
+                fail_msg("%s save: still faulting after 10000 allocations",
+                         vmbsave_canonical_name(w));
             uint64_t live = e->host.live_allocations;
             uint8_t *img;
             size_t size;
@@ -183,7 +184,7 @@ static void sweep_save(vt_env *e, vt_canonical w)
                 free(img);
                 if (!same)
                     fail_msg("%s: a fault-free save (k=%" PRIu64 ") gave %s or another image",
-                             vt_canonical_name(w), k, vt_status_str(s));
+                             vmbsave_canonical_name(w), k, vt_status_str(s));
                 break;
             }
             free(img);
@@ -194,22 +195,22 @@ static void sweep_save(vt_env *e, vt_canonical w)
             if (!saves_as(e, ch, &ref))
                 fail_msg("%s: after a save failing at allocation %" PRIu64 " (%s), the next "
                          "save gave a different image",
-                         vt_canonical_name(w), k, mode_name(mode));
+                         vmbsave_canonical_name(w), k, mode_name(mode));
         }
     }
     /* How many runs failed, for the log; an implementation may save without allocating. */
-    print_message("%s save: %u faulted sessions\n", vt_canonical_name(w), failures);
+    print_message("%s save: %u faulted sessions\n", vmbsave_canonical_name(w), failures);
     free(desc);
     vt_image_free(&ref);
     vt_destroy_channel(e, ch);
 }
 
-static void sweep_restore(vt_env *e, vt_canonical w, size_t chunks_per_call)
+static void sweep_restore(vt_env *e, vmbsave_canonical_id w, size_t chunks_per_call)
 {
     char what[64];
-    snprintf(what, sizeof(what), "%s restore (%zu chunks a call)", vt_canonical_name(w),
+    snprintf(what, sizeof(what), "%s restore (%zu chunks a call)", vmbsave_canonical_name(w),
              chunks_per_call);
-    vmbsave_channel *ch = vt_make_channel(e, w, 8);
+    vmbsave_channel *ch = vt_make_canonical(e, w, 8);
     vt_image ref;
     vt_save(e, ch, VMBSAVE_MAX_CHUNK_BYTES, &ref);
     char *desc = vt_describe(e, ch);
@@ -221,7 +222,7 @@ static void sweep_restore(vt_env *e, vt_canonical w, size_t chunks_per_call)
         for (uint64_t k = 1;; k++) {
             if (k > 10000)
                 fail_msg("%s restore: still faulting after 10000 allocations",
-                         vt_canonical_name(w));
+                         vmbsave_canonical_name(w));
             vmbsave_channel *r = NULL;
             assert_int_equal(e->v->channel_allocate(e->v->context, &r), STATUS_SUCCESS);
             uint64_t live = e->host.live_allocations;
@@ -231,7 +232,7 @@ static void sweep_restore(vt_env *e, vt_canonical w, size_t chunks_per_call)
             if (!injected) {
                 if (s != STATUS_SUCCESS)
                     fail_msg("%s: a fault-free restore (k=%" PRIu64 ") returned %s",
-                             vt_canonical_name(w), k, vt_status_str(s));
+                             vmbsave_canonical_name(w), k, vt_status_str(s));
                 char *d = vt_describe(e, r);
                 vt_assert_same_state(desc, d);
                 free(d);
@@ -245,16 +246,16 @@ static void sweep_restore(vt_env *e, vt_canonical w, size_t chunks_per_call)
             s = vt_restore(e, r, ref.bytes, ref.size, chunks_per_call);
             if (s != STATUS_SUCCESS)
                 fail_msg("%s: restore after a failed one (k=%" PRIu64 ") returned %s",
-                         vt_canonical_name(w), k, vt_status_str(s));
+                         vmbsave_canonical_name(w), k, vt_status_str(s));
             if (!saves_as(e, r, &ref))
                 fail_msg("%s: a channel restored after a failure (k=%" PRIu64 ") saves a "
                          "different image",
-                         vt_canonical_name(w), k);
+                         vmbsave_canonical_name(w), k);
             vt_destroy_channel(e, r);
         }
     }
-    print_message("%s restore (%zu chunks a call): %u faulted restores\n", vt_canonical_name(w),
-                  chunks_per_call, failures);
+    print_message("%s restore (%zu chunks a call): %u faulted restores\n",
+                  vmbsave_canonical_name(w), chunks_per_call, failures);
     free(desc);
     free(fresh);
     vt_image_free(&ref);
@@ -264,10 +265,10 @@ static void resources_alloc_failure_status(void **state)
 {
     (void)state;
     vt_env *e = vt_env_new();
-    for (int w = 0; w < VT_CANONICAL_COUNT; w++) {
-        sweep_save(e, (vt_canonical)w);
-        sweep_restore(e, (vt_canonical)w, 1);
-        sweep_restore(e, (vt_canonical)w, 0);
+    for (int w = 0; w < VMBSAVE_CANONICAL_COUNT; w++) {
+        sweep_save(e, (vmbsave_canonical_id)w);
+        sweep_restore(e, (vmbsave_canonical_id)w, 1);
+        sweep_restore(e, (vmbsave_canonical_id)w, 0);
     }
 
     /* channel_allocate and the interface query itself. */
@@ -326,12 +327,12 @@ static void resources_no_leak(void **state)
 {
     (void)state;
     vt_env *e = vt_env_new();
-    vt_image img[VT_CANONICAL_COUNT];
-    vmbsave_channel *keep[VT_CANONICAL_COUNT];
+    vt_image img[VMBSAVE_CANONICAL_COUNT];
+    vmbsave_channel *keep[VMBSAVE_CANONICAL_COUNT];
     uint8_t buf[300];
 
-    for (int w = 0; w < VT_CANONICAL_COUNT; w++) {
-        vmbsave_channel *ch = vt_make_channel(e, (vt_canonical)w, (uint32_t)w);
+    for (int w = 0; w < VMBSAVE_CANONICAL_COUNT; w++) {
+        vmbsave_channel *ch = vt_make_canonical(e, (vmbsave_canonical_id)w, (uint32_t)w);
         keep[w] = ch;
         vt_save(e, ch, 5000, &img[w]);
         uint32_t filled, req;
@@ -377,13 +378,13 @@ static void resources_no_leak(void **state)
         assert_int_equal(e->v->channel_cleanup(ch), STATUS_INVALID_DEVICE_STATE);
     }
     /* A successful restore left alive until the end, the others cleaned up in another order. */
-    vmbsave_channel *r = vt_restore_new(e, &img[VT_PAUSED_PACKETS]);
+    vmbsave_channel *r = vt_restore_new(e, &img[VMBSAVE_CANONICAL_PAUSED_PACKETS]);
     vt_destroy_channel(e, keep[2]);
     vt_destroy_channel(e, keep[0]);
     vt_destroy_channel(e, keep[3]);
     vt_destroy_channel(e, keep[1]);
     vt_destroy_channel(e, r);
-    for (int w = 0; w < VT_CANONICAL_COUNT; w++)
+    for (int w = 0; w < VMBSAVE_CANONICAL_COUNT; w++)
         vt_image_free(&img[w]);
     assert_true(e->host.alloc_calls > 0);
     vmbsave_impl_unload(&e->impl);

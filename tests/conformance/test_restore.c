@@ -107,9 +107,9 @@ typedef struct base {
     char *desc;      /* the saved channel's description */
 } base;
 
-static void base_make(vt_env *e, vt_canonical which, uint32_t salt, base *out)
+static void base_make(vt_env *e, vmbsave_canonical_id which, uint32_t salt, base *out)
 {
-    vmbsave_channel *ch = vt_make_channel(e, which, salt);
+    vmbsave_channel *ch = vt_make_canonical(e, which, salt);
     out->desc = vt_describe(e, ch);
     vt_image img;
     vt_save(e, ch, VMBSAVE_MAX_CHUNK_BYTES, &img);
@@ -119,7 +119,7 @@ static void base_make(vt_env *e, vt_canonical which, uint32_t salt, base *out)
     if (out->b.size != img.size || memcmp(out->b.b, img.bytes, img.size) != 0)
         fail_msg("re-serialising the saved %s image does not reproduce it: its checksums or "
                  "layout are not FORMAT.md's (or the test's chunk editor is wrong)",
-                 vt_canonical_name(which));
+                 vmbsave_canonical_name(which));
     vt_image_free(&img);
     vt_destroy_channel(e, ch);
 }
@@ -170,7 +170,7 @@ static void restore_requires_fresh(void **state)
     (void)state;
     vt_env *e = vt_env_new();
     base bs;
-    base_make(e, VT_OPEN_GPADLS, 1, &bs);
+    base_make(e, VMBSAVE_CANONICAL_OPEN_GPADLS, 1, &bs);
     vmbsave_offer offer;
     vt_fill_offer(&offer, 9);
 
@@ -244,7 +244,7 @@ static void restore_params(void **state)
     (void)state;
     vt_env *e = vt_env_new();
     base bs;
-    base_make(e, VT_PAUSED_PACKETS, 1, &bs);
+    base_make(e, VMBSAVE_CANONICAL_PAUSED_PACKETS, 1, &bs);
     assert_true(bs.b.count >= 4);
     char *fresh = vt_describe_fresh(e);
 
@@ -289,16 +289,16 @@ static void restore_whole_chunks(void **state)
     vt_env *e = vt_env_new();
     static const size_t groupings[][3] = {{1}, {2}, {3}, {0}, {1, 3, 2}, {4, 1, 1}};
     static const size_t ngroups[] = {1, 1, 1, 1, 3, 3};
-    for (int w = 0; w < VT_CANONICAL_COUNT; w++) {
+    for (int w = 0; w < VMBSAVE_CANONICAL_COUNT; w++) {
         base bs;
-        base_make(e, (vt_canonical)w, 3, &bs);
+        base_make(e, (vmbsave_canonical_id)w, 3, &bs);
         for (size_t g = 0; g < sizeof(ngroups) / sizeof(ngroups[0]); g++) {
             vmbsave_channel *ch = vt_channel_new(e);
             vt_edit_feed_out r = vt_edit_feed(e, ch, &bs.b, groupings[g], ngroups[g]);
             if (r.status != STATUS_SUCCESS || r.next != bs.b.count)
                 fail_msg("%s, grouping #%zu: restore returned %s for chunks %zu..%zu of %zu",
-                         vt_canonical_name((vt_canonical)w), g, vt_status_str(r.status), r.first,
-                         r.next, bs.b.count);
+                         vmbsave_canonical_name((vmbsave_canonical_id)w), g,
+                         vt_status_str(r.status), r.first, r.next, bs.b.count);
             assert_restored(e, ch, bs.desc);
             vt_destroy_channel(e, ch);
         }
@@ -314,7 +314,7 @@ static void restore_partial_chunk(void **state)
     (void)state;
     vt_env *e = vt_env_new();
     base bs;
-    base_make(e, VT_PAUSED_PACKETS, 1, &bs);
+    base_make(e, VMBSAVE_CANONICAL_PAUSED_PACKETS, 1, &bs);
     const vt_edit_bytes *b = &bs.b;
     size_t n = b->count;
     size_t c1 = b->start[1], c1_payload = b->start[2] - b->start[1] - VT_CHUNK_HEADER_BYTES;
@@ -376,7 +376,9 @@ static void restore_more_processing(void **state)
 {
     (void)state;
     vt_env *e = vt_env_new();
-    static const vt_canonical shapes[] = {VT_EMPTY_OFFER, VT_PAUSED_PACKETS, VT_LARGE_RING};
+    static const vmbsave_canonical_id shapes[] = {VMBSAVE_CANONICAL_EMPTY_OFFER,
+                                                  VMBSAVE_CANONICAL_PAUSED_PACKETS,
+                                                  VMBSAVE_CANONICAL_LARGE_RING};
     for (size_t w = 0; w < 3; w++) {
         base bs;
         base_make(e, shapes[w], 2, &bs);
@@ -391,7 +393,7 @@ static void restore_more_processing(void **state)
                 NTSTATUS want = j == b->count ? STATUS_SUCCESS : STATUS_MORE_PROCESSING_REQUIRED;
                 if (s != want)
                     fail_msg("%s: the call with chunks %zu..%zu of %zu returned %s, expected %s",
-                             vt_canonical_name(shapes[w]), i, j, b->count, vt_status_str(s),
+                             vmbsave_canonical_name(shapes[w]), i, j, b->count, vt_status_str(s),
                              vt_status_str(want));
             }
             assert_restored(e, ch, bs.desc);
@@ -430,7 +432,7 @@ static void restore_more_processing(void **state)
                 if (s != STATUS_REQUEST_OUT_OF_SEQUENCE)
                     fail_msg("%s: %s after END in the same buffer (%s) returned %s, expected "
                              "STATUS_REQUEST_OUT_OF_SEQUENCE",
-                             vt_canonical_name(shapes[w]), tails[t].what,
+                             vmbsave_canonical_name(shapes[w]), tails[t].what,
                              whole ? "whole image in one call" : "END in its own call",
                              vt_status_str(s));
                 ch_cleanup(e, ch);
@@ -468,7 +470,7 @@ static void restore_atomic(void **state)
     (void)state;
     vt_env *e = vt_env_new();
     base bs;
-    base_make(e, VT_PAUSED_PACKETS, 1, &bs);
+    base_make(e, VMBSAVE_CANONICAL_PAUSED_PACKETS, 1, &bs);
     char *fresh = vt_describe_fresh(e);
     vmbsave_channel *ch = vt_channel_new(e);
     char what[160];
@@ -608,7 +610,7 @@ static void restore_corrupt_checksum(void **state)
     (void)state;
     vt_env *e = vt_env_new();
     base bs;
-    base_make(e, VT_PAUSED_PACKETS, 1, &bs);
+    base_make(e, VMBSAVE_CANONICAL_PAUSED_PACKETS, 1, &bs);
     char what[160];
     for (size_t k = 0; k < bs.b.count; k++) {
         size_t len = bs.b.start[k + 1] - bs.b.start[k];
@@ -651,7 +653,7 @@ static void restore_corrupt_magic(void **state)
     (void)state;
     vt_env *e = vt_env_new();
     base bs;
-    base_make(e, VT_PAUSED_PACKETS, 1, &bs);
+    base_make(e, VMBSAVE_CANONICAL_PAUSED_PACKETS, 1, &bs);
     static const uint32_t bad[] = {VT_CHUNK_MAGIC ^ 1u, 0x564D4253u /* byte-swapped */, 0};
     char what[160];
     for (size_t k = 0; k < bs.b.count; k++) {
@@ -697,7 +699,7 @@ static void restore_version_major(void **state)
     (void)state;
     vt_env *e = vt_env_new();
     base bs;
-    base_make(e, VT_PAUSED_PACKETS, 1, &bs);
+    base_make(e, VMBSAVE_CANONICAL_PAUSED_PACKETS, 1, &bs);
     static const uint16_t majors[] = {2, 0, 0xFFFFu};
     char what[160];
     for (size_t k = 0; k < bs.ed.count; k++) {
@@ -740,7 +742,7 @@ static void restore_sequence(void **state)
     (void)state;
     vt_env *e = vt_env_new();
     base bs;
-    base_make(e, VT_PAUSED_PACKETS, 1, &bs);
+    base_make(e, VMBSAVE_CANONICAL_PAUSED_PACKETS, 1, &bs);
     vt_edit_image ed;
     const size_t gi = vt_edit_find(&bs.ed, VT_TYPE_GPADLS, 0);
     const size_t pi = vt_edit_find(&bs.ed, VT_TYPE_PACKETS, 0);
@@ -822,8 +824,8 @@ static void restore_foreign_chunk(void **state)
     /* Another image id: REVISION_MISMATCH at the foreign chunk, at once. */
     {
         base a, b;
-        base_make(e, VT_PAUSED_PACKETS, 1, &a);
-        base_make(e, VT_OPEN_GPADLS, 1, &b);
+        base_make(e, VMBSAVE_CANONICAL_PAUSED_PACKETS, 1, &a);
+        base_make(e, VMBSAVE_CANONICAL_OPEN_GPADLS, 1, &b);
         if (a.ed.c[0].image_id == b.ed.c[0].image_id)
             fail_msg("precondition: two channels of different shapes share an image id");
         size_t ag = vt_edit_find(&a.ed, VT_TYPE_GPADLS, 0),
@@ -839,7 +841,8 @@ static void restore_foreign_chunk(void **state)
     }
 
     /* Same image id (same HEADER), different bulk content: only END's digest can tell. */
-    static const vt_canonical shapes[] = {VT_PAUSED_PACKETS, VT_LARGE_RING};
+    static const vmbsave_canonical_id shapes[] = {VMBSAVE_CANONICAL_PAUSED_PACKETS,
+                                                  VMBSAVE_CANONICAL_LARGE_RING};
     for (size_t w = 0; w < 2; w++) {
         base a, b;
         base_make(e, shapes[w], 1, &a);
@@ -847,7 +850,7 @@ static void restore_foreign_chunk(void **state)
         if (a.ed.count != b.ed.count || a.ed.c[0].n != b.ed.c[0].n ||
             memcmp(a.ed.c[0].p, b.ed.c[0].p, a.ed.c[0].n) != 0)
             fail_msg("precondition: %s channels with salts 1 and 2 should share their HEADER",
-                     vt_canonical_name(shapes[w]));
+                     vmbsave_canonical_name(shapes[w]));
         size_t spliced = 0;
         for (size_t k = 1; k + 1 < a.ed.count; k++) {
             if (a.ed.c[k].n == b.ed.c[k].n && memcmp(a.ed.c[k].p, b.ed.c[k].p, a.ed.c[k].n) == 0)
@@ -857,7 +860,7 @@ static void restore_foreign_chunk(void **state)
             char what[128];
             splice_foreign(&ed, &a.ed, k, &b.ed, k);
             snprintf(what, sizeof(what), "%s: chunk %zu (type 0x%x) from a same-shape image",
-                     vt_canonical_name(shapes[w]), k, a.ed.c[k].type);
+                     vmbsave_canonical_name(shapes[w]), k, a.ed.c[k].type);
             expect_fail_ed(e, what, &ed, STATUS_REVISION_MISMATCH, AT_END);
             vt_edit_free(&ed);
             spliced++;
@@ -865,7 +868,7 @@ static void restore_foreign_chunk(void **state)
         if (spliced == 0)
             fail_msg("precondition: %s channels with salts 1 and 2 have no same-size chunk "
                      "with different content",
-                     vt_canonical_name(shapes[w]));
+                     vmbsave_canonical_name(shapes[w]));
         base_free(&a);
         base_free(&b);
     }
@@ -879,7 +882,7 @@ static void restore_unknown_chunk(void **state)
     (void)state;
     vt_env *e = vt_env_new();
     base bs;
-    base_make(e, VT_PAUSED_PACKETS, 1, &bs);
+    base_make(e, VMBSAVE_CANONICAL_PAUSED_PACKETS, 1, &bs);
     static const uint16_t types[] = {0x0100u, 0x0005u, 0xFFFEu};
     /* After HEADER, between GPADLS and PACKETS, between the two ring directions, before END. */
     const size_t positions[] = {1, vt_edit_find(&bs.ed, VT_TYPE_GPADLS, 0) + 1,
@@ -946,7 +949,7 @@ static void restore_limits_before_alloc(void **state)
     (void)state;
     vt_env *e = vt_env_new();
     base bs;
-    base_make(e, VT_PAUSED_PACKETS, 1, &bs);
+    base_make(e, VMBSAVE_CANONICAL_PAUSED_PACKETS, 1, &bs);
     vt_edit_image ed;
     char what[128];
     const size_t gi = vt_edit_find(&bs.ed, VT_TYPE_GPADLS, 0);
@@ -1150,12 +1153,14 @@ static void restore_references_unresolved(void **state)
 {
     (void)state;
     vt_env *e = vt_env_new();
-    static const vt_canonical shapes[] = {VT_OPEN_GPADLS, VT_PAUSED_PACKETS};
+    static const vmbsave_canonical_id shapes[] = {VMBSAVE_CANONICAL_OPEN_GPADLS,
+                                                  VMBSAVE_CANONICAL_PAUSED_PACKETS};
     char what[160];
+    unsigned ring_renames = 0;
     for (size_t w = 0; w < 2; w++) {
         base bs;
         base_make(e, shapes[w], 1, &bs);
-        const char *name = vt_canonical_name(shapes[w]);
+        const char *name = vmbsave_canonical_name(shapes[w]);
         gpadl_info g[VMBSAVE_MAX_GPADLS];
         size_t ng = image_gpadls(&bs.ed, g, VMBSAVE_MAX_GPADLS);
         uint32_t absent = absent_gpadl_id(g, ng);
@@ -1175,22 +1180,27 @@ static void restore_references_unresolved(void **state)
                          AT_END);
 
         /* The ring GPADL's record renamed (the ring names an id the image lacks). The new id
-         * keeps the records in ascending order, so only the reference is broken. Not with
-         * packets: some of them name the ring GPADL too. */
+         * keeps the records in ascending order, so only the reference is broken. Only where no
+         * packet names the ring GPADL too and an id next to it is free; some shape must allow
+         * it (checked after the loop). */
         uint32_t ring = vt_get32(bs.ed.c[0].p + VT_HEADER_RING_GPADL);
-        if (shapes[w] != VT_PAUSED_PACKETS) {
-            uint32_t renamed = 0;
-            for (size_t i = 0; i < ng; i++) {
-                if (g[i].id != ring)
-                    continue;
-                uint32_t lo = i > 0 ? g[i - 1].id : 0, hi = i + 1 < ng ? g[i + 1].id : 0;
-                if (ring - 1u > lo)
-                    renamed = ring - 1u;
-                else if (hi == 0 || ring + 1u < hi)
-                    renamed = ring + 1u;
-            }
-            if (renamed == 0)
-                fail_msg("precondition: no free id next to the ring GPADL %u", ring);
+        bool packet_names_ring = false;
+        size_t pk_k;
+        uint32_t pk_off;
+        for (size_t n = 0; image_record(&bs.ed, VT_TYPE_PACKETS, n, &pk_k, &pk_off); n++)
+            if (vt_get32(bs.ed.c[pk_k].p + pk_off + VT_PACKET_GPADL) == ring)
+                packet_names_ring = true;
+        uint32_t renamed = 0;
+        for (size_t i = 0; i < ng && !packet_names_ring; i++) {
+            if (g[i].id != ring)
+                continue;
+            uint32_t lo = i > 0 ? g[i - 1].id : 0, hi = i + 1 < ng ? g[i + 1].id : 0;
+            if (ring - 1u > lo)
+                renamed = ring - 1u;
+            else if (hi == 0 || ring + 1u < hi)
+                renamed = ring + 1u;
+        }
+        if (renamed != 0) {
             size_t k;
             uint32_t off;
             find_gpadl(&bs.ed, ring, &k, &off);
@@ -1198,10 +1208,11 @@ static void restore_references_unresolved(void **state)
                      renamed);
             edited_u32_fails(e, what, &bs.ed, k, off + VT_GPADL_ID, renamed, STATUS_NOT_FOUND,
                              AT_END);
+            ring_renames++;
         }
 
         /* A packet naming a GPADL the image does not hold. */
-        if (shapes[w] == VT_PAUSED_PACKETS) {
+        if (vmbsave_canonical_info_of(shapes[w])->packet_count > 0) {
             size_t pk = vt_edit_find(&bs.ed, VT_TYPE_PACKETS, 0);
             for (uint32_t r = 0; r < vt_edit_rec_count(&bs.ed.c[pk]); r++) {
                 snprintf(what, sizeof(what), "packet record %u names GPADL %u, not in the image", r,
@@ -1213,6 +1224,8 @@ static void restore_references_unresolved(void **state)
         }
         base_free(&bs);
     }
+    if (ring_renames == 0)
+        fail_msg("precondition: no shape has a ring GPADL that can be renamed");
     vt_env_free(e);
 }
 
@@ -1220,12 +1233,13 @@ static void restore_references_duplicate(void **state)
 {
     (void)state;
     vt_env *e = vt_env_new();
-    static const vt_canonical shapes[] = {VT_OPEN_GPADLS, VT_PAUSED_PACKETS};
+    static const vmbsave_canonical_id shapes[] = {VMBSAVE_CANONICAL_OPEN_GPADLS,
+                                                  VMBSAVE_CANONICAL_PAUSED_PACKETS};
     char what[160];
     for (size_t w = 0; w < 2; w++) {
         base bs;
         base_make(e, shapes[w], 1, &bs);
-        const char *name = vt_canonical_name(shapes[w]);
+        const char *name = vmbsave_canonical_name(shapes[w]);
         gpadl_info g[VMBSAVE_MAX_GPADLS];
         size_t ng = image_gpadls(&bs.ed, g, VMBSAVE_MAX_GPADLS);
         vt_edit_image ed;
@@ -1248,7 +1262,7 @@ static void restore_references_duplicate(void **state)
             fail_msg("precondition: %s has no unreferenced GPADL after the first", name);
 
         /* A packet id twice. */
-        if (shapes[w] == VT_PAUSED_PACKETS) {
+        if (shapes[w] == VMBSAVE_CANONICAL_PAUSED_PACKETS) {
             size_t pk = vt_edit_find(&bs.ed, VT_TYPE_PACKETS, 0);
             const vt_edit_chunk *c = &bs.ed.c[pk];
             uint32_t n = vt_edit_rec_count(c);
@@ -1344,7 +1358,7 @@ static void restore_result_saved_state(void **state)
 
     /* OPEN_PAUSED with packets, GPADLs and ring bytes. */
     {
-        vmbsave_channel *a = vt_make_channel(e, VT_PAUSED_PACKETS, 4);
+        vmbsave_channel *a = vt_make_canonical(e, VMBSAVE_CANONICAL_PAUSED_PACKETS, 4);
         char *desc = vt_describe(e, a);
         vt_image img;
         vt_save(e, a, VMBSAVE_MAX_CHUNK_BYTES, &img);
@@ -1436,7 +1450,7 @@ static void restore_result_saved_state(void **state)
 
     /* ENABLED: offered, takes GPADLs and a guest open; no longer in its Init phase. */
     {
-        vmbsave_channel *a = vt_make_channel(e, VT_EMPTY_OFFER, 4);
+        vmbsave_channel *a = vt_make_canonical(e, VMBSAVE_CANONICAL_EMPTY_OFFER, 4);
         vt_image img;
         vt_save(e, a, VMBSAVE_MAX_CHUNK_BYTES, &img);
         vmbsave_channel *b = vt_restore_new(e, &img);
@@ -1496,10 +1510,8 @@ static void restore_fixed_point(void **state)
 {
     (void)state;
     vt_env *e = vt_env_new();
-    for (int w = 0; w < VT_CANONICAL_COUNT; w++)
-        fixed_point_of(e, vt_make_channel(e, (vt_canonical)w, 6), vt_canonical_name((vt_canonical)w));
-    /* The program-defined canonical states too (harness/program/canonical.h; their incoming
-     * large ring wraps around its end), unsalted and salted. */
+    /* Every canonical state (harness/program/canonical.h; the incoming large ring wraps around
+     * its end), unsalted and salted. */
     for (int w = 0; w < VMBSAVE_CANONICAL_COUNT; w++) {
         for (uint32_t salt = 0; salt < 2; salt++)
             fixed_point_of(e, vt_make_canonical(e, (vmbsave_canonical_id)w, salt * 6u),
@@ -1515,7 +1527,7 @@ static void restore_no_replay(void **state)
     (void)state;
     vt_env *e = vt_env_new();
     base bs;
-    base_make(e, VT_PAUSED_PACKETS, 1, &bs);
+    base_make(e, VMBSAVE_CANONICAL_PAUSED_PACKETS, 1, &bs);
     uint64_t ids[64];
     size_t np = image_packets(&bs.ed, ids, 64);
     assert_true(np > 1 && np <= 64);
@@ -1585,7 +1597,8 @@ static void restore_cleanup_mid_restore(void **state)
 {
     (void)state;
     vt_env *e = vt_env_new();
-    static const vt_canonical shapes[] = {VT_PAUSED_PACKETS, VT_LARGE_RING};
+    static const vmbsave_canonical_id shapes[] = {VMBSAVE_CANONICAL_PAUSED_PACKETS,
+                                                  VMBSAVE_CANONICAL_LARGE_RING};
     for (size_t w = 0; w < 2; w++) {
         base bs;
         base_make(e, shapes[w], 1, &bs);
@@ -1607,10 +1620,10 @@ static void restore_cleanup_mid_restore(void **state)
                 vmbsave_host_leave(&e->host);
                 if (s != STATUS_SUCCESS)
                     fail_msg("%s: channel_cleanup after %zu of %zu chunks returned %s",
-                             vt_canonical_name(shapes[w]), k, bs.b.count, vt_status_str(s));
+                             vmbsave_canonical_name(shapes[w]), k, bs.b.count, vt_status_str(s));
                 if (e->host.live_allocations != live)
                     fail_msg("%s: channel_cleanup after %zu of %zu chunks left %lld allocations",
-                             vt_canonical_name(shapes[w]), k, bs.b.count,
+                             vmbsave_canonical_name(shapes[w]), k, bs.b.count,
                              (long long)(e->host.live_allocations - live));
             }
         }

@@ -362,7 +362,7 @@ enum {
     X_RING_EXACT_P1 /* 65,489 incoming and 1 outgoing: RING chunks of 65,536, 49 and 49 */
 };
 #define X_COUNT 4
-#define N_STATES ((int)VT_CANONICAL_COUNT + X_COUNT)
+#define N_STATES ((int)VMBSAVE_CANONICAL_COUNT + X_COUNT)
 
 static uint8_t g_data[70000];
 
@@ -462,18 +462,18 @@ static vmbsave_channel *make_extra(vt_env *e, int which, uint32_t salt)
 
 static vmbsave_channel *make_state(vt_env *e, int i, uint32_t salt)
 {
-    if (i < (int)VT_CANONICAL_COUNT)
-        return vt_make_channel(e, (vt_canonical)i, salt);
-    return make_extra(e, i - (int)VT_CANONICAL_COUNT, salt);
+    if (i < (int)VMBSAVE_CANONICAL_COUNT)
+        return vt_make_canonical(e, (vmbsave_canonical_id)i, salt);
+    return make_extra(e, i - (int)VMBSAVE_CANONICAL_COUNT, salt);
 }
 
 static const char *state_name(int i)
 {
     static const char *const x[X_COUNT] = {"X_BIG_GPADLS", "X_BIG_PACKETS", "X_RING_EXACT",
                                            "X_RING_EXACT_P1"};
-    if (i < (int)VT_CANONICAL_COUNT)
-        return vt_canonical_name((vt_canonical)i);
-    return x[i - (int)VT_CANONICAL_COUNT];
+    if (i < (int)VMBSAVE_CANONICAL_COUNT)
+        return vmbsave_canonical_name((vmbsave_canonical_id)i);
+    return x[i - (int)VMBSAVE_CANONICAL_COUNT];
 }
 
 static void expect_same_desc(const char *a, const char *b, const char *what)
@@ -556,7 +556,8 @@ static void expect_session_gives(vt_env *e, vmbsave_channel *ch, const ref *r, c
 static bool can_fail_by_callback(vt_env *e, int state)
 {
     return has_cap(e, VMBSAVE_CAP_PACKET_CALLBACKS) &&
-           (state == (int)VT_PAUSED_PACKETS || state == (int)VT_CANONICAL_COUNT + X_BIG_PACKETS);
+           (state == (int)VMBSAVE_CANONICAL_PAUSED_PACKETS ||
+            state == (int)VMBSAVE_CANONICAL_COUNT + X_BIG_PACKETS);
 }
 
 /* ---- every state -------------------------------------------------------------------------- */
@@ -642,7 +643,8 @@ static void t_begin_allowed_states(void **state)
 
     for (int i = 0; i < 2; i++) {
         WHERE("restored %s", i == 0 ? "ENABLED" : "OPEN_PAUSED");
-        vmbsave_channel *src = vt_make_channel(e, i == 0 ? VT_EMPTY_OFFER : VT_PAUSED_PACKETS, 2);
+        vmbsave_channel *src = vt_make_canonical(
+            e, i == 0 ? VMBSAVE_CANONICAL_EMPTY_OFFER : VMBSAVE_CANONICAL_PAUSED_PACKETS, 2);
         vt_image img;
         vt_save(e, src, MAXC, &img);
         vmbsave_channel *r = vt_restore_new(e, &img);
@@ -699,9 +701,9 @@ static void t_begin_refused_states(void **state)
     vt_save_end(e, ch);
     vt_destroy_channel(e, ch);
 
-    for (int i = 0; i < (int)VT_CANONICAL_COUNT; i++) {
+    for (int i = 0; i < (int)VMBSAVE_CANONICAL_COUNT; i++) {
         WHERE("%s, disabled", state_name(i));
-        ch = vt_make_channel(e, (vt_canonical)i, 1);
+        ch = vt_make_canonical(e, (vmbsave_canonical_id)i, 1);
         EXPECT_OK(e, e->v->disable(ch));
         expect_refused_begin(e, ch);
         EXPECT_OK(e, e->v->channel_cleanup(ch));
@@ -720,7 +722,7 @@ static void t_begin_refused_states(void **state)
     vt_destroy_channel(e, ch);
 
     WHERE("restore in progress");
-    vmbsave_channel *src = vt_make_channel(e, VT_PAUSED_PACKETS, 3);
+    vmbsave_channel *src = vt_make_canonical(e, VMBSAVE_CANONICAL_PAUSED_PACKETS, 3);
     ref r;
     ref_take(e, src, &r);
     CHECK(r.n >= 3, "image has %zu chunks", r.n);
@@ -856,7 +858,7 @@ static void t_begin_snapshot(void **state)
     /* The snapshot is taken at each begin: a change between two sessions shows in the second
      * image, and the second image restores to the changed state. */
     WHERE("change between sessions");
-    vmbsave_channel *ch = vt_make_channel(e, VT_PAUSED_PACKETS, 4);
+    vmbsave_channel *ch = vt_make_canonical(e, VMBSAVE_CANONICAL_PAUSED_PACKETS, 4);
     ref r1;
     ref_take(e, ch, &r1);
     EXPECT_OK(e, e->v->start(ch));
@@ -1068,7 +1070,7 @@ static void t_continue_no_session(void **state)
     vt_destroy_channel(e, ch);
 
     WHERE("restore in progress");
-    vmbsave_channel *src = vt_make_channel(e, VT_OPEN_GPADLS, 8);
+    vmbsave_channel *src = vt_make_canonical(e, VMBSAVE_CANONICAL_OPEN_GPADLS, 8);
     ref r;
     ref_take(e, src, &r);
     ch = restore_in_progress(e, &r);
@@ -1856,7 +1858,7 @@ static void t_end_always_safe(void **state)
     vt_destroy_channel(e, ch);
 
     WHERE("restore in progress");
-    vmbsave_channel *src = vt_make_channel(e, VT_LARGE_RING, 20);
+    vmbsave_channel *src = vt_make_canonical(e, VMBSAVE_CANONICAL_LARGE_RING, 20);
     ref r;
     ref_take(e, src, &r);
     ch = restore_in_progress(e, &r);
@@ -2085,7 +2087,8 @@ static void t_image_deterministic(void **state)
             WHERE("%s, salt %u", state_name(i), salt);
             /* Churn the first allocator so the two channels' memory is laid out
              * differently as well as filled differently. */
-            vmbsave_channel *junk = vt_make_channel(e0, VT_PAUSED_PACKETS, salt + 40u);
+            vmbsave_channel *junk =
+                vt_make_canonical(e0, VMBSAVE_CANONICAL_PAUSED_PACKETS, salt + 40u);
             vmbsave_channel *a = make_state(e0, i, salt);
             vt_destroy_channel(e0, junk);
             vmbsave_channel *b = make_state(e1, i, salt);
@@ -2103,7 +2106,7 @@ static void t_image_deterministic(void **state)
             session_free(&s);
             /* The comparison can fail: the other salt's bulk data gives another image
              * (the empty offer has no bulk data to differ). */
-            if (salt == 2 && i != (int)VT_EMPTY_OFFER)
+            if (salt == 2 && i != (int)VMBSAVE_CANONICAL_EMPTY_OFFER)
                 CHECK(prev.img.size != ra.img.size ||
                           memcmp(prev.img.bytes, ra.img.bytes, ra.img.size) != 0,
                       "channels with different content gave the same image");

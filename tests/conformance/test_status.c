@@ -80,7 +80,7 @@ static void status_values(void **state)
 
     /* BUFFER_TOO_SMALL, BUFFER_OVERFLOW, SUCCESS, MORE_PROCESSING_REQUIRED from a real save and
      * restore; IMPLEMENTATION_LIMIT and NOT_FOUND from lifecycle refusals. */
-    ch = vt_make_channel(e, VT_LARGE_RING, 1);
+    ch = vt_make_canonical(e, VMBSAVE_CANONICAL_LARGE_RING, 1);
     expect_raw(e->v->save_begin(ch), 0x00000000u, "save_begin");
     expect_raw(e->v->save_continue(ch, NULL, 0, &filled, &req), 0xC0000023u,
                "save_continue size query");
@@ -131,7 +131,7 @@ static void status_nt_success_trap(void **state)
     assert_true(NT_SUCCESS(STATUS_SUCCESS));
 
     vt_env *e = vt_env_new();
-    vmbsave_channel *ch = vt_make_channel(e, VT_LARGE_RING, 2);
+    vmbsave_channel *ch = vt_make_canonical(e, VMBSAVE_CANONICAL_LARGE_RING, 2);
 
     /* A save step that made progress: BUFFER_OVERFLOW with bytes written, NT_SUCCESS false. */
     uint8_t *buf = malloc(VMBSAVE_MAX_CHUNK_BYTES);

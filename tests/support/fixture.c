@@ -146,18 +146,6 @@ void vt_env_free(vt_env *e)
 
 /* ---- canonical channels ------------------------------------------------------------------- */
 
-const char *vt_canonical_name(vt_canonical which)
-{
-    switch (which) {
-    case VT_EMPTY_OFFER: return "EMPTY_OFFER";
-    case VT_OPEN_GPADLS: return "OPEN_GPADLS";
-    case VT_PAUSED_PACKETS: return "PAUSED_PACKETS";
-    case VT_LARGE_RING: return "LARGE_RING";
-    case VT_CANONICAL_COUNT: break;
-    }
-    return "?";
-}
-
 void vt_fill_offer(vmbsave_offer *offer, uint32_t salt)
 {
     memset(offer, 0, sizeof(*offer));
@@ -172,7 +160,8 @@ void vt_fill_offer(vmbsave_offer *offer, uint32_t salt)
         offer->user_defined[i] = (uint8_t)(i * 5u + 1u + salt);
 }
 
-/* Rings large enough for VT_LARGE_RING's 300 KiB pending in each direction. */
+/* 512 KiB rings each way: room for the traffic tests put into channels they open themselves
+ * (test_format.c's stress shape holds 200,000 pending incoming bytes). */
 #define VT_RING_BYTES (512u * 1024u)
 
 void vt_fill_open(vmbsave_open_params *params, uint32_t ring_gpadl)
@@ -183,117 +172,6 @@ void vt_fill_open(vmbsave_open_params *params, uint32_t ring_gpadl)
     params->outgoing_ring_bytes = VT_RING_BYTES;
     params->target_vp = 5;
     params->connection_id = 0x4242;
-}
-
-/* GPADL layout of the open canonical states: ids created out of order (7, 2, 5) so that
- * "ascending id order" is not the creation order; 2 carries the rings; 5 is TEARING_DOWN. */
-static const uint32_t k_gpadl_ids[3] = {7, 2, 5};
-static const uint32_t k_gpadl_pfns[3] = {3, 8, 5};
-#define VT_RING_GPADL 2u
-#define VT_TEARDOWN_GPADL 5u
-
-static uint64_t pfn_value(uint32_t salt, uint32_t gpadl, uint32_t i)
-{
-    uint64_t x =
-        (uint64_t)salt * UINT64_C(0x100000001B3) + (uint64_t)gpadl * 0x10000u + i * 3u + 1u;
-    return x & VMBSAVE_MAX_PFN;
-}
-
-static uint8_t bulk_byte(uint32_t salt, uint32_t stream, uint32_t i)
-{
-    uint32_t x = (i + 1u) * 2654435761u ^ (stream * 40503u) ^ (salt * 2246822519u);
-    x ^= x >> 15;
-    return (uint8_t)(x ^ (x >> 8));
-}
-
-static void make_gpadls(vt_env *e, vmbsave_channel *ch, uint32_t salt)
-{
-    for (unsigned g = 0; g < 3; g++) {
-        uint64_t pfns[8];
-        for (uint32_t i = 0; i < k_gpadl_pfns[g]; i++)
-            pfns[i] = pfn_value(salt, k_gpadl_ids[g], i);
-        VT_OK(e, e->v->gpadl_create(ch, k_gpadl_ids[g], pfns, k_gpadl_pfns[g]));
-    }
-    VT_OK(e, e->v->gpadl_teardown_begin(ch, VT_TEARDOWN_GPADL));
-}
-
-static void ring_fill(vt_env *e, vmbsave_channel *ch, vmbsave_ring_direction dir, uint32_t salt,
-                      uint32_t bytes)
-{
-    uint8_t *buf = vt_xmalloc(bytes);
-    for (uint32_t i = 0; i < bytes; i++)
-        buf[i] = bulk_byte(salt, 100u + (uint32_t)dir, i);
-    vmbsave_host_enter(&e->host);
-    NTSTATUS s = e->v->ring_write(ch, dir, buf, bytes);
-    vmbsave_host_leave(&e->host);
-    free(buf);
-    vt_check_ok(s, "ring_write", __FILE__, __LINE__);
-}
-
-/* VT_PAUSED_PACKETS: 13 packets sent, the 4th completed, so 12 stay in flight and
- * next_send_sequence is 14. Ids 1000 + 5i: ids divisible by 4 have no driver state. */
-#define VT_PACKETS_SENT 13u
-
-static void make_packets(vt_env *e, vmbsave_channel *ch, uint32_t salt)
-{
-    for (uint32_t i = 0; i < VT_PACKETS_SENT; i++) {
-        uint64_t id = 1000u + 5u * i;
-        uint32_t gpadl = (i % 3u == 0u) ? 7u : (i % 3u == 1u) ? 0u : VT_RING_GPADL;
-        uint32_t bytes = (i * i * 23u + i) % 3000u; /* 0 for the first packet */
-        uint8_t *payload = vt_xmalloc(bytes);
-        for (uint32_t b = 0; b < bytes; b++)
-            payload[b] = bulk_byte(salt, (uint32_t)id, b);
-        vmbsave_host_enter(&e->host);
-        NTSTATUS s = e->v->packet_send(ch, id, gpadl, payload, bytes);
-        vmbsave_host_leave(&e->host);
-        free(payload);
-        vt_check_ok(s, "packet_send", __FILE__, __LINE__);
-    }
-    VT_OK(e, e->v->packet_complete(ch, 1000u + 5u * 3u));
-    /* A few ring bytes both ways, with a read so the incoming front has moved. */
-    ring_fill(e, ch, VMBSAVE_RING_INCOMING, salt, 200);
-    uint8_t sink[64];
-    uint32_t got = 0;
-    VT_OK(e, e->v->ring_read(ch, VMBSAVE_RING_INCOMING, sink, sizeof(sink), &got));
-    if (got != sizeof(sink))
-        fail_msg("ring_read returned %u bytes, expected %zu", got, sizeof(sink));
-    ring_fill(e, ch, VMBSAVE_RING_OUTGOING, salt, 77);
-}
-
-vmbsave_channel *vt_make_channel(vt_env *e, vt_canonical which, uint32_t salt)
-{
-    vmbsave_channel *ch = NULL;
-    VT_OK(e, e->v->channel_allocate(e->v->context, &ch));
-    if (ch == NULL)
-        fail_msg("channel_allocate succeeded but returned a NULL channel");
-
-    /* The offer does not depend on salt: channels of one shape share their HEADER (and so
-     * their image id) and differ only in bulk data. */
-    vmbsave_offer offer;
-    vt_fill_offer(&offer, 0);
-    VT_OK(e, e->v->init_set_offer(ch, &offer));
-    VT_OK(e, e->v->enable(ch));
-    if (which == VT_EMPTY_OFFER)
-        return ch;
-
-    make_gpadls(e, ch, salt);
-    vmbsave_open_params open;
-    vt_fill_open(&open, VT_RING_GPADL);
-    VT_OK(e, e->v->guest_open(ch, &open));
-    if (which == VT_OPEN_GPADLS)
-        return ch;
-
-    VT_OK(e, e->v->start(ch));
-    if (which == VT_PAUSED_PACKETS) {
-        make_packets(e, ch, salt);
-    } else if (which == VT_LARGE_RING) {
-        ring_fill(e, ch, VMBSAVE_RING_INCOMING, salt, 300u * 1024u);
-        ring_fill(e, ch, VMBSAVE_RING_OUTGOING, salt, 300u * 1024u);
-    } else {
-        fail_msg("vt_make_channel: unknown canonical state %d", (int)which);
-    }
-    VT_OK(e, e->v->pause(ch));
-    return ch;
 }
 
 /* Runs one canonical step (vmbsave_canonical_steps) on `ch` with the arguments
@@ -723,6 +601,19 @@ void vt_image_free(vt_image *img)
     free(img->bytes);
     free(img->call_bytes);
     memset(img, 0, sizeof(*img));
+}
+
+bool vt_image_has_chunk_above(const vt_image *img, size_t size)
+{
+    for (size_t off = 0; off < img->size;) {
+        size_t len = chunk_at(img->bytes + off, img->size - off, NULL);
+        if (len == 0)
+            return false;
+        if (len > size)
+            return true;
+        off += len;
+    }
+    return false;
 }
 
 /* ---- restoring ---------------------------------------------------------------------------- */

@@ -1,7 +1,8 @@
 /* Shared test fixture: loads the implementation named by $VMBSAVE_PLUGIN through the ABI with
- * a fault host, builds canonical channels, saves and restores whole images, and parses chunks
- * independently of any implementation (tests must not trust the code they test). Every helper
- * fails the current cmocka test on an unexpected status. */
+ * a fault host, builds the canonical channels of harness/program/canonical.h, saves and
+ * restores whole images, and parses chunks independently of any implementation (tests must not
+ * trust the code they test). Every helper fails the current cmocka test on an unexpected
+ * status. */
 #ifndef VMBSAVE_TESTS_FIXTURE_H
 #define VMBSAVE_TESTS_FIXTURE_H
 
@@ -37,25 +38,11 @@ void vt_env_reload(vt_env *e);
 /* Releases the interface, asserts the host's live allocation count is 0, frees. */
 void vt_env_free(vt_env *e);
 
-/* Canonical channel states (the ones issue #3's exhaustive checks use too). */
-typedef enum vt_canonical {
-    VT_EMPTY_OFFER = 0,    /* ENABLED, offer set, nothing else */
-    VT_OPEN_GPADLS,        /* OPEN_PAUSED, 3 GPADLs (one TEARING_DOWN), no traffic */
-    VT_PAUSED_PACKETS,     /* OPEN_PAUSED, GPADLs, 12 packets in flight (some with driver
-                              state, some referencing a GPADL), a few ring bytes both ways */
-    VT_LARGE_RING,         /* OPEN_PAUSED, 300 KiB pending in each ring (several RING chunks) */
-    VT_CANONICAL_COUNT
-} vt_canonical;
-
-const char *vt_canonical_name(vt_canonical which);
-/* A channel in that state; a distinct `salt` gives different bulk content with the same shape. */
-vmbsave_channel *vt_make_channel(vt_env *e, vt_canonical which, uint32_t salt);
-/* A channel in the program-defined canonical state `which` (harness/program/canonical.h: the
- * states the exhaustive checks and the fuzz seeds start from), built by executing its steps
- * (vmbsave_canonical_steps) with the arguments harness/program/step_args.h derives. Salt 0 is
- * the prefix's exact state; another salt, the same shape with other bulk bytes. Issue 9 item 4:
- * vt_make_channel's states are to become these; until the tests that rely on its shapes are
- * adapted, both exist. */
+/* A channel in the canonical state `which` (harness/program/canonical.h: the states the
+ * exhaustive checks and the fuzz seeds start from; vmbsave_canonical_info_of() tells a test
+ * its ids and counts), built by executing its steps (vmbsave_canonical_steps) with the
+ * arguments harness/program/step_args.h derives. Salt 0 is the prefix's exact state; another
+ * salt, the same shape (ids, counts, sizes, offer and so HEADER) with other bulk bytes. */
 vmbsave_channel *vt_make_canonical(vt_env *e, vmbsave_canonical_id which, uint32_t salt);
 /* Brings any channel to DISABLED and cleans it up (asserts success). */
 void vt_destroy_channel(vt_env *e, vmbsave_channel *ch);
@@ -86,6 +73,9 @@ void vt_save(vt_env *e, vmbsave_channel *ch, uint32_t buf_size, vt_image *out);
 void vt_save_sizes(vt_env *e, vmbsave_channel *ch, const uint32_t *sizes, size_t n,
                    vt_image *out);
 void vt_image_free(vt_image *img);
+/* Whether some chunk of `img` is larger than `size` bytes: a test that saves with buffers of
+ * `size` asserts it, so that its session meets STATUS_BUFFER_TOO_SMALL and the retry. */
+bool vt_image_has_chunk_above(const vt_image *img, size_t size);
 
 /* Independent chunk parsing (FORMAT.md). */
 #define VT_CHUNK_HEADER_BYTES 40u
