@@ -275,7 +275,8 @@ for target in "${targets[@]}"; do
         fi
     done < <(corpus_files "$tw/replay")
     echo "$(corpus_files "$tw/replay" | wc -l) inputs replayed, $failing failing"
-    cost[replay]=$((cost[replay] + SECONDS - t0))
+    replay_seconds=$((SECONDS - t0))
+    cost[replay]=$((cost[replay] + replay_seconds))
 
     # The stored corpus and the previous runs' go in after the replay: engines skip an input
     # that crashes, and the merge drops it.
@@ -309,7 +310,7 @@ for target in "${targets[@]}"; do
     nightly_merge "$target" "$tw" "$gen" || true
     after=$(corpus_files "$gen" | wc -l)
     if [ "${VMBSAVE_NIGHTLY_PAUSE_AT:-}" = merge ]; then
-        # Test hook (HARNESS.NIGHTLY.KILL_DURING_MERGE): the new generation is written, the
+        # Test hook (HARNESS.NIGHTLY.KILL_MERGE): the new generation is written, the
         # old corpus not yet replaced. The test kills the run here.
         touch "$out/.paused-at-merge"
         sleep 600
@@ -325,7 +326,10 @@ for target in "${targets[@]}"; do
     echo "corpus: $before inputs at the start, $after after merge and minimization ($store/$target)"
     cost[merge]=$((cost[merge] + SECONDS - t0))
     jq -c --arg name "$target" --argjson before "$before" --argjson after "$after" \
-        '{name: $name, corpus_before: $before, corpus_after: $after, engines: .}' \
+        --argjson replayed "$(corpus_files "$tw/replay" | wc -l)" --argjson failing "$failing" \
+        --argjson replay_s "$replay_seconds" \
+        '{name: $name, corpus_before: $before, corpus_after: $after,
+          replay: {inputs: $replayed, failing: $failing, seconds: $replay_s}, engines: .}' \
         "$tw/engines.json" >>"$work/targets.jsonl"
 
     # ---- Triage --------------------------------------------------------------------------------

@@ -126,8 +126,15 @@ nightly_fuzz_target() {
     fi
 
     # Wait for the engines, sampling; kill what runs past the slot and its grace.
-    local t0=$SECONDS next=0 g alive
+    local t0=$SECONDS next=0 g alive lf_first=null afl_first=null
     while :; do
+        # When each engine saved its first failing input (bench/nightly_first_finding.sh).
+        if [ "$lf_first" = null ] && [ -n "$(nightly_artifacts "$work" | grep '^libfuzzer')" ]; then
+            lf_first=$((SECONDS - t0))
+        fi
+        if [ "$afl_first" = null ] && [ -n "$(nightly_artifacts "$work" | grep '^afl')" ]; then
+            afl_first=$((SECONDS - t0))
+        fi
         alive=0
         for g in "${groups[@]}"; do kill -0 "$g" 2>/dev/null && alive=1; done
         if [ $((SECONDS - t0)) -ge "$next" ] || [ "$alive" -eq 0 ]; then
@@ -188,16 +195,20 @@ nightly_fuzz_target() {
         --argjson lf_after "$lf_after" --argjson afl_after "$afl_after" \
         --argjson lf_to "$lf_to" --argjson lf_oom "$lf_oom" --argjson afl_to "$afl_to" \
         --argjson lf_cpu "$lf_cpu" --argjson afl_cpu "$afl_cpu" \
-        --argjson lf_workers "$lf_workers" --argjson afl_n "$afl_n" '
+        --argjson lf_workers "$lf_workers" --argjson afl_n "$afl_n" \
+        --argjson lf_first "$lf_first" --argjson afl_first "$afl_first" \
+        --argjson load "$(cut -d' ' -f1 /proc/loadavg)" '
         def rate(e): if $wall > 0 then ((e / $wall) * 10 | round) / 10 else 0 end;
         [ {engine: "libfuzzer", executions: $lf[0], exec_per_s: rate($lf[0]),
            corpus_before: $before, corpus_after: $lf_after, edges: $lf[1],
            timeouts: $lf_to, ooms: $lf_oom, processes: $lf_workers,
-           cpu_seconds: $lf_cpu, wall_seconds: $wall},
+           cpu_seconds: $lf_cpu, wall_seconds: $wall, first_finding_s: $lf_first,
+           load_average_1m: $load},
           {engine: "afl", executions: $afl[0], exec_per_s: rate($afl[0]),
            corpus_before: $before, corpus_after: $afl_after, edges: $afl[1],
            timeouts: $afl_to, ooms: 0, processes: $afl_n,
-           cpu_seconds: $afl_cpu, wall_seconds: $wall} ]' >"$work/engines.json"
+           cpu_seconds: $afl_cpu, wall_seconds: $wall, first_finding_s: $afl_first,
+           load_average_1m: $load} ]' >"$work/engines.json"
 }
 
 # nightly_artifacts WORK: what the engines saved as failing, one "ENGINE<TAB>FILE" a line:
