@@ -367,7 +367,9 @@ for target in "${targets[@]}"; do
                 next_allowed=$((next_allowed + 1))
                 mkdir -p "$out/allowed/$id"
                 cp "$f" "$out/allowed/$id/input"
-                cmd="ci/repro.sh $out_ref/allowed/$id/input --target $t${impl:+ --impl $impl_ref} --fuzzer"
+                fuzzer_flag=""
+                [ "$method" = vmbsave ] || fuzzer_flag=" --fuzzer"
+                cmd="ci/repro.sh $out_ref/allowed/$id/input --target $t${impl:+ --impl $impl_ref}$fuzzer_flag"
                 jq -nc --arg t "$t" --arg s "$sig" --arg f "allowed/$id/input" --arg c "$cmd" \
                     --arg e "$engine" --argjson n "$count" \
                     '{target: $t, signature: $s, file: $f, engine: $e, inputs: $n, command: $c}' >>"$work/allowed.jsonl"

@@ -61,6 +61,14 @@ triage_classify() {
     local target=$1 file=$2 hint=$3 v log sig
     v=$(triage_run_vmbsave "$target" "$file")
     case "$v" in
+    violation\ impl-vs-reference-*)
+        # A vmbsave that compares both sides of the differential target (vmbsave repro
+        # --target differential) names the disagreement itself.
+        sig=${v#violation }
+        sig=${sig%% *}
+        printf 'differential\t%s\t%s\tvmbsave\n' "$sig" "${sig#impl-vs-reference-}"
+        return
+        ;;
     violation\ *)
         sig=${v#violation }
         sig=${sig%% *}
