@@ -122,11 +122,14 @@ store=$(abs "$store")
 for p in "${previous[@]}"; do
     [ "$(abs "$p")" != "$out" ] || die_usage "--previous $p is --out too: give the new run another folder"
 done
-if [ -d "$out" ] && [ -n "$(ls -A "$out")" ] && [ ! -f "$out/report.json" ]; then
+# .vmbsave-nightly marks a report folder from its first moment: a killed run's is one too.
+if [ -d "$out" ] && [ -n "$(ls -A "$out")" ] && [ ! -f "$out/report.json" ] &&
+    [ ! -f "$out/.vmbsave-nightly" ]; then
     die_usage "--out $out holds files but no report.json: not emptied (give an empty or new folder)"
 fi
 rm -rf "$out"
 mkdir -p "$out/findings" "$out/logs"
+: >"$out/.vmbsave-nightly"
 # Paths in the reproduce commands: relative to the checkout when OUT is inside it.
 case "$out" in "$repo"/*) out_ref=${out#"$repo"/} ;; *) out_ref=$out ;; esac
 # The work folder sits next to OUT (one per OUT, so runs with different OUTs do not meet);
@@ -307,7 +310,9 @@ for target in "${targets[@]}"; do
     section "$target: corpus merge"
     t0=$SECONDS
     gen=$(corpus_new_generation "$store" "$target")
-    nightly_merge "$target" "$tw" "$gen" || true
+    # In the background: a signal's trap runs at once, not when the merge is done.
+    nightly_merge "$target" "$tw" "$gen" &
+    wait $! || true
     after=$(corpus_files "$gen" | wc -l)
     if [ "${VMBSAVE_NIGHTLY_PAUSE_AT:-}" = merge ]; then
         # Test hook (HARNESS.NIGHTLY.KILL_MERGE): the new generation is written, the

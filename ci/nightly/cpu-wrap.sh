@@ -19,8 +19,11 @@ out=$1
 shift
 pd=()
 command -v setpriv >/dev/null 2>&1 && pd=(setpriv --pdeathsig KILL --)
+# SIGINT stops CMD (ci/nightly/engines.sh at a slot's end); the wrapper goes on to count.
+trap ':' INT
 "${pd[@]}" "$@"
 rc=$?
+trap - INT
 # What was re-parented here and still lives: killed, then reaped by bash (SIGCHLD).
 for stat in /proc/[0-9]*/stat; do
     { read -r line <"$stat"; } 2>/dev/null || continue

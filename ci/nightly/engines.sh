@@ -143,34 +143,71 @@ nightly_fuzz_target() {
         fi
         [ "$alive" -eq 1 ] || break
         if [ $((SECONDS - t0)) -ge $((seconds + NIGHTLY_GRACE_SECONDS)) ]; then
-            echo "fuzz: $target: an engine ran past its slot; its group is killed" >&2
+            echo "fuzz: $target: an engine ran past its slot and its grace; it is interrupted" >&2
             break
         fi
         sleep 1
     done
     local wall=$((SECONDS - t0))
+    # What still runs is interrupted first (SIGINT: libFuzzer and afl-fuzz stop cleanly and
+    # cpu-wrap.sh still counts their CPU time), killed 10 s later.
+    local -A stopped=()
+    for g in "${groups[@]}"; do
+        if kill -0 "$g" 2>/dev/null; then
+            kill -INT -- "-$g" 2>/dev/null
+            stopped[$g]=1
+        fi
+    done
+
+    for _ in 1 2 3 4 5 6 7 8 9 10; do
+        alive=0
+        for g in "${groups[@]}"; do kill -0 "$g" 2>/dev/null && alive=1; done
+        [ "$alive" -eq 1 ] || break
+        sleep 1
+    done
+    # Still there: every process of the group but its leader (cpu-wrap.sh) is killed, so the
+    # leader counts their CPU time before its group goes.
+    for g in "${groups[@]}"; do
+        kill -0 "$g" 2>/dev/null || continue
+        local st line rest pgrp
+        for st in /proc/[0-9]*/stat; do
+            { read -r line <"$st"; } 2>/dev/null || continue
+            rest=${line##*) }
+            read -r _ _ pgrp _ <<<"$rest"
+            [ "$pgrp" = "$g" ] && [ "${st//[^0-9]/}" != "$g" ] && kill -KILL "${st//[^0-9]/}" 2>/dev/null
+        done
+    done
+    for _ in 1 2 3; do
+        alive=0
+        for g in "${groups[@]}"; do kill -0 "$g" 2>/dev/null && alive=1; done
+        [ "$alive" -eq 1 ] || break
+        sleep 1
+    done
     local -A status_of=()
     for g in "${groups[@]}"; do
         local rc=0
-        if kill -0 "$g" 2>/dev/null; then
-            nightly_kill_group "$g"
-            rc=137
-        fi
-        wait "$g" 2>/dev/null || rc=$?
         nightly_kill_group "$g"
+        wait "$g" 2>/dev/null || rc=$?
+        # Stopped here at the slot's end: it ran (137 is what the checks below expect).
+        [ -z "${stopped[$g]:-}" ] || rc=137
         status_of[${engine_of[$g]}]=$rc
     done
 
-    # An engine that did not start: libFuzzer without a status line, an AFL++ instance
-    # without fuzzer_stats (but the one refusal that is no breakage: every input crashes).
-    if ! grep -qa -E '^#[0-9]+' "$work/libfuzzer.log"; then
+    # An engine that did not start: one that stopped by itself (not killed here at the slot's
+    # end: 137) with a failure and without a status line (libFuzzer) or fuzzer_stats (an AFL++
+    # instance), or that could not load the plug-in. A slow start is no breakage (libFuzzer's
+    # fork mode first merges the inputs, restarting after each that fails), nor an AFL++
+    # instance refusing to start because every input fails.
+    if grep -qa 'cannot open the implementation' "$work/libfuzzer.log" ||
+        { [ "${status_of[libfuzzer]}" -ne 0 ] && [ "${status_of[libfuzzer]}" -ne 137 ] &&
+            ! grep -qa -E '^#[0-9]+' "$work/libfuzzer.log"; }; then
         echo "libfuzzer (status ${status_of[libfuzzer]}; log $work/libfuzzer.log)" >>"$work/broken"
     fi
     local e
     for e in "${!status_of[@]}"; do
         [[ "$e" == afl-* ]] || continue
         local name=${e#afl-}
-        if [ ! -f "$work/afl/$name/fuzzer_stats" ] &&
+        if [ ! -f "$work/afl/$name/fuzzer_stats" ] && [ "${status_of[$e]}" -ne 137 ] &&
             ! grep -qa 'at least one valid input seed that does not crash' "$work/$e.log"; then
             echo "$e (status ${status_of[$e]}; log $work/$e.log)" >>"$work/broken"
         fi

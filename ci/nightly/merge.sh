@@ -6,7 +6,9 @@
 # afl-showmap; a plug-in that crashes on every input can stop it) or runs past its limit.
 # Environment: repo, impl.
 
-NIGHTLY_CMIN_SECONDS=300
+# Each tool's time limit per target: a plug-in on which most inputs fail makes libFuzzer's
+# crash-resistant merge restart after every one. Past it, the corpus keeps every input.
+NIGHTLY_MERGE_SECONDS=${NIGHTLY_MERGE_SECONDS:-180}
 
 # nightly_merge TARGET WORK GENERATION: merges WORK/start (the inputs the run began with),
 # WORK/libfuzzer/corpus and the AFL++ queues of WORK/afl into GENERATION; log WORK/merge.log.
@@ -31,12 +33,13 @@ nightly_merge() {
     mapfile -t flags < <(vmbsave_libfuzzer_flags "$repo/corpus/$target.options" | grep -E '^-(max_len|timeout|rss_limit_mb)=')
     {
         echo "== libFuzzer -merge=1: $(find "$all" -type f | wc -l) inputs"
-        VMBSAVE_FUZZ_IMPL="$impl" ASAN_OPTIONS="detect_leaks=0" \
-            "$repo/build/fuzz-libfuzzer/fuzzers/fuzz_$target" -merge=1 "${flags[@]}" "$gen" "$all" ||
+        VMBSAVE_FUZZ_IMPL="$impl" ASAN_OPTIONS="detect_leaks=0" timeout -k 5 "$NIGHTLY_MERGE_SECONDS" \
+            "$repo/build/fuzz-libfuzzer/fuzzers/fuzz_$target" -merge=1 \
+            -merge_control_file="$work/merge-control.txt" "${flags[@]}" "$gen" "$all" ||
             rc=$?
     } >"$work/merge.log" 2>&1
     if [ "$rc" -ne 0 ]; then
-        echo "merge: $target: libFuzzer's merge failed (status $rc; $work/merge.log): the corpus keeps every input" >&2
+        echo "merge: $target: libFuzzer's merge failed or ran past ${NIGHTLY_MERGE_SECONDS} s (status $rc; $work/merge.log): the corpus keeps every input" >&2
         find "$all" -type f -exec cp -n -t "$gen" -- {} + 2>/dev/null
         return 1
     fi
@@ -47,7 +50,7 @@ nightly_merge() {
         # AFL_ALLOW_TMP: --out may well be under /tmp.
         env AFL_SKIP_CPUFREQ=1 AFL_NO_AFFINITY=1 AFL_IGNORE_UNKNOWN_ENVS=1 AFL_ALLOW_TMP=1 \
             VMBSAVE_FUZZ_IMPL="$impl" ASAN_OPTIONS="abort_on_error=1:symbolize=0:detect_leaks=0" \
-            timeout -k 5 "$NIGHTLY_CMIN_SECONDS" afl-cmin -i "$all" -o "$work/cmin" -m none \
+            timeout -k 5 "$NIGHTLY_MERGE_SECONDS" afl-cmin -i "$all" -o "$work/cmin" -m none \
             -t "$((${timeout_s:-10} * 1000))" -- "$repo/build/fuzz-afl/fuzzers/fuzz_$target"
     } >>"$work/merge.log" 2>&1 && [ -n "$(corpus_files "$work/cmin")" ] &&
         find "$work/cmin" -maxdepth 1 -type f -exec cp -n -t "$gen" -- {} +
