@@ -156,6 +156,14 @@ for file in "$dict" "$options"; do
 done
 
 # ---- Run ----------------------------------------------------------------------------------------
+# Nothing of the run outlives it: its processes carry a marker in their environment and those
+# left at exit are killed (AFL++'s fork servers call setsid() and can outlive afl-fuzz, stopped).
+# shellcheck source=ci/nightly/procs.sh
+. ci/nightly/procs.sh
+VMBSAVE_NIGHTLY_RUN=vmbsave-fuzz-sh-$$-$RANDOM
+nightly_marker_init
+trap nightly_cleanup EXIT
+trap 'exit 130' INT TERM HUP
 case "$engine" in
 replay)
     echo "fuzz.sh: replaying $(ls "$corpus" | wc -l) inputs of $corpus"
@@ -167,12 +175,28 @@ replay)
 libfuzzer)
     mapfile -t flags < <(vmbsave_libfuzzer_flags "$options")
     mkdir -p "$work/findings"
+    # The findings directory keeps earlier runs' files: this run's are those not there before.
+    list_findings() { find "$work/findings" -maxdepth 1 -type f | sort; }
+    list_findings >"$work/findings.before"
     echo "fuzz.sh: libFuzzer on fuzz_$target for $seconds s; corpus $corpus," \
         "findings $work/findings/"
-    if ! "${binary[fuzz-libfuzzer]}" "${flags[@]}" -dict="$dict" -max_total_time="$seconds" \
-        -artifact_prefix="$work/findings/" -print_final_stats=1 "$corpus"; then
-        echo "fuzz.sh: libFuzzer stopped on a finding: $work/findings/" \
-            "(replay: ${binary[fuzz-libfuzzer]} FILE)" >&2
+    rc=0
+    "${binary[fuzz-libfuzzer]}" "${flags[@]}" -dict="$dict" -max_total_time="$seconds" \
+        -artifact_prefix="$work/findings/" -print_final_stats=1 "$corpus" || rc=$?
+    mapfile -t new_findings < <(list_findings | comm -13 "$work/findings.before" -)
+    if [ "${#new_findings[@]}" -gt 0 ]; then
+        # The replay runs the same plug-in: VMBSAVE_FUZZ_IMPL in the command itself.
+        impl_env=
+        [ -z "${VMBSAVE_FUZZ_IMPL:-}" ] || impl_env="VMBSAVE_FUZZ_IMPL=$(realpath "$VMBSAVE_FUZZ_IMPL") "
+        for f in "${new_findings[@]}"; do
+            echo "fuzz.sh: finding $f" >&2
+            echo "  replay: $impl_env${binary[fuzz-libfuzzer]} $f" >&2
+        done
+        exit 1
+    fi
+    if [ "$rc" -ne 0 ]; then
+        echo "fuzz.sh: libFuzzer exited with status $rc and saved no finding (killed, or it" \
+            "could not run; see its output above)" >&2
         exit 1
     fi
     ;;
@@ -209,8 +233,10 @@ afl | afl-cmplog | afl-lto)
     }
     crashes=$(($(count_crashes) - crashes_before))
     if [ "$crashes" -ne 0 ]; then
+        impl_env=
+        [ -z "${VMBSAVE_FUZZ_IMPL:-}" ] || impl_env="VMBSAVE_FUZZ_IMPL=$(realpath "$VMBSAVE_FUZZ_IMPL") "
         echo "fuzz.sh: $crashes new finding(s) in $work/afl/default/crashes/" \
-            "(replay: ${binary[$afl_preset]} FILE)" >&2
+            "(replay: ${impl_env}${binary[$afl_preset]} FILE)" >&2
         exit 1
     fi
     ;;
