@@ -1795,7 +1795,7 @@ static void restore_corrupt_when(void **state)
     (void)state;
     vt_env *e = vt_env_new();
     base bs;
-    base_make(e, VT_PAUSED_PACKETS, 1, &bs);
+    base_make(e, VMBSAVE_CANONICAL_PAUSED_PACKETS, 1, &bs);
     const size_t pi = vt_edit_find(&bs.ed, VT_TYPE_PACKETS, 0);
     const uint32_t r0 = vt_edit_rec_off(&bs.ed.c[pi], 0);
 
@@ -1860,7 +1860,7 @@ static void restore_corrupt_reserved(void **state)
     (void)state;
     vt_env *e = vt_env_new();
     base bs;
-    base_make(e, VT_PAUSED_PACKETS, 1, &bs);
+    base_make(e, VMBSAVE_CANONICAL_PAUSED_PACKETS, 1, &bs);
     vt_edit_image ed;
     char what[160];
     /* Step 7 in every chunk: the call carrying it fails, always. */
@@ -1892,7 +1892,7 @@ static void restore_corrupt_image_id(void **state)
     (void)state;
     vt_env *e = vt_env_new();
     base bs;
-    base_make(e, VT_PAUSED_PACKETS, 1, &bs);
+    base_make(e, VMBSAVE_CANONICAL_PAUSED_PACKETS, 1, &bs);
     for (int bit = 0; bit < 64; bit += 21) {
         vt_edit_image ed;
         vt_edit_copy(&ed, &bs.ed);
@@ -1913,7 +1913,7 @@ static void restore_corrupt_short_payload(void **state)
     (void)state;
     vt_env *e = vt_env_new();
     base bs;
-    base_make(e, VT_PAUSED_PACKETS, 1, &bs);
+    base_make(e, VMBSAVE_CANONICAL_PAUSED_PACKETS, 1, &bs);
     vt_edit_image ed;
     const size_t gi = vt_edit_find(&bs.ed, VT_TYPE_GPADLS, 0);
     const size_t pi = vt_edit_find(&bs.ed, VT_TYPE_PACKETS, 0);
@@ -1952,8 +1952,8 @@ static void restore_corrupt_enum(void **state)
     (void)state;
     vt_env *e = vt_env_new();
     base bs, en;
-    base_make(e, VT_PAUSED_PACKETS, 1, &bs);
-    base_make(e, VT_EMPTY_OFFER, 1, &en);
+    base_make(e, VMBSAVE_CANONICAL_PAUSED_PACKETS, 1, &bs);
+    base_make(e, VMBSAVE_CANONICAL_EMPTY_OFFER, 1, &en);
     char what[128];
     const size_t gi = vt_edit_find(&bs.ed, VT_TYPE_GPADLS, 0);
     const size_t ri = vt_edit_find_ring(&bs.ed, VMBSAVE_RING_INCOMING);
@@ -1988,7 +1988,7 @@ static void restore_corrupt_record_count(void **state)
     (void)state;
     vt_env *e = vt_env_new();
     base bs;
-    base_make(e, VT_PAUSED_PACKETS, 1, &bs);
+    base_make(e, VMBSAVE_CANONICAL_PAUSED_PACKETS, 1, &bs);
     vt_edit_image ed;
     const size_t gi = vt_edit_find(&bs.ed, VT_TYPE_GPADLS, 0);
     const size_t pi = vt_edit_find(&bs.ed, VT_TYPE_PACKETS, 0);
@@ -2057,7 +2057,7 @@ static void restore_corrupt_record_length(void **state)
     (void)state;
     vt_env *e = vt_env_new();
     base bs;
-    base_make(e, VT_PAUSED_PACKETS, 1, &bs);
+    base_make(e, VMBSAVE_CANONICAL_PAUSED_PACKETS, 1, &bs);
     vt_edit_image ed;
     const size_t gi = vt_edit_find(&bs.ed, VT_TYPE_GPADLS, 0);
     const size_t pi = vt_edit_find(&bs.ed, VT_TYPE_PACKETS, 0);
@@ -2125,7 +2125,7 @@ static void restore_corrupt_gpadl_id_zero(void **state)
     (void)state;
     vt_env *e = vt_env_new();
     base bs;
-    base_make(e, VT_PAUSED_PACKETS, 1, &bs);
+    base_make(e, VMBSAVE_CANONICAL_PAUSED_PACKETS, 1, &bs);
     const size_t gi = vt_edit_find(&bs.ed, VT_TYPE_GPADLS, 0);
     /* The first record (0 is below every id, so the order holds). */
     corrupt_u32(e, "first GPADL id 0", &bs.ed, gi, vt_edit_rec_off(&bs.ed.c[gi], 0) + VT_GPADL_ID,
@@ -2139,7 +2139,7 @@ static void restore_corrupt_pfn_count_zero(void **state)
     (void)state;
     vt_env *e = vt_env_new();
     base bs;
-    base_make(e, VT_PAUSED_PACKETS, 1, &bs);
+    base_make(e, VMBSAVE_CANONICAL_PAUSED_PACKETS, 1, &bs);
     const size_t gi = vt_edit_find(&bs.ed, VT_TYPE_GPADLS, 0);
     vt_edit_image ed;
     /* pfn_count 0 with a consistent record_bytes of 16, first and last record. */
@@ -2164,7 +2164,7 @@ static void restore_corrupt_pfn_range(void **state)
     (void)state;
     vt_env *e = vt_env_new();
     base bs;
-    base_make(e, VT_PAUSED_PACKETS, 1, &bs);
+    base_make(e, VMBSAVE_CANONICAL_PAUSED_PACKETS, 1, &bs);
     const size_t gi = vt_edit_find(&bs.ed, VT_TYPE_GPADLS, 0);
     const vt_edit_chunk *g = &bs.ed.c[gi];
     const uint32_t r0 = vt_edit_rec_off(g, 0);
@@ -2196,7 +2196,7 @@ static void restore_corrupt_gpadl_order(void **state)
     (void)state;
     vt_env *e = vt_env_new();
     base bs;
-    base_make(e, VT_OPEN_GPADLS, 1, &bs);
+    base_make(e, VMBSAVE_CANONICAL_OPEN_GPADLS, 1, &bs);
     const size_t gi = vt_edit_find(&bs.ed, VT_TYPE_GPADLS, 0);
     const vt_edit_chunk *g = &bs.ed.c[gi];
     assert_true(vt_edit_rec_count(g) >= 3);
@@ -2228,7 +2228,7 @@ static void restore_corrupt_packet_id_zero(void **state)
     (void)state;
     vt_env *e = vt_env_new();
     base bs;
-    base_make(e, VT_PAUSED_PACKETS, 1, &bs);
+    base_make(e, VMBSAVE_CANONICAL_PAUSED_PACKETS, 1, &bs);
     const size_t pi = vt_edit_find(&bs.ed, VT_TYPE_PACKETS, 0);
     const vt_edit_chunk *c = &bs.ed.c[pi];
     const uint32_t n = vt_edit_rec_count(c);
@@ -2270,7 +2270,7 @@ static void restore_corrupt_sequence_order(void **state)
     (void)state;
     vt_env *e = vt_env_new();
     base bs;
-    base_make(e, VT_PAUSED_PACKETS, 1, &bs);
+    base_make(e, VMBSAVE_CANONICAL_PAUSED_PACKETS, 1, &bs);
     const size_t pi = vt_edit_find(&bs.ed, VT_TYPE_PACKETS, 0);
     const vt_edit_chunk *c = &bs.ed.c[pi];
     const uint32_t n = vt_edit_rec_count(c);
@@ -2311,8 +2311,8 @@ static void restore_corrupt_ring_pieces(void **state)
     (void)state;
     vt_env *e = vt_env_new();
     base bs, lr;
-    base_make(e, VT_PAUSED_PACKETS, 1, &bs);
-    base_make(e, VT_LARGE_RING, 1, &lr);
+    base_make(e, VMBSAVE_CANONICAL_PAUSED_PACKETS, 1, &bs);
+    base_make(e, VMBSAVE_CANONICAL_LARGE_RING, 1, &lr);
     vt_edit_image ed;
     char what[128];
     const size_t ri = vt_edit_find_ring(&bs.ed, VMBSAVE_RING_INCOMING);
@@ -2368,7 +2368,7 @@ static void restore_corrupt_enabled_header(void **state)
     (void)state;
     vt_env *e = vt_env_new();
     base en;
-    base_make(e, VT_EMPTY_OFFER, 1, &en);
+    base_make(e, VMBSAVE_CANONICAL_EMPTY_OFFER, 1, &en);
     struct {
         uint32_t off;
         uint32_t v;
@@ -2404,7 +2404,7 @@ static void restore_corrupt_offer_range(void **state)
     (void)state;
     vt_env *e = vt_env_new();
     base bs;
-    base_make(e, VT_EMPTY_OFFER, 1, &bs);
+    base_make(e, VMBSAVE_CANONICAL_EMPTY_OFFER, 1, &bs);
     const uint32_t sub = 36, mmio = 38; /* FORMAT.md HEADER offsets */
     vt_edit_image ed;
     /* At the limits, each alone and together: accepted. */
@@ -2459,7 +2459,7 @@ static void restore_corrupt_open_range(void **state)
     (void)state;
     vt_env *e = vt_env_new();
     base bs;
-    base_make(e, VT_OPEN_GPADLS, 1, &bs);
+    base_make(e, VMBSAVE_CANONICAL_OPEN_GPADLS, 1, &bs);
     const uint8_t *hdr = bs.ed.c[0].p;
     const uint32_t vp = 176;
     corrupt_u32(e, "connection id 0", &bs.ed, 0, VT_HEADER_CONNECTION, 0, 0);
@@ -2487,7 +2487,7 @@ static void restore_corrupt_totals(void **state)
     (void)state;
     vt_env *e = vt_env_new();
     base bs;
-    base_make(e, VT_PAUSED_PACKETS, 1, &bs);
+    base_make(e, VMBSAVE_CANONICAL_PAUSED_PACKETS, 1, &bs);
     vt_edit_image ed;
     const size_t end = bs.ed.count - 1;
     struct {
@@ -2539,7 +2539,7 @@ static void restore_optional_known_types(void **state)
     (void)state;
     vt_env *e = vt_env_new();
     base bs;
-    base_make(e, VT_PAUSED_PACKETS, 1, &bs);
+    base_make(e, VMBSAVE_CANONICAL_PAUSED_PACKETS, 1, &bs);
     for (size_t k = 0; k <= bs.ed.count; k++) {
         vt_edit_image ed;
         vt_edit_copy(&ed, &bs.ed);
