@@ -158,8 +158,14 @@ typedef struct fs_case {
     bool header_step;   /* refused by steps 2-4, before the payload is looked at */
 } fs_case;
 
-static void ch_cleanup(vt_env *e, vmbsave_channel *ch)
+/* Frees the channel of a restore: DISABLED unless the restore succeeded (a wrong answer of a
+ * refused case; the status is reported after this). */
+static void ch_cleanup_after(vt_env *e, vmbsave_channel *ch, NTSTATUS restore_status)
 {
+    if (restore_status == STATUS_SUCCESS) {
+        vt_destroy_channel(e, ch);
+        return;
+    }
     vmbsave_host_enter(&e->host);
     NTSTATUS s = e->v->channel_cleanup(ch);
     vmbsave_host_leave(&e->host);
@@ -187,7 +193,7 @@ static void run_refused(fs *f, const fs_case *c, const vt_edit_bytes *b)
     for (int m = 0; m < 3; m++) {
         vmbsave_channel *ch = vt_channel_new(e);
         vt_edit_feed_out r = vt_edit_feed_n(e, ch, b, per_call[m]);
-        ch_cleanup(e, ch);
+        ch_cleanup_after(e, ch, r.status);
         if (r.status != c->want && r.status != c->alt)
             case_failed(c, feed_name[m], "restore returned %s from the call with chunks %zu..%zu, "
                         "expected %s", vt_status_str(r.status), r.first, r.next,
@@ -205,7 +211,7 @@ static void run_refused(fs *f, const fs_case *c, const vt_edit_bytes *b)
     NTSTATUS alt = c->header_step ? c->alt : STATUS_INVALID_BUFFER_SIZE;
     vmbsave_channel *ch = vt_channel_new(e);
     NTSTATUS s = vt_call_restore(e, ch, b->b, cut);
-    ch_cleanup(e, ch);
+    ch_cleanup_after(e, ch, s);
     if (s != want && s != alt)
         case_failed(c, "split inside the chunk", "a call ending %zu bytes into chunk %zu "
                     "returned %s, expected %s", cut - b->start[at], at, vt_status_str(s),
@@ -516,7 +522,7 @@ static void fs_sequence(void **state)
     longer[b.size] = 0;
     vmbsave_channel *ch = vt_channel_new(f.e);
     NTSTATUS s = vt_call_restore(f.e, ch, longer, b.size + 1);
-    ch_cleanup(f.e, ch);
+    ch_cleanup_after(f.e, ch, s);
     if (s != STATUS_REQUEST_OUT_OF_SEQUENCE)
         fail_msg("RESTORE.MORE_PROCESSING: one byte after END returned %s, expected "
                  "STATUS_REQUEST_OUT_OF_SEQUENCE", vt_status_str(s));
@@ -901,7 +907,7 @@ static void fs_records(void **state)
         for (size_t per = 0; per < 3; per++) {
             vmbsave_channel *ch = vt_channel_new(f.e);
             vt_edit_feed_out r = vt_edit_feed_n(f.e, ch, &b, per);
-            ch_cleanup(f.e, ch);
+            ch_cleanup_after(f.e, ch, r.status);
             if (r.status != CORRUPT)
                 case_failed(&dir, per == 0 ? "whole" : "in groups", "restore returned %s",
                             vt_status_str(r.status));
@@ -924,7 +930,7 @@ static void fs_records(void **state)
         for (size_t per = 0; per < 3; per++) {
             vmbsave_channel *ch = vt_channel_new(f.e);
             vt_edit_feed_out r = vt_edit_feed_n(f.e, ch, &b, per);
-            ch_cleanup(f.e, ch);
+            ch_cleanup_after(f.e, ch, r.status);
             if (r.status != CORRUPT || (per == 1 && r.first < ro))
                 case_failed(&more, per == 0 ? "whole" : "in groups",
                             "restore returned %s at chunk %zu", vt_status_str(r.status), r.first);
