@@ -6,6 +6,7 @@
 #
 # usage: ci/mutation.sh [--sample N] [--seed S] [--jobs N] [--out DIR] [--timeout SECONDS]
 #                       [--build DIR] [--no-build] [--mutant ID]... [--list]
+#                       [--equivalent FILE] [--only-exe NAME]... [--no-seeds]
 #   --sample N      mutants drawn from all of them, 1 to 100000 (default 100); the draw is a
 #                   pure function of the sources and the seed
 #   --seed S        the draw's seed, 0 to 2^32-1 (default 1)
@@ -19,6 +20,9 @@
 #   --mutant ID     check exactly this mutant (repeatable; overrides --sample); IDs as --list
 #                   prints them: FILE:LINE:COL:KIND, e.g. restore.c:202:15:rel
 #   --list          print every mutant (ID, file, line, col, kind, from, to) and exit
+#   --equivalent F  the list of equivalent mutants (default ci/mutation-equivalent.tsv)
+#   --only-exe NAME run only this executable of the suite (repeatable), and --no-seeds: skip
+#                   the fuzz targets' seeds; a partial detection, for HARNESS.MUTATION.SMOKE
 #
 # Mutants (ci/lib/mutants.py): relational operator swaps, && <-> ||, binary + <-> -, integer
 # constants +-1, returned statuses changed, one-line statements deleted. Each mutant is its
@@ -67,10 +71,13 @@ build=build/asan
 do_build=1
 list_only=0
 mutant_ids=()
+equivalents=ci/mutation-equivalent.tsv
+only_exes=()
+seeds=1
 while [ "$#" -gt 0 ]; do
     case "$1" in
     -h | --help) usage; exit 0 ;;
-    --sample | --seed | --jobs | --out | --timeout | --build | --mutant)
+    --sample | --seed | --jobs | --out | --timeout | --build | --mutant | --equivalent | --only-exe)
         [ "$#" -ge 2 ] || die_usage "$1 needs a value"
         case "$1" in
         --sample) is_uint "$2" && [ "$2" -ge 1 ] && [ "$2" -le 100000 ] ||
@@ -82,12 +89,16 @@ while [ "$#" -gt 0 ]; do
         --timeout) is_uint "$2" && [ "$2" -ge 10 ] && [ "$2" -le 86400 ] ||
             die_usage "--timeout: 10 to 86400 seconds, not '$2'"; timeout_s=$2 ;;
         --out) [ -n "$2" ] || die_usage "--out: empty"; out=$2 ;;
+        --equivalent) [ -f "$2" ] || die_usage "--equivalent: no file '$2'"; equivalents=$2 ;;
+        --only-exe) [[ "$2" =~ ^test_[a-z_]+$ ]] || die_usage "--only-exe: test_NAME, not '$2'"
+            only_exes+=("$2") ;;
         --build) [ -n "$2" ] || die_usage "--build: empty"; build=$2; do_build=0 ;;
         --mutant) [[ "$2" =~ ^[a-z_]+\.c:[0-9]+:[0-9]+:[a-z+-1]+$ ]] ||
             die_usage "--mutant: FILE:LINE:COL:KIND, not '$2'"; mutant_ids+=("$2") ;;
         esac
         shift 2 ;;
     --no-build) do_build=0; shift ;;
+    --no-seeds) seeds=0; shift ;;
     --list) list_only=1; shift ;;
     *) die_usage "unknown argument '$1'" ;;
     esac
@@ -116,6 +127,14 @@ manifest=$build/tests/conformance-cases.tsv
 # Executables of the suite, in manifest order, the exhaustive checks last (they take longest).
 mapfile -t suite_exes < <(awk -F'\t' '!/^#/ && NF >= 6 && !seen[$5]++ { print $5 }' "$manifest" |
     awk '/test_exhaustive$/ { last = last $0 "\n"; next } { print } END { printf "%s", last }')
+if [ "${#only_exes[@]}" -gt 0 ]; then
+    kept=()
+    for exe in "${suite_exes[@]}"; do
+        for o in "${only_exes[@]}"; do [ "$(basename "$exe")" != "$o" ] || kept+=("$exe"); done
+    done
+    [ "${#kept[@]}" = "${#only_exes[@]}" ] || die_usage "--only-exe: not all of ${only_exes[*]} are in $manifest"
+    suite_exes=("${kept[@]}")
+fi
 [ "${#suite_exes[@]}" -gt 0 ] || die "$manifest lists no executable"
 fuzz_targets=(save_session roundtrip restore restore_raw differential)
 for t in "${fuzz_targets[@]}"; do
@@ -172,7 +191,9 @@ check_mutant() {
     dir=$(mktemp -d "$work/m.XXXXXX")
     local base name
     name=$(basename "$path" .c)
-    if ! python3 ci/lib/mutants.py apply "$path" "$line" "$col" "$from" "$to" "$dir/$name.c" ||
+    if [ "$kind" = none ]; then
+        cp "$work/base/$name.o" "$dir/$name.o"
+    elif ! python3 ci/lib/mutants.py apply "$path" "$line" "$col" "$from" "$to" "$dir/$name.c" ||
         ! "$cc" "${cflags[@]}" -o "$dir/$name.o" -c "$dir/$name.c" \
             2>"$dir/cc.log"; then
         printf 'stillborn\t%s\n' "$(grep -m1 'error' "$dir/cc.log" | cut -c1-160)" >"$result"
@@ -211,7 +232,7 @@ check_mutant() {
             break
         fi
     done
-    if [ "$verdict" = survived ]; then
+    if [ "$verdict" = survived ] && [ "$seeds" = 1 ]; then
         for t in "${fuzz_targets[@]}"; do
             left=$((deadline - SECONDS))
             [ "$left" -gt 0 ] || { verdict=killed; why="timeout"; break; }
@@ -241,8 +262,14 @@ check_mutant() {
     rm -rf "$dir"
 }
 
+# ---- The control: the unmutated reference must pass the whole detection ----------------------
+# Otherwise every mutant would count as killed.
+check_mutant "control	reference/restore.c	0	0	none	-	-" "$work/control.res"
+IFS=$'\t' read -r verdict detail <"$work/control.res"
+[ "$verdict" = survived ] ||
+    die "the detection fails the unmutated reference ($verdict: $detail); fix that first"
+
 # ---- Run the draw -----------------------------------------------------------------------------
-equivalents=ci/mutation-equivalent.tsv
 mkdir -p "$work/results"
 n=0
 running=0
@@ -292,8 +319,9 @@ counted=$((total - equivalent - stillborn))
 jq -n --argjson total "$total" --argjson killed "$killed" --argjson survived "$survived" \
     --argjson equivalent "$equivalent" --argjson stillborn "$stillborn" --argjson errors "$errors" \
     --argjson seed "$seed" --arg commit "$(git rev-parse --short HEAD 2>/dev/null || echo unknown)" \
-    --arg build "$build" --rawfile tsv "$tsv" '
-    {commit: $commit, seed: $seed, build: $build, total: $total, killed: $killed,
+    --arg build "$build" --argjson partial "$([ "${#only_exes[@]}" -gt 0 ] || [ "$seeds" = 0 ] && echo true || echo false)" \
+    --rawfile tsv "$tsv" '
+    {commit: $commit, seed: $seed, build: $build, partial_detection: $partial, total: $total, killed: $killed,
      survived: $survived, equivalent: $equivalent, stillborn: $stillborn, errors: $errors,
      score: (if ($total - $equivalent - $stillborn) > 0
              then ($killed / ($total - $equivalent - $stillborn)) else null end),
