@@ -12,7 +12,9 @@
 #   --seed S        the draw's seed, 0 to 2^32-1 (default 1)
 #   --jobs N        mutants checked at once, 1 to 64 (default 1)
 #   --out DIR       where the results go (default build/mutation): mutants.tsv, summary.json,
-#                   survivors.txt, each written to a temporary file and renamed
+#                   survivors.txt, each written to a temporary file and renamed. Each mutant's
+#                   verdict is kept in DIR/.partial/ as it comes: a run stopped half way and
+#                   started again with the same options takes up where it stopped
 #   --timeout SEC   per mutant, for the whole detection, 10 to 86400 (default 900); a mutant
 #                   that runs out of it counts as killed (it hangs)
 #   --build DIR     the build whose suite and fuzz targets detect (default build/asan, built
@@ -270,23 +272,32 @@ IFS=$'\t' read -r verdict detail <"$work/control.res"
     die "the detection fails the unmutated reference ($verdict: $detail); fix that first"
 
 # ---- Run the draw -----------------------------------------------------------------------------
-mkdir -p "$work/results"
+# Verdicts as they come, kept across an interrupted run (a row file that differs is redone).
+results=$out/.partial
+mkdir -p "$results"
 n=0
 running=0
+keys=()
 while IFS= read -r row; do
     [ -n "$row" ] || continue
     n=$((n + 1))
     IFS=$'\t' read -r id path line col kind from to <<<"$row"
     mutation="col $col: '$from' -> '$to'"
     key=$(printf '%06d' "$n")
-    printf '%s\n' "$row" >"$work/results/$key.row"
+    keys+=("$key")
+    if [ -f "$results/$key.res" ] && [ "$(cat "$results/$key.row" 2>/dev/null)" = "$row" ]; then
+        continue
+    fi
+    rm -f "$results/$key.res"
+    printf '%s\n' "$row" >"$results/$key.row"
     reason=$(awk -F'\t' -v f="$(basename "$path")" -v l="$line" -v m="$mutation" \
         '!/^#/ && $1 == f && $2 == l && $3 == m { print $4; exit }' "$equivalents" 2>/dev/null || true)
     if [ -n "$reason" ]; then
-        printf 'equivalent\t%s\n' "$reason" >"$work/results/$key.res"
+        printf 'equivalent\t%s\n' "$reason" >"$results/$key.res"
         continue
     fi
-    check_mutant "$row" "$work/results/$key.res" &
+    # Written under a temporary name and renamed: a killed run leaves no half verdict.
+    (check_mutant "$row" "$results/$key.res.tmp" && mv -f "$results/$key.res.tmp" "$results/$key.res") &
     running=$((running + 1))
     if [ "$running" -ge "$jobs" ]; then
         wait -n || true
@@ -299,8 +310,8 @@ wait
 mkdir -p "$out"
 tsv=$work/mutants.tsv
 printf 'id\tfile\tline\tkind\tmutation\tverdict\tdetail\n' >"$tsv"
-for rowf in "$work"/results/*.row; do
-    [ -e "$rowf" ] || continue
+for key in "${keys[@]}"; do
+    rowf=$results/$key.row
     IFS=$'\t' read -r id path line col kind from to <"$rowf"
     res=${rowf%.row}.res
     [ -f "$res" ] || printf 'error\tno result\n' >"$res"
@@ -334,6 +345,7 @@ awk -F'\t' 'NR > 1 && $6 == "survived" { print $2 ":" $3 ": " $4 ": " $5 ($7 != 
 for f in mutants.tsv summary.json survivors.txt; do
     cp "$work/$f" "$out/.$f.tmp" && mv -f "$out/.$f.tmp" "$out/$f"
 done
+[ "$errors" != 0 ] || rm -rf "$results" # complete: nothing to resume
 
 if [ "$counted" -gt 0 ]; then
     score=$(awk -v k="$killed" -v c="$counted" 'BEGIN { printf "%.1f %%", 100 * k / c }')

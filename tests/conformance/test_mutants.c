@@ -50,16 +50,20 @@ static vmbsave_channel *open_channel(vt_env *e, uint32_t ring_bytes)
     return ch;
 }
 
-/* Mutant: channel.c, ref_ring_copy_out, `pos -= r->cap;` deleted (the wrap of a read that
- * starts past the end of the ring's storage). A ring whose pending bytes wrap around its
- * storage, saved in two RING pieces, the second starting past the wrap: the image must hold the
- * pending bytes in FIFO order, and the restored ring must give them back. */
+/* Mutants: channel.c, ref_ring_copy_out, `pos -= r->cap;` deleted and `dst + first` made
+ * `dst - first` (a copy that starts past the end of the ring's storage, or wraps inside it);
+ * ref_ring_read, `r->head -= r->cap` made `+=` (a read that ends past the end of the storage).
+ * Rings whose pending bytes wrap around their storage, saved in two RING pieces each: incoming
+ * with the second piece starting past the wrap, outgoing after a read that took the head past
+ * the end. The image must hold the pending bytes in FIFO order, and the restored rings must
+ * give them back. */
 static void save_image_complete_wrapped_ring(void **state)
 {
     (void)state;
     vt_env *e = vt_env_new();
     const uint32_t ring = 128u * 1024u, first = ring, drained = 100u * 1024u,
                    second = 100u * 1024u;
+    const uint32_t more[2] = {0, 40u * 1024u}; /* read after the second write */
     vmbsave_channel *ch = open_channel(e, ring);
     uint8_t *data = vt_xmalloc(first + second);
     for (uint32_t i = 0; i < first + second; i++)
@@ -73,11 +77,21 @@ static void save_image_complete_wrapped_ring(void **state)
         if (got != drained)
             fail_msg("ring_read gave %u bytes, expected %u", got, drained);
         OK(e, e->v->ring_write(ch, dir, data + first, second));
+        if (more[d] != 0) {
+            OK(e, e->v->ring_read(ch, dir, sink, more[d], &got));
+            if (got != more[d] || memcmp(sink, data + drained, more[d]) != 0)
+                fail_msg("LIFECYCLE.RING.FIFO: a read across the end of the ring's storage "
+                         "gave %u bytes, not the %u next in order", got, more[d]);
+        }
     }
     OK(e, e->v->pause(ch));
-    /* Pending: bytes drained .. first + second of the stream, in order. */
-    const uint32_t pending = first + second - drained;
-    const uint8_t *want = data + drained;
+    /* Pending in direction d: bytes drained + more[d] .. first + second of the stream. */
+    uint32_t pending[2];
+    const uint8_t *want[2];
+    for (int d = 0; d < 2; d++) {
+        pending[d] = first + second - drained - more[d];
+        want[d] = data + drained + more[d];
+    }
 
     vt_image img;
     vt_save(e, ch, VMBSAVE_MAX_CHUNK_BYTES, &img);
@@ -90,18 +104,18 @@ static void save_image_complete_wrapped_ring(void **state)
             continue;
         uint32_t dir = vt_get32(c->p + VT_RING_DIR), off = vt_get32(c->p + VT_RING_OFFSET);
         uint32_t n = c->n - VT_RING_FIXED;
-        if (dir > 1 || off != have[dir] || off + n > pending)
-            fail_msg("RING chunk %zu: direction %u offset %u, %u bytes (pending %u, %u taken)", k,
-                     dir, off, n, pending, have[dir < 2 ? dir : 0]);
-        if (memcmp(c->p + VT_RING_FIXED, want + off, n) != 0)
+        if (dir > 1 || off != have[dir] || off + n > pending[dir])
+            fail_msg("RING chunk %zu: direction %u offset %u, %u bytes (not where the pieces "
+                     "before it ended, or past the pending bytes)", k, dir, off, n);
+        if (memcmp(c->p + VT_RING_FIXED, want[dir] + off, n) != 0)
             fail_msg("SAVE.IMAGE.COMPLETE: RING chunk %zu (direction %u, offset %u) does not hold "
                      "the pending bytes in FIFO order (the ring's storage wraps inside them)",
                      k, dir, off);
         have[dir] += n;
     }
-    if (have[0] != pending || have[1] != pending)
-        fail_msg("the image holds %u and %u pending ring bytes, expected %u each way", have[0],
-                 have[1], pending);
+    if (have[0] != pending[0] || have[1] != pending[1])
+        fail_msg("the image holds %u and %u pending ring bytes, expected %u and %u", have[0],
+                 have[1], pending[0], pending[1]);
     vt_edit_free(&ed);
 
     /* Restored, the rings give the same bytes back. */
@@ -111,11 +125,11 @@ static void save_image_complete_wrapped_ring(void **state)
         fail_msg("restore of the wrapped-ring image returned %s", vt_status_str(s));
     OK(e, e->v->start(back));
     for (int d = 0; d < 2; d++) {
-        uint8_t *all = vt_xmalloc(pending);
-        OK(e, e->v->ring_read(back, (vmbsave_ring_direction)d, all, pending, &got));
-        if (got != pending || memcmp(all, want, pending) != 0)
+        uint8_t *all = vt_xmalloc(pending[d]);
+        OK(e, e->v->ring_read(back, (vmbsave_ring_direction)d, all, pending[d], &got));
+        if (got != pending[d] || memcmp(all, want[d], pending[d]) != 0)
             fail_msg("RESTORE.RESULT.SAVED_STATE: the restored ring %d gave %u bytes, not the %u "
-                     "pending bytes in order", d, got, pending);
+                     "pending bytes in order", d, got, pending[d]);
         free(all);
     }
     vt_image_free(&img);
