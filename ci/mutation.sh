@@ -35,12 +35,15 @@
 # Detection, in this order, stopping at the first that tells the mutant apart (its verdict is
 # `killed`, with what killed it):
 #   1. the conformance suite, every executable of the build's conformance manifest
-#      (tests/conformance-cases.tsv), run whole with VMBSAVE_PLUGIN=the mutant, the exhaustive
-#      checks (test_exhaustive) last: any failed test, crash or sanitizer report;
+#      (tests/conformance-cases.tsv) but the exhaustive checks, each run whole with
+#      VMBSAVE_PLUGIN=the mutant: any failed test, crash or sanitizer report;
 #   2. every fuzz target's seeds and regressions through the replay driver
 #      (VMBSAVE_FUZZ_IMPL=the mutant): any finding of the oracle. A finding of the differential
 #      target that is only a disagreement with the reference (`impl-vs-reference-...`) is a
-#      difference the contract permits, not a kill; it is noted.
+#      difference the contract permits, not a kill; it is noted;
+#   3. the exhaustive checks (test_exhaustive), last because they take longest.
+# A mutant that runs out of --timeout is killed with the detail "timeout" (counted apart in
+# summary.json: on a loaded machine, give a generous --timeout).
 # Other verdicts: `survived`; `equivalent` (listed in ci/mutation-equivalent.tsv: not run);
 # `stillborn` (does not compile; not counted; mutants are compiled without -Werror, so only
 # an error makes one). Score = killed / (total - equivalent - stillborn).
@@ -142,6 +145,18 @@ fuzz_targets=(save_session roundtrip restore restore_raw differential)
 for t in "${fuzz_targets[@]}"; do
     [ -x "$build/fuzzers/fuzz_$t" ] || die "$build/fuzzers/fuzz_$t missing (a replay-driver build)"
 done
+# The order of the detection: the suite, the seeds, and the exhaustive checks last (they take
+# longest, and only a mutant that survived the rest pays for them).
+steps=()
+for exe in "${suite_exes[@]}"; do
+    [[ "$exe" == */test_exhaustive ]] || steps+=("$exe")
+done
+if [ "$seeds" = 1 ]; then
+    for t in "${fuzz_targets[@]}"; do steps+=("seeds:$t"); done
+fi
+for exe in "${suite_exes[@]}"; do
+    [[ "$exe" != */test_exhaustive ]] || steps+=("$exe")
+done
 
 # ---- The draw ---------------------------------------------------------------------------------
 if [ "${#mutant_ids[@]}" -gt 0 ]; then
@@ -210,41 +225,21 @@ check_mutant() {
         -o "$dir/libmutant.so" "$dir/$name.o" "${objs[@]}" 2>"$dir/cc.log" ||
         { printf 'stillborn\tlink: %s\n' "$(head -c 160 "$dir/cc.log")" >"$result"; rm -rf "$dir"; return 0; }
 
-    local deadline=$((SECONDS + timeout_s)) verdict=survived why="" note="" exe t left rc
+    local deadline=$((SECONDS + timeout_s)) verdict=survived why="" note="" step left rc first
     # Each step in a process group of its own (timeout's), killed with its children when the
     # mutant's time is up; temporary files of the tests go to the mutant's folder.
-    for exe in "${suite_exes[@]}"; do
+    for step in "${steps[@]}"; do
         left=$((deadline - SECONDS))
         [ "$left" -gt 0 ] || { verdict=killed; why="timeout"; break; }
         rc=0
-        { (cd "$dir" && TMPDIR=$dir VMBSAVE_PLUGIN="$dir/libmutant.so" \
-            VMBSAVE_TEST_DATA_DIR="$here/tests/data" \
-            ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
-            UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-            timeout -k 5 "$left" "$exe" >"$dir/out.log" 2>&1) || rc=$?; } 2>/dev/null
-        if [ "$rc" != 0 ]; then
-            verdict=killed
-            if [ "$rc" = 124 ] || [ "$rc" = 137 ]; then
-                why="$(basename "$exe"): timeout"
-            else
-                why="$(basename "$exe"): $(grep -m1 -E '^\[  FAILED  \] [A-Z]' "$dir/out.log" |
-                    sed 's/^\[  FAILED  \] //' || true)"
-                [ "$why" != "$(basename "$exe"): " ] || why="$(basename "$exe"): exit $rc"
-            fi
-            break
-        fi
-    done
-    if [ "$verdict" = survived ] && [ "$seeds" = 1 ]; then
-        for t in "${fuzz_targets[@]}"; do
-            left=$((deadline - SECONDS))
-            [ "$left" -gt 0 ] || { verdict=killed; why="timeout"; break; }
-            rc=0
+        case "$step" in
+        seeds:*)
+            t=${step#seeds:}
             { (cd "$dir" && TMPDIR=$dir VMBSAVE_FUZZ_IMPL="$dir/libmutant.so" \
                 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
                 timeout -k 5 "$left" "$build/fuzzers/fuzz_$t" "$here/corpus/seeds/$t" \
                 "$here/corpus/regressions/$t" >"$dir/out.log" 2>&1) || rc=$?; } 2>/dev/null
             [ "$rc" != 0 ] || continue
-            local first
             first=$(grep -m1 '^vmbsave: ' "$dir/out.log" || true)
             if [ "$t" = differential ] && [[ "$first" == "vmbsave: impl-vs-reference-"* ]]; then
                 note="differs: ${first#vmbsave: }"
@@ -256,9 +251,25 @@ check_mutant() {
             else
                 why="fuzz_$t: ${first:-exit $rc}"
             fi
-            break
-        done
-    fi
+            break ;;
+        *)
+            { (cd "$dir" && TMPDIR=$dir VMBSAVE_PLUGIN="$dir/libmutant.so" \
+                VMBSAVE_TEST_DATA_DIR="$here/tests/data" \
+                ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+                UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+                timeout -k 5 "$left" "$step" >"$dir/out.log" 2>&1) || rc=$?; } 2>/dev/null
+            [ "$rc" != 0 ] || continue
+            verdict=killed
+            if [ "$rc" = 124 ] || [ "$rc" = 137 ]; then
+                why="$(basename "$step"): timeout"
+            else
+                why="$(basename "$step"): $(grep -m1 -E '^\[  FAILED  \] [A-Z]' "$dir/out.log" |
+                    sed 's/^\[  FAILED  \] //' || true)"
+                [ "$why" != "$(basename "$step"): " ] || why="$(basename "$step"): exit $rc"
+            fi
+            break ;;
+        esac
+    done
     [ "$verdict" != survived ] || why=$note
     printf '%s\t%s\n' "$verdict" "$(printf '%s' "$why" | tr '\t\n' '  ' | cut -c1-200)" >"$result"
     rm -rf "$dir"
@@ -326,14 +337,15 @@ survived=$(count survived)
 equivalent=$(count equivalent)
 stillborn=$(count stillborn)
 errors=$(count error)
+timeouts=$(awk -F'\t' 'NR > 1 && $6 == "killed" && $7 ~ /timeout$/' "$tsv" | wc -l)
 counted=$((total - equivalent - stillborn))
 jq -n --argjson total "$total" --argjson killed "$killed" --argjson survived "$survived" \
     --argjson equivalent "$equivalent" --argjson stillborn "$stillborn" --argjson errors "$errors" \
-    --argjson seed "$seed" --arg commit "$(git rev-parse --short HEAD 2>/dev/null || echo unknown)" \
+    --argjson timeouts "$timeouts" --argjson seed "$seed" --arg commit "$(git rev-parse --short HEAD 2>/dev/null || echo unknown)" \
     --arg build "$build" --argjson partial "$([ "${#only_exes[@]}" -gt 0 ] || [ "$seeds" = 0 ] && echo true || echo false)" \
     --rawfile tsv "$tsv" '
     {commit: $commit, seed: $seed, build: $build, partial_detection: $partial, total: $total, killed: $killed,
-     survived: $survived, equivalent: $equivalent, stillborn: $stillborn, errors: $errors,
+     killed_by_timeout: $timeouts, survived: $survived, equivalent: $equivalent, stillborn: $stillborn, errors: $errors,
      score: (if ($total - $equivalent - $stillborn) > 0
              then ($killed / ($total - $equivalent - $stillborn)) else null end),
      survivors: [$tsv | split("\n")[1:][] | select(length > 0) | split("\t")
@@ -353,7 +365,8 @@ else
     score="n/a"
 fi
 echo "mutation score: $killed killed of $counted ($score); $total mutants: $survived survived," \
-    "$equivalent equivalent, $stillborn stillborn, $errors errors (seed $seed)"
+    "$equivalent equivalent, $stillborn stillborn, $errors errors (seed $seed);" \
+    "$timeouts of the killed by timeout"
 if [ "$survived" -gt 0 ]; then
     echo "survivors:"
     sed 's/^/  /' "$work/survivors.txt"
