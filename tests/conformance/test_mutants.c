@@ -140,8 +140,43 @@ static void save_image_complete_wrapped_ring(void **state)
     vt_env_free(e);
 }
 
+/* Mutant: channel.c, ref_gpadl_create, the pfn check's loop starting at 1 (`i = 0` made
+ * `i = 1`): a pfn above VMBSAVE_MAX_PFN in the first place was accepted. Each place of the pfn
+ * list alone, first, middle and last, holds a pfn one past the limit: INVALID_PARAMETER, and
+ * no GPADL (the id is free afterwards); the limit itself is accepted in each place. */
+static void lifecycle_gpadl_create_each_pfn(void **state)
+{
+    (void)state;
+    vt_env *e = vt_env_new();
+    vmbsave_channel *ch = vt_channel_new(e);
+    vmbsave_offer offer;
+    vt_fill_offer(&offer, 5);
+    OK(e, e->v->init_set_offer(ch, &offer));
+    OK(e, e->v->enable(ch));
+    for (uint32_t count = 1; count <= 3; count++) {
+        for (uint32_t at = 0; at < count; at++) {
+            uint64_t pfns[3] = {1, 2, 3};
+            pfns[at] = VMBSAVE_MAX_PFN + 1u;
+            vmbsave_host_enter(&e->host);
+            NTSTATUS s = e->v->gpadl_create(ch, 77, pfns, count);
+            vmbsave_host_leave(&e->host);
+            if (s != STATUS_INVALID_PARAMETER)
+                fail_msg("LIFECYCLE.GPADL.CREATE: gpadl_create with pfn %u of %u above "
+                         "VMBSAVE_MAX_PFN returned %s, expected STATUS_INVALID_PARAMETER", at + 1u,
+                         count, vt_status_str(s));
+            pfns[at] = VMBSAVE_MAX_PFN;
+            OK(e, e->v->gpadl_create(ch, 77, pfns, count)); /* the id was left free */
+            OK(e, e->v->gpadl_teardown_begin(ch, 77));
+            OK(e, e->v->gpadl_teardown_complete(ch, 77));
+        }
+    }
+    vt_destroy_channel(e, ch);
+    vt_env_free(e);
+}
+
 static const struct CMUnitTest tests[] = {
     CLAUSE_TEST("SAVE.IMAGE.COMPLETE", save_image_complete_wrapped_ring),
+    CLAUSE_TEST("LIFECYCLE.GPADL.CREATE", lifecycle_gpadl_create_each_pfn),
 };
 
 CLAUSE_TEST_MAIN("mutants", tests)
