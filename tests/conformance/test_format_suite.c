@@ -44,11 +44,12 @@ typedef enum fs_base_id {
     B_PACKETS,     /* canonical paused_packets: GPADLs, packets, ring bytes both ways */
     B_RING,        /* canonical large_ring: RING chunks of exactly 65,536 bytes */
     B_LIMITS,      /* every count and value at its limit (make_limits) */
+    B_BIG_GPADLS,  /* three GPADLs of 4,096 pfns: three GPADLS chunks (make_big_gpadls) */
     B_COUNT
 } fs_base_id;
 
 static const char *const k_base_names[B_COUNT] = {"empty_offer", "open_gpadls", "paused_packets",
-                                                  "large_ring", "limits"};
+                                                  "large_ring", "limits", "big_gpadls"};
 
 typedef struct fs {
     vt_env *e;
@@ -102,6 +103,24 @@ static vmbsave_channel *make_limits(vt_env *e)
     return ch;
 }
 
+/* ENABLED with three GPADLs of the largest size: one GPADLS chunk each. */
+static vmbsave_channel *make_big_gpadls(vt_env *e)
+{
+    vmbsave_channel *ch = vt_channel_new(e);
+    vmbsave_offer offer;
+    vt_fill_offer(&offer, 11);
+    OK(e, e->v->init_set_offer(ch, &offer));
+    OK(e, e->v->enable(ch));
+    uint64_t *pfns = vt_xmalloc(VMBSAVE_MAX_GPADL_PFNS * sizeof *pfns);
+    for (uint32_t g = 1; g <= 3; g++) {
+        for (uint32_t i = 0; i < VMBSAVE_MAX_GPADL_PFNS; i++)
+            pfns[i] = (uint64_t)g * 100000u + i;
+        OK(e, e->v->gpadl_create(ch, g, pfns, VMBSAVE_MAX_GPADL_PFNS));
+    }
+    free(pfns);
+    return ch;
+}
+
 /* The base image `id`, saved on first use (and, for the limits channel, restored whole and
  * saved again: it must restore, LIMIT.* and RESTORE.FIXED_POINT at every limit). */
 static const vt_edit_image *base(fs *f, fs_base_id id)
@@ -111,8 +130,9 @@ static const vt_edit_image *base(fs *f, fs_base_id id)
     static const vmbsave_canonical_id canon[] = {
         VMBSAVE_CANONICAL_EMPTY_OFFER, VMBSAVE_CANONICAL_OPEN_GPADLS,
         VMBSAVE_CANONICAL_PAUSED_PACKETS, VMBSAVE_CANONICAL_LARGE_RING};
-    vmbsave_channel *ch =
-        id == B_LIMITS ? make_limits(f->e) : vt_make_canonical(f->e, canon[id], 0);
+    vmbsave_channel *ch = id == B_LIMITS        ? make_limits(f->e)
+                          : id == B_BIG_GPADLS ? make_big_gpadls(f->e)
+                                               : vt_make_canonical(f->e, canon[id], 0);
     vt_image img;
     vt_save(f->e, ch, VMBSAVE_MAX_CHUNK_BYTES, &img);
     vt_destroy_channel(f->e, ch);
@@ -686,6 +706,14 @@ static void fs_records(void **state)
              grecs);
     field_case(&f, MALFORMED, what, B_GPADLS, HDR(VT_HEADER_GPADLS, 4), grecs - 1u, CORRUPT,
                CORRUPT, gi);
+    /* The same in the third of three GPADLS chunks: the HEADER's count left for it is the
+     * declared one minus what the chunks before it held. */
+    {
+        const vt_edit_image *big = base(&f, B_BIG_GPADLS);
+        size_t third = vt_edit_find(big, VT_TYPE_GPADLS, 2);
+        field_case(&f, MALFORMED, "HEADER declares 2 GPADLs, three GPADLS chunks hold one each",
+                   B_BIG_GPADLS, HDR(VT_HEADER_GPADLS, 4), 2, CORRUPT, CORRUPT, third);
+    }
     /* Fixed at END instead: the chunk may hold fewer than declared. */
     vt_edit_copy(&ed, g);
     vt_put32(ed.c[0].p + VT_HEADER_GPADLS, grecs + 1u);
