@@ -5,7 +5,7 @@
  * SUCCESS. One condition of a multi-condition reader rule dropped: programs cannot reach it
  * (their restore edits never reseal), the suite's one-bad-value test breaks both at once.
  * Caught by the image-format suite (HARNESS.FORMAT_SUITE.HEADER, under
- * RESTORE.CORRUPT.MALFORMED).
+ * RESTORE.CORRUPT.OFFER_RANGE).
  *
  * Not a variant.c wrapper: the bug sits inside the reader, so the plug-in is the reference
  * built with a copy of reference/restore.c in which variants/CMakeLists.txt made exactly that

@@ -12,7 +12,10 @@
  * and split inside that chunk (a first call that ends inside it: STATUS_INVALID_BUFFER_SIZE,
  * unless the rule is one of the header checks of steps 2-4, which come before step 5).
  *
- * Each case names its clause; a failure prints it with the case and the feed. */
+ * Each case names its clause, the one condition of SPEC.md its edit breaks, as CLAUSE(ID) of
+ * oracle/spec_clauses.h (generated from SPEC.md): a misspelt or WITHDRAWN clause does not
+ * compile, and every case checks at run time that its clause is a current one (a plain string
+ * would slip past the compiler). A failure prints the clause with the case and the feed. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -22,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "oracle/spec_clauses.h"
 #include "support/clause_test.h"
 #include "support/fixture.h"
 #include "support/image_edit.h"
@@ -203,10 +207,26 @@ static void case_failed(const fs_case *c, const char *feed, const char *fmt, ...
     fail_msg("%s: %s (fed %s): %s", c->clause, c->what, feed, detail);
 }
 
+/* The current clauses of SPEC.md (generated: WITHDRAWN ones are left out). */
+#define FS_CLAUSE_ENTRY(id) id,
+static const char *const k_spec_clauses[] = {VMBSAVE_SPEC_CLAUSES(FS_CLAUSE_ENTRY)};
+
+/* Every case runs this first, so that a clause written as a plain string (past CLAUSE()'s
+ * compile-time check), misspelt or since WITHDRAWN, fails the suite instead of rotting. */
+static void check_cited(const fs_case *c)
+{
+    for (size_t i = 0; i < sizeof k_spec_clauses / sizeof k_spec_clauses[0]; i++)
+        if (strcmp(c->clause, k_spec_clauses[i]) == 0)
+            return;
+    fail_msg("%s: %s: the case cites no current clause of SPEC.md (misspelt or WITHDRAWN)",
+             c->clause, c->what);
+}
+
 /* A case that must be refused: every feed, each into a fresh channel. */
 static void run_refused(fs *f, const fs_case *c, const vt_edit_bytes *b)
 {
     vt_env *e = f->e;
+    check_cited(c);
     size_t at = c->at == AT_END ? b->count - 1 : c->at;
     static const size_t per_call[] = {0, 1, 2};
     static const char *const feed_name[] = {"whole", "one chunk per call", "two chunks per call"};
@@ -243,6 +263,7 @@ static void run_accepted(fs *f, const fs_case *c, const vt_edit_bytes *b)
 {
     static const size_t per_call[] = {0, 1, 2};
     static const char *const feed_name[] = {"whole", "one chunk per call", "two chunks per call"};
+    check_cited(c);
     for (int m = 0; m < 3; m++) {
         vmbsave_channel *ch = vt_channel_new(f->e);
         vt_edit_feed_out r = vt_edit_feed_n(f->e, ch, b, per_call[m]);
@@ -345,8 +366,8 @@ static void field_case(fs *f, const char *clause, const char *what, fs_base_id b
 
 #define CORRUPT STATUS_FILE_CORRUPT_ERROR
 #define LIMIT STATUS_IMPLEMENTATION_LIMIT
-#define MALFORMED "RESTORE.CORRUPT.MALFORMED"
-#define LIMITS "RESTORE.LIMITS.BEFORE_ALLOC"
+#define LIMITS CLAUSE(RESTORE_LIMITS_BEFORE_ALLOC)
+#define SEQ_ORDER CLAUSE(RESTORE_CORRUPT_SEQUENCE_ORDER)
 
 /* A refused field value, failing at its chunk. */
 static void refused(fs *f, const char *clause, const char *what, fs_base_id bid, fs_field fd,
@@ -378,22 +399,24 @@ static void header_fields(fs *f, fs_base_id bid)
             NTSTATUS want;
             bool header_step;
         } const edits[] = {
-            {"RESTORE.CORRUPT.MAGIC", "magic", 0, VT_CHUNK_MAGIC ^ 0x01000000u, CORRUPT, true},
-            {"RESTORE.CORRUPT.MAGIC", "magic", 0, 0, CORRUPT, true},
-            {"RESTORE.VERSION.MAJOR", "major", 1, 0, STATUS_UNKNOWN_REVISION, true},
-            {"RESTORE.VERSION.MAJOR", "major", 1, 2, STATUS_UNKNOWN_REVISION, true},
-            {"RESTORE.VERSION.MAJOR", "major", 1, 0xFFFF, STATUS_UNKNOWN_REVISION, true},
-            {MALFORMED, "reserved", 2, 1, CORRUPT, false},
-            {MALFORMED, "reserved", 2, 0x80000000u, CORRUPT, false},
-            {MALFORMED, "flags", 3, 0x2, CORRUPT, false},
-            {MALFORMED, "flags", 3, 0x8000, CORRUPT, false},
-            {"RESTORE.SEQUENCE", "sequence", 4, 1, STATUS_REQUEST_OUT_OF_SEQUENCE, false},
-            {"RESTORE.FOREIGN_CHUNK", "image_id", 5, 1, STATUS_REVISION_MISMATCH, false},
+            {CLAUSE(RESTORE_CORRUPT_MAGIC), "magic", 0, VT_CHUNK_MAGIC ^ 0x01000000u, CORRUPT,
+             true},
+            {CLAUSE(RESTORE_CORRUPT_MAGIC), "magic", 0, 0, CORRUPT, true},
+            {CLAUSE(RESTORE_VERSION_MAJOR), "major", 1, 0, STATUS_UNKNOWN_REVISION, true},
+            {CLAUSE(RESTORE_VERSION_MAJOR), "major", 1, 2, STATUS_UNKNOWN_REVISION, true},
+            {CLAUSE(RESTORE_VERSION_MAJOR), "major", 1, 0xFFFF, STATUS_UNKNOWN_REVISION, true},
+            {CLAUSE(RESTORE_CORRUPT_RESERVED), "reserved", 2, 1, CORRUPT, false},
+            {CLAUSE(RESTORE_CORRUPT_RESERVED), "reserved", 2, 0x80000000u, CORRUPT, false},
+            {CLAUSE(RESTORE_CORRUPT_RESERVED), "flags", 3, 0x2, CORRUPT, false},
+            {CLAUSE(RESTORE_CORRUPT_RESERVED), "flags", 3, 0x8000, CORRUPT, false},
+            {CLAUSE(RESTORE_SEQUENCE), "sequence", 4, 1, STATUS_REQUEST_OUT_OF_SEQUENCE, false},
+            {CLAUSE(RESTORE_FOREIGN_CHUNK), "image_id", 5, 1, STATUS_REVISION_MISMATCH, false},
         };
         for (size_t i = 0; i < sizeof edits / sizeof edits[0]; i++) {
             /* A HEADER with another image id is not its own hash (step 8, first sentence). */
             NTSTATUS want = edits[i].which == 5 && k == 0 ? CORRUPT : edits[i].want;
-            const char *clause = edits[i].which == 5 && k == 0 ? MALFORMED : edits[i].clause;
+            const char *clause =
+                edits[i].which == 5 && k == 0 ? CLAUSE(RESTORE_CORRUPT_IMAGE_ID) : edits[i].clause;
             vt_edit_copy(&ed, src);
             vt_edit_fix(&ed);
             vt_edit_chunk *c = &ed.c[k];
@@ -415,7 +438,8 @@ static void header_fields(fs *f, fs_base_id bid)
         vt_edit_copy(&ed, src);
         ed.c[k].minor = 1;
         snprintf(what, sizeof what, "%s: chunk %zu (%s): minor 1", k_base_names[bid], k, tn);
-        fs_case ok = {"FORMAT.COMPAT.NEWER_MINOR", what, STATUS_SUCCESS, STATUS_SUCCESS, 0, false};
+        fs_case ok = {CLAUSE(FORMAT_COMPAT_NEWER_MINOR), what, STATUS_SUCCESS, STATUS_SUCCESS, 0,
+                      false};
         run_ed(f, &ok, &ed, true);
         vt_edit_free(&ed);
     }
@@ -447,8 +471,8 @@ static void fs_checksum(void **state)
             b.b[pos] ^= 0x10u;
             snprintf(what, sizeof what, "chunk %zu: payload byte %zu flipped, not resealed", k,
                      pos - b.start[k] - VT_CHUNK_HEADER_BYTES);
-            fs_case c = {"RESTORE.CORRUPT.CHECKSUM", what, STATUS_DATA_ERROR, STATUS_DATA_ERROR,
-                         k, false};
+            fs_case c = {CLAUSE(RESTORE_CORRUPT_CHECKSUM), what, STATUS_DATA_ERROR,
+                         STATUS_DATA_ERROR, k, false};
             f.cases++;
             run_refused(&f, &c, &b);
             b.b[pos] ^= 0x10u;
@@ -474,7 +498,7 @@ static void fs_sequence(void **state)
         vt_edit_fix(&ed);
         vt_edit_remove(&ed, k);
         snprintf(what, sizeof what, "chunk %zu (type %u) dropped", k, src->c[k].type);
-        fs_case c = {"RESTORE.SEQUENCE", what, STATUS_REQUEST_OUT_OF_SEQUENCE,
+        fs_case c = {CLAUSE(RESTORE_SEQUENCE), what, STATUS_REQUEST_OUT_OF_SEQUENCE,
                      STATUS_REQUEST_OUT_OF_SEQUENCE, k, false};
         run_ed(&f, &c, &ed, false);
         vt_edit_free(&ed);
@@ -489,7 +513,7 @@ static void fs_sequence(void **state)
             snprintf(what, sizeof what, "chunks %zu and %zu (types %u, %u) swapped", k, k + 1,
                      src->c[k].type, src->c[k + 1].type);
             /* The later type, now first, is in order; the earlier one after it is not. */
-            fs_case s = {"RESTORE.SEQUENCE", what, STATUS_REQUEST_OUT_OF_SEQUENCE,
+            fs_case s = {CLAUSE(RESTORE_SEQUENCE), what, STATUS_REQUEST_OUT_OF_SEQUENCE,
                          STATUS_REQUEST_OUT_OF_SEQUENCE, k + 1, false};
             run_ed(&f, &s, &ed, false);
             vt_edit_free(&ed);
@@ -499,7 +523,7 @@ static void fs_sequence(void **state)
     vt_edit_copy(&ed, src);
     vt_edit_insert(&ed, 1, &src->c[0]);
     vt_edit_fix(&ed);
-    fs_case dup = {"RESTORE.SEQUENCE", "a second HEADER", STATUS_REQUEST_OUT_OF_SEQUENCE,
+    fs_case dup = {CLAUSE(RESTORE_SEQUENCE), "a second HEADER", STATUS_REQUEST_OUT_OF_SEQUENCE,
                    STATUS_REQUEST_OUT_OF_SEQUENCE, 1, false};
     run_ed(&f, &dup, &ed, false);
     vt_edit_free(&ed);
@@ -507,8 +531,8 @@ static void fs_sequence(void **state)
     vt_edit_swap(&ed, 0, 1);
     vt_edit_fix(&ed);
     /* vt_edit_fix takes the image id from the first HEADER wherever it stands. */
-    fs_case first = {"RESTORE.SEQUENCE", "first chunk not a HEADER", STATUS_REQUEST_OUT_OF_SEQUENCE,
-                     STATUS_REQUEST_OUT_OF_SEQUENCE, 0, false};
+    fs_case first = {CLAUSE(RESTORE_SEQUENCE), "first chunk not a HEADER",
+                     STATUS_REQUEST_OUT_OF_SEQUENCE, STATUS_REQUEST_OUT_OF_SEQUENCE, 0, false};
     run_ed(&f, &first, &ed, false);
     vt_edit_free(&ed);
 
@@ -526,7 +550,9 @@ static void fs_sequence(void **state)
                 vt_edit_insert(&ed, at, &extra);
                 snprintf(what, sizeof what, "chunk of type 0x%x%s before chunk %zu", unknown[u],
                          opt ? " (OPTIONAL)" : "", at);
-                fs_case c = {opt ? "FORMAT.COMPAT.NEWER_MINOR" : "RESTORE.UNKNOWN_CHUNK", what,
+                fs_case c = {opt ? CLAUSE(FORMAT_COMPAT_NEWER_MINOR)
+                                 : CLAUSE(RESTORE_UNKNOWN_CHUNK),
+                             what,
                              opt ? STATUS_SUCCESS : STATUS_NOT_SUPPORTED,
                              opt ? STATUS_SUCCESS : STATUS_NOT_SUPPORTED, at, false};
                 run_ed(&f, &c, &ed, true);
@@ -544,7 +570,7 @@ static void fs_sequence(void **state)
     NTSTATUS s = vt_call_restore(f.e, ch, longer, b.size + 1);
     ch_cleanup_after(f.e, ch, s);
     if (s != STATUS_REQUEST_OUT_OF_SEQUENCE)
-        fail_msg("RESTORE.MORE_PROCESSING: one byte after END returned %s, expected "
+        fail_msg(CLAUSE(RESTORE_MORE_PROCESSING) ": one byte after END returned %s, expected "
                  "STATUS_REQUEST_OUT_OF_SEQUENCE", vt_status_str(s));
     free(longer);
     vt_edit_bytes_free(&b);
@@ -567,7 +593,7 @@ static void fs_chunk_size(void **state)
         full += b.start[k + 1] - b.start[k] == VMBSAVE_MAX_CHUNK_BYTES;
     if (full == 0)
         fail_msg("the large_ring image has no chunk of exactly %u bytes", VMBSAVE_MAX_CHUNK_BYTES);
-    fs_case ok = {"LIMIT.CHUNK", "large_ring: chunks of exactly 65,536 bytes", STATUS_SUCCESS,
+    fs_case ok = {CLAUSE(LIMIT_CHUNK), "large_ring: chunks of exactly 65,536 bytes", STATUS_SUCCESS,
                   STATUS_SUCCESS, 0, false};
     f.cases++;
     run_accepted(&f, &ok, &b);
@@ -600,33 +626,38 @@ static void fs_header(void **state)
     /* Payload shorter than 1.0's 208 bytes. */
     vt_edit_copy(&ed, base(&f, B_PACKETS));
     vt_edit_splice(&ed.c[0], VT_HEADER_PAYLOAD_BYTES - 1u, 1, NULL, 0);
-    fs_case shortp = {MALFORMED, "HEADER payload of 207 bytes", CORRUPT, CORRUPT, 0, false};
+    fs_case shortp = {CLAUSE(RESTORE_CORRUPT_SHORT_PAYLOAD), "HEADER payload of 207 bytes",
+                      CORRUPT, CORRUPT, 0, false};
     run_ed(&f, &shortp, &ed, true);
     vt_edit_free(&ed);
 
     static const uint32_t states[] = {0, 3, 4, 0xFFFFFFFFu};
     for (size_t i = 0; i < sizeof states / sizeof states[0]; i++) {
         snprintf(what, sizeof what, "HEADER state %u", states[i]);
-        refused(&f, MALFORMED, what, B_PACKETS, HDR(VT_HEADER_STATE, 4), states[i], CORRUPT);
+        refused(&f, CLAUSE(RESTORE_CORRUPT_ENUM), what, B_PACKETS, HDR(VT_HEADER_STATE, 4),
+                states[i], CORRUPT);
     }
     /* The offer: each condition of init_set_offer's check alone, one past its limit (the
      * limits channel holds each at its maximum and restores). */
-    refused(&f, MALFORMED, "offer subchannel index 256 (alone)", B_PACKETS, HDR(36, 2),
+#define OFFER_RANGE CLAUSE(RESTORE_CORRUPT_OFFER_RANGE)
+    refused(&f, OFFER_RANGE, "offer subchannel index 256 (alone)", B_PACKETS, HDR(36, 2),
             VMBSAVE_MAX_SUBCHANNEL_INDEX + 1u, CORRUPT);
-    refused(&f, MALFORMED, "offer subchannel index 0xFFFF (alone)", B_PACKETS, HDR(36, 2), 0xFFFF,
-            CORRUPT);
-    refused(&f, MALFORMED, "offer MMIO megabytes 4097 (alone)", B_PACKETS, HDR(38, 2),
+    refused(&f, OFFER_RANGE, "offer subchannel index 0xFFFF (alone)", B_PACKETS, HDR(36, 2),
+            0xFFFF, CORRUPT);
+    refused(&f, OFFER_RANGE, "offer MMIO megabytes 4097 (alone)", B_PACKETS, HDR(38, 2),
             VMBSAVE_MAX_MMIO_MEGABYTES + 1u, CORRUPT);
-    refused(&f, MALFORMED, "offer flags 0x20 (alone)", B_PACKETS, HDR(VT_HEADER_OFFER_FLAGS, 4),
+    refused(&f, OFFER_RANGE, "offer flags 0x20 (alone)", B_PACKETS, HDR(VT_HEADER_OFFER_FLAGS, 4),
             VMBSAVE_OFFER_FLAGS_VALID + 1u, CORRUPT);
-    refused(&f, MALFORMED, "offer flags 0x80000000 (alone)", B_PACKETS,
+    refused(&f, OFFER_RANGE, "offer flags 0x80000000 (alone)", B_PACKETS,
             HDR(VT_HEADER_OFFER_FLAGS, 4), 0x80000000u, CORRUPT);
-    accepted(&f, "LIMIT.OFFER", "offer subchannel index 255", B_PACKETS, HDR(36, 2),
+    /* At the limit: accepted (the clause's own words; LIMIT.OFFER sets the maxima). */
+    accepted(&f, OFFER_RANGE, "offer subchannel index 255", B_PACKETS, HDR(36, 2),
              VMBSAVE_MAX_SUBCHANNEL_INDEX);
-    accepted(&f, "LIMIT.OFFER", "offer MMIO megabytes 4096", B_PACKETS, HDR(38, 2),
+    accepted(&f, OFFER_RANGE, "offer MMIO megabytes 4096", B_PACKETS, HDR(38, 2),
              VMBSAVE_MAX_MMIO_MEGABYTES);
-    accepted(&f, "LIMIT.OFFER", "offer flags 0x1F", B_PACKETS, HDR(VT_HEADER_OFFER_FLAGS, 4),
+    accepted(&f, OFFER_RANGE, "offer flags 0x1F", B_PACKETS, HDR(VT_HEADER_OFFER_FLAGS, 4),
              VMBSAVE_OFFER_FLAGS_VALID);
+#undef OFFER_RANGE
 
     /* An ENABLED HEADER: each open field, the packet count and each pending count alone. */
     static const struct {
@@ -641,16 +672,22 @@ static void fs_header(void **state)
     for (size_t i = 0; i < sizeof enabled_zero / sizeof enabled_zero[0]; i++) {
         snprintf(what, sizeof what, "ENABLED HEADER with %s 1 (alone)", enabled_zero[i].name);
         /* A pending count or packet count the image then lacks breaks END's totals too, but
-         * the HEADER comes first. */
-        refused(&f, MALFORMED, what, B_ENABLED, HDR(enabled_zero[i].off, 4), 1, CORRUPT);
+         * the HEADER comes first. A pending byte is also above that ring's size, 0: the
+         * clause's Permits allow IMPLEMENTATION_LIMIT for it. */
+        bool pending = enabled_zero[i].off == VT_HEADER_IN_PENDING ||
+                       enabled_zero[i].off == VT_HEADER_OUT_PENDING;
+        field_case(&f, CLAUSE(RESTORE_CORRUPT_ENABLED_HEADER), what, B_ENABLED,
+                   HDR(enabled_zero[i].off, 4), 1, CORRUPT, pending ? LIMIT : CORRUPT, AT_EDITED);
     }
 
     /* An OPEN_PAUSED HEADER: guest_open's checks, each alone. */
-    refused(&f, MALFORMED, "connection id 0", B_PACKETS, HDR(VT_HEADER_CONNECTION, 4), 0,
-            CORRUPT);
-    refused(&f, MALFORMED, "target VP 2048", B_PACKETS, HDR(176, 4), VMBSAVE_MAX_TARGET_VP + 1u,
-            CORRUPT);
-    accepted(&f, "LIMIT.OFFER", "target VP 2047", B_PACKETS, HDR(176, 4), VMBSAVE_MAX_TARGET_VP);
+    refused(&f, CLAUSE(RESTORE_CORRUPT_OPEN_RANGE), "connection id 0", B_PACKETS,
+            HDR(VT_HEADER_CONNECTION, 4), 0, CORRUPT);
+    refused(&f, CLAUSE(RESTORE_CORRUPT_OPEN_RANGE), "target VP 2048", B_PACKETS, HDR(176, 4),
+            VMBSAVE_MAX_TARGET_VP + 1u, CORRUPT);
+    /* LIMIT.RING sets target_vp's maximum (LIMIT.OFFER, cited here before, does not). */
+    accepted(&f, CLAUSE(LIMIT_RING), "target VP 2047", B_PACKETS, HDR(176, 4),
+             VMBSAVE_MAX_TARGET_VP);
     static const uint32_t ring_offs[] = {VT_HEADER_IN_RING, VT_HEADER_OUT_RING};
     for (int d = 0; d < 2; d++) {
         const char *dn = d == 0 ? "incoming" : "outgoing";
@@ -658,18 +695,21 @@ static void fs_header(void **state)
                                        VMBSAVE_MIN_RING_BYTES + VMBSAVE_PAGE_BYTES / 2u};
         for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
             snprintf(what, sizeof what, "%s ring bytes %u", dn, bad[i]);
-            /* 0 is below the ring's pending bytes as well: a limit too (Permits (2)). */
-            field_case(&f, MALFORMED, what, B_PACKETS, HDR(ring_offs[d], 4), bad[i], CORRUPT,
-                       bad[i] == 0 ? LIMIT : CORRUPT, AT_EDITED);
+            /* 0 is below the ring's pending bytes as well: a limit too, and either status
+             * answers (SPEC.md, the paragraph before RESTORE.CORRUPT.WHEN). */
+            field_case(&f, CLAUSE(RESTORE_CORRUPT_OPEN_RANGE), what, B_PACKETS,
+                       HDR(ring_offs[d], 4), bad[i], CORRUPT, bad[i] == 0 ? LIMIT : CORRUPT,
+                       AT_EDITED);
         }
         snprintf(what, sizeof what, "%s ring bytes %u (one page past the limit)", dn,
                  VMBSAVE_MAX_RING_BYTES + VMBSAVE_PAGE_BYTES);
         refused(&f, LIMITS, what, B_PACKETS, HDR(ring_offs[d], 4),
                 VMBSAVE_MAX_RING_BYTES + VMBSAVE_PAGE_BYTES, LIMIT);
         snprintf(what, sizeof what, "%s ring bytes %u (the limit)", dn, VMBSAVE_MAX_RING_BYTES);
-        accepted(&f, "LIMIT.RING", what, B_PACKETS, HDR(ring_offs[d], 4), VMBSAVE_MAX_RING_BYTES);
+        accepted(&f, CLAUSE(LIMIT_RING), what, B_PACKETS, HDR(ring_offs[d], 4),
+                 VMBSAVE_MAX_RING_BYTES);
     }
-    refused(&f, MALFORMED, "next send sequence 0", B_PACKETS, HDR(184, 8), 0, CORRUPT);
+    refused(&f, SEQ_ORDER, "next send sequence 0", B_PACKETS, HDR(184, 8), 0, CORRUPT);
     refused(&f, LIMITS, "GPADL count 65", B_PACKETS, HDR(VT_HEADER_GPADLS, 4),
             VMBSAVE_MAX_GPADLS + 1u, LIMIT);
     refused(&f, LIMITS, "packet count 4097", B_PACKETS, HDR(VT_HEADER_PACKETS, 4),
@@ -695,52 +735,61 @@ static void fs_records(void **state)
     const vt_edit_image *g = base(&f, B_GPADLS);
     const size_t gi = vt_edit_find(g, VT_TYPE_GPADLS, 0);
     const uint32_t grecs = vt_edit_rec_count(&g->c[gi]);
-    refused(&f, MALFORMED, "GPADLS record count 0", B_GPADLS, FIRST_OF(VT_TYPE_GPADLS, 0, 4), 0,
-            CORRUPT);
-    refused(&f, MALFORMED, "GPADLS record count one more than present", B_GPADLS,
-            FIRST_OF(VT_TYPE_GPADLS, 0, 4), grecs + 1u, CORRUPT);
+    refused(&f, CLAUSE(RESTORE_CORRUPT_RECORD_COUNT), "GPADLS record count 0", B_GPADLS,
+            FIRST_OF(VT_TYPE_GPADLS, 0, 4), 0, CORRUPT);
+    /* The missing record's head does not fit in the chunk; the count is also one more than
+     * the HEADER declared (RESTORE.CORRUPT.RECORD_COUNT, the same status). */
+    refused(&f, CLAUSE(RESTORE_CORRUPT_RECORD_LENGTH), "GPADLS record count one more than present",
+            B_GPADLS, FIRST_OF(VT_TYPE_GPADLS, 0, 4), grecs + 1u, CORRUPT);
     refused(&f, LIMITS, "GPADLS record count 65", B_GPADLS, FIRST_OF(VT_TYPE_GPADLS, 0, 4),
             VMBSAVE_MAX_GPADLS + 1u, LIMIT);
     /* More records than the HEADER declares: the chunk carrying the extra record fails. */
     snprintf(what, sizeof what, "HEADER declares %u GPADLs, the chunk holds %u", grecs - 1u,
              grecs);
-    field_case(&f, MALFORMED, what, B_GPADLS, HDR(VT_HEADER_GPADLS, 4), grecs - 1u, CORRUPT,
-               CORRUPT, gi);
+    field_case(&f, CLAUSE(RESTORE_CORRUPT_RECORD_COUNT), what, B_GPADLS, HDR(VT_HEADER_GPADLS, 4),
+               grecs - 1u, CORRUPT, CORRUPT, gi);
     /* The same in the third of three GPADLS chunks: the HEADER's count left for it is the
      * declared one minus what the chunks before it held. */
     {
         const vt_edit_image *big = base(&f, B_BIG_GPADLS);
         size_t third = vt_edit_find(big, VT_TYPE_GPADLS, 2);
-        field_case(&f, MALFORMED, "HEADER declares 2 GPADLs, three GPADLS chunks hold one each",
-                   B_BIG_GPADLS, HDR(VT_HEADER_GPADLS, 4), 2, CORRUPT, CORRUPT, third);
+        field_case(&f, CLAUSE(RESTORE_CORRUPT_RECORD_COUNT),
+                   "HEADER declares 2 GPADLs, three GPADLS chunks hold one each", B_BIG_GPADLS,
+                   HDR(VT_HEADER_GPADLS, 4), 2, CORRUPT, CORRUPT, third);
     }
     /* Fixed at END instead: the chunk may hold fewer than declared. */
     vt_edit_copy(&ed, g);
     vt_put32(ed.c[0].p + VT_HEADER_GPADLS, grecs + 1u);
-    fs_case fewer = {MALFORMED, "HEADER declares one GPADL more than the image holds", CORRUPT,
-                     CORRUPT, AT_END, false};
+    fs_case fewer = {CLAUSE(RESTORE_CORRUPT_TOTALS),
+                     "HEADER declares one GPADL more than the image holds", CORRUPT, CORRUPT,
+                     AT_END, false};
     run_ed(&f, &fewer, &ed, true);
     vt_edit_free(&ed);
     for (uint32_t r = 0; r < grecs; r += grecs - 1u) {
         snprintf(what, sizeof what, "GPADL record %u: id 0", r);
-        refused(&f, MALFORMED, what, B_GPADLS, GREC(r, VT_GPADL_ID, 4), 0, CORRUPT);
+        /* The last record's id 0 is also lower than the one before (GPADL_ORDER, the same
+         * status). */
+        refused(&f, CLAUSE(RESTORE_CORRUPT_GPADL_ID_ZERO), what, B_GPADLS, GREC(r, VT_GPADL_ID, 4),
+                0, CORRUPT);
         static const uint32_t bad_states[] = {0, 3, 0xFFFFFFFFu};
         for (size_t i = 0; i < 3; i++) {
             snprintf(what, sizeof what, "GPADL record %u: state %u", r, bad_states[i]);
-            refused(&f, MALFORMED, what, B_GPADLS, GREC(r, VT_GPADL_STATE, 4), bad_states[i],
-                    CORRUPT);
+            refused(&f, CLAUSE(RESTORE_CORRUPT_ENUM), what, B_GPADLS, GREC(r, VT_GPADL_STATE, 4),
+                    bad_states[i], CORRUPT);
         }
         snprintf(what, sizeof what, "GPADL record %u: pfn count 0", r);
-        refused(&f, MALFORMED, what, B_GPADLS, GREC(r, VT_GPADL_PFNS, 4), 0, CORRUPT);
+        refused(&f, CLAUSE(RESTORE_CORRUPT_PFN_COUNT_ZERO), what, B_GPADLS,
+                GREC(r, VT_GPADL_PFNS, 4), 0, CORRUPT);
         snprintf(what, sizeof what, "GPADL record %u: record_bytes 15", r);
-        refused(&f, MALFORMED, what, B_GPADLS, GREC(r, 0, 4), VT_GPADL_FIXED - 1u, CORRUPT);
+        refused(&f, CLAUSE(RESTORE_CORRUPT_RECORD_LENGTH), what, B_GPADLS, GREC(r, 0, 4),
+                VT_GPADL_FIXED - 1u, CORRUPT);
         /* Pfn count one more than the record has room for. */
         vt_edit_copy(&ed, g);
         size_t k = 0;
         uint8_t *p = field_ptr(&ed, &(fs_field){VT_TYPE_GPADLS, 0, r, VT_GPADL_PFNS, 4}, &k);
         vt_put32(p, vt_get32(p) + 1u);
         snprintf(what, sizeof what, "GPADL record %u: pfn count one past its record_bytes", r);
-        fs_case room = {MALFORMED, what, CORRUPT, CORRUPT, k, false};
+        fs_case room = {CLAUSE(RESTORE_CORRUPT_RECORD_LENGTH), what, CORRUPT, CORRUPT, k, false};
         run_ed(&f, &room, &ed, true);
         vt_edit_free(&ed);
         /* The first and the last pfn above VMBSAVE_MAX_PFN, each alone. */
@@ -749,13 +798,14 @@ static void fs_records(void **state)
         uint32_t pfns = vt_get32(p);
         vt_edit_free(&ed);
         snprintf(what, sizeof what, "GPADL record %u: first pfn 2^52", r);
-        refused(&f, MALFORMED, what, B_GPADLS, GREC(r, VT_GPADL_FIXED, 8), VMBSAVE_MAX_PFN + 1u,
-                CORRUPT);
+        refused(&f, CLAUSE(RESTORE_CORRUPT_PFN_RANGE), what, B_GPADLS, GREC(r, VT_GPADL_FIXED, 8),
+                VMBSAVE_MAX_PFN + 1u, CORRUPT);
         snprintf(what, sizeof what, "GPADL record %u: last pfn UINT64_MAX", r);
-        refused(&f, MALFORMED, what, B_GPADLS, GREC(r, VT_GPADL_FIXED + 8u * (pfns - 1u), 8),
-                UINT64_MAX, CORRUPT);
+        refused(&f, CLAUSE(RESTORE_CORRUPT_PFN_RANGE), what, B_GPADLS,
+                GREC(r, VT_GPADL_FIXED + 8u * (pfns - 1u), 8), UINT64_MAX, CORRUPT);
         snprintf(what, sizeof what, "GPADL record %u: first pfn VMBSAVE_MAX_PFN", r);
-        accepted(&f, "LIMIT.GPADL", what, B_GPADLS, GREC(r, VT_GPADL_FIXED, 8), VMBSAVE_MAX_PFN);
+        accepted(&f, CLAUSE(RESTORE_CORRUPT_PFN_RANGE), what, B_GPADLS,
+                 GREC(r, VT_GPADL_FIXED, 8), VMBSAVE_MAX_PFN);
     }
     /* Ids: lower than the one before is corrupt at that chunk; equal is a duplicate at END. */
     {
@@ -765,7 +815,7 @@ static void fs_records(void **state)
         uint8_t *p1 = field_ptr(&ed, &(fs_field){VT_TYPE_GPADLS, 0, 1, VT_GPADL_ID, 4}, &k);
         uint32_t id0 = vt_get32(p0);
         vt_put32(p1, id0);
-        fs_case dup = {"RESTORE.REFERENCES.DUPLICATE", "GPADL records 0 and 1 with one id",
+        fs_case dup = {CLAUSE(RESTORE_REFERENCES_DUPLICATE), "GPADL records 0 and 1 with one id",
                        STATUS_DUPLICATE_OBJECTID, STATUS_DUPLICATE_OBJECTID, AT_END, false};
         /* The ring GPADL or a packet may name the id that vanished: NOT_FOUND comes first. */
         dup.alt = STATUS_NOT_FOUND;
@@ -777,35 +827,39 @@ static void fs_records(void **state)
         uint32_t id1 = vt_get32(p1);
         vt_put32(p0, id1);
         vt_put32(p1, id0);
-        fs_case order = {MALFORMED, "GPADL records 0 and 1 in descending id order", CORRUPT,
-                         CORRUPT, k, false};
+        fs_case order = {CLAUSE(RESTORE_CORRUPT_GPADL_ORDER),
+                         "GPADL records 0 and 1 in descending id order", CORRUPT, CORRUPT, k,
+                         false};
         run_ed(&f, &order, &ed, true);
         vt_edit_free(&ed);
     }
     /* A byte after the last record. */
     vt_edit_copy(&ed, g);
     vt_edit_splice(&ed.c[gi], ed.c[gi].n, 0, NULL, 1);
-    fs_case trail = {MALFORMED, "GPADLS: a byte after the last record", CORRUPT, CORRUPT, gi,
-                     false};
+    fs_case trail = {CLAUSE(RESTORE_CORRUPT_RECORD_LENGTH), "GPADLS: a byte after the last record",
+                     CORRUPT, CORRUPT, gi, false};
     run_ed(&f, &trail, &ed, true);
     vt_edit_free(&ed);
-    refused(&f, MALFORMED, "GPADL last record: record_bytes one past the chunk", B_GPADLS,
-            GREC(LASTREC, 0, 4), 0x7FFFFFFFu, CORRUPT);
+    refused(&f, CLAUSE(RESTORE_CORRUPT_RECORD_LENGTH),
+            "GPADL last record: record_bytes one past the chunk", B_GPADLS, GREC(LASTREC, 0, 4),
+            0x7FFFFFFFu, CORRUPT);
 
     /* PACKETS. */
     const vt_edit_image *pk = base(&f, B_PACKETS);
     const size_t pi = vt_edit_find(pk, VT_TYPE_PACKETS, 0);
     const uint32_t precs = vt_edit_rec_count(&pk->c[pi]);
-    refused(&f, MALFORMED, "PACKETS record count 0", B_PACKETS, FIRST_OF(VT_TYPE_PACKETS, 0, 4), 0,
-            CORRUPT);
-    refused(&f, MALFORMED, "PACKETS record count one more than present", B_PACKETS,
+    refused(&f, CLAUSE(RESTORE_CORRUPT_RECORD_COUNT), "PACKETS record count 0", B_PACKETS,
+            FIRST_OF(VT_TYPE_PACKETS, 0, 4), 0, CORRUPT);
+    /* As for GPADLS: a record head missing, and one more than the HEADER declared. */
+    refused(&f, CLAUSE(RESTORE_CORRUPT_RECORD_LENGTH),
+            "PACKETS record count one more than present", B_PACKETS,
             FIRST_OF(VT_TYPE_PACKETS, 0, 4), precs + 1u, CORRUPT);
     refused(&f, LIMITS, "PACKETS record count 4097", B_PACKETS, FIRST_OF(VT_TYPE_PACKETS, 0, 4),
             VMBSAVE_MAX_PACKETS + 1u, LIMIT);
     snprintf(what, sizeof what, "HEADER declares %u packets, the chunk holds %u", precs - 1u,
              precs);
-    field_case(&f, MALFORMED, what, B_PACKETS, HDR(VT_HEADER_PACKETS, 4), precs - 1u, CORRUPT,
-               CORRUPT, pi);
+    field_case(&f, CLAUSE(RESTORE_CORRUPT_RECORD_COUNT), what, B_PACKETS,
+               HDR(VT_HEADER_PACKETS, 4), precs - 1u, CORRUPT, CORRUPT, pi);
     for (uint32_t r = 0; r < precs; r += precs - 1u) {
         size_t k = 0;
         vt_edit_copy(&ed, pk);
@@ -814,30 +868,32 @@ static void fs_records(void **state)
         uint64_t next = vt_get64(ed.c[0].p + 184);
         vt_edit_free(&ed);
         snprintf(what, sizeof what, "packet record %u: id 0", r);
-        refused(&f, MALFORMED, what, B_PACKETS, PREC(r, VT_PACKET_ID, 8), 0, CORRUPT);
+        refused(&f, CLAUSE(RESTORE_CORRUPT_PACKET_ID_ZERO), what, B_PACKETS,
+                PREC(r, VT_PACKET_ID, 8), 0, CORRUPT);
         snprintf(what, sizeof what, "packet record %u: send sequence equal to the one before (%llu)",
                  r, (unsigned long long)prev);
-        refused(&f, MALFORMED, what, B_PACKETS, PREC(r, VT_PACKET_SEQ, 8), prev, CORRUPT);
+        refused(&f, SEQ_ORDER, what, B_PACKETS, PREC(r, VT_PACKET_SEQ, 8), prev, CORRUPT);
         snprintf(what, sizeof what, "packet record %u: send sequence = next send sequence", r);
-        refused(&f, MALFORMED, what, B_PACKETS, PREC(r, VT_PACKET_SEQ, 8), next, CORRUPT);
+        refused(&f, SEQ_ORDER, what, B_PACKETS, PREC(r, VT_PACKET_SEQ, 8), next, CORRUPT);
         snprintf(what, sizeof what, "packet record %u: send sequence UINT64_MAX", r);
-        refused(&f, MALFORMED, what, B_PACKETS, PREC(r, VT_PACKET_SEQ, 8), UINT64_MAX, CORRUPT);
+        refused(&f, SEQ_ORDER, what, B_PACKETS, PREC(r, VT_PACKET_SEQ, 8), UINT64_MAX, CORRUPT);
         (void)seq;
         snprintf(what, sizeof what, "packet record %u: record_bytes 31", r);
-        refused(&f, MALFORMED, what, B_PACKETS, PREC(r, 0, 4), VT_PACKET_FIXED - 1u, CORRUPT);
+        refused(&f, CLAUSE(RESTORE_CORRUPT_RECORD_LENGTH), what, B_PACKETS, PREC(r, 0, 4),
+                VT_PACKET_FIXED - 1u, CORRUPT);
         /* Payload or driver state one byte past the record. */
         vt_edit_copy(&ed, pk);
         uint8_t *p = field_ptr(&ed, &(fs_field){VT_TYPE_PACKETS, 0, r, VT_PACKET_PAYLOAD, 4}, &k);
         vt_put32(p, vt_get32(p) + 1u);
         snprintf(what, sizeof what, "packet record %u: payload one byte past its record", r);
-        fs_case room = {MALFORMED, what, CORRUPT, CORRUPT, k, false};
+        fs_case room = {CLAUSE(RESTORE_CORRUPT_RECORD_LENGTH), what, CORRUPT, CORRUPT, k, false};
         run_ed(&f, &room, &ed, true);
         vt_edit_free(&ed);
         vt_edit_copy(&ed, pk);
         p = field_ptr(&ed, &(fs_field){VT_TYPE_PACKETS, 0, r, VT_PACKET_DSTATE, 4}, &k);
         vt_put32(p, vt_get32(p) + 1u);
         snprintf(what, sizeof what, "packet record %u: driver state one byte past its record", r);
-        fs_case room2 = {MALFORMED, what, CORRUPT, CORRUPT, k, false};
+        fs_case room2 = {CLAUSE(RESTORE_CORRUPT_RECORD_LENGTH), what, CORRUPT, CORRUPT, k, false};
         run_ed(&f, &room2, &ed, true);
         vt_edit_free(&ed);
         /* One past each size limit: the record is then too short as well (Permits: either). */
@@ -849,19 +905,19 @@ static void fs_records(void **state)
                    VMBSAVE_MAX_DRIVER_PACKET_STATE + 1u, LIMIT, CORRUPT, AT_EDITED);
         /* References resolve at END. */
         snprintf(what, sizeof what, "packet record %u: names a GPADL the image lacks", r);
-        field_case(&f, "RESTORE.REFERENCES.UNRESOLVED", what, B_PACKETS,
+        field_case(&f, CLAUSE(RESTORE_REFERENCES_UNRESOLVED), what, B_PACKETS,
                    PREC(r, VT_PACKET_GPADL, 4), 0x7FFFFFF0u, STATUS_NOT_FOUND, STATUS_NOT_FOUND,
                    AT_END);
     }
     /* Sequences: a first one of 0; a packet id twice (at END). */
-    refused(&f, MALFORMED, "packet record 0: send sequence 0", B_PACKETS, PREC(0, VT_PACKET_SEQ, 8),
-            0, CORRUPT);
+    refused(&f, SEQ_ORDER, "packet record 0: send sequence 0", B_PACKETS,
+            PREC(0, VT_PACKET_SEQ, 8), 0, CORRUPT);
     {
         vt_edit_copy(&ed, pk);
         size_t k = 0;
         uint64_t id0 = vt_get64(field_ptr(&ed, &(fs_field){VT_TYPE_PACKETS, 0, 0, VT_PACKET_ID, 8}, &k));
         vt_put64(field_ptr(&ed, &(fs_field){VT_TYPE_PACKETS, 0, LASTREC, VT_PACKET_ID, 8}, &k), id0);
-        fs_case dup = {"RESTORE.REFERENCES.DUPLICATE", "first and last packet with one id",
+        fs_case dup = {CLAUSE(RESTORE_REFERENCES_DUPLICATE), "first and last packet with one id",
                        STATUS_DUPLICATE_OBJECTID, STATUS_DUPLICATE_OBJECTID, AT_END, false};
         run_ed(&f, &dup, &ed, true);
         vt_edit_free(&ed);
@@ -887,17 +943,18 @@ static void fs_records(void **state)
         }
         if (!found)
             fail_msg("paused_packets: GPADL %u named by a packet is not in the first GPADLS", ref);
-        fs_case td = {"RESTORE.REFERENCES.UNRESOLVED", "a packet names a GPADL being torn down",
+        fs_case td = {CLAUSE(RESTORE_REFERENCES_UNRESOLVED),
+                      "a packet names a GPADL being torn down",
                       STATUS_NOT_FOUND, STATUS_NOT_FOUND, AT_END, false};
         run_ed(&f, &td, &ed, true);
         vt_edit_free(&ed);
     }
-    field_case(&f, "RESTORE.REFERENCES.UNRESOLVED", "the ring GPADL missing", B_PACKETS,
+    field_case(&f, CLAUSE(RESTORE_REFERENCES_UNRESOLVED), "the ring GPADL missing", B_PACKETS,
                HDR(VT_HEADER_RING_GPADL, 4), 0x7FFFFFF1u, STATUS_NOT_FOUND, STATUS_NOT_FOUND, AT_END);
     vt_edit_copy(&ed, pk);
     vt_edit_splice(&ed.c[pi], ed.c[pi].n, 0, NULL, 1);
-    fs_case ptrail = {MALFORMED, "PACKETS: a byte after the last record", CORRUPT, CORRUPT, pi,
-                      false};
+    fs_case ptrail = {CLAUSE(RESTORE_CORRUPT_RECORD_LENGTH),
+                      "PACKETS: a byte after the last record", CORRUPT, CORRUPT, pi, false};
     run_ed(&f, &ptrail, &ed, true);
     vt_edit_free(&ed);
 
@@ -905,26 +962,29 @@ static void fs_records(void **state)
     const vt_edit_image *rg = base(&f, B_PACKETS);
     const size_t ri = vt_edit_find_ring(rg, VMBSAVE_RING_INCOMING);
     const size_t ro = vt_edit_find_ring(rg, VMBSAVE_RING_OUTGOING);
-    refused(&f, MALFORMED, "RING direction 2", B_PACKETS, FIRST_OF(VT_TYPE_RING, VT_RING_DIR, 4), 2,
-            CORRUPT);
-    refused(&f, MALFORMED, "RING first offset 1", B_PACKETS,
+    refused(&f, CLAUSE(RESTORE_CORRUPT_ENUM), "RING direction 2", B_PACKETS,
+            FIRST_OF(VT_TYPE_RING, VT_RING_DIR, 4), 2, CORRUPT);
+    refused(&f, CLAUSE(RESTORE_CORRUPT_RING_PIECES), "RING first offset 1", B_PACKETS,
             FIRST_OF(VT_TYPE_RING, VT_RING_OFFSET, 4), 1, CORRUPT);
     vt_edit_copy(&ed, rg);
     vt_edit_splice(&ed.c[ri], VT_RING_FIXED, ed.c[ri].n - VT_RING_FIXED, NULL, 0);
-    fs_case empty = {MALFORMED, "RING piece of no bytes", CORRUPT, CORRUPT, ri, false};
+    /* Its head alone, 8 bytes: SHORT_PAYLOAD names it ("8 bytes or fewer"). */
+    fs_case empty = {CLAUSE(RESTORE_CORRUPT_SHORT_PAYLOAD), "RING piece of no bytes", CORRUPT,
+                     CORRUPT, ri, false};
     run_ed(&f, &empty, &ed, true);
     vt_edit_free(&ed);
     vt_edit_copy(&ed, rg);
     vt_edit_splice(&ed.c[ri], 4, ed.c[ri].n - 4, NULL, 0);
-    fs_case shortr = {MALFORMED, "RING payload of 4 bytes", CORRUPT, CORRUPT, ri, false};
+    fs_case shortr = {CLAUSE(RESTORE_CORRUPT_SHORT_PAYLOAD), "RING payload of 4 bytes", CORRUPT,
+                      CORRUPT, ri, false};
     run_ed(&f, &shortr, &ed, true);
     vt_edit_free(&ed);
     /* Outgoing before incoming (types equal, so sequences alone do not tell). */
     vt_edit_copy(&ed, rg);
     vt_edit_swap(&ed, ri, ro);
-    fs_case dir = {MALFORMED, "RING outgoing piece before the incoming one", CORRUPT, CORRUPT, ri,
-                   false};
-    /* Permits (1): a reader may leave it to END. */
+    fs_case dir = {CLAUSE(RESTORE_CORRUPT_RING_PIECES),
+                   "RING outgoing piece before the incoming one", CORRUPT, CORRUPT, ri, false};
+    /* RING_PIECES' Permits: a reader may leave it to END (RESTORE.CORRUPT.TOTALS). */
     dir.alt = CORRUPT;
     {
         vt_edit_fix(&ed);
@@ -947,13 +1007,15 @@ static void fs_records(void **state)
     vt_edit_copy(&ed, rg);
     vt_put32(ed.c[0].p + VT_HEADER_IN_PENDING, vt_get32(ed.c[0].p + VT_HEADER_IN_PENDING) + 1u);
     /* The incoming pieces then fall short of the declared count: an outgoing piece may be
-     * refused at once (Permits (1)) or END refuses the totals. */
+     * refused at once (RING_PIECES: outgoing bytes while incoming ones are missing) or, by its
+     * Permits, END refuses the totals (RESTORE.CORRUPT.TOTALS). */
     {
         vt_edit_fix(&ed);
         vt_edit_bytes b;
         vt_edit_serialize(&ed, &b);
-        fs_case more = {MALFORMED, "HEADER declares one incoming pending byte more", CORRUPT,
-                        CORRUPT, ro, false};
+        fs_case more = {CLAUSE(RESTORE_CORRUPT_RING_PIECES),
+                        "HEADER declares one incoming pending byte more", CORRUPT, CORRUPT, ro,
+                        false};
         f.cases++;
         for (size_t per = 0; per < 3; per++) {
             vmbsave_channel *ch = vt_channel_new(f.e);
@@ -979,21 +1041,25 @@ static void fs_end(void **state)
     for (int bid = B_ENABLED; bid <= B_PACKETS; bid += B_PACKETS - B_ENABLED) {
         const vt_edit_image *src = base(&f, (fs_base_id)bid);
         char what[160];
+#define TOTALS CLAUSE(RESTORE_CORRUPT_TOTALS)
         static const struct {
             uint32_t off;
             unsigned width;
             int64_t delta;
             const char *name;
+            const char *clause;
             NTSTATUS want;
         } edits[] = {
-            {VT_END_COUNT, 4, 1, "chunk_count + 1", CORRUPT},
-            {VT_END_COUNT, 4, -1, "chunk_count - 1", CORRUPT},
-            {VT_END_RESERVED, 4, 1, "reserved 1", CORRUPT},
-            {VT_END_TOTAL, 8, 1, "total_bytes + 1", CORRUPT},
-            {VT_END_TOTAL, 8, -1, "total_bytes - 1", CORRUPT},
-            {VT_END_TOTAL, 8, (int64_t)1 << 32, "total_bytes + 2^32", CORRUPT},
-            {VT_END_DIGEST, 8, 1, "digest + 1", STATUS_REVISION_MISMATCH},
+            {VT_END_COUNT, 4, 1, "chunk_count + 1", TOTALS, CORRUPT},
+            {VT_END_COUNT, 4, -1, "chunk_count - 1", TOTALS, CORRUPT},
+            {VT_END_RESERVED, 4, 1, "reserved 1", CLAUSE(RESTORE_CORRUPT_RESERVED), CORRUPT},
+            {VT_END_TOTAL, 8, 1, "total_bytes + 1", TOTALS, CORRUPT},
+            {VT_END_TOTAL, 8, -1, "total_bytes - 1", TOTALS, CORRUPT},
+            {VT_END_TOTAL, 8, (int64_t)1 << 32, "total_bytes + 2^32", TOTALS, CORRUPT},
+            {VT_END_DIGEST, 8, 1, "digest + 1", CLAUSE(RESTORE_FOREIGN_CHUNK),
+             STATUS_REVISION_MISMATCH},
         };
+#undef TOTALS
         for (size_t i = 0; i < sizeof edits / sizeof edits[0]; i++) {
             vt_edit_image ed;
             vt_edit_copy(&ed, src);
@@ -1002,8 +1068,7 @@ static void fs_end(void **state)
             uint64_t v = edits[i].width == 4 ? vt_get32(p) : vt_get64(p);
             put_field(p, edits[i].width, v + (uint64_t)edits[i].delta);
             snprintf(what, sizeof what, "%s: END %s", k_base_names[bid], edits[i].name);
-            fs_case c = {edits[i].want == CORRUPT ? MALFORMED : "RESTORE.FOREIGN_CHUNK", what,
-                         edits[i].want, edits[i].want, AT_END, false};
+            fs_case c = {edits[i].clause, what, edits[i].want, edits[i].want, AT_END, false};
             run_ed(&f, &c, &ed, false);
             vt_edit_free(&ed);
         }
@@ -1011,7 +1076,7 @@ static void fs_end(void **state)
         vt_edit_copy(&ed, src);
         vt_edit_splice(&ed.c[ed.count - 1], VT_END_PAYLOAD_BYTES - 1u, 1, NULL, 0);
         snprintf(what, sizeof what, "%s: END payload of 23 bytes", k_base_names[bid]);
-        fs_case c = {MALFORMED, what, CORRUPT, CORRUPT, AT_END, false};
+        fs_case c = {CLAUSE(RESTORE_CORRUPT_SHORT_PAYLOAD), what, CORRUPT, CORRUPT, AT_END, false};
         run_ed(&f, &c, &ed, true);
         vt_edit_free(&ed);
     }
@@ -1028,7 +1093,7 @@ static void fs_limits(void **state)
     const vt_edit_image *lim = base(&f, B_LIMITS);
     vt_edit_image ed;
     vt_edit_copy(&ed, lim);
-    fs_case ok = {"LIMIT.GPADL", "the limits channel: 64 GPADLs (one of 4,096 pfns, the last "
+    fs_case ok = {CLAUSE(LIMIT_GPADL), "the limits channel: 64 GPADLs (one of 4,096 pfns, the last "
                   "VMBSAVE_MAX_PFN), 4,096 packets (one of 16,384 payload bytes, id UINT64_MAX), "
                   "a ring of 32 MiB, an outgoing ring full, the offer at its maxima",
                   STATUS_SUCCESS, STATUS_SUCCESS, 0, false};
@@ -1042,7 +1107,8 @@ static void fs_limits(void **state)
         vt_image again;
         vt_save(f.e, ch, VMBSAVE_MAX_CHUNK_BYTES, &again);
         if (again.size != b.size || memcmp(again.bytes, b.b, b.size) != 0)
-            fail_msg("RESTORE.FIXED_POINT: the restored limits channel saves another image");
+            fail_msg(CLAUSE(RESTORE_FIXED_POINT) ": the restored limits channel saves another "
+                     "image");
         vt_image_free(&again);
         vt_destroy_channel(f.e, ch);
         vt_edit_bytes_free(&b);
@@ -1064,7 +1130,7 @@ static void fs_limits(void **state)
                (fs_field){VT_TYPE_GPADLS, SIZE_MAX, LASTREC, VT_GPADL_PFNS, 4},
                VMBSAVE_MAX_GPADL_PFNS + 1u, LIMIT, CORRUPT, AT_EDITED);
     /* The last pfn one past VMBSAVE_MAX_PFN. */
-    refused(&f, MALFORMED, "limits: last pfn 2^52", B_LIMITS,
+    refused(&f, CLAUSE(RESTORE_CORRUPT_PFN_RANGE), "limits: last pfn 2^52", B_LIMITS,
             (fs_field){VT_TYPE_GPADLS, SIZE_MAX, LASTREC,
                        VT_GPADL_FIXED + 8u * (VMBSAVE_MAX_GPADL_PFNS - 1u), 8},
             VMBSAVE_MAX_PFN + 1u, CORRUPT);
