@@ -80,6 +80,10 @@ fi
 # About 2 to 4 minutes on 2 cores; status 0 (no new reliable finding against the reference).
 section "nightly pipeline, short run (ci/main.sh --budget 50)"
 bash ci/main.sh --budget 50 --out build/nightly/ci-out --corpus build/nightly/ci-corpus
+# Its dashboard in headless Chromium: plots of this run's real data, a screenshot kept as
+# build/nightly/dashboard.png (HARNESS.NIGHTLY.DASHBOARD_SCREENSHOT does the same on a fixture).
+VMBSAVE_NIGHTLY_OUT="$PWD/build/nightly/ci-out" \
+    bash tests/selftest/check_nightly_report.sh screenshot "$PWD" "$PWD/build"
 
 section "asan: ctest"
 exec ctest --preset asan --output-on-failure --no-label-summary --parallel "$jobs"
