@@ -104,7 +104,7 @@ def history_section:
 + "<table class=\"meta\">"
 + "<tr><td>implementation</td><td>\(if .impl then "<code>\(.impl.path | h)</code> (sha256 <code>\(.impl.sha256 // "?" | h)</code>)" else "the reference" end)</td></tr>"
 + "<tr><td>run</td><td>\(.started | h) to \(.finished // "?" | h), budget \(.budget_seconds | num) s on \(.cores | num) cores, exit status \(.exit_status | num)</td></tr>"
-+ (if .utilisation then "<tr><td>fuzzing</td><td>\(.utilisation.fuzz_core_seconds | num) of \(.utilisation.budget_core_seconds | num) core-seconds (\((.utilisation.fraction // null) | if type == "number" then . * 100 else null end | num) %)</td></tr>" else "" end)
++ (if .utilisation then "<tr><td>fuzzing</td><td>\(.utilisation.fuzz_core_seconds | num) of \((.utilisation.phase_core_seconds // .utilisation.budget_core_seconds) | num) core-seconds (\((.utilisation.fraction // null) | if type == "number" then . * 100 else null end | num) %)</td></tr>" else "" end)
 + (if .fixed_costs_seconds then "<tr><td>fixed costs</td><td>" + ([.fixed_costs_seconds | to_entries[] | "\(.key) \(.value | num) s"] | join(", ") | h) + "</td></tr>" else "" end)
 + "</table>\n"
 + "<h2>Findings</h2>" + findings_table

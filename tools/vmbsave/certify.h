@@ -177,9 +177,17 @@ typedef struct certify_search_report {
     certify_search_finding finding;
     uint32_t info_count;
     certify_search_finding info[CERTIFY_SEARCH_MAX_INFO];
+    /* The program being run, written before each: when a batch is stopped for its time, the
+     * parent replays it alone to tell a hang of the implementation from a slow machine. */
+    uint32_t in_flight_size;
+    unsigned char in_flight[CERTIFY_SEARCH_MAX_INPUT];
 } certify_search_report;
 void *certify_search_arg_new(const char *plugin, uint64_t seed, uint32_t time_ms);
 int certify_search_child(void *arg, void *report, size_t size);
+/* Replays one program (byte form) on the implementation alone: the arg of
+ * certify_search_replay_arg_new (free() it); the report is unused. */
+void *certify_search_replay_arg_new(const char *plugin, const unsigned char *program, uint32_t size);
+int certify_search_replay_child(void *arg, void *report, size_t size);
 
 int cmd_certify(int argc, char **argv);
 int cmd_verify_report(int argc, char **argv);

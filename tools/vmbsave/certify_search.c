@@ -129,6 +129,7 @@ int certify_search_child(void *arg_, void *report, size_t size)
         for (unsigned m = 0; m < mutations; m++)
             vmbsave_program_mutate(&candidate, SEARCH_MAX_STEPS, next_random(&rng));
         r->programs++;
+        r->in_flight_size = (uint32_t)vmbsave_program_encode(&candidate, r->in_flight, sizeof(r->in_flight));
 
         bool passed = false;
         if (has_fault_alloc(&candidate)) {
@@ -208,6 +209,39 @@ int certify_search_child(void *arg_, void *report, size_t size)
     vmbsave_differential_free(diff);
     vmbsave_runner_close(ref);
     vmbsave_runner_close(impl);
+    return 0;
+}
+
+typedef struct replay_arg {
+    const char *plugin;
+    uint32_t size;
+    unsigned char program[CERTIFY_SEARCH_MAX_INPUT];
+} replay_arg;
+
+void *certify_search_replay_arg_new(const char *plugin, const unsigned char *program, uint32_t size)
+{
+    replay_arg *a = calloc(1, sizeof(*a));
+    if (a != NULL && size <= sizeof(a->program)) {
+        a->plugin = plugin;
+        a->size = size;
+        memcpy(a->program, program, size);
+    }
+    return a;
+}
+
+int certify_search_replay_child(void *arg_, void *report, size_t size)
+{
+    (void)report;
+    (void)size;
+    const replay_arg *a = arg_;
+    static vmbsave_program p;
+    static vmbsave_run_result res;
+    char error[256];
+    vmbsave_runner *impl = vmbsave_runner_open_path(a->plugin, error, sizeof(error));
+    if (impl == NULL)
+        return 2;
+    vmbsave_program_decode(a->program, a->size, &p);
+    vmbsave_runner_run(impl, &p, NULL, &res);
     return 0;
 }
 

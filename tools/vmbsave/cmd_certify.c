@@ -1028,6 +1028,29 @@ static void search_take_program(certify_case *c, const certify_search_finding *f
                  f->unminimized_steps > f->steps ? ", minimised" : "", text);
 }
 
+/* A batch stopped for its time: the program it was running, replayed alone in a child of its
+ * own with the case limit, tells a hang of the implementation (TIMEOUT again) from a batch that
+ * overran because the machine was slow (the replay ends: not the implementation's fault). */
+static bool search_overran_only(search_state *st, const sandbox_result *r, uint32_t *replay_ms)
+{
+    const certify_search_report *partial = r->report;
+    if (r->end != SANDBOX_TIMED_OUT || partial == NULL || partial->in_flight_size == 0 ||
+        partial->in_flight_size > CERTIFY_SEARCH_MAX_INPUT)
+        return false;
+    void *a = certify_search_replay_arg_new(st->x->run->impl_path, partial->in_flight,
+                                            partial->in_flight_size);
+    if (a == NULL)
+        return false;
+    sandbox_limits limits = {st->x->options->case_timeout * 1000u, (uint64_t)st->x->options->memory_mib << 20};
+    sandbox_result again;
+    sandbox_run_function(certify_search_replay_child, a, 0, &limits, &again);
+    free(a);
+    bool ended = again.end == SANDBOX_EXITED && again.exit_code == 0;
+    *replay_ms = again.elapsed_ms;
+    sandbox_result_free(&again);
+    return ended;
+}
+
 static void search_record(search_state *st, uint64_t seed, sandbox_result *r)
 {
     context *x = st->x;
@@ -1036,7 +1059,17 @@ static void search_record(search_state *st, uint64_t seed, sandbox_result *r)
     certify_case *c = NULL;
     x->run->search_batches++;
     x->run->search_ms += r->elapsed_ms;
-    if (rep == NULL) {
+    uint32_t replay_ms = 0;
+    if (rep == NULL && search_overran_only(st, r, &replay_ms)) {
+        c = search_case(st, "SEARCH.BATCH_OVERRAN", "-", seed);
+        if (c != NULL) {
+            c->verdict = CV_INFO;
+            snprintf(c->detail, sizeof(c->detail),
+                     "a search batch (seed 0x%016" PRIx64 ") outran its time limit (%u ms); the "
+                     "program it was running, replayed alone, ended in %u ms: a slow machine, "
+                     "not a hang of the implementation", seed, r->elapsed_ms, replay_ms);
+        }
+    } else if (rep == NULL) {
         /* The batch died: the implementation crashed, hung or ran out of memory on a program
          * of it (which one is lost with the child; certify's other stages localise it). */
         certify_case tmp;

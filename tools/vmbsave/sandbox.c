@@ -357,7 +357,9 @@ static int sandbox_run(sandbox_function fn, void *arg, size_t report_size, char 
     out->max_rss_bytes = (uint64_t)usage.ru_maxrss * 1024u;
     if (shared != NULL) {
         out->finished = shared->finished == 1;
-        if (out->finished && report_size != 0) {
+        /* A child stopped half way hands back what it had written too (certify's search
+         * records the program in flight); `finished` says which it is. */
+        if (report_size != 0) {
             out->report = malloc(report_size);
             if (out->report != NULL) {
                 memcpy(out->report, shared + 1, report_size);

@@ -44,7 +44,8 @@ typedef struct sandbox_result {
     uint64_t max_rss_bytes; /* peak resident size, from the kernel */
     uint32_t elapsed_ms;
     bool finished;          /* sandbox_run_function: fn returned */
-    void *report;           /* sandbox_run_function, finished: the report's bytes; free() it */
+    void *report;           /* sandbox_run_function: the report's bytes as the child left them
+                             * (complete only when finished); free() it */
     size_t report_size;
     char *output;           /* stdout and stderr interleaved, NUL-terminated; free() it */
     size_t output_size;
