@@ -27,18 +27,10 @@
 
 #include "oracle/spec_clauses.h"
 #include "support/clause_test.h"
+#include "support/check.h"
 #include "support/fixture.h"
 #include "support/image_edit.h"
 #include "support/util.h"
-
-#define OK(e, expr)                                                                                \
-    do {                                                                                           \
-        vmbsave_host_enter(&(e)->host);                                                            \
-        NTSTATUS ok_s_ = (expr);                                                                   \
-        vmbsave_host_leave(&(e)->host);                                                            \
-        if (ok_s_ != STATUS_SUCCESS)                                                               \
-            fail_msg("%s:%d: %s returned %s", __FILE__, __LINE__, #expr, vt_status_str(ok_s_));    \
-    } while (0)
 
 /* ==== base images =========================================================================== */
 
@@ -75,35 +67,35 @@ static vmbsave_channel *make_limits(vt_env *e)
     offer.subchannel_index = VMBSAVE_MAX_SUBCHANNEL_INDEX;
     offer.mmio_megabytes = VMBSAVE_MAX_MMIO_MEGABYTES;
     offer.flags = VMBSAVE_OFFER_FLAGS_VALID;
-    OK(e, e->v->init_set_offer(ch, &offer));
-    OK(e, e->v->enable(ch));
+    EXPECT_OK(e, e->v->init_set_offer(ch, &offer));
+    EXPECT_OK(e, e->v->enable(ch));
     uint64_t *pfns = vt_xmalloc(VMBSAVE_MAX_GPADL_PFNS * sizeof *pfns);
     for (uint32_t i = 0; i < VMBSAVE_MAX_GPADL_PFNS; i++)
         pfns[i] = (uint64_t)i * 977u;
     pfns[VMBSAVE_MAX_GPADL_PFNS - 1] = VMBSAVE_MAX_PFN;
     for (uint32_t g = 1; g < VMBSAVE_MAX_GPADLS; g++)
-        OK(e, e->v->gpadl_create(ch, g, &pfns[g], 1));
-    OK(e, e->v->gpadl_create(ch, LIM_RING_GPADL, pfns, VMBSAVE_MAX_GPADL_PFNS));
+        EXPECT_OK(e, e->v->gpadl_create(ch, g, &pfns[g], 1));
+    EXPECT_OK(e, e->v->gpadl_create(ch, LIM_RING_GPADL, pfns, VMBSAVE_MAX_GPADL_PFNS));
     free(pfns);
     vmbsave_open_params open = {.ring_gpadl_id = LIM_RING_GPADL,
                                 .incoming_ring_bytes = VMBSAVE_MAX_RING_BYTES,
                                 .outgoing_ring_bytes = VMBSAVE_MIN_RING_BYTES,
                                 .target_vp = VMBSAVE_MAX_TARGET_VP,
                                 .connection_id = UINT32_MAX};
-    OK(e, e->v->guest_open(ch, &open));
-    OK(e, e->v->start(ch));
+    EXPECT_OK(e, e->v->guest_open(ch, &open));
+    EXPECT_OK(e, e->v->start(ch));
     uint8_t *payload = vt_xmalloc(VMBSAVE_MAX_PACKET_PAYLOAD);
     for (uint32_t i = 0; i < VMBSAVE_MAX_PACKET_PAYLOAD; i++)
         payload[i] = (uint8_t)(i * 31u + 5u);
     for (uint32_t k = 0; k < VMBSAVE_MAX_PACKETS; k++) {
         uint64_t id = k + 1u == VMBSAVE_MAX_PACKETS ? UINT64_MAX : k + 1u;
         uint32_t bytes = k == 0 ? VMBSAVE_MAX_PACKET_PAYLOAD : k % 3u;
-        OK(e, e->v->packet_send(ch, id, k % 5u == 0 ? 1u : 0u, payload, bytes));
+        EXPECT_OK(e, e->v->packet_send(ch, id, k % 5u == 0 ? 1u : 0u, payload, bytes));
     }
-    OK(e, e->v->ring_write(ch, VMBSAVE_RING_OUTGOING, payload, VMBSAVE_MIN_RING_BYTES));
-    OK(e, e->v->ring_write(ch, VMBSAVE_RING_INCOMING, payload, 100));
+    EXPECT_OK(e, e->v->ring_write(ch, VMBSAVE_RING_OUTGOING, payload, VMBSAVE_MIN_RING_BYTES));
+    EXPECT_OK(e, e->v->ring_write(ch, VMBSAVE_RING_INCOMING, payload, 100));
     free(payload);
-    OK(e, e->v->pause(ch));
+    EXPECT_OK(e, e->v->pause(ch));
     return ch;
 }
 
@@ -113,13 +105,13 @@ static vmbsave_channel *make_big_gpadls(vt_env *e)
     vmbsave_channel *ch = vt_channel_new(e);
     vmbsave_offer offer;
     vt_fill_offer(&offer, 11);
-    OK(e, e->v->init_set_offer(ch, &offer));
-    OK(e, e->v->enable(ch));
+    EXPECT_OK(e, e->v->init_set_offer(ch, &offer));
+    EXPECT_OK(e, e->v->enable(ch));
     uint64_t *pfns = vt_xmalloc(VMBSAVE_MAX_GPADL_PFNS * sizeof *pfns);
     for (uint32_t g = 1; g <= 3; g++) {
         for (uint32_t i = 0; i < VMBSAVE_MAX_GPADL_PFNS; i++)
             pfns[i] = (uint64_t)g * 100000u + i;
-        OK(e, e->v->gpadl_create(ch, g, pfns, VMBSAVE_MAX_GPADL_PFNS));
+        EXPECT_OK(e, e->v->gpadl_create(ch, g, pfns, VMBSAVE_MAX_GPADL_PFNS));
     }
     free(pfns);
     return ch;

@@ -13,18 +13,10 @@
 #include <string.h>
 
 #include "support/clause_test.h"
+#include "support/check.h"
 #include "support/fixture.h"
 #include "support/image_edit.h"
 #include "support/util.h"
-
-#define OK(e, expr)                                                                                \
-    do {                                                                                           \
-        vmbsave_host_enter(&(e)->host);                                                            \
-        NTSTATUS ok_s_ = (expr);                                                                   \
-        vmbsave_host_leave(&(e)->host);                                                            \
-        if (ok_s_ != STATUS_SUCCESS)                                                               \
-            fail_msg("%s:%d: %s returned %s", __FILE__, __LINE__, #expr, vt_status_str(ok_s_));    \
-    } while (0)
 
 static uint8_t stream_byte(uint32_t i)
 {
@@ -37,16 +29,16 @@ static vmbsave_channel *open_channel(vt_env *e, uint32_t ring_bytes)
     vmbsave_channel *ch = vt_channel_new(e);
     vmbsave_offer offer;
     vt_fill_offer(&offer, 3);
-    OK(e, e->v->init_set_offer(ch, &offer));
-    OK(e, e->v->enable(ch));
+    EXPECT_OK(e, e->v->init_set_offer(ch, &offer));
+    EXPECT_OK(e, e->v->enable(ch));
     const uint64_t pfn = 42;
-    OK(e, e->v->gpadl_create(ch, 9, &pfn, 1));
+    EXPECT_OK(e, e->v->gpadl_create(ch, 9, &pfn, 1));
     vmbsave_open_params open;
     vt_fill_open(&open, 9);
     open.incoming_ring_bytes = ring_bytes;
     open.outgoing_ring_bytes = ring_bytes;
-    OK(e, e->v->guest_open(ch, &open));
-    OK(e, e->v->start(ch));
+    EXPECT_OK(e, e->v->guest_open(ch, &open));
+    EXPECT_OK(e, e->v->start(ch));
     return ch;
 }
 
@@ -72,19 +64,19 @@ static void save_image_complete_wrapped_ring(void **state)
     uint32_t got = 0;
     for (int d = 0; d < 2; d++) {
         vmbsave_ring_direction dir = (vmbsave_ring_direction)d;
-        OK(e, e->v->ring_write(ch, dir, data, first));
-        OK(e, e->v->ring_read(ch, dir, sink, drained, &got));
+        EXPECT_OK(e, e->v->ring_write(ch, dir, data, first));
+        EXPECT_OK(e, e->v->ring_read(ch, dir, sink, drained, &got));
         if (got != drained)
             fail_msg("ring_read gave %u bytes, expected %u", got, drained);
-        OK(e, e->v->ring_write(ch, dir, data + first, second));
+        EXPECT_OK(e, e->v->ring_write(ch, dir, data + first, second));
         if (more[d] != 0) {
-            OK(e, e->v->ring_read(ch, dir, sink, more[d], &got));
+            EXPECT_OK(e, e->v->ring_read(ch, dir, sink, more[d], &got));
             if (got != more[d] || memcmp(sink, data + drained, more[d]) != 0)
                 fail_msg("LIFECYCLE.RING.FIFO: a read across the end of the ring's storage "
                          "gave %u bytes, not the %u next in order", got, more[d]);
         }
     }
-    OK(e, e->v->pause(ch));
+    EXPECT_OK(e, e->v->pause(ch));
     /* Pending in direction d: bytes drained + more[d] .. first + second of the stream. */
     uint32_t pending[2];
     const uint8_t *want[2];
@@ -123,10 +115,10 @@ static void save_image_complete_wrapped_ring(void **state)
     NTSTATUS s = vt_call_restore(e, back, img.bytes, img.size);
     if (s != STATUS_SUCCESS)
         fail_msg("restore of the wrapped-ring image returned %s", vt_status_str(s));
-    OK(e, e->v->start(back));
+    EXPECT_OK(e, e->v->start(back));
     for (int d = 0; d < 2; d++) {
         uint8_t *all = vt_xmalloc(pending[d]);
-        OK(e, e->v->ring_read(back, (vmbsave_ring_direction)d, all, pending[d], &got));
+        EXPECT_OK(e, e->v->ring_read(back, (vmbsave_ring_direction)d, all, pending[d], &got));
         if (got != pending[d] || memcmp(all, want[d], pending[d]) != 0)
             fail_msg("RESTORE.RESULT.SAVED_STATE: the restored ring %d gave %u bytes, not the %u "
                      "pending bytes in order", d, got, pending[d]);
@@ -151,8 +143,8 @@ static void lifecycle_gpadl_create_each_pfn(void **state)
     vmbsave_channel *ch = vt_channel_new(e);
     vmbsave_offer offer;
     vt_fill_offer(&offer, 5);
-    OK(e, e->v->init_set_offer(ch, &offer));
-    OK(e, e->v->enable(ch));
+    EXPECT_OK(e, e->v->init_set_offer(ch, &offer));
+    EXPECT_OK(e, e->v->enable(ch));
     for (uint32_t count = 1; count <= 3; count++) {
         for (uint32_t at = 0; at < count; at++) {
             uint64_t pfns[3] = {1, 2, 3};
@@ -165,9 +157,9 @@ static void lifecycle_gpadl_create_each_pfn(void **state)
                          "VMBSAVE_MAX_PFN returned %s, expected STATUS_INVALID_PARAMETER", at + 1u,
                          count, vt_status_str(s));
             pfns[at] = VMBSAVE_MAX_PFN;
-            OK(e, e->v->gpadl_create(ch, 77, pfns, count)); /* the id was left free */
-            OK(e, e->v->gpadl_teardown_begin(ch, 77));
-            OK(e, e->v->gpadl_teardown_complete(ch, 77));
+            EXPECT_OK(e, e->v->gpadl_create(ch, 77, pfns, count)); /* the id was left free */
+            EXPECT_OK(e, e->v->gpadl_teardown_begin(ch, 77));
+            EXPECT_OK(e, e->v->gpadl_teardown_complete(ch, 77));
         }
     }
     vt_destroy_channel(e, ch);
