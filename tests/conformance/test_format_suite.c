@@ -823,6 +823,34 @@ static void fs_records(void **state)
         accepted(&f, CLAUSE(RESTORE_CORRUPT_PFN_RANGE), what, B_GPADLS,
                  GREC(r, VT_GPADL_FIXED, 8), VMBSAVE_MAX_PFN);
     }
+    /* A reader that skips a bad record, or the rest of its chunk, instead of refusing it leaves
+     * the totals short, so END refuses the image anyway; unless a later chunk makes up the
+     * count. The last record of the first GPADLS gets a pfn one past VMBSAVE_MAX_PFN, and an
+     * extra GPADLS after it holds that record intact: PFN_RANGE is broken (and the records
+     * outnumber the HEADER's count, which a reader that refuses the bad record never sees).
+     * Kills restore.c's pfn check made to return STATUS_SUCCESS (ci/mutation.sh). */
+    {
+        vt_edit_copy(&ed, g);
+        size_t gk = vt_edit_find(&ed, VT_TYPE_GPADLS, 0);
+        uint32_t n = vt_edit_rec_count(&ed.c[gk]);
+        if (n == 0)
+            fail_msg("open_gpadls: its first GPADLS chunk holds no record");
+        uint32_t off = vt_edit_rec_off(&ed.c[gk], n - 1u); /* it runs to the payload's end */
+        if (vt_get32(ed.c[gk].p + off + VT_GPADL_PFNS) == 0)
+            fail_msg("open_gpadls: its last GPADL record has no pfn");
+        vt_edit_chunk extra;
+        vt_edit_chunk_copy(&extra, &ed.c[gk]);
+        vt_edit_splice(&extra, 4, off - 4u, NULL, 0); /* the count, then the last record */
+        vt_put32(extra.p, 1);
+        vt_put64(ed.c[gk].p + off + VT_GPADL_FIXED, VMBSAVE_MAX_PFN + 1u);
+        vt_edit_insert(&ed, gk + 1u, &extra);
+        free(extra.p);
+        fs_case made_up = {CLAUSE(RESTORE_CORRUPT_PFN_RANGE),
+                           "last GPADL record's pfn 2^52, the record again in a later GPADLS",
+                           CORRUPT, CORRUPT, gk, false};
+        run_ed(&f, &made_up, &ed, true);
+        vt_edit_free(&ed);
+    }
     /* Ids: lower than the one before is corrupt at that chunk; equal is a duplicate at END. */
     {
         vt_edit_copy(&ed, g);
@@ -995,6 +1023,25 @@ static void fs_records(void **state)
                       CORRUPT, ri, false};
     run_ed(&f, &shortr, &ed, true);
     vt_edit_free(&ed);
+    /* An extra piece of no bytes after the incoming one, every total consistent: a reader
+     * that skips it instead of refusing it would restore (the other case above shortens the
+     * ring, which END's totals catch anyway). Kills restore.c's short-piece check made to
+     * return STATUS_SUCCESS (ci/mutation.sh). */
+    {
+        vt_edit_copy(&ed, rg);
+        vt_edit_chunk piece;
+        vt_edit_chunk_copy(&piece, &ed.c[ri]);
+        uint32_t bytes = piece.n - VT_RING_FIXED;
+        vt_put32(piece.p + VT_RING_OFFSET, vt_get32(piece.p + VT_RING_OFFSET) + bytes);
+        vt_edit_splice(&piece, VT_RING_FIXED, bytes, NULL, 0);
+        vt_edit_insert(&ed, ri + 1u, &piece);
+        free(piece.p);
+        fs_case extra = {CLAUSE(RESTORE_CORRUPT_SHORT_PAYLOAD),
+                         "an extra RING piece of no bytes after the incoming one", CORRUPT,
+                         CORRUPT, ri + 1u, false};
+        run_ed(&f, &extra, &ed, true);
+        vt_edit_free(&ed);
+    }
     /* Outgoing before incoming (types equal, so sequences alone do not tell). */
     vt_edit_copy(&ed, rg);
     vt_edit_swap(&ed, ri, ro);
