@@ -30,6 +30,11 @@ usage: ci/main.sh [options]
                      step draws the history from it
   --no-fuzz          replay seeds and regressions and triage them, no engine (a quick check)
   --keep-work        keep the work folder (OUT.work: engine logs, raw artifacts, corpora)
+  --mutants N        also sample N mutants of reference/ (0..1000, default 0) and judge them
+                     with the quick detection (ci/nightly/mutants.sh, ci/mutation.sh; the draw's
+                     seed is the date, so nights differ): the harness's own mutation score, in
+                     report.json's "mutation"; survivors are listed, not findings. Builds the
+                     asan preset; each mutant takes from seconds to --timeout (900 s)
   -h, --help         this text
 Old options: --fuzz-seconds N is --budget (N times the number of targets); --no-bench and
 --bench-mib are gone (the benchmarks are bench/'s); the clause suite is ctest's
@@ -54,11 +59,13 @@ out=build/nightly/out
 previous=()
 run_fuzz=1
 keep_work=0
+mutants=0
 while [ $# -gt 0 ]; do
     case "$1" in
-    --budget | --targets | --impl | --jobs | --corpus | --out | --previous | --fuzz-seconds)
+    --budget | --targets | --impl | --jobs | --corpus | --out | --previous | --fuzz-seconds | --mutants)
         [ $# -ge 2 ] || die_usage "$1 needs a value"
         case "$1" in
+        --mutants) mutants=$2 ;;
         --budget) budget=$2 ;;
         --targets) targets_arg=$2 ;;
         --impl) impl=$2 ;;
@@ -103,6 +110,8 @@ fi
     die_usage "--budget takes a whole number of seconds from 10 to 604800, got '$budget'"
 [[ "$jobs" =~ ^[0-9]{1,3}$ ]] && [ "$jobs" -ge 1 ] && [ "$jobs" -le 256 ] ||
     die_usage "--jobs takes a whole number from 1 to 256, got '$jobs'"
+[[ "$mutants" =~ ^[0-9]{1,4}$ ]] && [ "$mutants" -le 1000 ] ||
+    die_usage "--mutants takes a whole number from 0 to 1000, got '$mutants'"
 slot=$((budget / ${#targets[@]}))
 [ "$run_fuzz" -eq 0 ] || [ "$slot" -ge 5 ] ||
     die_usage "--budget $budget gives each of ${#targets[@]} targets less than 5 seconds"
@@ -163,7 +172,7 @@ on_exit() {
 trap on_exit EXIT
 trap 'echo "ci/main.sh: interrupted" >&2; exit 2' INT TERM HUP
 
-declare -A cost=([build]=0 [replay]=0 [merge]=0 [triage]=0 [coverage]=0 [report]=0)
+declare -A cost=([build]=0 [replay]=0 [merge]=0 [triage]=0 [coverage]=0 [mutation]=0 [report]=0)
 impl_json=null
 
 # write_report VERDICT EXIT_STATUS VERDICT_LINE: OUT/report.json (temp file, then rename).
@@ -176,18 +185,20 @@ write_report() {
     local costs="{" k
     for k in "${!cost[@]}"; do costs+="\"$k\": ${cost[$k]},"; done
     costs="${costs%,}}"
-    local coverage=${coverage_json:-null} certify=${certify_json:-null}
+    local coverage=${coverage_json:-null} certify=${certify_json:-null} mutation=${mutation_json:-null}
     jq -n --arg started "$started" --arg finished "$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
         --argjson budget "$budget" --argjson cores "$jobs" --argjson impl "$impl_json" \
         --arg verdict "$1" --argjson status "$2" --arg line "$3" --argjson util "$util" \
         --argjson costs "$costs" --argjson coverage "$coverage" --argjson certify "$certify" \
+        --argjson mutation "$mutation" \
         --slurpfile targets "$work/targets.jsonl" --slurpfile findings "$work/findings.jsonl" \
         --slurpfile allowed "$work/allowed.jsonl" \
         '{schema: "vmbsave-nightly/1", started: $started, finished: $finished,
           budget_seconds: $budget, cores: $cores, impl: $impl, verdict: $verdict,
           exit_status: $status, verdict_line: $line, utilisation: $util,
           fixed_costs_seconds: $costs, targets: $targets, findings: $findings,
-          allowed_differences: $allowed, coverage: $coverage, certify: $certify}' \
+          allowed_differences: $allowed, coverage: $coverage, certify: $certify,
+          mutation: $mutation}' \
         >"$out/report.json.tmp" && mv "$out/report.json.tmp" "$out/report.json"
 }
 
@@ -439,6 +450,19 @@ if [ -x ci/nightly/coverage.sh ]; then
         echo "ci/main.sh: the coverage step failed" >&2
     fi
     cost[coverage]=$((SECONDS - t0))
+fi
+
+# ---- Mutation sample (--mutants N; ci/nightly/mutants.sh) ------------------------------------------
+if [ "$mutants" -gt 0 ]; then
+    section "mutation sample: $mutants mutants of reference/ (ci/nightly/mutants.sh)"
+    t0=$SECONDS
+    write_report running 0 "ci/main.sh: running"
+    if ci/nightly/mutants.sh "$out" "$mutants"; then
+        mutation_json=$(jq -c '.mutation // null' "$out/report.json")
+    else
+        echo "ci/main.sh: the mutation sample failed" >&2
+    fi
+    cost[mutation]=$((SECONDS - t0))
 fi
 
 # ---- Verdict ---------------------------------------------------------------------------------------

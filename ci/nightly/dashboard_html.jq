@@ -87,6 +87,19 @@ def coverage_section:
     + link(.coverage.html // "coverage/index.html"; "llvm-cov report") + ").</p>"
   else "<p id=\"coverage\" class=\"none\">No coverage report this night (ci/nightly/coverage.sh did not run).</p>" end;
 
+def mutation_section:
+  if .mutation then
+    "<p id=\"mutation\">\(.mutation.sample | num) mutants of reference/ drawn (seed \(.mutation.seed | num)): "
+    + "<b>\(.mutation.killed | num) killed</b> (\(.mutation.killed_by_timeout | num) by timeout), "
+    + "\(.mutation.survived | num) survived, \(.mutation.equivalent | num) listed equivalent, \(.mutation.stillborn | num) stillborn; score "
+    + "<b>\(if .mutation.score then (.mutation.score * 1000 | round) / 10 else null end | num) %</b> ("
+    + link(.mutation.summary // "mutation/summary.json"; "summary") + ").</p>"
+    + (if (.mutation.survivors // [] | length) > 0 then
+        "<table id=\"survivors\"><tr><th>survivor (a blind spot of the harness)</th><th>line</th><th>mutation</th></tr>"
+        + ([.mutation.survivors[] | "<tr>" + (.file | td) + (.line | tdn) + "<td><code>\(.mutation | h)</code></td></tr>"] | join(""))
+        + "</table>" else "" end)
+  else "<p id=\"mutation\" class=\"none\">No mutants sampled this night (ci/main.sh --mutants N).</p>" end;
+
 def history_section:
   if ($history | length) < 2 then "<p class=\"none\">No earlier nights given (--previous DIR); the trend starts with this one.</p>"
   else "<table id=\"history\"><tr><th>night</th><th>verdict</th><th>new</th><th>known</th><th>new reliable</th><th>edges (all targets and engines)</th><th>executions</th><th>lines %</th><th>branches %</th></tr>"
@@ -117,4 +130,5 @@ def history_section:
 + plot("edges"; "coverage (edges) over time") + plot("execs"; "executions per second") + plot("corpus"; "corpus growth")
 + "<h2>Trend across nights</h2>" + history_section
 + "<h2>Certify</h2>" + certify_section
++ "<h2>Mutation score of the harness</h2>" + mutation_section
 + "\n</body></html>\n"

@@ -97,6 +97,21 @@ usage)
     expect_usage "--previous $work/none: no report.json there" --previous "$work/none"
     expect_usage "--bench-mib is gone" --bench-mib 4
     expect_usage "unknown argument '--fast'" --fast
+    expect_usage "--mutants takes a whole number from 0 to 1000, got '1001'" --mutants 1001
+    expect_usage "--mutants takes a whole number" --mutants some
+    # ci/nightly/mutants.sh, the step --mutants runs: bad input exits 2 and touches nothing.
+    mkdir -p "$work/mut-out" && echo '{"schema": "x"}' >"$work/mut-out/report.json"
+    for bad in "" "$work/mut-out 0" "$work/mut-out 1001" "$work/mut-out x" "$work/none 3" \
+        "$work/mut-out 3 --seed -1" "$work/mut-out 3 --jobs 0" "$work/mut-out 3 --timeout 5" \
+        "$work/mut-out 3 --fast 1"; do
+        rc=0
+        # shellcheck disable=SC2086 # the arguments are split on purpose
+        "$src/ci/nightly/mutants.sh" $bad >"$work/mut.log" 2>&1 || rc=$?
+        [ "$rc" -eq 2 ] || fail "ci/nightly/mutants.sh $bad: status $rc, expected 2"
+        grep -q '^ci/nightly/mutants.sh: ' "$work/mut.log" || fail "ci/nightly/mutants.sh $bad: no message"
+    done
+    [ "$(cat "$work/mut-out/report.json")" = '{"schema": "x"}' ] || fail "mutants.sh changed report.json on bad input"
+    [ ! -e "$work/mut-out/mutation" ] || fail "mutants.sh made OUT/mutation on bad input"
     mkdir -p "$work/not-a-report" && touch "$work/not-a-report/precious"
     expect_usage "holds files but no report.json" --out "$work/not-a-report"
     [ -f "$work/not-a-report/precious" ] || fail "--out emptied a folder that was no report"

@@ -10,6 +10,7 @@
 #               docs/SPEC.md, baselineState and level from new/known and reliable/flaky
 #   html        index.html holds no external URL and no script, the findings table with every
 #               finding and its command HTML-escaped, the certify verdicts, the coverage link,
+#               the mutation sample's score and survivors (escaped),
 #               three plots over time and three trend plots
 #   history     --previous: the trend carries over through history.json (naming only last
 #               night's folder keeps every night), a broken previous night is skipped with a
@@ -152,12 +153,16 @@ html)
     grep -q '<td class="CRASH">CRASH</td>' "$h" || fail "certify's CRASH case is not in the table"
     grep -q '<a href="coverage/index.html">' "$h" || fail "no link to the coverage report"
     grep -q '78.4 %</b> of lines, <b>61.9 %</b> of branches' "$h" || fail "no coverage percentages"
+    grep -q '<b>9 killed</b> (1 by timeout), 1 survived, 1 listed equivalent, 1 stillborn; score <b>90 %</b>' "$h" ||
+        fail "the mutation sample's figures are not shown"
+    grep -q '<td>reference/restore.c</td><td class="n">348</td><td><code>col 16: &apos;STATUS_FILE_CORRUPT_ERROR&apos; -&gt; &apos;&lt;STATUS_SUCCESS&gt;&apos;</code>' "$h" ||
+        fail "the surviving mutant is not listed, escaped"
     for p in edges execs corpus trend_edges trend_findings trend_coverage; do
         grep -q "id=\"plot-$p\"" "$h" || fail "no $p plot"
     done
     nights=$(sed -n '/<table id="history">/,/<\/table>/p' "$h" | grep -o '<tr><td>2026-12-0[567]' | wc -l)
     [ "$nights" = 3 ] || fail "the trend table has $nights nights, expected 3"
-    echo "PASS: index.html self-contained, findings escaped, certify, coverage, 6 plots, 3 nights"
+    echo "PASS: index.html self-contained, findings escaped, certify, coverage, mutation, 6 plots, 3 nights"
     ;;
 history)
     # Night 5 alone, then night 6 naming night 5, then night 7 naming only night 6.
