@@ -28,15 +28,36 @@ nightly_lf_status() {
 
 # nightly_afl_status SYNC_DIR: the instances' fuzzer_stats summed (executions, exec/s) or at
 # their largest (edges, corpus), as "EXECS EXEC_PER_S EDGES CORPUS".
+# afl-fuzz (4.x) writes fuzzer_stats once after its dry run, then once a minute
+# (STATS_UPDATE_SEC) and at exit. The first write's execs_per_sec divides the calibration runs
+# by the milliseconds since start: hundreds of thousands per second, held for the whole of a
+# slot under a minute. So an instance's rate counts only from a write made at least
+# NIGHTLY_AFL_MIN_RUN_SECONDS into its run (run_time); before that it adds its executions only.
+# fuzzer_stats is rewritten in place (truncated, then written): a copy missing its last line
+# (command_line) is half-written, and the instance's last whole copy (SYNC_DIR.stats/) is used.
+NIGHTLY_AFL_MIN_RUN_SECONDS=5
 nightly_afl_status() {
-    local f files=()
-    for f in "$1"/*/fuzzer_stats; do [ -f "$f" ] && files+=("$f"); done
+    local f name files=() cache=$1.stats
+    for f in "$1"/*/fuzzer_stats; do
+        [ -f "$f" ] || continue
+        name=${f%/fuzzer_stats}
+        name=${name##*/}
+        mkdir -p "$cache"
+        if grep -q '^command_line' "$f" 2>/dev/null; then
+            cp "$f" "$cache/$name.tmp" && grep -q '^command_line' "$cache/$name.tmp" &&
+                mv "$cache/$name.tmp" "$cache/$name"
+        fi
+        [ -f "$cache/$name" ] && files+=("$cache/$name")
+    done
     [ "${#files[@]}" -gt 0 ] || { echo "0 0 0 0"; return; }
-    awk -F' *: *' '
+    awk -F' *: *' -v min="$NIGHTLY_AFL_MIN_RUN_SECONDS" '
+        FNR == 1 { run = 0; eps = 0 }
+        $1 == "run_time" { run = $2 }
         $1 == "execs_done" { e += $2 }
-        $1 == "execs_per_sec" { x += $2 }
+        $1 == "execs_per_sec" { eps = $2 }
         $1 == "edges_found" && $2 > c { c = $2 }
         $1 == "corpus_count" && $2 > k { k = $2 }
+        $1 == "command_line" && run >= min { x += eps }
         END { printf "%d %d %d %d\n", e, x, c, k }' "${files[@]}"
 }
 

@@ -10,7 +10,9 @@
 #   previous     the same plug-in again with --previous WORK_DIR/bad-1: the finding is known,
 #                status 0
 #   clean-no-leftover  the reference, fuzzed: status 0, report.json and stats.csv filled by both
-#                engines, the corpus stored, and no process carrying the run's marker is left
+#                engines, stats.csv's samples in line with report.json (executions never
+#                going down, exec/s within 10 times the engine's rate), the corpus stored, and
+#                no process carrying the run's marker is left
 #   kill-merge   a run paused at the corpus merge (VMBSAVE_NIGHTLY_PAUSE_AT=merge) is killed
 #                with SIGKILL, its whole process group: the stored corpus is the previous one,
 #                byte for byte, and no process of the run is left
@@ -67,6 +69,24 @@ last_line_is_verdict() { # LOG VERDICT
     local last
     last=$(tail -n 1 "$1")
     [[ "$last" == "ci/main.sh: VERDICT $2"* ]] || fail "last line is not the '$2' verdict: '$last'"
+}
+# check_stats_agree OUT: OUT/stats.csv's samples agree with OUT/report.json. Per target and
+# engine, executions never go down, and no exec/s sample is over 10 times that engine's rate in
+# report.json (its executions over the slot's wall time; +50 for rates near zero). Both engines
+# give an average since their own start, which in a short slot can be a few times the slot's
+# average (libFuzzer's fork mode first merges its inputs: 3.6 times once); afl-fuzz's first
+# fuzzer_stats (calibration runs over a few milliseconds) read as 225 times.
+check_stats_agree() {
+    local bad
+    bad=$(jq -r '.targets[] | .name as $t | .engines[] | "\($t),\(.engine),\(.exec_per_s)"' "$1/report.json" |
+        awk -F, 'NR == FNR { rate[$1 FS $2] = $3; next }
+            FNR == 1 { next }
+            { k = $2 FS $3 }
+            !(k in rate) { print "a sample of " k ", which report.json does not list"; next }
+            $4 + 0 < last[k] { print k ": executions went down from " last[k] " to " $4 " at " $1 " s" }
+            { last[k] = $4 + 0 }
+            $5 + 0 > 10 * rate[k] + 50 { print k ": " $5 " exec/s at " $1 " s, report.json says " rate[k] }' - "$1/stats.csv")
+    [ -z "$bad" ] || fail "stats.csv disagrees with report.json: $(head -n 5 <<<"$bad" | paste -sd';')"
 }
 store_digest() { # STORE TARGET: the stored inputs, name and content
     (cd "$1/$2/" 2>/dev/null && find . -type f -exec sha256sum {} + | sort)
@@ -183,6 +203,7 @@ clean-no-leftover)
         awk -F, -v e="$e" '$3 == e && $4 > 0' "$work/clean/stats.csv" | grep -q . ||
             fail "stats.csv has no row of $e with executions"
     done
+    check_stats_agree "$work/clean"
     [ -n "$(store_digest "$work/clean-store" save_session)" ] || fail "no corpus stored"
     check_no_leftover
     ;;
