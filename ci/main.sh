@@ -29,6 +29,11 @@ usage: ci/main.sh [options]
                      are known, its corpus (DIR/corpus/<target>) is an input, and the report
                      step draws the history from it
   --no-fuzz          replay seeds and regressions and triage them, no engine (a quick check)
+  --certify          also run `vmbsave certify` without --impl (on the reference, a
+                     self-check) or with --no-fuzz
+  --no-certify       never run `vmbsave certify` (by default it runs when --impl is given and
+                     the engines run: after the fuzzing, with min(budget/6, 30) seconds of
+                     search, its report in OUT/certify/; ci/nightly/certify.sh)
   --keep-work        keep the work folder (OUT.work: engine logs, raw artifacts, corpora)
   --mutants N        also sample N mutants of reference/ (0..1000, default 0) and judge them
                      with the quick detection (ci/nightly/mutants.sh, ci/mutation.sh; the draw's
@@ -39,8 +44,10 @@ usage: ci/main.sh [options]
 Old options: --fuzz-seconds N is --budget (N times the number of targets); --no-bench and
 --bench-mib are gone (the benchmarks are bench/'s); the clause suite is ctest's
 (ci/test.sh) or `vmbsave certify`'s.
-Exit status: 0 clean (no new reliable finding); 1 a new reliable finding; 2 the run broke
-(usage, a build failure, an engine that did not start). The last line printed is the verdict.
+Exit status: 0 clean (no new reliable finding); 1 a new reliable finding, or certify's verdict
+"not conformant" with a failing clause that no --previous run's certify had failed; 2 the run
+broke (usage, a build failure, an engine that did not start, certify incomplete). The last line
+printed is the verdict; it names certify's failing clauses when certify was not certified.
 TXT
 }
 
@@ -60,6 +67,7 @@ previous=()
 run_fuzz=1
 keep_work=0
 mutants=0
+certify_mode=auto
 while [ $# -gt 0 ]; do
     case "$1" in
     --budget | --targets | --impl | --jobs | --corpus | --out | --previous | --fuzz-seconds | --mutants)
@@ -78,6 +86,8 @@ while [ $# -gt 0 ]; do
         shift 2
         ;;
     --no-fuzz) run_fuzz=0; shift ;;
+    --certify) certify_mode=on; shift ;;
+    --no-certify) certify_mode=off; shift ;;
     --keep-work) keep_work=1; shift ;;
     --no-bench | --bench-mib)
         die_usage "$1 is gone: the benchmarks are bench/'s (bench/README.md)" ;;
@@ -113,6 +123,11 @@ fi
 [[ "$mutants" =~ ^[0-9]{1,4}$ ]] && [ "$mutants" -le 1000 ] ||
     die_usage "--mutants takes a whole number from 0 to 1000, got '$mutants'"
 slot=$((budget / ${#targets[@]}))
+run_certify=0
+case "$certify_mode" in
+on) run_certify=1 ;;
+auto) [ -z "$impl" ] || [ "$run_fuzz" -eq 0 ] || run_certify=1 ;;
+esac
 [ "$run_fuzz" -eq 0 ] || [ "$slot" -ge 5 ] ||
     die_usage "--budget $budget gives each of ${#targets[@]} targets less than 5 seconds"
 abs() { # PATH made absolute (its folder must exist)
@@ -156,6 +171,7 @@ mkdir -p "$work"
 . ci/nightly/engines.sh
 . ci/nightly/merge.sh
 . ci/nightly/triage.sh
+. ci/nightly/certify.sh
 nightly_marker_init
 started=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 section() { printf '\n==== %s ====\n' "$*"; }
@@ -172,7 +188,7 @@ on_exit() {
 trap on_exit EXIT
 trap 'echo "ci/main.sh: interrupted" >&2; exit 2' INT TERM HUP
 
-declare -A cost=([build]=0 [replay]=0 [merge]=0 [triage]=0 [coverage]=0 [mutation]=0 [report]=0)
+declare -A cost=([build]=0 [replay]=0 [merge]=0 [triage]=0 [certify]=0 [coverage]=0 [mutation]=0 [report]=0)
 impl_json=null
 
 # write_report VERDICT EXIT_STATUS VERDICT_LINE: OUT/report.json (temp file, then rename).
@@ -230,6 +246,9 @@ t0=$SECONDS
 (. ci/lib/deps.sh && vmbsave_install_deps) || broken "missing dependencies"
 section "build (fuzz-libfuzzer, fuzz-afl, fuzz-afl-cmplog)"
 ci/nightly/build.sh "$out/logs" "${targets[@]}" || { cost[build]=$((SECONDS - t0)); broken "a build failed (logs in $out/logs)"; }
+if [ "$run_certify" -eq 1 ]; then
+    nightly_certify_build "$out/logs" || { cost[build]=$((SECONDS - t0)); broken "the certify build failed (logs in $out/logs)"; }
+fi
 cost[build]=$((SECONDS - t0))
 if [ -n "$impl" ]; then
     mkdir -p "$out/impl"
@@ -437,6 +456,24 @@ for target in "${targets[@]}"; do
     cost[triage]=$((cost[triage] + SECONDS - t0))
 done
 
+# ---- Certify (ci/nightly/certify.sh) -----------------------------------------------------------
+if [ "$run_certify" -eq 1 ]; then
+    search=$(nightly_certify_search_seconds "$budget")
+    cert_lib=${impl:-$repo/build/clang-asan/reference/libvmbsave_reference.so}
+    cert_ref=${impl:+$impl_ref}
+    cert_ref=${cert_ref:-build/clang-asan/reference/libvmbsave_reference.so}
+    section "certify ($cert_ref, $search s of search)"
+    t0=$SECONDS
+    : >"$work/certify-known"
+    for p in "${previous[@]}"; do
+        jq -r '.certify.failed // [] | .[].clause' "$p/report.json" >>"$work/certify-known" 2>/dev/null || true
+    done
+    certify_json=$(nightly_certify "$cert_lib" "$search" "$work/certify-known" "$cert_ref")
+    cost[certify]=$((SECONDS - t0))
+    jq -r '"certify: \(.verdict) (status \(.exit_status)), \(.failed | length) failing cases, \(.new) new"
+           + ([.failed[] | "\n  \(.verdict) \(.case) (\(.clause)): \(.status)"] | join(""))' <<<"$certify_json"
+fi
+
 # ---- Coverage (ci/nightly/coverage.sh, when there) ---------------------------------------------
 if [ -x ci/nightly/coverage.sh ]; then
     section "coverage (ci/nightly/coverage.sh)"
@@ -476,9 +513,21 @@ if [ "$run_fuzz" -eq 1 ]; then
 else
     fuzzed="no fuzzing (--no-fuzz)"
 fi
-summary="${#targets[@]} targets, $fuzzed, $all findings ($new new and reliable), $allowed allowed differences; report $out_ref/report.json"
-if [ "$new" -gt 0 ]; then
+certified=""
+cert_new=0
+if [ -n "${certify_json:-}" ]; then
+    certified=", certify $(jq -r '.verdict + (if .failed | length > 0 then " (" + ([.failed[] | .clause + (if .status == "known" then " known" else "" end)] | unique | join(", ")) + ")" else "" end)' <<<"$certify_json")"
+    cert_new=$(jq '.new' <<<"$certify_json")
+fi
+summary="${#targets[@]} targets, $fuzzed, $all findings ($new new and reliable), $allowed allowed differences$certified; report $out_ref/report.json"
+if [ -n "${certify_json:-}" ] && [ "$(jq -r .verdict <<<"$certify_json")" = incomplete ]; then
+    broken "certify did not finish (status $(jq .exit_status <<<"$certify_json"); $out_ref/logs/certify.log). $summary"
+fi
+if [ "$new" -gt 0 ] || [ "$cert_new" -gt 0 ]; then
     names=$(jq -rs '[.[] | select(.status == "new" and .reliability == "reliable") | "\(.id) \(.target) \(.signature)"] | join("; ")' "$work/findings.jsonl")
+    if [ "$cert_new" -gt 0 ]; then
+        names+="${names:+; }certify $(jq -r '[.failed[] | select(.status == "new") | .clause] | unique | join(", ")' <<<"$certify_json")"
+    fi
     finish new-findings 1 "ci/main.sh: VERDICT new-findings: $names. $summary"
 fi
 finish clean 0 "ci/main.sh: VERDICT clean: $summary"

@@ -43,10 +43,13 @@ if (have_series) {
 if (nights > 1) {
     set xlabel "night"
     set xtics rotate by -30
-    set output dir."/trend_edges.svg"
-    set title "Edges at the end of each night"
-    set ylabel "edges"
-    plot for [i=1:n] dir."/history.dat" using 1:(column(6 + i)):xtic(2) with linespoints lw 2 pt 7 dt dash(i) lc rgb colour(i) title word(titles, i)
+    # No series (a --no-fuzz night): no edges to draw, and gnuplot refuses an empty plot.
+    if (n > 0) {
+        set output dir."/trend_edges.svg"
+        set title "Edges at the end of each night"
+        set ylabel "edges"
+        plot for [i=1:n] dir."/history.dat" using 1:(column(6 + i)):xtic(2) with linespoints lw 2 pt 7 dt dash(i) lc rgb colour(i) title word(titles, i)
+    }
 
     set output dir."/trend_findings.svg"
     set title "Findings per night"

@@ -6,9 +6,12 @@
 #   known-bad    --impl a broken variant (accepts_second_begin: SAVE.BEGIN.ACTIVE_SESSION, its
 #                witness is a seed): status 1, the finding new, reliable, minimized, with a
 #                trace and a C reproducer, and its command, run from a fresh shell (env -i),
-#                reproduces the clause. Leaves WORK_DIR/bad-1 for the next case
+#                reproduces the clause; certify ran: report.json's certify "not conformant"
+#                with the clause a new failing case, the clause in index.html's certify table
+#                and in the verdict line. Leaves WORK_DIR/bad-1 for the next case
 #   previous     the same plug-in again with --previous WORK_DIR/bad-1: the finding is known,
-#                status 0
+#                status 0; and with --no-fuzz --certify (SAVE.BEGIN's cases only): certify's
+#                failure of the clause is known, status 0
 #   clean-no-leftover  the reference, fuzzed: status 0, report.json and stats.csv filled by both
 #                engines, stats.csv's samples in line with report.json (executions never
 #                going down, exec/s within 10 times the engine's rate), the corpus stored, and
@@ -159,6 +162,18 @@ known-bad)
         [ -s "$work/bad-1/$path" ] || fail "the finding's $key ($path) is missing or empty"
     done
     grep -q "violation $clause" "$work/bad-1/$(jq -r .trace <<<"$f")" || fail "the trace does not end on $clause"
+    # certify ran on the plug-in (the default with --impl): not certified, the clause among its
+    # new failing cases, in the dashboard's certify table, and in the verdict line.
+    c=$(jq -c '.certify' "$report")
+    jq -e --arg c "$clause" '.verdict == "not conformant" and .certified == false and .exit_status == 1
+        and .report == "certify/report.json" and .fail >= 1 and .new >= 1
+        and any(.failed[]; .clause == $c and .status == "new")' <<<"$c" >/dev/null ||
+        fail "report.json's certify is not a new failure of $clause: $c"
+    [ -f "$work/bad-1/certify/report.json" ] || fail "no certify/report.json in the report folder"
+    sed -n '/<table id="certify">/,/<\/table>/p' "$work/bad-1/index.html" | grep -qF "$clause" ||
+        fail "index.html's certify table does not name $clause"
+    line=$(tail -n 1 "$work/bad-1.log")
+    [[ "$line" == *"; certify "*"$clause"* ]] || fail "the verdict line does not name certify's $clause: $line"
     [ "$(jq -r '.impl.sha256' "$report")" = "$(sha256sum <"$variant_so" | cut -d' ' -f1)" ] ||
         fail "report.json's impl.sha256 is not the plug-in's"
     # The command, from a fresh shell: no variable of this environment, from the checkout.
@@ -182,6 +197,20 @@ previous)
     last_line_is_verdict "$work/bad-2.log" clean
     status=$(jq -r --arg c "$clause" '[.findings[] | select(.clause == $c)][0].status' "$report" 2>/dev/null)
     [ "$status" = known ] || fail "the $clause finding is '$status', expected known"
+    # A night without fuzzing has no series: the trend is drawn all the same.
+    ! grep -q 'the report step failed' "$work/bad-2.log" && [ -s "$work/bad-2/index.html" ] ||
+        fail "the report step failed on a --no-fuzz night with --previous"
+    check_no_leftover
+    # --certify with --no-fuzz, only the cases of SAVE.BEGIN (a test hook, for speed): the
+    # clause failed in bad-1's certify too, so the failure is known and the run clean.
+    rm -rf "$work/bad-3"
+    NIGHTLY_CERTIFY_CASE=SAVE.BEGIN run bad-3 --targets save_session --no-fuzz --certify \
+        --impl "$variant_so" --out "$work/bad-3" --corpus "$work/bad-store" --previous "$work/bad-1"
+    [ "$rc" -eq 0 ] || fail "--certify --previous: status $rc, expected 0 (certify's failure is known)"
+    last_line_is_verdict "$work/bad-3.log" clean
+    jq -e --arg c "$clause" '.certify.verdict == "not conformant" and .certify.new == 0
+        and any(.certify.failed[]; .clause == $c and .status == "known")' "$work/bad-3/report.json" >/dev/null ||
+        fail "certify's $clause is not a known failure: $(jq -c '.certify | del(.counts)' "$work/bad-3/report.json")"
     check_no_leftover
     ;;
 clean-no-leftover)
