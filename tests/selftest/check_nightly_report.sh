@@ -19,7 +19,8 @@
 #               replaces nothing in OUT: no arguments, no folder, no or
 #               invalid report.json, another schema, a bad stats.csv header, a report.json over
 #               the 16 MiB limit, an unknown option; no temporary folder is left behind
-#   coverage    ci/nightly/coverage.sh (its build in BUILD_DIR/nightly/coverage-build): over
+#   coverage    ci/nightly/coverage.sh (its build in the checkout's build/coverage, the one
+#               ci/main.sh's coverage step makes, so that CI builds it once): over
 #               the checkout's seeds it writes OUT/coverage/index.html of reference/ and harness/
 #               only, and report.json's coverage from llvm-cov's summary, the rest of report.json
 #               unchanged; OUT/corpus (linked generations followed) is the default corpus, and
@@ -29,7 +30,9 @@
 #               the plots, each over-time plot has series of many points, and the screenshot is
 #               not blank; kept as BUILD_DIR/nightly/dashboard.png (and in
 #               $VMBSAVE_SCREENSHOT_DIR if set). With VMBSAVE_NIGHTLY_OUT=DIR, the check runs on
-#               that real output folder instead of the fixture (ci/main.sh's short CI run), and
+#               that real output folder instead of the fixture (HARNESS.NIGHTLY.DASHBOARD_RUN:
+#               the short run HARNESS.NIGHTLY.CLEAN_NO_LEFTOVER leaves), kept as
+#               BUILD_DIR/nightly/dashboard-run.png, and
 #               asks for every target/engine of its report.json drawn with at least 3 points
 #               (the fixture: all 10 with at least 30)
 set -euo pipefail
@@ -242,7 +245,7 @@ coverage)
     cov_sh=$src/ci/nightly/coverage.sh
     cp -R "$fixture/out" "$tmp/out"
     jq 'del(.coverage)' "$tmp/out/report.json" >"$tmp/before.json"
-    "$cov_sh" "$tmp/out" --build-dir "$build/nightly/coverage-build" --jobs 2 >"$tmp/cov.log" 2>&1 ||
+    "$cov_sh" "$tmp/out" --build-dir "$src/build/coverage" --jobs 2 >"$tmp/cov.log" 2>&1 ||
         { cat "$tmp/cov.log"; fail "coverage.sh failed"; }
     tail -n 1 "$tmp/cov.log"
     c=$tmp/out/coverage
@@ -266,7 +269,7 @@ coverage)
     mkdir -p "$tmp/out2/corpus/.gen/restore-1"
     cp "$(find "$src/corpus/seeds/restore" -type f | sort | head -n 1)" "$tmp/out2/corpus/.gen/restore-1/"
     ln -s .gen/restore-1 "$tmp/out2/corpus/restore"
-    "$cov_sh" "$tmp/out2" --build-dir "$build/nightly/coverage-build" --jobs 2 >"$tmp/cov2.log" 2>&1 ||
+    "$cov_sh" "$tmp/out2" --build-dir "$src/build/coverage" --jobs 2 >"$tmp/cov2.log" 2>&1 ||
         { cat "$tmp/cov2.log"; fail "coverage.sh failed on a one-input corpus"; }
     grep -q '1 inputs over 1 targets' "$tmp/cov2.log" || { cat "$tmp/cov2.log"; fail "OUT/corpus was not the default, or its link not followed"; }
     small=$(jq '.coverage.line_percent' "$tmp/out2/report.json")
@@ -320,6 +323,7 @@ screenshot)
     grep -q 'id="plot-edges"' "$tmp/dom.html" || fail "the rendered page has no coverage plot"
     mkdir -p "$build/nightly"
     shot=$build/nightly/dashboard.png
+    [ -z "${VMBSAVE_NIGHTLY_OUT:-}" ] || shot=$build/nightly/dashboard-run.png
     timeout 120 "$chromium" "${flags[@]}" --window-size=1280,2600 --screenshot="$shot" "file://$h" \
         >/dev/null 2>&1 || fail "chromium could not take a screenshot"
     size=$(stat -c %s "$shot")
