@@ -468,7 +468,9 @@ if [ "$run_certify" -eq 1 ]; then
     for p in "${previous[@]}"; do
         jq -r '.certify.failed // [] | .[].clause' "$p/report.json" >>"$work/certify-known" 2>/dev/null || true
     done
-    certify_json=$(nightly_certify "$cert_lib" "$search" "$work/certify-known" "$cert_ref")
+    # Not in $(...): certify's group must be the main shell's to kill on an exit path.
+    nightly_certify "$cert_lib" "$search" "$work/certify-known" "$cert_ref" >"$work/certify.json"
+    certify_json=$(cat "$work/certify.json")
     cost[certify]=$((SECONDS - t0))
     jq -r '"certify: \(.verdict) (status \(.exit_status)), \(.failed | length) failing cases, \(.new) new"
            + ([.failed[] | "\n  \(.verdict) \(.case) (\(.clause)): \(.status)"] | join(""))' <<<"$certify_json"
