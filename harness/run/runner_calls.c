@@ -214,6 +214,11 @@ void runner_violation(vmbsave_runner *r, uint32_t call)
 bool runner_checked(vmbsave_runner *r, bool ok)
 {
     vmbsave_oracle *o = r->oracle;
+    if (o->error) {
+        /* The oracle could not go on: no verdict either way. */
+        runner_harness_error(r, "%s", o->error_text);
+        return false;
+    }
     if (o->suspect.unlocated) {
         o->suspect.v.step = r->step;
         o->suspect.v.call = r->last_call;
