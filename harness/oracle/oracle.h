@@ -12,7 +12,10 @@
  * Where the contract leaves a choice, every allowed outcome is accepted (docs/ORACLE.md lists
  * each check, its clause, and what is not checked).
  *
- * Everything is allocated once by vmbsave_oracle_new(); a run allocates nothing. */
+ * Everything is allocated once by vmbsave_oracle_new(), but for the model's heap storage (ring
+ * bytes, the pfns and payloads of a decoded image), which grows when a state first needs more and
+ * is kept: an ordinary program's run allocates nothing. The model holds every state the contract
+ * allows (docs/ORACLE.md, "Model bounds"). */
 #ifndef VMBSAVE_HARNESS_ORACLE_H
 #define VMBSAVE_HARNESS_ORACLE_H
 
