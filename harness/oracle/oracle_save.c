@@ -467,6 +467,8 @@ static oracle_verdict chunk_problem(vmbsave_oracle *o, const char *clause, uint3
 /* The packet of a planned PACKETS chunk whose driver state is not known yet. */
 static void find_unanswered(oracle_session *s, const oracle_chunk_plan *p)
 {
+    if (p->type != VMBSAVE_CHUNK_PACKETS)
+        return; /* another chunk is unwritten only past the image's bound (plan too_large) */
     for (uint32_t j = p->first; j < p->first + p->count; j++) {
         const oracle_packet_answer *a = &s->answers[j];
         if (!a->first || (a->need != 0 && !a->second)) {

@@ -190,8 +190,99 @@ static void model_limits(void **state)
     vt_edit_bytes_free(&b);
 }
 
+/* ---- HARNESS.ORACLE.IMAGE_ABOVE_RUN ------------------------------------------------------ */
+
+#define BIG_PENDING (VMBSAVE_RUN_MAX_IMAGE_BYTES - 256u * 1024u)
+#define RING_OP VMBSAVE_PROGRAM_MAX_RING_OP_BYTES
+
+/* An OPEN_PAUSED channel with a 32 MiB incoming ring holding BIG_PENDING bytes: its image is
+ * just below what a run holds. */
+static void big_ring_image(vt_image *img)
+{
+    vt_env *e = vt_env_new();
+    vmbsave_channel *ch = vt_channel_new(e);
+    vmbsave_offer offer;
+    vt_fill_offer(&offer, 3);
+    EXPECT_OK(e, e->v->init_set_offer(ch, &offer));
+    EXPECT_OK(e, e->v->enable(ch));
+    uint64_t pfns[2] = {5, 6};
+    EXPECT_OK(e, e->v->gpadl_create(ch, 1, pfns, 2));
+    vmbsave_open_params open = {.ring_gpadl_id = 1,
+                                .incoming_ring_bytes = VMBSAVE_MAX_RING_BYTES,
+                                .outgoing_ring_bytes = VMBSAVE_MIN_RING_BYTES,
+                                .connection_id = 9};
+    EXPECT_OK(e, e->v->guest_open(ch, &open));
+    EXPECT_OK(e, e->v->start(ch));
+    uint8_t *data = vt_xmalloc(RING_OP);
+    for (uint32_t done = 0; done < BIG_PENDING; done += RING_OP) {
+        for (uint32_t i = 0; i < RING_OP; i++)
+            data[i] = (uint8_t)((done + i) * 13u);
+        EXPECT_OK(e, e->v->ring_write(ch, VMBSAVE_RING_INCOMING, data, RING_OP));
+    }
+    free(data);
+    EXPECT_OK(e, e->v->pause(ch));
+    vt_save(e, ch, VMBSAVE_MAX_CHUNK_BYTES, img);
+    vt_destroy_channel(e, ch);
+    vt_env_free(e);
+    assert_true(img->size > BIG_PENDING && img->size <= VMBSAVE_RUN_MAX_IMAGE_BYTES);
+}
+
+/* The image restored into channel 1, `writes` more ring writes of RING_OP bytes, captured. */
+static run *run_grown(vmbsave_runner *r, const vt_image *img, uint32_t writes)
+{
+    run *x = vt_xmalloc(sizeof *x);
+    memset(x, 0, offsetof(run, exported));
+    vmbsave_program *p = &x->program;
+    p->steps[p->count++] = (vmbsave_step){.op = VMBSAVE_OP_RESTORE, .ch = 1, .slot = 0};
+    p->steps[p->count++] = (vmbsave_step){.op = VMBSAVE_OP_START, .ch = 1};
+    for (uint32_t i = 0; i < writes; i++)
+        p->steps[p->count++] =
+            (vmbsave_step){.op = VMBSAVE_OP_RING_WRITE, .ch = 1, .mode = 0, .a = RING_OP, .c = i};
+    p->steps[p->count++] = (vmbsave_step){.op = VMBSAVE_OP_PAUSE, .ch = 1};
+    p->steps[p->count++] = (vmbsave_step){.op = VMBSAVE_OP_CAPTURE, .ch = 1, .slot = 1};
+    vmbsave_run_options opt = {.trace = x->trace, .trace_cap = TRACE_CAP};
+    opt.preload_image[0] = img->bytes;
+    opt.preload_image_size[0] = (uint32_t)img->size;
+    opt.export_image[1] = x->exported;
+    opt.export_image_cap[1] = IMAGE_CAP;
+    vmbsave_runner_run(r, p, &opt, &x->result);
+    return x;
+}
+
+/* A state the contract allows whose image passes what a run holds (VMBSAVE_RUN_MAX_IMAGE_BYTES):
+ * the model stops where the save reaches it, and the run ends in ERROR, never in a violation.
+ * Just below, the same steps pass (a 32 MiB ring with 4 MiB pending, checked). */
+static void image_above_run(void **state)
+{
+    (void)state;
+    vt_image img;
+    big_ring_image(&img);
+    vmbsave_runner *r = open_reference();
+    uint32_t below = (VMBSAVE_RUN_MAX_IMAGE_BYTES - (uint32_t)img.size) / RING_OP - 1u;
+    run *x = run_grown(r, &img, below);
+    if (x->result.verdict != VMBSAVE_VERDICT_PASS)
+        fail_msg("%" PRIu32 " ring writes after the restore: %s %s %s", below,
+                 vmbsave_verdict_name(x->result.verdict), x->result.violation.clause,
+                 x->result.error);
+    assert_true(x->result.image_size[1] > img.size);
+    free(x);
+    x = run_grown(r, &img, below + 3u);
+    if (x->result.verdict != VMBSAVE_VERDICT_ERROR ||
+        strstr(x->result.error, "VMBSAVE_RUN_MAX_IMAGE_BYTES") == NULL)
+        fail_msg("%" PRIu32 " ring writes after the restore: expected ERROR naming "
+                 "VMBSAVE_RUN_MAX_IMAGE_BYTES, got %s %s %s",
+                 below + 3u, vmbsave_verdict_name(x->result.verdict), x->result.violation.clause,
+                 x->result.error);
+    print_message("%" PRIu32 " ring writes after the restore: ERROR: %s\n", below + 3u,
+                  x->result.error);
+    free(x);
+    vmbsave_runner_close(r);
+    vt_image_free(&img);
+}
+
 static const struct CMUnitTest tests[] = {
     CLAUSE_TEST("HARNESS.ORACLE.MODEL_LIMITS", model_limits),
+    CLAUSE_TEST("HARNESS.ORACLE.IMAGE_ABOVE_RUN", image_above_run),
 };
 
 CLAUSE_TEST_MAIN("oracle_limits", tests)
