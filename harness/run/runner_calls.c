@@ -219,6 +219,14 @@ bool runner_checked(vmbsave_runner *r, bool ok)
         runner_harness_error(r, "%s", o->error_text);
         return false;
     }
+    if (r->host.calls_unlogged != 0) {
+        /* The oracle compared callbacks against an incomplete log. */
+        runner_harness_error(r,
+                             "%" PRIu32 " packet callbacks within one step found the host's log "
+                             "full (%u entries, VMBSAVE_HOST_MAX_CALL_LOG): they cannot be checked",
+                             r->host.calls_unlogged, VMBSAVE_HOST_MAX_CALL_LOG);
+        return false;
+    }
     if (o->suspect.unlocated) {
         o->suspect.v.step = r->step;
         o->suspect.v.call = r->last_call;
