@@ -12,6 +12,9 @@
  *   <state>-newer_minor     minor 1 in every chunk, resealed   (SUCCESS: FORMAT.COMPAT)
  *   <state>-trailing_byte   one byte after END                 (REQUEST_OUT_OF_SEQUENCE)
  * The large_ring image (about 200 KiB) is written once, whole; the other states get every seed.
+ * Besides, limits-whole: the limits state (harness/program/limits_state.h: 64 GPADLs, 4,096
+ * packets, a 32 MiB ring, ...; about 235 KiB), built and saved through the reference's own
+ * calls, since no program can build it (SUCCESS: the oracle models every limit).
  * The same tree writes the same bytes. Exit status: 0 all written; 1 a run or a file failed;
  * 2 usage. Files are written whole (temp file, then rename). */
 #define _POSIX_C_SOURCE 200809L
@@ -21,7 +24,10 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "host/host.h"
+#include "host/loader.h"
 #include "program/canonical.h"
+#include "program/limits_state.h"
 #include "image/chunks.h"
 #include "run/fuzz_input.h"
 #include "image/image_reseal.h"
@@ -77,6 +83,55 @@ static uint32_t capture(vmbsave_runner *runner, vmbsave_canonical_id id)
         return 0;
     }
     return result.image_size[0];
+}
+
+/* The limits state's image as the reference saves it (64 KiB buffers, the scripted driver's
+ * states), into `image`; its size, or 0 after a message. */
+static uint32_t capture_limits(void)
+{
+    static vmbsave_fault_host host; /* its call logs make it large */
+    vmbsave_fault_host_init(&host);
+    vmbsave_impl impl;
+    char err[256];
+    if (vmbsave_impl_from_entry(vmbsave_reference_get_interface, &host.host, &impl, err,
+                                sizeof err) != 0) {
+        fprintf(stderr, "restore_raw_seeds: limits: %s\n", err);
+        return 0;
+    }
+    const vmbsave_interface_v1 *v = &impl.iface;
+    vmbsave_channel *ch = NULL;
+    const char *call = "channel_allocate";
+    NTSTATUS st = v->channel_allocate(v->context, &ch);
+    if (st == STATUS_SUCCESS)
+        st = vmbsave_limits_build(v, ch, 7, &call);
+    uint32_t size = 0;
+    if (st == STATUS_SUCCESS) {
+        call = "save_begin";
+        st = v->save_begin(ch);
+    }
+    if (st == STATUS_SUCCESS) {
+        call = "save_continue";
+        do {
+            uint32_t room = (uint32_t)sizeof image - size, filled = 0, required = 0;
+            if (room > VMBSAVE_MAX_CHUNK_BYTES)
+                room = VMBSAVE_MAX_CHUNK_BYTES;
+            st = v->save_continue(ch, image + size, room, &filled, &required);
+            size += filled;
+        } while (st == STATUS_BUFFER_OVERFLOW && size < sizeof image);
+        v->save_end(ch);
+    }
+    if (ch != NULL) {
+        v->disable(ch);
+        v->channel_cleanup(ch);
+    }
+    vmbsave_impl_unload(&impl);
+    if (st != STATUS_SUCCESS || size > SEED_CAP - VMBSAVE_RAW_HEADER_BYTES) {
+        fprintf(stderr, "restore_raw_seeds: limits: %s returned 0x%08" PRIx32 " (%" PRIu32
+                        " bytes saved)\n",
+                call, (uint32_t)st, size);
+        return 0;
+    }
+    return size;
 }
 
 /* Writes <state>-<name>: flags, split, the image with `edit` applied (NULL: none). */
@@ -170,5 +225,9 @@ int main(int argc, char **argv)
         failed |= emit(dir, state, "trailing_byte", 0, 0, size, trailing_byte) != 0;
     }
     vmbsave_runner_close(runner);
+    if (!failed) {
+        uint32_t size = capture_limits();
+        failed = size == 0 || emit(dir, "limits", "whole", 0, 0, size, NULL) != 0;
+    }
     return failed ? 1 : 0;
 }

@@ -90,6 +90,8 @@ static vmbsave_packet_call *log_call(vmbsave_fault_host *h, vmbsave_packet_call 
         c->packet_id = packet_id;
         c->channel = channel;
         c->on_calling_thread = on_calling_thread(h);
+    } else {
+        h->calls_unlogged++;
     }
     return c;
 }

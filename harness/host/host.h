@@ -57,6 +57,11 @@ typedef struct vmbsave_fault_host {
     vmbsave_packet_call restore_calls[VMBSAVE_HOST_MAX_CALL_LOG];
     uint32_t restore_call_count;
     uint32_t restore_state_mismatches; /* restore_packet got driver state other than expected */
+    /* Callbacks made while their log was full (since init; clear_logs keeps it): what they did
+     * was not recorded, so the run's callbacks cannot be checked (a harness ERROR). One session
+     * of 4,096 packets makes at most 8,192 save calls; a step with several such sessions can
+     * pass the cap. */
+    uint32_t calls_unlogged;
 
     /* Thread and nesting tracking for CONTEXT.IRQL.PASSIVE. */
     int in_call_depth;

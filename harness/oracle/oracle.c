@@ -35,6 +35,7 @@ vmbsave_oracle *vmbsave_oracle_new(void)
     }
     o->diag_expected = malloc(ORACLE_MAX_IMAGE);
     o->reader = oracle_reader_new();
+    /* The models' heap parts (rings, bulk) are allocated when a state first needs them. */
     ok = ok && o->diag_expected != NULL && o->reader != NULL;
     if (!ok) {
         vmbsave_oracle_free(o);
@@ -50,9 +51,12 @@ void vmbsave_oracle_free(vmbsave_oracle *o)
     for (unsigned i = 0; i < VMBSAVE_PROGRAM_CHANNELS; i++) {
         free(o->ch[i].s.plan.image);
         free(o->ch[i].r.accepted);
+        oracle_state_free(&o->ch[i].m);
     }
-    for (unsigned i = 0; i < VMBSAVE_PROGRAM_IMAGES; i++)
+    for (unsigned i = 0; i < VMBSAVE_PROGRAM_IMAGES; i++) {
         free(o->img[i].bytes);
+        oracle_state_free(&o->img[i].model);
+    }
     for (unsigned i = 0; i < 2; i++)
         free(o->diag_image[i]);
     free(o->diag_expected);
@@ -93,6 +97,8 @@ void oracle_reset(vmbsave_oracle *o, const vmbsave_fault_host *host, uint64_t ca
     for (unsigned i = 0; i < VMBSAVE_PROGRAM_IMAGES; i++)
         o->img[i].full = false;
     o->violated = false;
+    o->error = false;
+    o->error_text[0] = '\0';
     o->v_located = false;
     o->suspect.set = false;
     o->suspect.unlocated = false;
@@ -126,6 +132,23 @@ vmbsave_violation *oracle_violation(vmbsave_oracle *o, const char *clause, vmbsa
     oracle_text(o->v.clause, sizeof o->v.clause, "%s", clause);
     o->v.kind = kind;
     return &o->v;
+}
+
+bool oracle_harness_error(vmbsave_oracle *o, const char *fmt, ...)
+{
+    if (o->error)
+        return false; /* the first cause counts */
+    o->error = true;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(o->error_text, sizeof o->error_text, fmt, ap);
+    va_end(ap);
+    return false;
+}
+
+bool oracle_nomem(vmbsave_oracle *o, const char *what)
+{
+    return oracle_harness_error(o, "the oracle's model could not hold %s (out of memory)", what);
 }
 
 const char *oracle_status_text(NTSTATUS status, char *tmp, size_t tmp_size)
@@ -455,7 +478,8 @@ static void drop_traffic(oracle_state *m)
     }
 }
 
-static void apply_lifecycle(vmbsave_oracle *o, oracle_channel *c, const oracle_lifecycle_call *call)
+/* False only if the model's storage could not grow (oracle_nomem). */
+static bool apply_lifecycle(vmbsave_oracle *o, oracle_channel *c, const oracle_lifecycle_call *call)
 {
     oracle_state *m = &c->m;
     switch (call->op) {
@@ -476,7 +500,7 @@ static void apply_lifecycle(vmbsave_oracle *o, oracle_channel *c, const oracle_l
         break;
     case VMBSAVE_OP_DISABLE:
         if (m->state == VMBSAVE_STATE_DISABLED)
-            return; /* a no-op */
+            return true; /* a no-op */
         drop_traffic(m);
         m->gpadl_count = 0;
         memset(&m->open, 0, sizeof m->open);
@@ -493,12 +517,12 @@ static void apply_lifecycle(vmbsave_oracle *o, oracle_channel *c, const oracle_l
         break;
     case VMBSAVE_OP_START:
         if (m->state == VMBSAVE_STATE_OPEN_RUNNING)
-            return;
+            return true;
         m->state = VMBSAVE_STATE_OPEN_RUNNING;
         break;
     case VMBSAVE_OP_PAUSE:
         if (m->state == VMBSAVE_STATE_OPEN_PAUSED)
-            return;
+            return true;
         m->state = VMBSAVE_STATE_OPEN_PAUSED;
         break;
     case VMBSAVE_OP_GPADL_CREATE: {
@@ -539,6 +563,7 @@ static void apply_lifecycle(vmbsave_oracle *o, oracle_channel *c, const oracle_l
     }
     case VMBSAVE_OP_PACKET_SEND: {
         oracle_packet *p = &m->packets[m->packet_count++];
+        memset(p, 0, sizeof *p); /* padding too: the description memo compares bytes */
         p->id = call->id;
         p->seq = m->next_seq++;
         p->gpadl = call->gpadl;
@@ -558,11 +583,11 @@ static void apply_lifecycle(vmbsave_oracle *o, oracle_channel *c, const oracle_l
     case VMBSAVE_OP_RING_WRITE: {
         oracle_ring *r = &m->rings[call->dir];
         if (call->count == 0)
-            return;
-        if ((size_t)r->head + r->len + call->count > sizeof r->bytes) {
-            memmove(r->bytes, r->bytes + r->head, r->len);
-            r->head = 0;
-        }
+            return true;
+        /* The write was allowed, so len + count is within the ring's size, at most
+         * ORACLE_RING_CAP (LIMIT.RING). */
+        if (!oracle_ring_reserve(r, r->len + call->count))
+            return oracle_nomem(o, "a ring's pending bytes");
         memcpy(r->bytes + r->head + r->len, call->data, call->count);
         r->len += call->count;
         oracle_ring_rehash(r);
@@ -572,7 +597,7 @@ static void apply_lifecycle(vmbsave_oracle *o, oracle_channel *c, const oracle_l
         oracle_ring *r = &m->rings[call->dir];
         uint32_t n = call->count < r->len ? call->count : r->len;
         if (n == 0)
-            return;
+            return true;
         r->head += n;
         r->len -= n;
         if (r->len == 0)
@@ -580,9 +605,10 @@ static void apply_lifecycle(vmbsave_oracle *o, oracle_channel *c, const oracle_l
         oracle_ring_rehash(r);
         break;
     }
-    default: return;
+    default: return true;
     }
     state_changed(c);
+    return true;
 }
 
 /* ring_read's outputs on success: the count, the bytes, and nothing written elsewhere. */
@@ -699,7 +725,8 @@ bool oracle_lifecycle(vmbsave_oracle *o, uint32_t slot, const oracle_lifecycle_c
         oracle_note_live(o, obs, -c->r.held, CLAUSE(RESTORE_REQUIRES_FRESH),
                          "the abandoned restore's staged state freed");
     }
-    apply_lifecycle(o, c, call);
+    if (!apply_lifecycle(o, c, call))
+        return false;
     c->desc_clause = e.success_clause;
     return true;
 }
@@ -806,10 +833,15 @@ bool oracle_released(vmbsave_oracle *o, uint64_t live_before, uint64_t live_afte
 
 size_t oracle_expected_description(vmbsave_oracle *o, uint32_t slot)
 {
-    /* The text is a function of the model's fields before the rings and of each ring's length
-     * and hash (oracle_describe.c); equal bytes there give the same text. */
+    /* The text is a function of the model's fields before bulk_len, of the GPADLs and packets
+     * in use and of each ring's length and hash (oracle_describe.c); equal bytes there give the
+     * same text. */
     const oracle_state *m = &o->ch[slot].m;
-    bool same = o->desc_memo.valid && memcmp(o->desc_memo.head, m, sizeof o->desc_memo.head) == 0;
+    size_t gpadl_bytes = (size_t)m->gpadl_count * sizeof m->gpadls[0];
+    size_t packet_bytes = (size_t)m->packet_count * sizeof m->packets[0];
+    bool same = o->desc_memo.valid && memcmp(o->desc_memo.head, m, sizeof o->desc_memo.head) == 0 &&
+                memcmp(o->desc_memo.gpadls, m->gpadls, gpadl_bytes) == 0 &&
+                memcmp(o->desc_memo.packets, m->packets, packet_bytes) == 0;
     for (uint32_t d = 0; d < 2u && same; d++)
         same = o->desc_memo.ring_len[d] == m->rings[d].len &&
                o->desc_memo.ring_hash[d] == m->rings[d].hash;
@@ -817,6 +849,8 @@ size_t oracle_expected_description(vmbsave_oracle *o, uint32_t slot)
         return o->desc_memo.len;
     o->desc_memo.len = oracle_describe_text(o, m, o->desc_expected, sizeof o->desc_expected);
     memcpy(o->desc_memo.head, m, sizeof o->desc_memo.head);
+    memcpy(o->desc_memo.gpadls, m->gpadls, gpadl_bytes);
+    memcpy(o->desc_memo.packets, m->packets, packet_bytes);
     for (uint32_t d = 0; d < 2u; d++) {
         o->desc_memo.ring_len[d] = m->rings[d].len;
         o->desc_memo.ring_hash[d] = m->rings[d].hash;

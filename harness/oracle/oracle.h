@@ -12,7 +12,10 @@
  * Where the contract leaves a choice, every allowed outcome is accepted (docs/ORACLE.md lists
  * each check, its clause, and what is not checked).
  *
- * Everything is allocated once by vmbsave_oracle_new(); a run allocates nothing. */
+ * Everything is allocated once by vmbsave_oracle_new(), but for the model's heap storage (ring
+ * bytes, the pfns and payloads of a decoded image), which grows when a state first needs more and
+ * is kept: an ordinary program's run allocates nothing. The model holds every state the contract
+ * allows (docs/ORACLE.md, "Model bounds"). */
 #ifndef VMBSAVE_HARNESS_ORACLE_H
 #define VMBSAVE_HARNESS_ORACLE_H
 
@@ -27,20 +30,18 @@
 #include "oracle/violation.h"
 #include "vmbsave/abi.h"
 
-/* ---- Bounds of what a program can build (program.h ranges) ---- */
-/* Every non-zero id code (small ids and edge ids) at once. */
-#define ORACLE_MAX_GPADLS (VMBSAVE_PROGRAM_GPADL_IDS - 1u)   /* 14: ids 1..8 and 6 edge ids */
-#define ORACLE_MAX_PACKETS (VMBSAVE_PROGRAM_PACKET_IDS - 1u) /* 24: ids 1..16 and 8 edge ids */
-#define ORACLE_MAX_RING_PAGES 65u                            /* VMBSAVE_OPEN_VALID's range */
-#define ORACLE_RING_CAP (ORACLE_MAX_RING_PAGES * VMBSAVE_PAGE_BYTES)
-#define ORACLE_DESC_CAP 65536u /* describe buffer; a model's text is a few KiB */
+/* ---- The model's bounds: the contract's (abi.h), so a valid image at any limit is checked ---- */
+#define ORACLE_MAX_GPADLS VMBSAVE_MAX_GPADLS   /* 64 */
+#define ORACLE_MAX_PACKETS VMBSAVE_MAX_PACKETS /* 4,096 packets in flight */
+#define ORACLE_RING_CAP VMBSAVE_MAX_RING_BYTES /* pending bytes of one direction, at most */
 #define ORACLE_MAX_IMAGE VMBSAVE_RUN_MAX_IMAGE_BYTES
 #define ORACLE_MAX_CHUNKS VMBSAVE_RUN_MAX_CHUNKS
 #define ORACLE_MAX_ALLOWED 8u
-/* Pfns and payloads of a state decoded from an image: the most the model's bounds hold. */
-#define ORACLE_BULK_CAP                                                             \
-    (ORACLE_MAX_GPADLS * VMBSAVE_MAX_GPADL_PFNS * 8u + ORACLE_MAX_PACKETS * VMBSAVE_MAX_PACKET_PAYLOAD)
-
+/* Pfns and payloads of a state decoded from an image: they lie inside the image. */
+#define ORACLE_BULK_CAP ORACLE_MAX_IMAGE
+/* describe buffer: the canonical text at the bounds is below 512 KiB (about 1 KiB of header,
+ * 64 GPADL lines under 100 bytes, 4,096 packet lines under 128 bytes); twice that for margin. */
+#define ORACLE_DESC_CAP (1024u * 1024u)
 /* ---- The model of one channel (what describe shows and the image holds) ---- */
 
 typedef struct oracle_gpadl {
@@ -69,7 +70,11 @@ typedef struct oracle_ring {
     uint32_t head; /* pending bytes, oldest first, are bytes[head..head+len) */
     uint32_t len;
     uint64_t hash;
-    uint8_t bytes[ORACLE_RING_CAP];
+    /* Heap storage of `cap` bytes, grown on demand up to ORACLE_RING_CAP and kept across runs
+     * (a 32 MiB array per ring and model would make the oracle 450 MiB). Owned by the state;
+     * oracle_state_copy never copies the pointer. */
+    uint8_t *bytes;
+    uint32_t cap;
 } oracle_ring;
 
 typedef struct oracle_state {
@@ -82,12 +87,16 @@ typedef struct oracle_state {
     uint64_t next_seq;
     uint32_t gpadl_count;
     uint32_t packet_count;
-    oracle_gpadl gpadls[ORACLE_MAX_GPADLS];    /* ascending id */
-    oracle_packet packets[ORACLE_MAX_PACKETS]; /* send order */
     uint32_t bulk_len; /* bytes of `bulk` in use (a state decoded from an image) */
     oracle_ring rings[2];
-    /* After the rings, so oracle_state_copy copies only bulk_len bytes of it. */
-    uint8_t bulk[ORACLE_BULK_CAP];
+    /* Heap storage of bulk_cap bytes, grown on demand up to ORACLE_BULK_CAP, owned like a
+     * ring's bytes. */
+    uint8_t *bulk;
+    uint32_t bulk_cap;
+    /* Last, so that copies and comparisons take only the gpadl_count and packet_count entries
+     * in use (oracle_state_copy, the description memo). */
+    oracle_gpadl gpadls[ORACLE_MAX_GPADLS];    /* ascending id */
+    oracle_packet packets[ORACLE_MAX_PACKETS]; /* send order */
 } oracle_state;
 
 /* ---- A save session ---- */
@@ -142,6 +151,8 @@ typedef struct oracle_plan {
     uint32_t planned; /* chunks whose size and type are known */
     uint32_t written; /* chunks whose bytes are in `image` */
     bool end_planned;
+    bool too_large; /* the image would pass ORACLE_MAX_IMAGE or ORACLE_MAX_CHUNKS: a harness
+                       error where the session gets there (not a verdict) */
     /* Planner position. */
     uint32_t phase; /* 0 HEADER, 1 GPADLS, 2 PACKETS, 3 RING in, 4 RING out, 5 END, 6 done */
     uint32_t gpadl_next, packet_next, ring_off;
@@ -220,7 +231,6 @@ typedef struct oracle_read_verdict {
     NTSTATUS status[2];    /* FORMAT.md's status(es) */
     const char *clause;
     char why[120];
-    bool beyond_model;     /* valid, but more than the model holds (ORACLE_MAX_GPADLS, ...) */
     bool newer_minor;      /* a minor above 0, appended fields or records' bytes, or an unknown
                               OPTIONAL chunk (FORMAT.COMPAT.NEWER_MINOR) before where it stops */
 } oracle_read_verdict;
@@ -314,6 +324,10 @@ struct vmbsave_oracle {
     oracle_image img[VMBSAVE_PROGRAM_IMAGES];
     int64_t instance_held; /* allocations get_interface made */
 
+    /* A harness error (oracle_harness_error): the run stops with ERROR, never a verdict. */
+    bool error;
+    char error_text[200];
+
     /* The first violation. */
     bool violated;
     vmbsave_violation v;
@@ -347,14 +361,15 @@ struct vmbsave_oracle {
     struct {
         bool valid;
         size_t len;
-        uint8_t head[offsetof(oracle_state, rings)];
+        uint8_t head[offsetof(oracle_state, bulk_len)]; /* gpadl_count and packet_count included */
+        oracle_gpadl gpadls[ORACLE_MAX_GPADLS];
+        oracle_packet packets[ORACLE_MAX_PACKETS];
         uint32_t ring_len[2];
         uint64_t ring_hash[2];
     } desc_memo;
 
     /* Scratch. */
     char desc_expected[ORACLE_DESC_CAP];
-    char desc_before[ORACLE_DESC_CAP];
     uint64_t pfns[VMBSAVE_MAX_GPADL_PFNS + 1u];
     uint8_t payload[VMBSAVE_MAX_PACKET_PAYLOAD + 1u];
     uint8_t *diag_image[2]; /* ORACLE_MAX_IMAGE each: the diagnosis one-shots */
@@ -365,6 +380,7 @@ struct vmbsave_oracle {
     vmbsave_violation v_scratch; /* a later disagreement, made while attributing the first */
     uint8_t pfn_bytes[(VMBSAVE_MAX_GPADL_PFNS + 1u) * 8u]; /* pfns as u64 LE, to hash */
     uint8_t record[VMBSAVE_MAX_CHUNK_BYTES];               /* a record the model writes */
+    oracle_packet_answer diag_answers[ORACLE_MAX_PACKETS]; /* oracle_diagnose's expectation */
     struct oracle_reader *reader;                          /* FORMAT.md's reader's state */
 };
 
@@ -402,6 +418,14 @@ bool oracle_no_callbacks(vmbsave_oracle *o, const oracle_obs *obs, const char *w
 /* The expected description of a slot's model (in o->desc_expected), its length. */
 size_t oracle_expected_description(vmbsave_oracle *o, uint32_t slot);
 
+/* A harness error, not a verdict against the implementation: the model cannot go on (its
+ * storage could not grow, or the state is beyond what a run holds). The first is kept; the
+ * runner reports it (runner_checked). Returns false. */
+bool oracle_harness_error(vmbsave_oracle *o, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* oracle_harness_error for an allocation of the model's storage that failed. */
+bool oracle_nomem(vmbsave_oracle *o, const char *what);
+
 /* Violation helpers (oracle.c). */
 vmbsave_violation *oracle_violation(vmbsave_oracle *o, const char *clause, vmbsave_check_kind kind);
 void oracle_text(char *dst, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -419,13 +443,23 @@ bool oracle_note_live(vmbsave_oracle *o, const oracle_obs *obs, int64_t expected
                       const char *clause, const char *what);
 
 /* ---- oracle_state.c: the model ---- */
+/* A DISABLED, fresh channel; the state's heap storage is kept for reuse. */
 void oracle_state_init(oracle_state *m);
-void oracle_state_copy(oracle_state *dst, const oracle_state *src);
+/* Frees the heap storage (the oracle's end). */
+void oracle_state_free(oracle_state *m);
+/* dst becomes src, costing what src holds. False if dst's storage could not grow (dst is then
+ * unchanged): a harness error, never a verdict (oracle_nomem). */
+bool oracle_state_copy(oracle_state *dst, const oracle_state *src);
+/* Room for `need` pending bytes from the ring's head (which may move to 0); false if need is
+ * above ORACLE_RING_CAP or memory ran out. */
+bool oracle_ring_reserve(oracle_ring *r, uint32_t need);
+/* Room for `more` bytes past bulk_len; false above ORACLE_BULK_CAP or out of memory. */
+bool oracle_bulk_reserve(oracle_state *m, uint32_t more);
 void oracle_ring_rehash(oracle_ring *r);
-/* The pending bytes, oldest first. */
+/* The pending bytes, oldest first (NULL when no storage was ever needed). */
 static inline const uint8_t *oracle_ring_data(const oracle_ring *r)
 {
-    return r->bytes + r->head;
+    return r->head == 0 ? r->bytes : r->bytes + r->head;
 }
 /* The pfns of a modelled GPADL, regenerated into o->pfns. */
 const uint64_t *oracle_gpadl_pfns(vmbsave_oracle *o, const oracle_state *m, const oracle_gpadl *g);
@@ -465,8 +499,9 @@ oracle_verdict oracle_save_continue(vmbsave_oracle *o, uint32_t slot,
                                     const oracle_continue_call *call, NTSTATUS status,
                                     const oracle_obs *obs);
 bool oracle_save_end(vmbsave_oracle *o, uint32_t slot, const oracle_obs *obs);
-/* Stores a completed session's image (a CAPTURE) in image slot `image`. */
-void oracle_store_image(vmbsave_oracle *o, uint32_t slot, uint32_t image);
+/* Stores a completed session's image (a CAPTURE) in image slot `image`; false (the slot empty)
+ * after a harness error (oracle_nomem). */
+bool oracle_store_image(vmbsave_oracle *o, uint32_t slot, uint32_t image);
 /* Diagnosis of an ORACLE_DIAGNOSE: the runner ended the session and ran up to two one-shot
  * sessions; `ok[i]` says session i completed, with `bytes[i]` of `len[i]`. Fills o->v. */
 void oracle_diagnose(vmbsave_oracle *o, const bool ok[2], const uint8_t *const bytes[2],
@@ -474,11 +509,13 @@ void oracle_diagnose(vmbsave_oracle *o, const bool ok[2], const uint8_t *const b
 
 /* ---- oracle_reader.c: FORMAT.md's reader over a caller's image ---- */
 /* Puts `size` bytes (1..ORACLE_MAX_IMAGE) in image slot `image`, split into chunks for the
- * RESTORE edits, and reads them as FORMAT.md's reader must (img->read). Returns false, leaving
- * the slot empty, when the image is valid but its state is beyond the model's bounds. */
+ * RESTORE edits, and reads them as FORMAT.md's reader must (img->read). Every valid image's
+ * state is modelled; returns false, leaving the slot empty, on a size outside 1..ORACLE_MAX_IMAGE
+ * or after a harness error (o->error: the model's storage could not grow). */
 bool oracle_preload_image(vmbsave_oracle *o, uint32_t image, const uint8_t *bytes, uint32_t size);
 /* The reader alone: the verdict on `bytes`, and the state a restore of them commits to when
- * valid and within the model's bounds (`model`, `dstate_need` and `dstate_hash` may be NULL). */
+ * valid (`model`, `dstate_need` and `dstate_hash` may be NULL). If the model's storage cannot
+ * grow, o->error is set (oracle_nomem). */
 void oracle_read_image(vmbsave_oracle *o, const uint8_t *bytes, uint32_t size,
                        oracle_read_verdict *verdict, oracle_state *model, uint32_t *dstate_need,
                        uint64_t *dstate_hash);

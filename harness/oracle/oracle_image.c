@@ -46,6 +46,7 @@ void oracle_plan_reset(oracle_plan *p, const oracle_state *m)
     p->planned = 0;
     p->written = 0;
     p->end_planned = false;
+    p->too_large = false;
     p->phase = PHASE_HEADER;
     p->gpadl_next = 0;
     p->packet_next = 0;
@@ -79,7 +80,8 @@ static void add_chunk(oracle_plan *p, uint16_t type, uint32_t size, uint32_t fir
 void oracle_plan_extend(oracle_plan *p, const oracle_state *m, const oracle_packet_answer *answers)
 {
     p->stuck_packet = UINT32_MAX;
-    /* A program's state stays far below both bounds (oracle.h); stop rather than overrun. */
+    /* The contract allows states whose image exceeds what a run holds (4,096 packets with
+     * 16 KiB payloads); stop rather than overrun, and say so (too_large). */
     while (!p->end_planned && p->planned < ORACLE_MAX_CHUNKS) {
         switch (p->phase) {
         case PHASE_HEADER:
@@ -158,6 +160,8 @@ void oracle_plan_extend(oracle_plan *p, const oracle_state *m, const oracle_pack
         default: return;
         }
     }
+    if (!p->end_planned)
+        p->too_large = true; /* stopped at ORACLE_MAX_CHUNKS */
 }
 
 /* Whether every packet of a PACKETS chunk has its driver state. */
@@ -248,8 +252,10 @@ uint32_t oracle_plan_write(vmbsave_oracle *o, oracle_plan *p, const oracle_state
         const oracle_chunk_plan *c = &p->chunks[index];
         if (c->type == VMBSAVE_CHUNK_PACKETS && !packets_known(c, answers))
             break;
-        if ((uint64_t)c->offset + c->size > ORACLE_MAX_IMAGE)
+        if ((uint64_t)c->offset + c->size > ORACLE_MAX_IMAGE) {
+            p->too_large = true;
             break;
+        }
         uint8_t *chunk = p->image + c->offset;
         uint32_t n = write_payload(o, p, c, m, answers, index, chunk + VMBSAVE_CHUNK_HEADER_BYTES);
         uint64_t checksum = vmbsave_chunk_seal(chunk, c->type, index, n, p->image_id);

@@ -19,7 +19,8 @@
  *    being duplicates, DUPLICATE_OBJECTID.
  * Every FILE_CORRUPT_ERROR names the clause RESTORE.CORRUPT.* of the one condition it found.
  *
- * Nothing here allocates; every loop is bounded by the image's size or a FORMAT.md limit. */
+ * Only the decoded state's storage is allocated (oracle_state.c, within the contract's limits);
+ * every loop is bounded by the image's size or a FORMAT.md limit. */
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -468,17 +469,17 @@ static void take_end(reader *r, const uint8_t *p, uint32_t n, uint32_t image_byt
 
 /* ---- The state of a valid image --------------------------------------------------------- */
 
-static bool beyond_model(const reader *r)
-{
-    return r->declared_gpadls > ORACLE_MAX_GPADLS || r->declared_packets > ORACLE_MAX_PACKETS ||
-           r->ring_bytes[0] > ORACLE_RING_CAP || r->ring_bytes[1] > ORACLE_RING_CAP;
-}
-
-/* Reads the chunks of a valid image again (each check passed) into the model. */
-static void decode(const reader *r, const uint8_t *bytes, uint32_t end, oracle_state *m,
+/* Reads the chunks of a valid image again (each check passed) into the model, which holds
+ * every state the contract allows (oracle.h): the counts are within VMBSAVE_MAX_GPADLS and
+ * VMBSAVE_MAX_PACKETS (step 11), the pfns and payloads within the image, the pending bytes
+ * within the rings. The model's storage grows to fit them; false if it could not. */
+static bool decode(const reader *r, const uint8_t *bytes, uint32_t end, oracle_state *m,
                    uint32_t *dstate_need, uint64_t *dstate_hash)
 {
     oracle_state_init(m);
+    /* Every byte of pfns and payload the image holds, at most its size: one reservation. */
+    if (!oracle_bulk_reserve(m, end))
+        return false;
     m->state = (vmbsave_channel_state)r->state;
     m->fresh = false;
     m->init_over = true;
@@ -544,12 +545,15 @@ static void decode(const reader *r, const uint8_t *bytes, uint32_t end, oracle_s
         } else if (h.type == VMBSAVE_CHUNK_RING) {
             uint32_t d = vmbsave_get_u32(p), offset = vmbsave_get_u32(p + 4);
             uint32_t piece = h.payload_bytes - VMBSAVE_RING_PIECE_FIXED;
+            if (!oracle_ring_reserve(&m->rings[d], offset + piece))
+                return false;
             memcpy(m->rings[d].bytes + offset, p + VMBSAVE_RING_PIECE_FIXED, piece);
             m->rings[d].len = offset + piece;
         }
     }
     for (unsigned d = 0; d < 2; d++)
         oracle_ring_rehash(&m->rings[d]);
+    return true;
 }
 
 /* ---- The reader -------------------------------------------------------------------------- */
@@ -613,9 +617,8 @@ void oracle_read_image(vmbsave_oracle *o, const uint8_t *bytes, uint32_t size,
         if (h.type == VMBSAVE_CHUNK_END) {
             verdict->valid = true;
             verdict->end = pos;
-            verdict->beyond_model = beyond_model(r);
-            if (model != NULL && !verdict->beyond_model)
-                decode(r, bytes, pos, model, dstate_need, dstate_hash);
+            if (model != NULL && !decode(r, bytes, pos, model, dstate_need, dstate_hash))
+                oracle_nomem(o, "the state of a preloaded image");
             return;
         }
         r->digest = vmbsave_digest_step(r->digest, h.checksum);
@@ -629,7 +632,7 @@ bool oracle_preload_image(vmbsave_oracle *o, uint32_t image, const uint8_t *byte
     if (size == 0 || size > ORACLE_MAX_IMAGE)
         return false;
     oracle_read_image(o, bytes, size, &img->read, &img->model, img->dstate_need, img->dstate_hash);
-    if (img->read.valid && img->read.beyond_model)
+    if (o->error)
         return false;
     memcpy(img->bytes, bytes, size);
     img->size = size;
@@ -647,7 +650,7 @@ bool oracle_preload_image(vmbsave_oracle *o, uint32_t image, const uint8_t *byte
     img->chunk_off[n] = size;
     vmbsave_chunk first;
     img->image_id = vmbsave_chunk_read(bytes, size, &first) ? first.image_id : 0;
-    for (uint32_t i = 0; i < ORACLE_MAX_PACKETS; i++)
+    for (uint32_t i = 0; i < img->model.packet_count; i++)
         img->dstate_written[i] = img->read.valid ? img->dstate_need[i] : 0;
     img->preloaded = true;
     img->full = true;

@@ -467,7 +467,8 @@ bool oracle_restore_call(vmbsave_oracle *o, uint32_t slot, const uint8_t *data, 
     }
     if (status == STATUS_SUCCESS) {
         /* Commit: the channel takes the saved state (RESTORE.RESULT.SAVED_STATE). */
-        oracle_state_copy(&c->m, &img->model);
+        if (!oracle_state_copy(&c->m, &img->model))
+            return oracle_nomem(o, "a restored state");
         c->m.fresh = false;
         c->m.init_over = true;
         r->active = false;

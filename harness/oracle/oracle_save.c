@@ -193,7 +193,9 @@ static void session_start(vmbsave_oracle *o, oracle_channel *c, oracle_purpose p
     s->one_shot_like = true;
     s->index = c->sessions_since_change++;
     s->first_cursor = 0;
-    memset(s->answers, 0, sizeof s->answers);
+    /* The packets in flight only (the model holds up to 4,096; the count is frozen while the
+     * session lasts). */
+    memset(s->answers, 0, (size_t)c->m.packet_count * sizeof s->answers[0]);
     if ((o->capabilities & VMBSAVE_CAP_PACKET_CALLBACKS) == 0) {
         /* An implementation without packet callbacks saves no driver state. */
         for (uint32_t i = 0; i < c->m.packet_count; i++)
@@ -342,6 +344,12 @@ static const char *position_clause(const oracle_session *s)
 static bool callbacks_missing(vmbsave_oracle *o, const oracle_channel *c, const char *what)
 {
     const oracle_session *s = &c->s;
+    if (s->plan.too_large) /* the model stopped, not the implementation */
+        return oracle_harness_error(o,
+                                    "the image of the channel's state is larger than a run holds "
+                                    "(%u chunks or %u bytes, VMBSAVE_RUN_MAX_CHUNKS and "
+                                    "VMBSAVE_RUN_MAX_IMAGE_BYTES)",
+                                    ORACLE_MAX_CHUNKS, ORACLE_MAX_IMAGE);
     uint32_t k = s->plan.stuck_packet;
     vmbsave_violation *v =
         oracle_violation(o, CLAUSE(PACKET_SAVE_SIZE_QUERY_FIRST), VMBSAVE_CHECK_CALLBACK);
@@ -459,6 +467,8 @@ static oracle_verdict chunk_problem(vmbsave_oracle *o, const char *clause, uint3
 /* The packet of a planned PACKETS chunk whose driver state is not known yet. */
 static void find_unanswered(oracle_session *s, const oracle_chunk_plan *p)
 {
+    if (p->type != VMBSAVE_CHUNK_PACKETS)
+        return; /* another chunk is unwritten only past the image's bound (plan too_large) */
     for (uint32_t j = p->first; j < p->first + p->count; j++) {
         const oracle_packet_answer *a = &s->answers[j];
         if (!a->first || (a->need != 0 && !a->second)) {
@@ -786,7 +796,7 @@ bool oracle_save_end(vmbsave_oracle *o, uint32_t slot, const oracle_obs *obs)
     return true;
 }
 
-void oracle_store_image(vmbsave_oracle *o, uint32_t slot, uint32_t image)
+bool oracle_store_image(vmbsave_oracle *o, uint32_t slot, uint32_t image)
 {
     oracle_channel *c = &o->ch[slot];
     oracle_session *s = &c->s;
@@ -801,11 +811,15 @@ void oracle_store_image(vmbsave_oracle *o, uint32_t slot, uint32_t image)
     img->chunk_off[p->written] = p->bytes_written;
     img->image_id = p->image_id;
     memcpy(img->bytes, p->image, p->bytes_written);
-    oracle_state_copy(&img->model, &c->m);
+    if (!oracle_state_copy(&img->model, &c->m)) {
+        img->full = false;
+        return oracle_nomem(o, "a captured state");
+    }
     for (uint32_t i = 0; i < c->m.packet_count; i++) {
         img->dstate_need[i] = s->answers[i].need;
         img->dstate_written[i] = s->answers[i].written;
     }
+    return true;
 }
 
 /* ---- Diagnosis of an image that differs ---------------------------------------------------- */
@@ -820,7 +834,7 @@ void oracle_diagnose(vmbsave_oracle *o, const bool ok[2], const uint8_t *const b
     const char *clause = content;
     if (ok[0] && ok[1]) {
         bool same = len[0] == len[1] && memcmp(bytes[0], bytes[1], len[0]) == 0;
-        oracle_packet_answer answers[ORACLE_MAX_PACKETS];
+        oracle_packet_answer *answers = o->diag_answers;
         bool expectable = oracle_answers_for_mode(o->host, &c->m, answers);
         bool right = false;
         if (expectable) {

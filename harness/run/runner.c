@@ -225,11 +225,7 @@ static void preload_images(vmbsave_runner *r)
             img->full = true;
             runner_bare_frame(img);
         } else if (!oracle_preload_image(r->oracle, i, bytes, size))
-            runner_harness_error(r,
-                                 "preloaded image %" PRIu32 ": a valid image of a state beyond "
-                                 "what the oracle models (more than %u GPADLs, %u packets or "
-                                 "rings of %u bytes)",
-                                 i, ORACLE_MAX_GPADLS, ORACLE_MAX_PACKETS, ORACLE_RING_CAP);
+            runner_harness_error(r, "preloaded image %" PRIu32 ": %s", i, r->oracle->error_text);
     }
 }
 

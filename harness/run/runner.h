@@ -81,8 +81,9 @@ typedef struct vmbsave_run_options {
     /* Image slots filled before the first step from the caller's bytes, as if captured: a
      * RESTORE step reads them like any image, and the oracle predicts what the implementation
      * must answer by reading them as FORMAT.md's reader (docs/ORACLE.md, "Preloaded images").
-     * NULL or size 0: the slot starts empty. A size above VMBSAVE_RUN_MAX_IMAGE_BYTES, or a
-     * valid image holding more than the oracle models, is an ERROR verdict (nothing runs). */
+     * NULL or size 0: the slot starts empty. A size above VMBSAVE_RUN_MAX_IMAGE_BYTES is an
+     * ERROR verdict (nothing runs); a valid image at any of the contract's limits is modelled
+     * (docs/ORACLE.md, "Model bounds"). */
     const uint8_t *preload_image[VMBSAVE_PROGRAM_IMAGES];
     uint32_t preload_image_size[VMBSAVE_PROGRAM_IMAGES];
     /* Image slots handed back after the run (whatever the verdict): slot i's bytes are copied

@@ -214,6 +214,19 @@ void runner_violation(vmbsave_runner *r, uint32_t call)
 bool runner_checked(vmbsave_runner *r, bool ok)
 {
     vmbsave_oracle *o = r->oracle;
+    if (o->error) {
+        /* The oracle could not go on: no verdict either way. */
+        runner_harness_error(r, "%s", o->error_text);
+        return false;
+    }
+    if (r->host.calls_unlogged != 0) {
+        /* The oracle compared callbacks against an incomplete log. */
+        runner_harness_error(r,
+                             "%" PRIu32 " packet callbacks within one step found the host's log "
+                             "full (%u entries, VMBSAVE_HOST_MAX_CALL_LOG): they cannot be checked",
+                             r->host.calls_unlogged, VMBSAVE_HOST_MAX_CALL_LOG);
+        return false;
+    }
     if (o->suspect.unlocated) {
         o->suspect.v.step = r->step;
         o->suspect.v.call = r->last_call;

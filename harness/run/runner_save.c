@@ -306,7 +306,7 @@ void runner_run_capture(vmbsave_runner *r, const vmbsave_step *s)
     if (!runner_whole_session(r, slot, ORACLE_PURPOSE_CAPTURE, NULL))
         return;
     if (!r->bare) {
-        oracle_store_image(r->oracle, slot, s->slot);
+        runner_checked(r, oracle_store_image(r->oracle, slot, s->slot));
         return;
     }
     if (r->bare_capture_overflow) {

@@ -30,6 +30,7 @@
 #include "support/check.h"
 #include "support/fixture.h"
 #include "support/image_edit.h"
+#include "support/limits_channel.h"
 #include "support/util.h"
 
 /* ==== base images =========================================================================== */
@@ -39,7 +40,7 @@ typedef enum fs_base_id {
     B_GPADLS,      /* canonical open_gpadls: GPADLs, one TEARING_DOWN */
     B_PACKETS,     /* canonical paused_packets: GPADLs, packets, ring bytes both ways */
     B_RING,        /* canonical large_ring: RING chunks of exactly 65,536 bytes */
-    B_LIMITS,      /* every count and value at its limit (make_limits) */
+    B_LIMITS,      /* every count and value at its limit (vt_make_limits_channel) */
     B_BIG_GPADLS,  /* three GPADLs of 4,096 pfns: three GPADLS chunks (make_big_gpadls) */
     B_COUNT
 } fs_base_id;
@@ -53,51 +54,6 @@ typedef struct fs {
     bool have[B_COUNT];
     unsigned cases;
 } fs;
-
-/* The limits channel: an offer at its maxima, 64 GPADLs (the ring's id UINT32_MAX with 4,096
- * pfns, the last VMBSAVE_MAX_PFN), rings of the largest and the smallest size, 4,096 packets in
- * flight (ids 1 .. 4,095 and UINT64_MAX; one of the largest payload), and an outgoing ring
- * whose pending bytes fill it exactly. */
-#define LIM_RING_GPADL UINT32_MAX
-static vmbsave_channel *make_limits(vt_env *e)
-{
-    vmbsave_channel *ch = vt_channel_new(e);
-    vmbsave_offer offer;
-    vt_fill_offer(&offer, 7);
-    offer.subchannel_index = VMBSAVE_MAX_SUBCHANNEL_INDEX;
-    offer.mmio_megabytes = VMBSAVE_MAX_MMIO_MEGABYTES;
-    offer.flags = VMBSAVE_OFFER_FLAGS_VALID;
-    EXPECT_OK(e, e->v->init_set_offer(ch, &offer));
-    EXPECT_OK(e, e->v->enable(ch));
-    uint64_t *pfns = vt_xmalloc(VMBSAVE_MAX_GPADL_PFNS * sizeof *pfns);
-    for (uint32_t i = 0; i < VMBSAVE_MAX_GPADL_PFNS; i++)
-        pfns[i] = (uint64_t)i * 977u;
-    pfns[VMBSAVE_MAX_GPADL_PFNS - 1] = VMBSAVE_MAX_PFN;
-    for (uint32_t g = 1; g < VMBSAVE_MAX_GPADLS; g++)
-        EXPECT_OK(e, e->v->gpadl_create(ch, g, &pfns[g], 1));
-    EXPECT_OK(e, e->v->gpadl_create(ch, LIM_RING_GPADL, pfns, VMBSAVE_MAX_GPADL_PFNS));
-    free(pfns);
-    vmbsave_open_params open = {.ring_gpadl_id = LIM_RING_GPADL,
-                                .incoming_ring_bytes = VMBSAVE_MAX_RING_BYTES,
-                                .outgoing_ring_bytes = VMBSAVE_MIN_RING_BYTES,
-                                .target_vp = VMBSAVE_MAX_TARGET_VP,
-                                .connection_id = UINT32_MAX};
-    EXPECT_OK(e, e->v->guest_open(ch, &open));
-    EXPECT_OK(e, e->v->start(ch));
-    uint8_t *payload = vt_xmalloc(VMBSAVE_MAX_PACKET_PAYLOAD);
-    for (uint32_t i = 0; i < VMBSAVE_MAX_PACKET_PAYLOAD; i++)
-        payload[i] = (uint8_t)(i * 31u + 5u);
-    for (uint32_t k = 0; k < VMBSAVE_MAX_PACKETS; k++) {
-        uint64_t id = k + 1u == VMBSAVE_MAX_PACKETS ? UINT64_MAX : k + 1u;
-        uint32_t bytes = k == 0 ? VMBSAVE_MAX_PACKET_PAYLOAD : k % 3u;
-        EXPECT_OK(e, e->v->packet_send(ch, id, k % 5u == 0 ? 1u : 0u, payload, bytes));
-    }
-    EXPECT_OK(e, e->v->ring_write(ch, VMBSAVE_RING_OUTGOING, payload, VMBSAVE_MIN_RING_BYTES));
-    EXPECT_OK(e, e->v->ring_write(ch, VMBSAVE_RING_INCOMING, payload, 100));
-    free(payload);
-    EXPECT_OK(e, e->v->pause(ch));
-    return ch;
-}
 
 /* ENABLED with three GPADLs of the largest size: one GPADLS chunk each. */
 static vmbsave_channel *make_big_gpadls(vt_env *e)
@@ -126,7 +82,7 @@ static const vt_edit_image *base(fs *f, fs_base_id id)
     static const vmbsave_canonical_id canon[] = {
         VMBSAVE_CANONICAL_EMPTY_OFFER, VMBSAVE_CANONICAL_OPEN_GPADLS,
         VMBSAVE_CANONICAL_PAUSED_PACKETS, VMBSAVE_CANONICAL_LARGE_RING};
-    vmbsave_channel *ch = id == B_LIMITS        ? make_limits(f->e)
+    vmbsave_channel *ch = id == B_LIMITS        ? vt_make_limits_channel(f->e)
                           : id == B_BIG_GPADLS ? make_big_gpadls(f->e)
                                                : vt_make_canonical(f->e, canon[id], 0);
     vt_image img;
