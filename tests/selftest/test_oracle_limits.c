@@ -18,6 +18,7 @@
 #include "support/clause_test.h"
 #include "support/image_edit.h"
 #include "support/limits_channel.h"
+#include "support/runners.h"
 #include "support/util.h"
 
 #include "image/chunks.h"
@@ -34,33 +35,6 @@ typedef struct run {
     vmbsave_run_result result;
     uint8_t exported[IMAGE_CAP]; /* image slot 1 after the run */
 } run;
-
-static vmbsave_runner *open_plugin(const char *path)
-{
-    char err[256];
-    vmbsave_runner *r = vmbsave_runner_open_path(path, err, sizeof err);
-    if (r == NULL)
-        fail_msg("vmbsave_runner_open_path(%s): %s", path, err);
-    return r;
-}
-
-static vmbsave_runner *open_reference(void)
-{
-    const char *p = getenv("VMBSAVE_PLUGIN");
-    if (p == NULL || *p == '\0')
-        fail_msg("VMBSAVE_PLUGIN is not set (ctest sets it to the reference plug-in)");
-    return open_plugin(p);
-}
-
-static vmbsave_runner *open_variant(const char *name)
-{
-    const char *dir = getenv("VMBSAVE_VARIANT_DIR");
-    if (dir == NULL || *dir == '\0')
-        fail_msg("VMBSAVE_VARIANT_DIR is not set (ctest sets it)");
-    char path[4096];
-    snprintf(path, sizeof path, "%s/libvmbsave_variant_%s.so", dir, name);
-    return open_plugin(path);
-}
 
 /* The limits channel's image as the plug-in under test saves it, with packet 0's driver state
  * made VMBSAVE_MAX_DRIVER_PACKET_STATE bytes (the chunks made consistent again). */
@@ -147,7 +121,7 @@ static void model_limits(void **state)
     (void)state;
     vt_edit_bytes b;
     limits_image(&b);
-    vmbsave_runner *r = open_reference();
+    vmbsave_runner *r = vt_runner_open_reference();
     for (uint32_t per_call = 0; per_call <= 1u; per_call++) {
         run *x = run_raw(r, &b, per_call);
         const vmbsave_run_result *res = &x->result;
@@ -172,7 +146,7 @@ static void model_limits(void **state)
 
     /* A planted difference at the limits: packet UINT64_MAX comes out of the re-save as
      * 2^32 - 1. The oracle, whose model holds all 4,096 packets, names it. */
-    r = open_variant("packet_id_32bit");
+    r = vt_runner_open_variant("packet_id_32bit");
     run *x = run_raw(r, &b, 0);
     const vmbsave_run_result *res = &x->result;
     if (res->verdict != VMBSAVE_VERDICT_VIOLATION ||
@@ -257,7 +231,7 @@ static void image_above_run(void **state)
     (void)state;
     vt_image img;
     big_ring_image(&img);
-    vmbsave_runner *r = open_reference();
+    vmbsave_runner *r = vt_runner_open_reference();
     uint32_t below = (VMBSAVE_RUN_MAX_IMAGE_BYTES - (uint32_t)img.size) / RING_OP - 1u;
     run *x = run_grown(r, &img, below);
     if (x->result.verdict != VMBSAVE_VERDICT_PASS)

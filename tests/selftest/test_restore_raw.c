@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "support/clause_test.h"
+#include "support/runners.h"
 #include "support/util.h"
 
 #include "program/canonical.h"
@@ -27,23 +28,6 @@
 #define IMAGE_CAP VMBSAVE_RUN_MAX_IMAGE_BYTES
 
 /* ---- Plumbing ------------------------------------------------------------------------------ */
-
-static vmbsave_runner *open_plugin(const char *path)
-{
-    char err[256];
-    vmbsave_runner *r = vmbsave_runner_open_path(path, err, sizeof err);
-    if (r == NULL)
-        fail_msg("vmbsave_runner_open_path(%s): %s", path, err);
-    return r;
-}
-
-static vmbsave_runner *open_reference(void)
-{
-    const char *p = getenv("VMBSAVE_PLUGIN");
-    if (p == NULL || *p == '\0')
-        fail_msg("VMBSAVE_PLUGIN is not set (ctest sets it to the reference plug-in)");
-    return open_plugin(p);
-}
 
 typedef struct run {
     vmbsave_program program;
@@ -164,7 +148,7 @@ static uint32_t chunks_of(const uint8_t *image, uint32_t size, uint32_t *off, ui
 static void preload_image(void **state)
 {
     (void)state;
-    vmbsave_runner *r = open_reference();
+    vmbsave_runner *r = vt_runner_open_reference();
 
     /* Every canonical image, unedited, restores, and its re-save is the same bytes: the oracle
      * decoded it into the state the reference restored (description, fixed point). */
@@ -359,7 +343,7 @@ static const status_case status_cases[] = {
 static void preload_statuses(void **state)
 {
     (void)state;
-    vmbsave_runner *r = open_reference();
+    vmbsave_runner *r = vt_runner_open_reference();
     uint8_t *images[VMBSAVE_CANONICAL_COUNT];
     uint32_t sizes[VMBSAVE_CANONICAL_COUNT];
     for (int i = 0; i < VMBSAVE_CANONICAL_COUNT; i++)
@@ -396,16 +380,6 @@ static void preload_statuses(void **state)
 
 /* ---- The oracle's teeth on preloaded images ------------------------------------------------ */
 
-static vmbsave_runner *open_variant(const char *name)
-{
-    const char *dir = getenv("VMBSAVE_VARIANT_DIR");
-    if (dir == NULL || *dir == '\0')
-        fail_msg("VMBSAVE_VARIANT_DIR is not set (ctest sets it)");
-    char path[4096];
-    snprintf(path, sizeof path, "%s/libvmbsave_variant_%s.so", dir, name);
-    return open_plugin(path);
-}
-
 static void expect_violation(const run *x, const char *what, const char *clause)
 {
     if (x->result.verdict != VMBSAVE_VERDICT_VIOLATION ||
@@ -420,13 +394,13 @@ static void expect_violation(const run *x, const char *what, const char *clause)
 static void preload_finds_violations(void **state)
 {
     (void)state;
-    vmbsave_runner *ref = open_reference();
+    vmbsave_runner *ref = vt_runner_open_reference();
     uint32_t size;
     uint8_t *image = capture(ref, VMBSAVE_CANONICAL_PAUSED_PACKETS, &size);
     vmbsave_runner_close(ref);
 
     /* A failed restore that leaves state behind: RESTORE.ATOMIC. */
-    vmbsave_runner *r = open_variant("restore_partial_state");
+    vmbsave_runner *r = vt_runner_open_variant("restore_partial_state");
     image[size / 2u] ^= 0x01u;
     run *x = run_raw(r, image, size, VMBSAVE_EDIT_WHOLE, 0, 0);
     expect_violation(x, "restore_partial_state", "RESTORE.ATOMIC");
@@ -435,7 +409,7 @@ static void preload_finds_violations(void **state)
     vmbsave_runner_close(r);
 
     /* SUCCESS for a call that has not reached END: RESTORE.MORE_PROCESSING. */
-    r = open_variant("more_processing_as_success");
+    r = vt_runner_open_variant("more_processing_as_success");
     x = run_raw(r, image, size, VMBSAVE_EDIT_WHOLE, 0, 1);
     expect_violation(x, "more_processing_as_success", "RESTORE.MORE_PROCESSING");
     free(x);
